@@ -1,0 +1,133 @@
+/**
+ * Backend selection for TensorFlow.js.
+ *
+ * Order at start-up: `tensorflow` (native libtensorflow through `@tensorflow/tfjs-node-gpu`, then
+ * `@tensorflow/tfjs-node`, when they load) → `wasm` (with the training kernels this project
+ * registers in `lib/backend/`) → `cpu` (pure JS, slow: a last resort).
+ * `CWD_BACKEND=tensorflow|wasm|cpu` forces one; a forced backend that cannot start is an error,
+ * never a silent fallback.
+ */
+import * as tf from '@tensorflow/tfjs';
+
+export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
+export const BACKENDS: readonly BackendName[] = ['tensorflow', 'wasm', 'cpu'];
+
+export interface BackendOptions {
+  /** Force a backend (overrides `CWD_BACKEND`). */
+  backend?: BackendName;
+  /** wasm threads (default: all logical cores). */
+  threads?: number;
+  /** Do not print the "backend: …" line. */
+  quiet?: boolean;
+}
+
+let initialised: BackendName | null = null;
+
+function tryRequire(name: string): boolean {
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    require(name);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function startTensorflow(): Promise<boolean> {
+  // `@tensorflow/tfjs-node` is mapped to plain `@tensorflow/tfjs` by the package.json override
+  // (danfojs-node needs it); only a real native build registers the 'tensorflow' backend.
+  for (const pkg of ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node']) {
+    if (tryRequire(pkg) && tf.findBackend('tensorflow')) {
+      return tf.setBackend('tensorflow');
+    }
+  }
+  return false;
+}
+
+async function startWasm(threads?: number): Promise<boolean> {
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  const { startWasmBackend } = require('./backend/wasm') as typeof import('./backend/wasm');
+  return startWasmBackend(threads);
+}
+
+async function startCpu(): Promise<boolean> {
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  const { patchCpuBackend } = require('./backend/cpu') as typeof import('./backend/cpu');
+  const ok = await tf.setBackend('cpu');
+  if (ok) patchCpuBackend();
+  return ok;
+}
+
+function parseBackend(value: string, source: string): BackendName {
+  if ((BACKENDS as readonly string[]).includes(value)) return value as BackendName;
+  throw new Error(`${source}=${JSON.stringify(value)} is not a backend: use one of ${BACKENDS.join(', ')}`);
+}
+
+/**
+ * Pick and start the TensorFlow.js backend once; later calls return the backend in use.
+ * @example
+ *   const name = await initBackend();            // 'tensorflow' | 'wasm' | 'cpu'
+ *   await initBackend({backend: 'wasm'});         // force one (throws if it cannot start)
+ */
+export async function initBackend(options: BackendOptions = {}): Promise<BackendName> {
+  const envValue = process.env.CWD_BACKEND;
+  const forced: BackendName | undefined = options.backend
+    ?? (envValue ? parseBackend(envValue, 'CWD_BACKEND') : undefined);
+  if (initialised) {
+    if (forced && forced !== initialised) {
+      throw new Error(`backend already initialised as '${initialised}', cannot switch to '${forced}' in the same process`);
+    }
+    return initialised;
+  }
+  const starters: Record<BackendName, () => Promise<boolean>> = {
+    tensorflow: startTensorflow,
+    wasm: () => startWasm(options.threads),
+    cpu: startCpu,
+  };
+  let chosen: BackendName | null = null;
+  if (forced) {
+    let ok = false;
+    let why = '';
+    try {
+      ok = await starters[forced]();
+    } catch (e) {
+      why = `: ${(e as Error).message}`;
+    }
+    if (!ok) {
+      const hint = forced === 'tensorflow'
+        ? ' (install @tensorflow/tfjs-node-gpu with libtensorflow available: see environment.md)'
+        : '';
+      throw new Error(`backend '${forced}' was requested (CWD_BACKEND or options.backend) but could not start${why}${hint}`);
+    }
+    chosen = forced;
+  } else {
+    for (const name of BACKENDS) {
+      try {
+        if (await starters[name]()) { chosen = name; break; }
+      } catch {
+        // try the next one; the line printed below says which backend is in use
+      }
+    }
+    if (!chosen) throw new Error('no TensorFlow.js backend could start (tried tensorflow, wasm, cpu)');
+  }
+  initialised = chosen;
+  if (!options.quiet && !process.env.CWD_QUIET_BACKEND) {
+    const extra = chosen === 'wasm' ? ` (${wasmThreads()} thread(s))` : chosen === 'cpu' ? ' (pure JS: slow, a last resort)' : '';
+    console.log(`[channel-distill] backend: ${chosen}${extra}`);
+  }
+  return chosen;
+}
+
+/** The backend chosen by `initBackend`, or null before it ran. */
+export function currentBackend(): BackendName | null {
+  return initialised;
+}
+
+function wasmThreads(): number {
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    return (require('@tensorflow/tfjs-backend-wasm') as { getThreadsCount(): number }).getThreadsCount();
+  } catch {
+    return 1;
+  }
+}

@@ -1,0 +1,2 @@
+// Public API of lib/data: each module adds its exports here.
+export {};

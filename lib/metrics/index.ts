@@ -1,0 +1,2 @@
+// Public API of lib/metrics: each module adds its exports here.
+export {};

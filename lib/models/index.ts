@@ -1,0 +1,2 @@
+// Public API of lib/models: each module adds its exports here.
+export {};
