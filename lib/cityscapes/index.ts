@@ -1,2 +1,2 @@
-// Public API of lib/cityscapes: each module adds its exports here.
-export {};
+// Public API of lib/cityscapes.
+export * from './labels';

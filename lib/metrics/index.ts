@@ -1,2 +1,3 @@
-// Public API of lib/metrics: each module adds its exports here.
-export {};
+// Public API of lib/metrics.
+export { ConfusionMatrix } from './confusion';
+export type { ConfusionMatrixConfig, LabelArray, LabelInput } from './confusion';
