@@ -1,0 +1,167 @@
+/**
+ * Shared pieces of the benchmark (`npm run bench`): the figure record (one JSON line per
+ * measured number), robust timing (median of repeats after warm-up), machine description.
+ *
+ * Every figure printed by the bench is measured in the same process run; nothing is estimated.
+ * A figure that could not be measured is reported with `value: null` and a `note` saying why
+ * (for example "not available yet: lib/models exports no presets").
+ */
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import * as tf from '@tensorflow/tfjs';
+
+/** One measured number. `ratio_vs_torch` = tfjs time / PyTorch time (1 = parity, 2 = tfjs twice as slow). */
+export interface Figure {
+  name: string;
+  value: number | null;
+  unit: string;
+  backend: string;
+  threads: number;
+  shape?: number[] | Record<string, number[]>;
+  ratio_vs_torch?: number | null;
+  /** Extra detail: repeats, min/max, torch value, config. */
+  [key: string]: unknown;
+}
+
+/** Median of a non-empty list (the mean of the two middle values for an even count). */
+export function median(values: number[]): number {
+  if (values.length === 0) throw new Error('median of an empty list');
+  const s = [...values].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+export interface Timing {
+  /** Median wall time of the timed repeats, ms. */
+  median: number;
+  min: number;
+  max: number;
+  /** All timed repeats, ms. */
+  all: number[];
+}
+
+/** Summarise repeat times (ms). */
+export function summarise(all: number[]): Timing {
+  return { median: median(all), min: Math.min(...all), max: Math.max(...all), all };
+}
+
+/**
+ * Time an async function: `warmup` untimed calls, then `reps` timed calls; median wall time.
+ * The function must itself wait for its result (e.g. `await t.data()`), so that the time covers the work.
+ */
+export async function timeAsync(fn: () => Promise<void>, reps: number, warmup = 1): Promise<Timing> {
+  for (let i = 0; i < warmup; i++) await fn();
+  const all: number[] = [];
+  for (let i = 0; i < reps; i++) {
+    const t0 = performance.now();
+    await fn();
+    all.push(performance.now() - t0);
+  }
+  return summarise(all);
+}
+
+/** Round for printing/JSON without losing the magnitude of small values. */
+export function round(x: number | null | undefined, digits = 3): number | null {
+  if (x === null || x === undefined || !Number.isFinite(x)) return null;
+  if (x === 0) return 0;
+  const mag = Math.floor(Math.log10(Math.abs(x)));
+  const d = Math.max(0, digits - 1 - mag);
+  return Number(x.toFixed(Math.min(d, 8)));
+}
+
+/** The machine the figures were measured on. */
+export function machineInfo(): { nproc: number; cpu: string; node: string; tfjs: string; date: string } {
+  let cpu = os.cpus()[0]?.model ?? 'unknown';
+  try {
+    const info = fs.readFileSync('/proc/cpuinfo', 'utf8');
+    const m = /^model name\s*:\s*(.+)$/m.exec(info);
+    if (m) cpu = m[1].trim();
+  } catch {
+    // not Linux: os.cpus() model is fine
+  }
+  return { nproc: os.cpus().length, cpu, node: process.version, tfjs: tf.version.tfjs, date: new Date().toISOString() };
+}
+
+/** Threads the current tfjs backend computes with (wasm: its pool; cpu: 1; tensorflow: the cores). */
+export function backendThreads(): number {
+  const name = tf.getBackend();
+  if (name === 'wasm') {
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    return (require('@tensorflow/tfjs-backend-wasm') as { getThreadsCount(): number }).getThreadsCount();
+  }
+  if (name === 'tensorflow') return os.cpus().length;
+  return 1;
+}
+
+/** Collects figures: prints each as one JSON line as it is measured and appends it to a .jsonl file. */
+export class Recorder {
+  readonly figures: Figure[] = [];
+  readonly notes: string[] = [];
+  private readonly files: string[];
+
+  constructor(files: string[], private readonly echo = true) {
+    this.files = files;
+    for (const f of files) {
+      fs.mkdirSync(path.dirname(f), { recursive: true });
+      fs.writeFileSync(f, '');
+    }
+  }
+
+  add(fig: Figure): Figure {
+    const clean: Figure = { ...fig, value: typeof fig.value === 'number' ? round(fig.value, 4) : fig.value };
+    if (typeof clean.ratio_vs_torch === 'number') clean.ratio_vs_torch = round(clean.ratio_vs_torch, 3);
+    this.figures.push(clean);
+    const line = JSON.stringify(clean);
+    if (this.echo) console.log(line);
+    for (const f of this.files) fs.appendFileSync(f, line + '\n');
+    return clean;
+  }
+
+  /** A figure that could not be measured: value null with the reason. Never a made-up number. */
+  unavailable(name: string, unit: string, note: string, extra: Partial<Figure> = {}): Figure {
+    return this.add({ name, value: null, unit, backend: tf.getBackend() ?? 'none', threads: safeThreads(), note, ...extra });
+  }
+
+  find(name: string): Figure | undefined {
+    return this.figures.find((f) => f.name === name);
+  }
+
+  note(text: string): void {
+    this.notes.push(text);
+    console.error(`[bench] ${text}`);
+  }
+}
+
+export function safeThreads(): number {
+  try {
+    return backendThreads();
+  } catch {
+    return 1;
+  }
+}
+
+/** Print a progress line to stderr (stdout carries the JSON lines). */
+export function progress(text: string): void {
+  console.error(`[bench ${new Date().toISOString().slice(11, 19)}] ${text}`);
+}
+
+/** Short message of an error (the wasm module's errors can carry a whole minified source line). */
+export function errorMessage(e: unknown): string {
+  const msg = e instanceof Error ? e.message : String(e);
+  return msg.length > 400 ? msg.slice(0, 400) + '…' : msg;
+}
+
+/** Require a project module if it exists and exports what is asked; null (with the reason) otherwise. */
+export function tryLoad<T>(modulePath: string, exportNames: string[]): { mod: T | null; why: string } {
+  let mod: Record<string, unknown>;
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    mod = require(modulePath);
+  } catch (e) {
+    return { mod: null, why: `cannot load ${modulePath}: ${errorMessage(e)}` };
+  }
+  const missing = exportNames.filter((n) => !(n in mod));
+  if (missing.length) return { mod: null, why: `${modulePath} does not export ${missing.join(', ')} (yet)` };
+  return { mod: mod as T, why: '' };
+}
