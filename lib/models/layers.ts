@@ -1,0 +1,188 @@
+/**
+ * Custom TensorFlow.js layers the segmentation models need, registered with
+ * `tf.serialization.registerClass` so that a model using them survives `model.save` →
+ * `tf.loadLayersModel` (any IOHandler, e.g. the project's checkpoint writer).
+ *
+ * - {@link AdaptiveAvgPool2D}: PyTorch's `adaptive_avg_pool2d` to a b×b grid, for any input size
+ *   (PSPNet's pyramid pooling bins; DeepLabV3's image pooling with b = 1).
+ * - {@link BilinearResize}: bilinear resize to another tensor's spatial size (two inputs) or by a
+ *   fixed factor (one input).
+ *
+ * Bilinear resizing always uses `alignCorners: true` semantics or the legacy TF corner mode, never
+ * `halfPixelCenters`: the `ResizeBilinearGrad` kernels of tfjs 4.22 (cpu and wasm) ignore
+ * `halfPixelCenters`, so a model resized with it would train on the gradient of a different op.
+ */
+import * as tf from '@tensorflow/tfjs';
+
+type LayerArgs = NonNullable<ConstructorParameters<typeof tf.layers.Layer>[0]>;
+type Shape = (number | null)[];
+
+function single(inputs: tf.Tensor | tf.Tensor[], layer: string): tf.Tensor4D {
+  const x = Array.isArray(inputs) ? inputs[0] : inputs;
+  if (Array.isArray(inputs) && inputs.length !== 1) {
+    throw new Error(`${layer}: expected one input tensor, got ${inputs.length}`);
+  }
+  if (x.rank !== 4) throw new Error(`${layer}: expected an NHWC rank-4 input, got shape [${x.shape}]`);
+  return x as tf.Tensor4D;
+}
+
+/**
+ * Row-averaging matrix P [bins, size] of PyTorch's adaptive average pooling along one axis:
+ * bin i averages indices floor(i·size/bins) .. ceil((i+1)·size/bins) − 1.
+ * @example adaptivePoolMatrix(5, 2) // [[1/3,1/3,1/3,0,0],[0,0,1/3,1/3,1/3]]
+ */
+export function adaptivePoolMatrix(size: number, bins: number): number[][] {
+  if (!(Number.isInteger(size) && size > 0 && Number.isInteger(bins) && bins > 0)) {
+    throw new Error(`adaptivePoolMatrix: size and bins must be positive integers, got size=${size}, bins=${bins}`);
+  }
+  const rows: number[][] = [];
+  for (let i = 0; i < bins; i++) {
+    const start = Math.floor((i * size) / bins);
+    const end = Math.ceil(((i + 1) * size) / bins);
+    const row = new Array<number>(size).fill(0);
+    for (let j = start; j < end; j++) row[j] = 1 / (end - start);
+    rows.push(row);
+  }
+  return rows;
+}
+
+/** Adaptive average pooling of an NHWC tensor to [N, bins, bins, C] (PyTorch semantics), differentiable. */
+export function adaptiveAvgPool(x: tf.Tensor4D, bins: number): tf.Tensor4D {
+  return tf.tidy(() => {
+    const [n, h, w, c] = x.shape;
+    if (bins === 1) return tf.mean(x, [1, 2], true) as tf.Tensor4D;
+    if (h % bins === 0 && w % bins === 0) {
+      return tf.avgPool(x, [h / bins, w / bins], [h / bins, w / bins], 'valid');
+    }
+    // Two plain matMuls (no transpose flags: wasm's transposed BatchMatMul is slow).
+    const ph = tf.tensor2d(adaptivePoolMatrix(h, bins));
+    const pw = tf.tensor2d(adaptivePoolMatrix(w, bins));
+    const xh = tf.reshape(tf.transpose(x, [1, 0, 2, 3]), [h, n * w * c]);
+    const yh = tf.reshape(tf.matMul(ph, xh), [bins, n, w, c]); // [bh, N, W, C]
+    const xw = tf.reshape(tf.transpose(yh, [2, 1, 0, 3]), [w, n * bins * c]); // [W, N·bh·C]
+    const yw = tf.reshape(tf.matMul(pw, xw), [bins, n, bins, c]); // [bw, N, bh, C]
+    return tf.transpose(yw, [1, 2, 0, 3]) as tf.Tensor4D;
+  });
+}
+
+export interface AdaptiveAvgPool2DArgs extends LayerArgs {
+  /** Output grid size b (output is [N, b, b, C]). */
+  outputSize: number;
+}
+
+/**
+ * Adaptive average pooling to a fixed b×b grid for any input size (PyTorch `AdaptiveAvgPool2d(b)`).
+ * @example
+ *   const x = tf.input({shape: [null, null, 64]});
+ *   const pooled = new AdaptiveAvgPool2D({outputSize: 6}).apply(x); // [N, 6, 6, 64]
+ */
+export class AdaptiveAvgPool2D extends tf.layers.Layer {
+  static className = 'AdaptiveAvgPool2D';
+  readonly outputSize: number;
+
+  constructor(args: AdaptiveAvgPool2DArgs) {
+    super(args);
+    if (!(Number.isInteger(args.outputSize) && args.outputSize > 0)) {
+      throw new Error(`AdaptiveAvgPool2D: outputSize must be a positive integer, got ${args.outputSize}`);
+    }
+    this.outputSize = args.outputSize;
+  }
+
+  computeOutputShape(inputShape: Shape | Shape[]): Shape {
+    const s = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as Shape;
+    return [s[0], this.outputSize, this.outputSize, s[3]];
+  }
+
+  call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
+    const x = single(inputs, this.name);
+    const [, h, w] = x.shape;
+    if (h < this.outputSize || w < this.outputSize) {
+      throw new Error(`${this.name}: input ${h}x${w} is smaller than the ${this.outputSize}x${this.outputSize} pooling grid`
+        + ' (use a larger input size or smaller PPM bins)');
+    }
+    return adaptiveAvgPool(x, this.outputSize);
+  }
+
+  getConfig(): tf.serialization.ConfigDict {
+    return { ...super.getConfig(), outputSize: this.outputSize };
+  }
+}
+tf.serialization.registerClass(AdaptiveAvgPool2D);
+
+export interface BilinearResizeArgs extends LayerArgs {
+  /** Fixed scale factor (one input). Omit it to resize input 0 to the size of input 1. */
+  factor?: number;
+  /** Corner alignment (default true: PyTorch `align_corners=True`, consistent with tfjs's gradient). */
+  alignCorners?: boolean;
+}
+
+/**
+ * Bilinear resize: `apply([x, ref])` resizes x to ref's height and width; `apply(x)` with `factor`
+ * scales by that factor (output size round(H·factor) × round(W·factor)).
+ * @example
+ *   const up = new BilinearResize({name: 'up'}).apply([pooled, feature]);   // to feature's size
+ *   const x2 = new BilinearResize({factor: 2}).apply(feature);               // 2× upsampling
+ */
+export class BilinearResize extends tf.layers.Layer {
+  static className = 'BilinearResize';
+  readonly factor: number | null;
+  readonly alignCorners: boolean;
+
+  constructor(args: BilinearResizeArgs = {}) {
+    super(args);
+    if (args.factor != null && !(args.factor > 0)) {
+      throw new Error(`BilinearResize: factor must be > 0, got ${args.factor}`);
+    }
+    this.factor = args.factor ?? null;
+    this.alignCorners = args.alignCorners ?? true;
+  }
+
+  computeOutputShape(inputShape: Shape | Shape[]): Shape {
+    if (Array.isArray(inputShape[0])) {
+      const [x, ref] = inputShape as Shape[];
+      if (ref === undefined) return this.byFactor(x);
+      return [x[0], ref[1], ref[2], x[3]];
+    }
+    return this.byFactor(inputShape as Shape);
+  }
+
+  private byFactor(s: Shape): Shape {
+    if (this.factor == null) {
+      throw new Error(`${this.name}: give two inputs [x, reference] or set a factor`);
+    }
+    const f = this.factor;
+    return [s[0], s[1] == null ? null : Math.round(s[1] * f), s[2] == null ? null : Math.round(s[2] * f), s[3]];
+  }
+
+  call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
+    return tf.tidy(() => {
+      let x: tf.Tensor4D;
+      let size: [number, number];
+      if (Array.isArray(inputs) && inputs.length === 2) {
+        x = inputs[0] as tf.Tensor4D;
+        size = [inputs[1].shape[1] as number, inputs[1].shape[2] as number];
+      } else {
+        x = single(inputs, this.name);
+        const s = this.byFactor(x.shape);
+        size = [s[1] as number, s[2] as number];
+      }
+      if (x.shape[1] === size[0] && x.shape[2] === size[1]) return tf.clone(x);
+      return tf.image.resizeBilinear(x, size, this.alignCorners);
+    });
+  }
+
+  getConfig(): tf.serialization.ConfigDict {
+    return { ...super.getConfig(), factor: this.factor, alignCorners: this.alignCorners };
+  }
+}
+tf.serialization.registerClass(BilinearResize);
+
+/**
+ * Bilinear upsampling of logits to a label/image size with the same convention as the models
+ * (`alignCorners: true`), for the task loss and for prediction.
+ * @example const full = upsampleLogits(logits, [256, 512]);
+ */
+export function upsampleLogits(logits: tf.Tensor4D, size: [number, number], alignCorners = true): tf.Tensor4D {
+  if (logits.shape[1] === size[0] && logits.shape[2] === size[1]) return logits.clone();
+  return tf.image.resizeBilinear(logits, size, alignCorners);
+}
