@@ -1,2 +1,19 @@
-// Public API of lib/distill: each module adds its exports here.
-export {};
+/**
+ * lib/distill: every distillation loss of the CWD paper's comparison (Table 2, Table 4), the channel
+ * connectors and the loss registry. All losses take NHWC tensors `(student, teacher, options) => tf.Scalar`,
+ * are unweighted (multiply by the loss weight yourself) and never send gradient to the teacher.
+ */
+export * from './common';
+export * from './normalized-divergence';
+export * from './cwd';
+export * from './pixelwise';
+export * from './attention-transfer';
+export * from './local-affinity';
+export * from './pairwise-affinity';
+export * from './ifvd';
+export * from './mse';
+export * from './channel-norm-mse';
+export * from './bhattacharyya';
+export * from './channel-mean-mse';
+export * from './connectors';
+export * from './registry';

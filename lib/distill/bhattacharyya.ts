@@ -1,0 +1,34 @@
+import * as tf from '@tensorflow/tfjs';
+import { checkOptionKeys } from './common';
+import { normalizedDivergenceLoss } from './normalized-divergence';
+
+export interface ChannelBhattacharyyaOptions {
+  /** Softmax temperature of the channel normalisation (default 1). */
+  temperature?: number;
+}
+
+/**
+ * Bhattacharyya distance between channel distributions, CWD paper Table 4 "Bhat (Channel, Bhat)"
+ * 72.21 mIoU (Bhattacharyya 1943). PROJECT-DEFINED: no public repository implements it
+ * (reference-implementations.md §7):
+ *
+ *     L = Σ_{n,c} −ln Σ_i √(p_s,nc,i · p_t,nc,i) / (N·C),    p = softmax_HW(x/T)
+ *
+ * computed as −logSumExp(½(log p_s + log p_t)) (stable at any magnitude). Symmetric in its arguments,
+ * 0 iff the distributions agree. = `normalizedDivergence({normalization: 'channel', divergence: 'bhattacharyya'})`.
+ *
+ * @example
+ *   const tf = require('@tensorflow/tfjs');
+ *   const { channelBhattacharyya } = require('./lib/distill');
+ *   channelBhattacharyya(tf.randomNormal([2, 8, 8, 4]), tf.randomNormal([2, 8, 8, 4])).print();
+ */
+export function channelBhattacharyya(
+  student: tf.Tensor4D, teacher: tf.Tensor4D, options: ChannelBhattacharyyaOptions = {},
+): tf.Scalar {
+  checkOptionKeys(options, ['temperature'], 'channelBhattacharyya');
+  return normalizedDivergenceLoss(student, teacher, {
+    normalization: 'channel', divergence: 'bhattacharyya',
+    temperature: options.temperature ?? channelBhattacharyya.defaultConfig().temperature,
+  }, 'channelBhattacharyya');
+}
+channelBhattacharyya.defaultConfig = (): Required<ChannelBhattacharyyaOptions> => ({ temperature: 1 });

@@ -1,0 +1,120 @@
+/**
+ * The paper's Table 4 ablation as one builder: a normalisation φ (Eq. 3 or its alternatives) followed by a
+ * discrepancy φ' (KL, MSE or Bhattacharyya), reduced like the official CWD code
+ * (TorchDistiller `SemSeg-distill/utils/criterion.py`, `CriterionCWD(norm_type, divergence)`).
+ *
+ * Names follow the paper (Table 4 "Norm." column) — the commonest confusion in the issue threads:
+ * - `'channel'`: softmax over the H·W positions of each channel of x/T (Eq. 3, CWD).
+ * - `'spatial'`: softmax over the C channels at each pixel of x/T (PI, "normalizes the activation of each
+ *   spatial location").
+ * - `'none'`: the raw activations.
+ * - `'channel-mean'`: the mean over H·W of each channel (the official code's `channel_mean` option, an
+ *   extra ablation; not a Table 4 row).
+ *
+ * Reduction (sum of the per-element discrepancy, then): ÷(N·C) for `channel`/`channel-mean`,
+ * ÷(N·H·W) for `spatial`/`none`; ×T² for `kl` only (the official code forces T = 1 for `mse`, we keep T
+ * in the softmax if you pass one but never multiply by T² outside KL).
+ *
+ * | Table 4 row | builder options | named function |
+ * |---|---|---|
+ * | PI (Spatial, KL) 70.02 | `{normalization: 'spatial', divergence: 'kl'}` | {@link pixelWiseKD} |
+ * | L2 w/o norm. (None, MSE) 70.83 | `{normalization: 'none', divergence: 'mse'}` | {@link mse} with `reduction: 'pixel'` (the named `mse` defaults to the plain mean over N·H·W·C) |
+ * | L2 (Channel, MSE) 71.60 | `{normalization: 'channel', divergence: 'mse'}` | {@link channelNormMSE} |
+ * | Bhat (Channel, Bhat) 72.21 | `{normalization: 'channel', divergence: 'bhattacharyya'}` | {@link channelBhattacharyya} |
+ * | Ours (Channel, KL) 74.87 | `{normalization: 'channel', divergence: 'kl'}` | {@link channelWiseDivergence} |
+ *
+ * KL is KL(teacher ‖ student) with the teacher as the target distribution; the teacher never receives
+ * gradient. Bhattacharyya (project-defined, no public reference implements it):
+ * −ln Σ_i √(p_s,i · p_t,i) per distribution, computed as −logSumExp(½(log p_s + log p_t)).
+ *
+ * @example
+ *   const tf = require('@tensorflow/tfjs');
+ *   const { normalizedDivergence } = require('./lib/distill');
+ *   const bhat = normalizedDivergence({normalization: 'channel', divergence: 'bhattacharyya'});
+ *   const s = tf.randomNormal([2, 8, 8, 4]), t = tf.randomNormal([2, 8, 8, 4]);
+ *   bhat(s, t).print();                         // ≥ 0, 0 when s == t
+ */
+import * as tf from '@tensorflow/tfjs';
+import {
+  bhattacharyyaSum, checkOptionKeys, checkPair, checkTemperature, klSum, logSoftmaxOverChannels,
+  logSoftmaxOverSpace, stopGradient,
+} from './common';
+
+export type Normalization = 'none' | 'spatial' | 'channel' | 'channel-mean';
+export type Divergence = 'mse' | 'kl' | 'bhattacharyya';
+export const NORMALIZATIONS: readonly Normalization[] = ['none', 'spatial', 'channel', 'channel-mean'];
+export const DIVERGENCES: readonly Divergence[] = ['mse', 'kl', 'bhattacharyya'];
+
+export interface NormalizedDivergenceOptions {
+  /** φ: 'none' | 'spatial' (softmax over C per pixel) | 'channel' (softmax over H·W per channel, Eq. 3) | 'channel-mean'. */
+  normalization: Normalization;
+  /** φ': 'mse' (squared error, summed) | 'kl' (KL(teacher‖student)) | 'bhattacharyya'. */
+  divergence: Divergence;
+  /** Softmax temperature T for 'spatial'/'channel' (default 1); must stay 1 for 'none'/'channel-mean'. */
+  temperature?: number;
+}
+
+export type DistillationLossFn<O> = (student: tf.Tensor4D, teacher: tf.Tensor4D, options?: O) => tf.Scalar;
+
+/**
+ * Compute one (normalisation, divergence) combination. `loss` names the caller in error messages.
+ * Validates shapes (channels must match), the temperature and the combination.
+ */
+export function normalizedDivergenceLoss(
+  student: tf.Tensor4D, teacher: tf.Tensor4D, options: NormalizedDivergenceOptions, loss = 'normalizedDivergence',
+): tf.Scalar {
+  checkOptionKeys(options, ['normalization', 'divergence', 'temperature'], loss);
+  const { normalization, divergence } = options;
+  const temperature = checkTemperature(options.temperature ?? 1, loss);
+  if (!NORMALIZATIONS.includes(normalization)) {
+    throw new Error(`${loss}: unknown normalization '${String(normalization)}'; valid: ${NORMALIZATIONS.join(', ')}`);
+  }
+  if (!DIVERGENCES.includes(divergence)) {
+    throw new Error(`${loss}: unknown divergence '${String(divergence)}'; valid: ${DIVERGENCES.join(', ')}`);
+  }
+  const isSoftmax = normalization === 'spatial' || normalization === 'channel';
+  if (!isSoftmax && divergence !== 'mse') {
+    throw new Error(
+      `${loss}: divergence '${divergence}' compares probability distributions and needs normalization `
+      + `'spatial' or 'channel', got '${normalization}'`,
+    );
+  }
+  if (!isSoftmax && temperature !== 1) {
+    throw new Error(`${loss}: temperature applies only to the softmax normalizations ('spatial', 'channel'); got temperature ${temperature} with normalization '${normalization}'`);
+  }
+  checkPair(student, teacher, loss, true);
+  const [n, h, w, c] = student.shape;
+  return tf.tidy(() => {
+    const t = stopGradient(teacher) as tf.Tensor4D;
+    let total: tf.Scalar;
+    let denom: number;
+    if (normalization === 'none') {
+      total = tf.sum(tf.squaredDifference(student, t));
+      denom = n * h * w;
+    } else if (normalization === 'channel-mean') {
+      total = tf.sum(tf.squaredDifference(tf.mean(student, [1, 2]), tf.mean(t, [1, 2])));
+      denom = n * c;
+    } else {
+      const channel = normalization === 'channel';
+      const logPs = channel ? logSoftmaxOverSpace(student, temperature) : logSoftmaxOverChannels(student, temperature);
+      const logPt = channel ? logSoftmaxOverSpace(t, temperature) : logSoftmaxOverChannels(t, temperature);
+      denom = channel ? n * c : n * h * w;
+      if (divergence === 'kl') {
+        total = tf.mul(klSum(logPt, logPs), temperature * temperature);
+      } else if (divergence === 'mse') {
+        total = tf.sum(tf.squaredDifference(tf.exp(logPs), tf.exp(logPt)));
+      } else {
+        total = bhattacharyyaSum(logPt, logPs, logPs.rank - 1);
+      }
+    }
+    return tf.div(total, denom) as tf.Scalar;
+  });
+}
+
+/**
+ * Build a loss function `(student, teacher) => Scalar` for one Table 4 combination (see the module doc).
+ * The options are validated when the function is called.
+ */
+export function normalizedDivergence(options: NormalizedDivergenceOptions): DistillationLossFn<Partial<NormalizedDivergenceOptions>> {
+  return (student, teacher, override) => normalizedDivergenceLoss(student, teacher, { ...options, ...(override ?? {}) });
+}
