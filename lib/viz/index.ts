@@ -1,2 +1,7 @@
-// Public API of lib/viz: each module adds its exports here.
-export {};
+// Public API of lib/viz: vega-lite specs, SVG rendering, figures in notebooks, danfojs tables.
+export * from './vega';
+export * from './specs';
+export * from './figure';
+export * from './image';
+export * from './table';
+export * from './profile';

@@ -1,0 +1,59 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { parseArgs, findNotebooks, main } from '../../scripts/run-notebooks';
+
+const root = path.resolve(__dirname, '../..');
+const fixtures = path.join(root, 'test/fixtures/notebooks');
+
+test('parseArgs: profiles, time limits, in-place, filters; bad options are errors', () => {
+  const q = parseArgs([]);
+  assert.is(q.profile, 'quick');
+  assert.is(q.timeout, 900);
+  assert.is(q.inPlace, false);
+  assert.is(q.outDir, path.join(root, 'notebooks', '.executed'));
+  const f = parseArgs(['--profile', 'full', '--update-committed', '03', '--timeout', '60', '--summary-json', 'x.json']);
+  assert.is(f.profile, 'full');
+  assert.is(f.inPlace, true);
+  assert.is(f.timeout, 60);
+  assert.equal(f.filters, ['03']);
+  assert.is(f.summaryJson, path.resolve('x.json'));
+  assert.is(parseArgs(['--profile', 'full']).timeout, 6 * 3600);
+  assert.throws(() => parseArgs(['--profile', 'fast']), /--profile "fast": use quick or full/);
+  assert.throws(() => parseArgs(['--timeout', '-1']), /positive number of seconds/);
+  assert.throws(() => parseArgs(['--bogus']), /unknown option --bogus/);
+  assert.throws(() => parseArgs(['--summary-json']), /--summary-json needs a value/);
+});
+
+test('findNotebooks: sorted, filtered by substring', () => {
+  assert.equal(findNotebooks(fixtures, []).map((f) => path.basename(f)), ['fails.ipynb', 'passes.ipynb']);
+  assert.equal(findNotebooks(fixtures, ['pass']).map((f) => path.basename(f)), ['passes.ipynb']);
+});
+
+test('a failing cell fails the run, the real error text is reported, the committed notebook is untouched', async () => {
+  const out = fs.mkdtempSync(path.join(os.tmpdir(), 'cwd-nb-'));
+  const summaryFile = path.join(out, 'summary.json');
+  const before = fs.readFileSync(path.join(fixtures, 'fails.ipynb'), 'utf8');
+  const code = await main(['--dir', fixtures, '--out-dir', out, '--summary-json', summaryFile, '--timeout', '120']);
+  assert.is(code, 1);
+  const summary = JSON.parse(fs.readFileSync(summaryFile, 'utf8'));
+  assert.is(summary.passed, 1);
+  assert.is(summary.failed, 1);
+  assert.is(summary.profile, 'quick');
+  const failed = summary.notebooks.find((n: any) => n.name === 'fails');
+  assert.is(failed.ok, false);
+  assert.match(failed.error, /fixture failure: shape \[2,3\] vs \[2,4\]/);
+  assert.match(failed.error, /code cell 2 of 3/);
+  // the partial notebook holds the outputs up to the failure, including the real stderr text
+  const partial = JSON.parse(fs.readFileSync(path.join(out, 'fails.partial.ipynb'), 'utf8'));
+  assert.match(JSON.stringify(partial.cells[0].outputs), /profile quick/);
+  assert.match(JSON.stringify(partial.cells[1].outputs), /fixture failure/);
+  // the passing one was executed into out/, with CWD_PROFILE reaching the first cell
+  const passed = JSON.parse(fs.readFileSync(path.join(out, 'passes.ipynb'), 'utf8'));
+  assert.match(JSON.stringify(passed.cells[0].outputs), /profile quick/);
+  assert.is(fs.readFileSync(path.join(fixtures, 'fails.ipynb'), 'utf8'), before);
+});
+
+test.run();

@@ -1,0 +1,88 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import {
+  renderSVG, figure, heatmapSpec, curvesSpec, groupedBarSpec, channelGridSpec, imageGridSpec,
+  maskDataURL, pngDataURL, dataFrame, tableHTML, saveCSV, show, inNotebook,
+} from '../../lib/viz';
+
+test('renderSVG: heatmap SVG has the axis titles and the cell values as text', async () => {
+  const svg = await renderSVG(heatmapSpec([
+    { x: 1, y: 1, value: 0.4123 }, { x: 2, y: 1, value: 0.5 }, { x: 1, y: 2, value: 0.61 }, { x: 2, y: 2, value: null },
+  ], { xTitle: 'temperature T', yTitle: 'loss weight', title: 'val mIoU' }));
+  assert.ok(svg.startsWith('<svg'), svg.slice(0, 40));
+  for (const label of ['temperature T', 'loss weight', 'val mIoU', '0.41', '0.50', '0.61']) assert.ok(svg.includes(`>${label}<`), `missing text ${label}`);
+  assert.is((svg.match(/>0\.\d\d</g) ?? []).length, 3, 'three value labels (the null cell has none)');
+});
+
+test('renderSVG: curves, grouped bars and channel grid carry their labels', async () => {
+  const curves = await renderSVG(curvesSpec([
+    { run: 'student', step: 1, metric: 'loss', value: 2 }, { run: 'student', step: 2, metric: 'loss', value: 1 },
+    { run: 'cwd', step: 2, metric: 'val mIoU', value: 0.3 },
+  ]));
+  for (const l of ['loss', 'val mIoU', 'student', 'cwd', 'step']) assert.ok(curves.includes(`>${l}<`), `curves: ${l}`);
+  const bars = await renderSVG(groupedBarSpec([
+    { category: 'traffic light', group: 'CWD', value: 0.7 }, { category: 'traffic light', group: 'PA', value: 0.6 },
+  ], { yTitle: 'class IoU' }));
+  for (const l of ['traffic light', 'CWD', 'PA', 'class IoU']) assert.ok(bars.includes(`>${l}<`), `bars: ${l}`);
+  const grid = await renderSVG(channelGridSpec([
+    { title: 'channel 7', height: 3, width: 3, values: [1, 2, 3, 4, 5, 6, 7, 8, 9] },
+  ]));
+  assert.ok(grid.includes('>channel 7<'));
+  assert.is((grid.match(/<path/g) ?? []).length >= 9, true);
+});
+
+test('image grid: colourised masks become <image> elements with PNG data', async () => {
+  const mask = new Uint8Array([0, 1, 2, 255, 13, 13, 10, 10]); // road, sidewalk, building, ignore, car, sky
+  const url = await maskDataURL(mask, 4, 2);
+  assert.ok(url.startsWith('data:image/png;base64,iVBOR'), url.slice(0, 40));
+  const png = Buffer.from(url.split(',')[1], 'base64');
+  assert.is(png.readUInt32BE(16), 4); // IHDR width
+  assert.is(png.readUInt32BE(20), 2); // IHDR height
+  const svg = await renderSVG(imageGridSpec([
+    { row: 'frame', column: 'ground truth', url }, { row: 'frame', column: 'CWD', url },
+  ], { width: 40, height: 20 }));
+  assert.is((svg.match(/<image/g) ?? []).length, 2);
+  assert.ok(svg.includes('>ground truth<'));
+  assert.throws(() => maskDataURL(mask, 3, 3), /expected width·height = 3·3 = 9/);
+  assert.ok((await pngDataURL(new Uint8Array(6), 2, 1, 3)).startsWith('data:image/png;base64,'));
+  let message = '';
+  try { await pngDataURL(new Uint8Array(5), 2, 1, 3); } catch (e) { message = (e as Error).message; }
+  assert.match(message, /got 5 bytes, expected width·height·channels = 2·1·3 = 6/);
+});
+
+test('figure: saves spec JSON and SVG; show() outside a notebook only reports', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cwd-viz-'));
+  const fig = await figure('t-heat', heatmapSpec([{ x: 'a', y: 'b', value: 1 }]), { dir });
+  assert.equal(JSON.parse(fs.readFileSync(path.join(dir, 't-heat.vl.json'), 'utf8')), fig.spec);
+  assert.is(fs.readFileSync(path.join(dir, 't-heat.svg'), 'utf8'), fig.svg);
+  assert.is(inNotebook(), false);
+  show(fig);
+  let message = '';
+  try { await figure('bad name/..', {}, { dir }); } catch (e) { message = (e as Error).message; }
+  assert.match(message, /figure name "bad name\/\.\.": use letters/);
+});
+
+test('danfojs tables: HTML marks the best per column, CSV round-trips', () => {
+  const df = dataFrame([
+    { method: 'student', mIoU: 0.61, road: 0.9, wall: 0.2 },
+    { method: 'CWD', mIoU: 0.65, road: 0.9, wall: NaN },
+    { method: 'AT <x>', mIoU: 0.62, road: 0.85, wall: 0.3 },
+  ]);
+  const html = tableHTML(df, { scale: 100, digits: 1, caption: 'per-class IoU' });
+  assert.ok(html.includes('<caption>per-class IoU</caption>'));
+  assert.ok(html.includes('<b>65.0</b>'), 'best mIoU bold');
+  assert.is((html.match(/<b>90\.0<\/b>/g) ?? []).length, 2, 'ties are all bold');
+  assert.ok(html.includes('<b>30.0</b>'), 'NaN ignored when finding the best');
+  assert.ok(html.includes('>—<'), 'NaN printed as a dash');
+  assert.ok(html.includes('AT &lt;x&gt;'), 'text escaped');
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'cwd-csv-')), 't.csv');
+  const csv = saveCSV(df, file);
+  assert.is(csv.split('\n')[0], 'method,mIoU,road,wall');
+  assert.is(fs.readFileSync(file, 'utf8'), csv);
+  assert.throws(() => dataFrame([{ a: 1 }, { b: 2 }]), /row 1 has columns \[b\], row 0 has \[a\]/);
+});
+
+test.run();
