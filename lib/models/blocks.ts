@@ -4,6 +4,7 @@
  * SymbolicTensor out), with deterministic He-normal initialisation from a seed and unique names.
  */
 import * as tf from '@tensorflow/tfjs';
+import { AtrousConv2D, ConvLayerArgs, FastBatchNorm } from './layers';
 
 export type Sym = tf.SymbolicTensor;
 export type Activation = 'relu' | 'relu6' | null;
@@ -51,7 +52,7 @@ export class LayerFactory {
     if (stride > 1 && dilation > 1) {
       throw new Error(`${o.name}: a conv cannot be both strided (${stride}) and dilated (${dilation})`);
     }
-    return tf.layers.conv2d({
+    const args: ConvLayerArgs = {
       name: this.name(o.name),
       filters: o.filters,
       kernelSize: o.kernel,
@@ -60,7 +61,10 @@ export class LayerFactory {
       padding: 'same',
       useBias: o.useBias ?? false,
       kernelInitializer: tf.initializers.heNormal({ seed: this.nextSeed() }),
-    }).apply(x) as Sym;
+    };
+    // Dilated convs use the unfused op (its gradient is the one lib/backend extends to dilation > 1).
+    const layer = dilation > 1 ? new AtrousConv2D(args) : tf.layers.conv2d(args);
+    return layer.apply(x) as Sym;
   }
 
   depthwise(x: Sym, o: Omit<ConvOptions, 'filters'>): Sym {
@@ -82,7 +86,7 @@ export class LayerFactory {
   }
 
   bn(x: Sym, name: string): Sym {
-    return tf.layers.batchNormalization({
+    return new FastBatchNorm({
       name: this.name(name),
       axis: -1,
       momentum: this.options.bnMomentum,

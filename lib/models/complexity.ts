@@ -82,7 +82,7 @@ export function layerCosts(net: SegmentationNet | tf.LayersModel, inputSize: [nu
     const params = layer.trainableWeights.reduce((s, v) => s + (v.shape as number[]).reduce((a, b) => a * b, 1), 0);
     let macs = 0;
     const outPixels = out.slice(1, -1).reduce((a, b) => a * b, 1);
-    if (className === 'Conv2D') {
+    if (className === 'Conv2D' || className === 'AtrousConv2D') {
       const cfg = layer.getConfig() as { kernelSize: number[]; filters: number };
       const cin = inputs[0][3];
       macs = outPixels * cfg.filters * cfg.kernelSize[0] * cfg.kernelSize[1] * cin;
@@ -94,7 +94,7 @@ export function layerCosts(net: SegmentationNet | tf.LayersModel, inputSize: [nu
       const cfg = layer.getConfig() as { units: number };
       const cin = inputs[0][inputs[0].length - 1];
       macs = outPixels * cfg.units * cin;
-    } else if (params > 0 && className !== 'BatchNormalization') {
+    } else if (params > 0 && className !== 'BatchNormalization' && className !== 'FastBatchNorm') {
       throw new Error(`countFlops: no MAC rule for layer '${layer.name}' (${className}) which has weights: add one in lib/models/complexity.ts`);
     }
     costs.push({ name: layer.name, className, outputShape: out, macs, params });

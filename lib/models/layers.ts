@@ -186,3 +186,86 @@ export function upsampleLogits(logits: tf.Tensor4D, size: [number, number], alig
   if (logits.shape[1] === size[0] && logits.shape[2] === size[1]) return logits.clone();
   return tf.image.resizeBilinear(logits, size, alignCorners);
 }
+
+// tfjs-layers does not export its Conv2D class; take the constructor from an instance.
+export type ConvLayerArgs = Parameters<typeof tf.layers.conv2d>[0];
+const Conv2DBase = (tf.layers.conv2d({ filters: 1, kernelSize: 1, name: 'atrous_conv2d_base_probe' }) as unknown as {
+  constructor: new (args: ConvLayerArgs) => tf.layers.Layer;
+}).constructor;
+
+/**
+ * A `tf.layers.conv2d` whose forward pass uses the plain `tf.conv2d` op instead of
+ * `tf.fused.conv2d`. Same weights, config and outputs as Conv2D; the difference is the gradient:
+ * the fused op has its own gradient that rejects dilation rates > 1 in tfjs 4.22, while the plain
+ * `Conv2D` kernel's gradient is the one lib/backend extends to dilated convs. The builders use it
+ * for every conv with dilation > 1 (atrous convs of the output-stride-8 backbones and ASPP).
+ * @example
+ *   const y = new AtrousConv2D({filters: 64, kernelSize: 3, dilationRate: 2, padding: 'same'}).apply(x);
+ */
+export class AtrousConv2D extends Conv2DBase {
+  static className = 'AtrousConv2D';
+
+  call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
+    return tf.tidy(() => {
+      const x = single(inputs, this.name);
+      // eslint-disable-next-line @typescript-eslint/no-explicit-any
+      const self = this as any;
+      if (self.dataFormat !== 'channelsLast') throw new Error(`${self.name}: only channelsLast (NHWC) is supported`);
+      let y: tf.Tensor = tf.conv2d(x, self.kernel.read(), self.strides, self.padding === 'same' ? 'same' : 'valid', 'NHWC', self.dilationRate);
+      if (self.bias != null) y = tf.add(y, self.bias.read());
+      if (self.activation != null) y = self.activation.apply(y);
+      return y;
+    });
+  }
+}
+tf.serialization.registerClass(AtrousConv2D as unknown as tf.serialization.SerializableConstructor<tf.serialization.Serializable>);
+
+export type BatchNormLayerArgs = NonNullable<Parameters<typeof tf.layers.batchNormalization>[0]>;
+const BatchNormBase = (tf.layers.batchNormalization({ name: 'fast_batch_norm_base_probe' }) as unknown as {
+  constructor: new (args: BatchNormLayerArgs) => tf.layers.Layer;
+}).constructor;
+
+/**
+ * `tf.layers.batchNormalization` over the channel axis of NHWC tensors, computed with plain
+ * element-wise ops instead of the `FusedBatchNorm` kernel. Same weights (gamma, beta, moving_mean,
+ * moving_variance), config and outputs; in training mode it normalises with the batch statistics
+ * and updates the moving averages exactly as tfjs's layer does (biased batch variance,
+ * moving ← moving·momentum + batch·(1 − momentum)). Why: the tfjs 4.22 gradient of FusedBatchNorm
+ * tiles its statistics to the full input shape and was ~15% of a training step here.
+ * @example const y = new FastBatchNorm({momentum: 0.9, epsilon: 1e-5}).apply(x);
+ */
+export class FastBatchNorm extends BatchNormBase {
+  static className = 'FastBatchNorm';
+
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  call(inputs: tf.Tensor | tf.Tensor[], kwargs: { [key: string]: any }): tf.Tensor {
+    return tf.tidy(() => {
+      const x = single(inputs, this.name);
+      // eslint-disable-next-line @typescript-eslint/no-explicit-any
+      const self = this as any;
+      if (!(self.axis === -1 || self.axis === 3) || !self.center || !self.scale) {
+        throw new Error(`${this.name}: FastBatchNorm supports axis -1 with center and scale only`);
+      }
+      const gamma: tf.Tensor1D = self.gamma.read();
+      const beta: tf.Tensor1D = self.beta.read();
+      const eps: number = self.epsilon;
+      if (!kwargs.training) {
+        const scale = tf.mul(gamma, tf.rsqrt(tf.add(self.movingVariance.read(), eps)));
+        const shift = tf.sub(beta, tf.mul(self.movingMean.read(), scale));
+        return tf.add(tf.mul(x, scale), shift);
+      }
+      const { mean, variance } = tf.moments(x, [0, 1, 2]);
+      const scale = tf.mul(gamma, tf.rsqrt(tf.add(variance, eps)));
+      const y = tf.add(tf.mul(tf.sub(x, mean), scale), beta);
+      const momentum: number = self.momentum;
+      for (const [variable, value] of [[self.movingMean, mean], [self.movingVariance, variance]] as const) {
+        tf.tidy(() => {
+          const orig = variable.read() as tf.Tensor;
+          variable.write(tf.sub(orig, tf.mul(tf.sub(orig, value), 1 - momentum)));
+        });
+      }
+      return y;
+    });
+  }
+}
+tf.serialization.registerClass(FastBatchNorm as unknown as tf.serialization.SerializableConstructor<tf.serialization.Serializable>);

@@ -50,3 +50,12 @@ export function predictLogits(net: SegmentationNet, images: tf.Tensor4D): tf.Ten
 export function predictLabels(net: SegmentationNet, images: tf.Tensor4D): tf.Tensor3D {
   return tf.tidy(() => tf.argMax(predictLogits(net, images), 3) as tf.Tensor3D);
 }
+
+/**
+ * The tf.Variables an optimiser should update for this network (conv kernels, biases, BatchNorm
+ * γ/β; not the BatchNorm moving statistics, which BatchNorm updates itself in training mode).
+ * @example optimizer.minimize(() => loss(), false, trainableVariables(student));
+ */
+export function trainableVariables(net: SegmentationNet): tf.Variable[] {
+  return net.model.trainableWeights.map((w) => w.read() as tf.Variable);
+}
