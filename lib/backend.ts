@@ -110,6 +110,9 @@ export async function initBackend(options: BackendOptions = {}): Promise<Backend
     }
     if (!chosen) throw new Error('no TensorFlow.js backend could start (tried tensorflow, wasm, cpu)');
   }
+  // Gradients tfjs-core lacks (dilated convs, half-pixel bilinear resize), for every backend.
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  (require('./backend/gradients') as typeof import('./backend/gradients')).registerDilatedConvGradients();
   initialised = chosen;
   if (!options.quiet && !process.env.CWD_QUIET_BACKEND) {
     const extra = chosen === 'wasm' ? ` (${wasmThreads()} thread(s))` : chosen === 'cpu' ? ' (pure JS: slow, a last resort)' : '';
@@ -131,3 +134,6 @@ function wasmThreads(): number {
     return 1;
   }
 }
+
+// Training kernels, gradients and fixes (wasm threads, dilated conv gradients, cpu ResizeBilinearGrad).
+export * from './backend/index';

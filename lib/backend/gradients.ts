@@ -1,0 +1,122 @@
+/**
+ * Gradients tfjs-core 4.22 lacks, registered for every backend (the gradient registry is global):
+ * `Conv2D` and `DepthwiseConv2dNative` with dilation rates > 1 (tfjs throws "dilation rates greater
+ * than 1 are not yet supported in gradients"). Atrous convs are what PSPNet / DeepLab backbones use
+ * to keep output stride 8. Non-dilated convs keep tfjs's own gradient.
+ * Also `ResizeBilinear` with `halfPixelCenters: true` (PyTorch's `align_corners=False`): the tfjs
+ * 4.22 `ResizeBilinearGrad` kernels ignore that attribute and return a wrong gradient.
+ * @example
+ *   registerDilatedConvGradients();
+ *   const [gx, gw] = tf.grads((x, w) => tf.conv2d(x, w, 1, 'same', 'NHWC', 2).sum())([x, w]);
+ */
+import * as tf from '@tensorflow/tfjs';
+import { assertNHWC, pair } from './conv-util';
+import { conv2dFilterGrad, conv2dInputGrad, depthwiseFilterGrad, depthwiseInputGrad } from './conv-grads';
+
+type AnyAttrs = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+function isDilated(dilations: unknown): boolean {
+  const [dh, dw] = pair(dilations as number | [number, number] | undefined);
+  return dh !== 1 || dw !== 1;
+}
+
+/**
+ * The `[outSize, inSize]` interpolation matrix of one axis of `tf.image.resizeBilinear`, with the
+ * cpu backend's source-index formula (TF's): `src = ratio*(o+0.5)-0.5` with half-pixel centres,
+ * `ratio*o` otherwise; `lo = max(0, floor(src))`, `hi = min(in-1, ceil(src))`, weight of hi `src-lo`.
+ */
+export function bilinearAxisMatrix(inSize: number, outSize: number, alignCorners: boolean, halfPixelCenters: boolean): Float32Array {
+  const effIn = alignCorners && outSize > 1 ? inSize - 1 : inSize;
+  const effOut = alignCorners && outSize > 1 ? outSize - 1 : outSize;
+  const ratio = effIn / effOut;
+  const a = new Float32Array(outSize * inSize);
+  for (let o = 0; o < outSize; o++) {
+    const src = halfPixelCenters ? ratio * (o + 0.5) - 0.5 : ratio * o;
+    const lo = Math.max(0, Math.floor(src));
+    const hi = Math.min(inSize - 1, Math.ceil(src));
+    const frac = src - lo;
+    a[o * inSize + lo] += 1 - frac;
+    a[o * inSize + hi] += frac;
+  }
+  return a;
+}
+
+/**
+ * Gradient of `resizeBilinear` w.r.t. its images as two dense matMuls with the transposed
+ * interpolation matrices (`dx = A_h^T · dy · A_w` per image and channel). Used for
+ * `halfPixelCenters: true`, which the `ResizeBilinearGrad` kernels of tfjs 4.22 (cpu and wasm) ignore.
+ */
+export function resizeBilinearGradDense(
+  dy: tf.Tensor4D, imagesShape: number[], alignCorners: boolean, halfPixelCenters: boolean,
+): tf.Tensor4D {
+  return tf.tidy(() => {
+    const [b, ih, iw, c] = imagesShape;
+    const [, oh, ow] = dy.shape;
+    const ah = tf.tensor2d(bilinearAxisMatrix(ih, oh, alignCorners, halfPixelCenters), [oh, ih]);
+    const aw = tf.tensor2d(bilinearAxisMatrix(iw, ow, alignCorners, halfPixelCenters), [ow, iw]);
+    // Reduce the height first: [B,OW,C,OH]·[OH,IH] → [B,IH,C,OW]·[OW,IW] → [B,IH,IW,C].
+    const t1 = tf.matMul(tf.transpose(dy, [0, 2, 3, 1]).reshape([-1, oh]), ah).reshape([b, ow, c, ih]);
+    const t2 = tf.matMul(tf.transpose(t1, [0, 3, 2, 1]).reshape([-1, ow]), aw).reshape([b, ih, c, iw]);
+    return tf.transpose(t2, [0, 1, 3, 2]) as tf.Tensor4D;
+  });
+}
+
+let registered = false;
+
+/**
+ * Register the dilated `Conv2D` / `DepthwiseConv2dNative` gradients and the `ResizeBilinear`
+ * gradient with half-pixel centres (idempotent).
+ */
+export function registerDilatedConvGradients(): void {
+  if (registered) return;
+  const conv = tf.getGradient('Conv2D');
+  const depthwise = tf.getGradient('DepthwiseConv2dNative');
+  if (!conv || !depthwise) throw new Error('tfjs-core has no Conv2D / DepthwiseConv2dNative gradient to extend');
+
+  tf.registerGradient({
+    kernelName: 'Conv2D',
+    inputsToSave: ['x', 'filter'],
+    gradFunc: (dy, saved, attrs) => {
+      const a = attrs as AnyAttrs;
+      if (!isDilated(a.dilations)) return conv.gradFunc(dy, saved, attrs);
+      assertNHWC(a.dataFormat, 'gradient of dilated conv2d');
+      const [x, filter] = saved as [tf.Tensor4D, tf.Tensor4D];
+      const g = { strides: a.strides, pad: a.pad, dilations: a.dilations, dimRoundingMode: a.dimRoundingMode };
+      const d = dy as tf.Tensor4D;
+      return {
+        x: () => conv2dInputGrad(d, filter, x.shape, g),
+        filter: () => conv2dFilterGrad(x, d, filter.shape, g),
+      };
+    },
+  });
+
+  tf.registerGradient({
+    kernelName: 'DepthwiseConv2dNative',
+    inputsToSave: ['x', 'filter'],
+    gradFunc: (dy, saved, attrs) => {
+      const a = attrs as AnyAttrs;
+      if (!isDilated(a.dilations)) return depthwise.gradFunc(dy, saved, attrs);
+      assertNHWC(a.dataFormat, 'gradient of dilated depthwiseConv2d');
+      const [x, filter] = saved as [tf.Tensor4D, tf.Tensor4D];
+      const g = { strides: a.strides, pad: a.pad, dilations: a.dilations, dimRoundingMode: a.dimRoundingMode };
+      const d = dy as tf.Tensor4D;
+      return {
+        x: () => depthwiseInputGrad(d, filter, x.shape, g),
+        filter: () => depthwiseFilterGrad(x, d, filter.shape, g),
+      };
+    },
+  });
+  tf.registerGradient({
+    kernelName: 'ResizeBilinear',
+    inputsToSave: ['images'],
+    gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[], attrs: tf.NamedAttrMap) => {
+      const a = attrs as AnyAttrs;
+      const [images] = saved;
+      if (!a.halfPixelCenters) {
+        return { images: () => tf.engine().runKernel('ResizeBilinearGrad', { dy: dy as tf.Tensor, images }, attrs) as tf.Tensor };
+      }
+      return { images: () => resizeBilinearGradDense(dy as tf.Tensor4D, images.shape, !!a.alignCorners, true) };
+    },
+  });
+  registered = true;
+}

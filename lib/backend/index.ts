@@ -1,0 +1,6 @@
+/** Backend support: wasm training kernels, dilated-conv gradients, cpu fixes (see each file). */
+export { startWasmBackend, wasmThreadingReport, type WasmThreadingReport } from './wasm';
+export { registerWasmTrainingKernels, WASM_TRAINING_KERNELS, cpuFallbackKernel, replaceKernel } from './wasm-kernels';
+export { registerDilatedConvGradients } from './gradients';
+export { patchCpuBackend } from './cpu';
+export { conv2dFilterGrad, conv2dInputGrad, depthwiseFilterGrad, depthwiseInputGrad, type ConvGeometry } from './conv-grads';

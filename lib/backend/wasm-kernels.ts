@@ -1,0 +1,120 @@
+/**
+ * Training kernels that `@tensorflow/tfjs-backend-wasm` 4.22 lacks (or has in a slow form),
+ * registered for the `wasm` backend with `tf.registerKernel`:
+ *
+ * | kernel                                 | implementation                                         |
+ * |----------------------------------------|--------------------------------------------------------|
+ * | `Conv2DBackpropFilter`                 | im2col split by tap, one matMul per tap (`conv2dFilterGrad`) |
+ * | `Conv2DBackpropInput`                  | replaces wasm's own (~20x slower): zero-insert + flipped 'valid' conv |
+ * | `DepthwiseConv2dNativeBackpropFilter`  | per-tap multiply-and-sum                               |
+ * | `DepthwiseConv2dNativeBackpropInput`   | zero-insert + flipped depthwise conv                   |
+ * | `UnsortedSegmentSum`                   | the cpu backend's kernel on a copy of the data (gradient of gather) |
+ *
+ * They are built from ops the wasm backend has (XNNPACK conv, matMul, slice, pad …).
+ * @example
+ *   import { registerWasmTrainingKernels } from './wasm-kernels';
+ *   registerWasmTrainingKernels();   // idempotent; then tf.grads(...) works on 'wasm'
+ */
+import * as tf from '@tensorflow/tfjs';
+import { asTensor, assertNHWC } from './conv-util';
+import { conv2dFilterGrad, conv2dInputGrad, depthwiseFilterGrad, depthwiseInputGrad } from './conv-grads';
+
+/** The kernels `registerWasmTrainingKernels` installs for the 'wasm' backend. */
+export const WASM_TRAINING_KERNELS = [
+  'Conv2DBackpropFilter',
+  'Conv2DBackpropInput',
+  'DepthwiseConv2dNativeBackpropFilter',
+  'DepthwiseConv2dNativeBackpropInput',
+  'UnsortedSegmentSum',
+] as const;
+
+type KernelArgs = Parameters<tf.KernelFunc>[0];
+type AnyAttrs = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+/** Replace (or add) `kernelName` for `backendName`. */
+export function replaceKernel(kernelName: string, backendName: string, kernelFunc: tf.KernelFunc): void {
+  if (tf.getKernel(kernelName, backendName)) tf.unregisterKernel(kernelName, backendName);
+  tf.registerKernel({ kernelName, backendName, kernelFunc });
+}
+
+function conv2DBackpropFilter({ inputs, attrs }: KernelArgs): tf.TensorInfo {
+  const a = attrs as AnyAttrs;
+  assertNHWC(a.dataFormat, 'Conv2DBackpropFilter (wasm)');
+  const x = asTensor<tf.Rank.R4>(inputs.x, 'Conv2DBackpropFilter');
+  const dy = asTensor<tf.Rank.R4>(inputs.dy, 'Conv2DBackpropFilter');
+  return conv2dFilterGrad(x, dy, a.filterShape, { strides: a.strides, pad: a.pad, dimRoundingMode: a.dimRoundingMode });
+}
+
+function conv2DBackpropInput({ inputs, attrs }: KernelArgs): tf.TensorInfo {
+  const a = attrs as AnyAttrs;
+  assertNHWC(a.dataFormat, 'Conv2DBackpropInput (wasm)');
+  const dy = asTensor<tf.Rank.R4>(inputs.dy, 'Conv2DBackpropInput');
+  const filter = asTensor<tf.Rank.R4>(inputs.filter, 'Conv2DBackpropInput');
+  return conv2dInputGrad(dy, filter, a.inputShape, { strides: a.strides, pad: a.pad, dimRoundingMode: a.dimRoundingMode });
+}
+
+function depthwiseBackpropFilter({ inputs, attrs }: KernelArgs): tf.TensorInfo {
+  const a = attrs as AnyAttrs;
+  const x = asTensor<tf.Rank.R4>(inputs.x, 'DepthwiseConv2dNativeBackpropFilter');
+  const dy = asTensor<tf.Rank.R4>(inputs.dy, 'DepthwiseConv2dNativeBackpropFilter');
+  return depthwiseFilterGrad(x, dy, a.filterShape,
+    { strides: a.strides, pad: a.pad, dilations: a.dilations, dimRoundingMode: a.dimRoundingMode });
+}
+
+function depthwiseBackpropInput({ inputs, attrs }: KernelArgs): tf.TensorInfo {
+  const a = attrs as AnyAttrs;
+  const dy = asTensor<tf.Rank.R4>(inputs.dy, 'DepthwiseConv2dNativeBackpropInput');
+  const filter = asTensor<tf.Rank.R4>(inputs.filter, 'DepthwiseConv2dNativeBackpropInput');
+  return depthwiseInputGrad(dy, filter, a.inputShape,
+    { strides: a.strides, pad: a.pad, dilations: a.dilations, dimRoundingMode: a.dimRoundingMode });
+}
+
+/**
+ * A wasm kernel that runs the cpu backend's implementation on copies of the inputs (for kernels
+ * that are rare in training and cheap, e.g. `UnsortedSegmentSum` from the gradient of gather).
+ */
+export function cpuFallbackKernel(kernelName: string): tf.KernelFunc {
+  const cpuKernel = tf.getKernel(kernelName, 'cpu');
+  if (!cpuKernel) throw new Error(`cpuFallbackKernel: the cpu backend has no kernel '${kernelName}'`);
+  return ({ inputs, attrs, backend }: KernelArgs) => {
+    const cpu = tf.engine().findBackend('cpu') as unknown as tf.KernelBackend & {
+      makeTensorInfo(shape: number[], dtype: tf.DataType, values: tf.backend_util.BackendValues): tf.TensorInfo;
+    };
+    if (!cpu) throw new Error(`${kernelName} on wasm needs the cpu backend for its fallback, and it is not registered`);
+    const wasm = backend as tf.KernelBackend & {
+      makeOutput(shape: number[], dtype: tf.DataType, memoryOffset?: number | null, values?: tf.backend_util.BackendValues): tf.TensorInfo;
+    };
+    const cin: Record<string, tf.TensorInfo> = {};
+    for (const [k, t] of Object.entries(inputs) as [string, tf.TensorInfo][]) {
+      cin[k] = cpu.makeTensorInfo(t.shape, t.dtype, wasm.readSync(t.dataId) as tf.backend_util.BackendValues);
+    }
+    try {
+      const out = cpuKernel.kernelFunc({ inputs: cin, attrs, backend: cpu });
+      const outs = Array.isArray(out) ? out : [out];
+      const res = outs.map((o) => {
+        const r = wasm.makeOutput(o.shape, o.dtype, null, cpu.readSync(o.dataId) as tf.backend_util.BackendValues);
+        cpu.disposeData(o.dataId);
+        return r;
+      });
+      return Array.isArray(out) ? res : res[0];
+    } finally {
+      for (const t of Object.values(cin)) cpu.disposeData(t.dataId);
+    }
+  };
+}
+
+let registered = false;
+
+/**
+ * Register the training kernels of `WASM_TRAINING_KERNELS` for the 'wasm' backend (idempotent;
+ * importing `@tensorflow/tfjs-backend-wasm` first is required, initialising it is not).
+ */
+export function registerWasmTrainingKernels(): void {
+  if (registered) return;
+  replaceKernel('Conv2DBackpropFilter', 'wasm', conv2DBackpropFilter);
+  replaceKernel('Conv2DBackpropInput', 'wasm', conv2DBackpropInput);
+  replaceKernel('DepthwiseConv2dNativeBackpropFilter', 'wasm', depthwiseBackpropFilter);
+  replaceKernel('DepthwiseConv2dNativeBackpropInput', 'wasm', depthwiseBackpropInput);
+  replaceKernel('UnsortedSegmentSum', 'wasm', cpuFallbackKernel('UnsortedSegmentSum'));
+  registered = true;
+}
