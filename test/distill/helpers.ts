@@ -46,5 +46,6 @@ export function seededNormal(shape: number[], seed: number, scale = 1, offset = 
   for (let i = 0; i < size; i++) {
     data[i] = offset + scale * Math.sqrt(-2 * Math.log(uniform())) * Math.cos(2 * Math.PI * uniform());
   }
-  return tf.tensor(data, shape, 'float32') as tf.Tensor4D;
+  const x: tf.Tensor = tf.tensor(data, shape, 'float32');
+  return x as tf.Tensor4D;
 }

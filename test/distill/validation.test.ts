@@ -37,7 +37,7 @@ test('channel mismatch names both shapes and points at the aligner', () => {
 test('spatial or batch mismatch names both shapes', () => {
   const s = tf.zeros([2, 8, 8, 4]) as tf.Tensor4D;
   for (const shape of [[2, 8, 9, 4], [1, 8, 8, 4]]) {
-    const t = tf.zeros(shape) as tf.Tensor4D;
+    const t = tf.zeros(shape as [number, number, number, number]) as tf.Tensor4D;
     for (const name of LOSS_NAMES) {
       throwsWith(() => getLoss(name).fn(s, t), new RegExp(`student \\[2,8,8,4\\] and teacher \\[${shape.join(',')}\\] must have the same batch and spatial size`), `${name} ${shape}`);
     }
