@@ -1,2 +1,10 @@
 // Public API of lib/cityscapes.
 export * from './labels';
+export { SeededRandom, hashSeed } from './rng';
+export { renderStreetScene, DEFAULT_STYLE, ID as LABEL_ID } from './scene';
+export type { SceneOptions, SceneRequirements, CityStyle } from './scene';
+export {
+  generateSyntheticCityscapes, defaultSyntheticOptions, renderSyntheticFrame, formatClassFrequencies, cityStyle,
+  requirementsFor, frameStem, DEFAULT_SYNTHETIC_ROOT, PROJECT_ROOT, SYNTHETIC_MANIFEST, SYNTHETIC_VERSION,
+} from './synthetic';
+export type { SyntheticCityscapesOptions, SyntheticCityscapesResult } from './synthetic';
