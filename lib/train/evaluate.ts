@@ -1,11 +1,12 @@
 /**
  * Evaluation on a split: whole-image inference (no sliding window, no flip), logits upsampled
- * bilinearly to the label size, argmax, streamed into a `ConfusionMatrix` (cityscapesScripts rules).
+ * bilinearly to the image (= label) size by lib/models `predictLabels`, argmax, streamed into a `ConfusionMatrix` (cityscapesScripts rules).
  */
 import * as tf from '@tensorflow/tfjs';
 import { ConfusionMatrix } from '../metrics';
 import type { Batch } from '../data/types';
 import type { SegmentationNet } from '../models/types';
+import { predictLabels } from '../models';
 
 export interface EvalResult {
   perClassIoU: number[];
@@ -15,20 +16,6 @@ export interface EvalResult {
   pixelAccuracy: number;
   images: number;
   seconds: number;
-}
-
-/** Predicted trainIds [N, H, W] for a batch of images at label size (H, W). */
-export function predictLabels(net: SegmentationNet, images: tf.Tensor4D, size?: [number, number]): tf.Tensor3D {
-  return tf.tidy(() => {
-    const out = net.model.predict(images) as tf.Tensor[];
-    if (!Array.isArray(out) || out.length < 2) {
-      throw new Error(`predictLabels: the model must have outputs [feature, logits] (got ${Array.isArray(out) ? out.length : 1} output)`);
-    }
-    const logits = out[1] as tf.Tensor4D;
-    const [H, W] = size ?? [images.shape[1], images.shape[2]];
-    const up = logits.shape[1] === H && logits.shape[2] === W ? logits : tf.image.resizeBilinear(logits, [H, W], false);
-    return tf.argMax(up, -1).toInt() as tf.Tensor3D;
-  });
 }
 
 /**
@@ -48,7 +35,7 @@ export async function evaluate(
   let images = 0;
   for await (const batch of batches as AsyncIterable<Batch>) {
     try {
-      const pred = predictLabels(net, batch.images, [batch.labels.shape[1], batch.labels.shape[2]]);
+      const pred = predictLabels(net, batch.images);
       try {
         cm.update(pred, batch.labels);
       } finally {

@@ -13,6 +13,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Batch } from '../data/types';
 import type { SegmentationNet } from '../models/types';
+import { forward as modelForward } from '../models';
 import { CheckpointDir, loadTensors, loadWeightsInto, fileIOHandler, saveTensors, writeFileAtomic } from './checkpoint';
 import { TrainConfig, resolveTrainConfig, configHash } from './config';
 import { crossEntropy2d } from './loss';
@@ -56,11 +57,7 @@ export interface TrainerOptions {
 }
 
 function forward(net: SegmentationNet, images: tf.Tensor4D, training: boolean): { feature: tf.Tensor4D; logits: tf.Tensor4D } {
-  const out = (training ? net.model.apply(images, { training: true }) : net.model.predict(images)) as tf.Tensor[];
-  if (!Array.isArray(out) || out.length !== 2) {
-    throw new Error(`model '${net.config.arch}' must return [feature, logits], got ${Array.isArray(out) ? out.length : 1} output(s)`);
-  }
-  return { feature: out[0] as tf.Tensor4D, logits: out[1] as tf.Tensor4D };
+  return modelForward(net, images, { training });
 }
 
 /**
