@@ -2,10 +2,13 @@
  * Loss registry: a config names a distillation method by string.
  *
  * @example
- *   const { getLoss } = require('./lib/distill');
- *   const cwd = getLoss('cwd');
- *   const options = { ...cwd.defaultConfig(), temperature: 3 };
- *   const value = cwd.fn(studentFeature, teacherFeature, options);   // tf.Scalar
+ *   const tf = require('@tensorflow/tfjs');
+ *   const { getLoss, computeLoss } = require('./lib/distill');
+ *   const cwd = getLoss('cwd');                                   // unknown names throw, listing the valid ones
+ *   const options = { ...cwd.defaultConfig(), temperature: 3 };   // { temperature: 3 }
+ *   const student = tf.randomNormal([2, 8, 8, 16]), teacher = tf.randomNormal([2, 8, 8, 16]);
+ *   cwd.fn(student, teacher, options).print();                    // tf.Scalar
+ *   computeLoss('pa', student, teacher, {scale: 0.5}).print();
  */
 import * as tf from '@tensorflow/tfjs';
 import { attentionTransfer, AttentionTransferOptions } from './attention-transfer';

@@ -12,7 +12,12 @@ export const CONNECTOR_TYPES = ['conv1x1', 'channel-mlp'] as const;
 /**
  * Build a connector from its config (`getConfig()` output): `{type: 'conv1x1' | 'channel-mlp', inChannels, outChannels, …}`.
  * @example
+ *   const tf = require('@tensorflow/tfjs');
+ *   const { createConnector, connectorFromJSON } = require('./lib/distill');
  *   const c = createConnector({type: 'conv1x1', inChannels: 64, outChannels: 256});
+ *   const saved = JSON.stringify(c.toJSON());                  // config + weights, for a checkpoint
+ *   const copy = connectorFromJSON(JSON.parse(saved));
+ *   console.log(copy.getConfig(), copy.apply(tf.zeros([1, 4, 4, 64])).shape);   // [1, 4, 4, 256]
  */
 export function createConnector(config: ConnectorConfig): Connector {
   const { type, ...rest } = config;
