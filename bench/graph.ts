@@ -33,7 +33,7 @@ interface NodeLike {
 
 /** Trainable parameter count of a layers model. */
 export function countTrainable(model: tf.LayersModel): number {
-  return model.trainableWeights.reduce((n, w) => n + w.shape.reduce((a, b) => a * b, 1), 0);
+  return model.trainableWeights.reduce((n, w) => n + (w.shape as number[]).reduce((a, b) => a * b, 1), 0);
 }
 
 /**

@@ -46,7 +46,7 @@ export async function profileKernels(fn: () => tf.TensorContainer | Promise<tf.T
     result.extraInfo = Promise.resolve(extra).then((e) => JSON.stringify({ depth, extra: e ?? '' }));
     return result;
   };
-  let info: tf.ProfileInfo;
+  let info: Awaited<ReturnType<typeof tf.profile>>;
   const t0 = performance.now();
   try {
     info = await tf.profile(async () => {

@@ -115,9 +115,18 @@ def channel_mean_mse(s, t, **_):
     return (s.mean(dim=(2, 3)) - t.mean(dim=(2, 3))).pow(2).sum() / (n * c)
 
 
-def spatial_kl(s, t, temperature=1.0, **_):
-    """Spatial normalisation + KL (Table 4 ablation) = PI."""
-    return pi(s, t, temperature)
+def spatial_mse(s, t, temperature=1.0, **_):
+    """Softmax over channels per pixel, squared error summed / (N*H*W)."""
+    n, c, h, w = s.shape
+    return (F.softmax(s / temperature, dim=1) - F.softmax(t / temperature, dim=1)).pow(2).sum() / (n * h * w)
+
+
+def spatial_bhattacharyya(s, t, temperature=1.0, **_):
+    """Bhattacharyya distance of the per-pixel channel distributions, mean over N*H*W."""
+    ps = F.softmax(s / temperature, dim=1)
+    pt = F.softmax(t / temperature, dim=1)
+    bc = (ps * pt).clamp_min(1e-12).sqrt().sum(dim=1)
+    return (-bc.clamp_min(1e-12).log()).mean()
 
 
 LOSSES = {
@@ -131,5 +140,6 @@ LOSSES = {
     'channelNormMSE': channel_norm_mse,
     'channelBhattacharyya': channel_bhattacharyya,
     'channelMeanMSE': channel_mean_mse,
-    'spatialKL': spatial_kl,
+    'spatialMSE': spatial_mse,
+    'spatialBhattacharyya': spatial_bhattacharyya,
 }

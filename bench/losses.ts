@@ -1,0 +1,190 @@
+/**
+ * Per distillation loss: forward + backward time at the paper's shapes, and bytes moved per second.
+ *
+ * Shapes (NHWC): the feature map [8, 64, 64, 256] and the logits (score map) [8, 64, 64, 19]
+ * (batch 8, 512×512 crops at output stride 8, as in the paper's ablation).
+ * "Bytes moved" counts the minimum traffic of one forward + backward evaluation: read the student
+ * and the teacher maps, write the student gradient = 3 × N·H·W·C × 4 bytes. The figure is that
+ * traffic divided by the measured time (an effective bandwidth: higher is better).
+ */
+import * as tf from '@tensorflow/tfjs';
+import { Recorder, Timing, backendThreads, errorMessage, progress, timeAsync } from './common';
+import { findTorch, runTorch } from './torch';
+
+export interface LossSpec {
+  /** Short name used in figure names: the registry name of lib/distill ('cwd', 'pi', …) or a variant. */
+  name: string;
+  /** The loss function (from lib/distill's registry). */
+  fn: LossFn;
+  /** Key in bench/torch/losses.py. */
+  torch: string;
+  options: Record<string, unknown>;
+  /** Options for the PyTorch twin, per shape. */
+  torchOptions: (shape: number[]) => Record<string, unknown>;
+  /** Needs a label map [N, H, W] (IFVD). */
+  labels: boolean;
+}
+
+/** lib/distill registry name → bench/torch/losses.py key. */
+const TORCH_TWIN: Record<string, string> = {
+  cwd: 'cwd', pi: 'pi', at: 'at', local: 'local', pa: 'pa', ifvd: 'ifvd', mse: 'mse',
+  'channel-mse': 'channelNormMSE', 'spatial-mse': 'spatialMSE', bhattacharyya: 'channelBhattacharyya',
+  'spatial-bhattacharyya': 'spatialBhattacharyya', 'channel-mean-mse': 'channelMeanMSE',
+};
+
+interface RegistryEntry {
+  fn: LossFn;
+  defaultConfig(): Record<string, unknown>;
+  needsLabels: boolean;
+}
+
+/**
+ * The losses to time: every entry of lib/distill's registry (aliases of the same function once),
+ * with its default options, plus PA with CIRKD's fixed 2×2 window (the default SKD window of half
+ * the map leaves only 2×2 nodes at 64×64, which says little about PA's (HW)² cost).
+ */
+export function lossSpecs(distill: Record<string, unknown>): LossSpec[] {
+  const registry = distill.distillationLosses as Record<string, RegistryEntry> | undefined;
+  if (!registry) throw new Error('lib/distill does not export distillationLosses (the loss registry)');
+  const pairwiseWindow = distill.pairwiseWindow as ((h: number, w: number, o: unknown) => [number, number]) | undefined;
+  const seen = new Set<LossFn>();
+  const out: LossSpec[] = [];
+  for (const [name, entry] of Object.entries(registry)) {
+    if (seen.has(entry.fn)) continue;
+    seen.add(entry.fn);
+    const options = entry.defaultConfig();
+    const temperature = typeof options.temperature === 'number' ? options.temperature : 1;
+    const torch = TORCH_TWIN[name] ?? '';
+    const torchOptions = (shape: number[]): Record<string, unknown> => {
+      if (name === 'pa') return { pool: pairwiseWindow ? pairwiseWindow(shape[1], shape[2], options)[0] : 2 };
+      if (name === 'ifvd') return { num_classes: 19 };
+      return { temperature };
+    };
+    out.push({ name, fn: entry.fn, torch, options, torchOptions, labels: entry.needsLabels });
+    if (name === 'pa') {
+      const w2 = { ...options, window: [2, 2] };
+      out.push({ name: 'pa-window2', fn: entry.fn, torch, options: w2, torchOptions: () => ({ pool: 2 }), labels: false });
+    }
+  }
+  return out;
+}
+
+export const LOSS_SHAPES: Record<'feature' | 'logits', [number, number, number, number]> = {
+  feature: [8, 64, 64, 256],
+  logits: [8, 64, 64, 19],
+};
+
+type LossFn = (s: tf.Tensor4D, t: tf.Tensor4D, options?: Record<string, unknown>) => tf.Scalar;
+
+export interface LossBenchOptions {
+  reps: number;
+  warmup: number;
+  torch: boolean;
+  /** Restrict to these loss names. */
+  only?: string[];
+  shapes?: ('feature' | 'logits')[];
+}
+
+/** Load lib/distill lazily: it is being written concurrently by another helper. */
+function loadDistill(): { specs: LossSpec[] | null; why: string } {
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    return { specs: lossSpecs(require('../lib/distill')), why: '' };
+  } catch (e) {
+    return { specs: null, why: `lib/distill: ${errorMessage(e)}` };
+  }
+}
+
+export async function benchLosses(rec: Recorder, opts: LossBenchOptions): Promise<void> {
+  const backend = tf.getBackend();
+  const threads = backendThreads();
+  const loaded = loadDistill();
+  if (!loaded.specs) {
+    for (const which of opts.shapes ?? ['feature', 'logits']) {
+      rec.unavailable(`loss.*.${which}.fwd_bwd`, 'ms', `not available yet: ${loaded.why}`, { shape: LOSS_SHAPES[which as 'feature'] });
+    }
+    return;
+  }
+  const specs = loaded.specs.filter((l) => !opts.only || opts.only.includes(l.name));
+  const shapes = opts.shapes ?? (['feature', 'logits'] as const);
+  const items: { name: string; method: string; shape: [number, number, number, number]; options: Record<string, unknown>; labels: boolean; spec: LossSpec; which: 'feature' | 'logits' }[] = [];
+  for (const spec of specs) {
+    for (const which of shapes) {
+      items.push({
+        name: `loss.${spec.name}.${which}.fwd_bwd`, method: spec.torch, shape: LOSS_SHAPES[which],
+        options: spec.torchOptions(LOSS_SHAPES[which]), labels: spec.labels, spec, which,
+      });
+    }
+  }
+
+  // PyTorch first (same shapes, same threads), so that each tfjs line carries its ratio.
+  const torchTimes = new Map<string, Timing>();
+  if (opts.torch) {
+    const torch = findTorch();
+    if (!torch.info) {
+      rec.note(`per-loss PyTorch timings: ${torch.why}`);
+    } else {
+      progress(`PyTorch per-loss timings (${items.length} items, ${threads} thread(s))`);
+      try {
+        const result = runTorch<{ losses: Record<string, Timing | { error: string }> }>({
+          mode: 'losses', threads, reps: opts.reps, warmup: opts.warmup,
+          items: items.filter((i) => i.method).map(({ spec: _s, which: _w, ...rest }) => rest),
+        });
+        for (const item of items) {
+          const r = result.losses[item.name];
+          const torchName = `torch.${item.name}`;
+          if (!item.method) {
+            rec.unavailable(torchName, 'ms', `no PyTorch twin for '${item.spec.name}' in bench/torch/losses.py`, { backend: 'torch-cpu', threads, shape: item.shape });
+            continue;
+          }
+          if (!r || 'error' in r) {
+            rec.unavailable(torchName, 'ms', `PyTorch failed: ${r && 'error' in r ? r.error : 'no result'}`, { backend: 'torch-cpu', threads, shape: item.shape });
+            continue;
+          }
+          torchTimes.set(item.name, r);
+          rec.add({ name: torchName, value: r.median, unit: 'ms', backend: 'torch-cpu', threads, shape: item.shape, min: r.min, max: r.max, reps: r.all.length });
+        }
+      } catch (e) {
+        rec.note(`PyTorch per-loss timings failed: ${errorMessage(e)}`);
+      }
+    }
+  }
+
+  for (const item of items) {
+    const { spec, shape, name: figName } = item;
+    const fn = spec.fn;
+    progress(`loss ${spec.name} at ${shape.join('x')}`);
+    const [n, h, w] = shape;
+    const s = tf.randomNormal(shape, 0, 1, 'float32', 1) as tf.Tensor4D;
+    const t = tf.randomNormal(shape, 0, 1, 'float32', 2) as tf.Tensor4D;
+    const labels = spec.labels ? tf.randomUniform([n, h, w], 0, 19, 'int32', 3) as tf.Tensor3D : null;
+    const options = { ...spec.options, ...(labels ? { labels } : {}) };
+    const before = tf.memory().numTensors;
+    try {
+      const grad = tf.grad((x: tf.Tensor) => fn(x as tf.Tensor4D, t, options));
+      const timing = await timeAsync(async () => {
+        const g = grad(s);
+        await g.data();
+        g.dispose();
+      }, opts.reps, opts.warmup);
+      const leaked = tf.memory().numTensors - before;
+      const bytes = 3 * shape.reduce((a, b) => a * b, 1) * 4;
+      const torchT = torchTimes.get(figName);
+      rec.add({
+        name: figName, value: timing.median, unit: 'ms', backend, threads, shape,
+        ratio_vs_torch: torchT ? timing.median / torchT.median : null,
+        ...(torchT ? { torch_ms: torchT.median } : {}),
+        min: timing.min, max: timing.max, reps: timing.all.length, options: spec.options,
+        ...(leaked !== 0 ? { leaked_tensors: leaked } : {}),
+      });
+      rec.add({
+        name: `loss.${spec.name}.${item.which}.bandwidth`, value: bytes / (timing.median / 1000) / 1e9, unit: 'GB/s', backend, threads, shape, bytes,
+        ...(torchT ? { torch_value: bytes / (torchT.median / 1000) / 1e9 } : {}),
+      });
+    } catch (e) {
+      rec.unavailable(figName, 'ms', `failed on ${backend}: ${errorMessage(e)}`, { shape });
+    } finally {
+      tf.dispose([s, t, ...(labels ? [labels] : [])]);
+    }
+  }
+}

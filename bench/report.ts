@@ -1,0 +1,185 @@
+/**
+ * Turning the figures of one run into the issue's target checks, a plain-text summary and the
+ * markdown table for the README / bench/RESULTS.md. Works on the live run or on a saved .jsonl.
+ */
+import type { Figure } from './common';
+
+export type Verdict = 'PASS' | 'FAIL' | 'NOT MEASURED';
+
+export interface TargetCheck {
+  target: string;
+  verdict: Verdict;
+  detail: string;
+}
+
+const fmt = (x: unknown, digits = 3): string => {
+  if (typeof x !== 'number' || !Number.isFinite(x)) return '—';
+  if (Math.abs(x) >= 100) return x.toFixed(0);
+  if (Math.abs(x) >= 10) return x.toFixed(1);
+  return x.toPrecision(digits);
+};
+
+function byPrefix(figs: Figure[], prefix: string): Figure[] {
+  return figs.filter((f) => f.name.startsWith(prefix));
+}
+
+/** The four targets of issue 6, judged on this run's figures. */
+export function checkTargets(figs: Figure[], mainTag: string): TargetCheck[] {
+  const out: TargetCheck[] = [];
+  const step = figs.find((f) => f.name === `step.${mainTag}`);
+  if (!step || step.value === null) {
+    out.push({ target: 'KD step within 2× of PyTorch', verdict: 'NOT MEASURED', detail: step?.note ? String(step.note) : 'no tfjs step figure' });
+  } else if (typeof step.ratio_vs_torch !== 'number') {
+    out.push({ target: 'KD step within 2× of PyTorch', verdict: 'NOT MEASURED', detail: `tfjs ${fmt(step.value)} ms/step; no PyTorch figure (see notes)` });
+  } else {
+    out.push({
+      target: 'KD step within 2× of PyTorch',
+      verdict: step.ratio_vs_torch <= 2 ? 'PASS' : 'FAIL',
+      detail: `tfjs ${fmt(step.value)} ms vs PyTorch ${fmt(step.torch_ms)} ms per step at ${mainTag}: ${fmt(step.ratio_vs_torch)}× (target ≤ 2×)`,
+    });
+  }
+  const bwd = byPrefix(figs, `profile.${mainTag}.bwd_vs_fwd.`).filter((f) => typeof f.value === 'number');
+  if (bwd.length === 0) {
+    out.push({ target: 'no backward conv kernel > 2× its forward conv', verdict: 'NOT MEASURED', detail: 'no profile of the step' });
+  } else {
+    const worst = bwd.reduce((a, b) => ((b.value as number) > (a.value as number) ? b : a));
+    const list = bwd.map((f) => `${f.name.split('.').pop()} ${fmt(f.value)}×`).join(', ');
+    out.push({
+      target: 'no backward conv kernel > 2× its forward conv',
+      verdict: (worst.value as number) <= 2 ? 'PASS' : 'FAIL',
+      detail: `${list} (time-weighted over matching shapes; worst single shape ${fmt(worst.worst_shape_ratio)}× at ${worst.worst_shape})`,
+    });
+  }
+  const growth = figs.find((f) => f.name.startsWith('memory.') && f.name.endsWith('.tensor_growth'));
+  if (!growth || growth.value === null) {
+    out.push({ target: 'no tensor growth', verdict: 'NOT MEASURED', detail: growth?.note ? String(growth.note) : 'memory section not run' });
+  } else {
+    out.push({
+      target: 'no tensor growth',
+      verdict: growth.value === 0 && growth.max_growth === 0 ? 'PASS' : 'FAIL',
+      detail: `numTensors ${growth.num_tensors_step2} after step 2 → ${growth.num_tensors_last} after step ${growth.steps} (growth ${growth.value}, max ${growth.max_growth})`,
+    });
+  }
+  const pipe = figs.find((f) => f.name === 'pipeline.images_per_s');
+  const ips = figs.find((f) => f.name === `step.${mainTag}.images_per_s`);
+  if (!pipe || pipe.value === null || !ips || ips.value === null) {
+    out.push({
+      target: 'input pipeline ≥ 5× what the step consumes', verdict: 'NOT MEASURED',
+      detail: !pipe || pipe.value === null ? `pipeline: ${pipe?.note ?? 'not run'}` : `step: ${ips?.note ?? 'not run'}`,
+    });
+  } else {
+    const r = (pipe.value as number) / (ips.value as number);
+    out.push({
+      target: 'input pipeline ≥ 5× what the step consumes',
+      verdict: r >= 5 ? 'PASS' : 'FAIL',
+      detail: `pipeline ${fmt(pipe.value)} images/s vs step ${fmt(ips.value)} images/s: ${fmt(r)}× (target ≥ 5×)`,
+    });
+  }
+  return out;
+}
+
+function shapeStr(s: unknown): string {
+  if (Array.isArray(s)) return s.join('×');
+  if (s && typeof s === 'object') return Object.values(s as Record<string, number[]>).map((v) => v.join('×')).join(', ');
+  return '';
+}
+
+interface Row {
+  what: string;
+  shape: string;
+  tfjs: string;
+  torch: string;
+  ratio: string;
+}
+
+/** Rows of the results table (step, teacher forward, losses, pipeline, memory). */
+export function tableRows(figs: Figure[]): Row[] {
+  const rows: Row[] = [];
+  for (const f of figs) {
+    const n = f.name;
+    if (/^step\.[^.]+$/.test(n)) {
+      const ips = figs.find((g) => g.name === `${n}.images_per_s`);
+      rows.push({
+        what: `KD training step (${f.student} ← ${f.teacher}, CWD logits) ${n.slice(5)}`,
+        shape: shapeStr(f.shape),
+        tfjs: f.value === null ? `n/a: ${f.note}` : `${fmt(f.value)} ms (${fmt(ips?.value)} img/s)`,
+        torch: typeof f.torch_ms === 'number' ? `${fmt(f.torch_ms)} ms (${fmt(ips?.torch_value)} img/s)` : '—',
+        ratio: typeof f.ratio_vs_torch === 'number' ? `${fmt(f.ratio_vs_torch)}×` : '—',
+      });
+    } else if (n.startsWith('teacher_forward.')) {
+      const tag = n.slice('teacher_forward.'.length);
+      const t = figs.filter((g) => g.name.startsWith(`torch.teacher_forward.${tag}.`) && typeof g.value === 'number');
+      const best = t.length ? Math.min(...t.map((g) => g.value as number)) : null;
+      rows.push({
+        what: `teacher forward (inference) ${tag}`, shape: shapeStr(f.shape), tfjs: `${fmt(f.value)} ms`,
+        torch: best !== null ? `${fmt(best)} ms` : '—', ratio: best ? `${fmt((f.value as number) / best)}×` : '—',
+      });
+    } else if (/^loss\..*\.fwd_bwd$/.test(n)) {
+      const bw = figs.find((g) => g.name === n.replace('.fwd_bwd', '.bandwidth'));
+      rows.push({
+        what: `loss ${n.split('.').slice(1, -1).join(' @ ')} fwd+bwd`,
+        shape: shapeStr(f.shape),
+        tfjs: f.value === null ? `n/a: ${f.note}` : `${fmt(f.value)} ms (${fmt(bw?.value)} GB/s)`,
+        torch: typeof f.torch_ms === 'number' ? `${fmt(f.torch_ms)} ms` : '—',
+        ratio: typeof f.ratio_vs_torch === 'number' ? `${fmt(f.ratio_vs_torch)}×` : '—',
+      });
+    } else if (n === 'pipeline.images_per_s') {
+      rows.push({ what: 'input pipeline (decode + augment)', shape: shapeStr(f.shape), tfjs: f.value === null ? `n/a: ${f.note}` : `${fmt(f.value)} img/s`, torch: '—', ratio: '—' });
+    } else if (n.endsWith('.tensor_growth')) {
+      rows.push({ what: `tensor growth over ${f.steps ?? '?'} steps`, shape: shapeStr(f.shape), tfjs: f.value === null ? `n/a: ${f.note}` : `${f.value} tensors`, torch: '—', ratio: '—' });
+    } else if (n.endsWith('.peak_rss')) {
+      rows.push({ what: 'peak RSS', shape: shapeStr(f.shape), tfjs: `${fmt(f.value)} MB`, torch: '—', ratio: '—' });
+    }
+  }
+  return rows;
+}
+
+export interface RunMeta {
+  command: string;
+  machine: { nproc: number; cpu: string; node: string; tfjs: string; date: string };
+  backend: string;
+  threads: number;
+  torch: string | null;
+  note?: string;
+}
+
+/** Markdown: the header, the results table, the profile top 15 and the target checks. */
+export function markdown(figs: Figure[], meta: RunMeta, mainTag: string): string {
+  const lines: string[] = [];
+  lines.push(`Measured ${meta.machine.date.slice(0, 16).replace('T', ' ')} UTC with \`${meta.command}\` on ${meta.machine.nproc} × ${meta.machine.cpu} `
+    + `(Node ${meta.machine.node}, TensorFlow.js ${meta.machine.tfjs} backend **${meta.backend}**, ${meta.threads} thread(s); `
+    + `${meta.torch ? `PyTorch ${meta.torch} CPU with the same thread count` : 'PyTorch not available'}).`);
+  if (meta.note) lines.push('', meta.note);
+  lines.push('', 'Medians of repeated runs; tfjs/PyTorch is the time ratio (1 = parity, 2 = tfjs twice as slow).', '');
+  lines.push('| what | shape | tfjs | PyTorch | tfjs/PyTorch |', '|---|---|---|---|---|');
+  for (const r of tableRows(figs)) lines.push(`| ${r.what} | ${r.shape} | ${r.tfjs} | ${r.torch} | ${r.ratio} |`);
+  const prof = byPrefix(figs, `profile.${mainTag}.kernel.`);
+  if (prof.length) {
+    const total = figs.find((f) => f.name === `profile.${mainTag}.kernel_total`);
+    lines.push('', `Where the step's time goes (${mainTag}, \`tf.profile\`, top ${prof.length} kernels of ${fmt(total?.value)} ms):`, '');
+    lines.push('| kernel | ms | calls | share |', '|---|---|---|---|');
+    for (const f of prof) lines.push(`| ${f.name.split('.').pop()} | ${fmt(f.value)} | ${f.calls} | ${((f.share as number) * 100).toFixed(1)}% |`);
+  }
+  const checks = checkTargets(figs, mainTag);
+  lines.push('', '| target (issue 6) | result | measured |', '|---|---|---|');
+  for (const c of checks) lines.push(`| ${c.target} | **${c.verdict}** | ${c.detail} |`);
+  return lines.join('\n');
+}
+
+/** Plain-text summary for the terminal. */
+export function summary(figs: Figure[], mainTag: string, notes: string[]): string {
+  const rows = tableRows(figs);
+  const w = [0, 0, 0, 0, 0];
+  const cells = rows.map((r) => [r.what, r.shape, r.tfjs, r.torch, r.ratio]);
+  const head = ['what', 'shape', 'tfjs', 'PyTorch', 'tfjs/PyTorch'];
+  for (const c of [head, ...cells]) c.forEach((s, i) => (w[i] = Math.min(Math.max(w[i], s.length), 70)));
+  const line = (c: string[]) => c.map((s, i) => (s.length > 70 ? s.slice(0, 69) + '…' : s).padEnd(w[i])).join('  ');
+  const out = [line(head), w.map((n) => '-'.repeat(n)).join('  '), ...cells.map(line)];
+  out.push('', 'Targets (issue 6):');
+  for (const c of checkTargets(figs, mainTag)) out.push(`  ${c.verdict.padEnd(12)} ${c.target}: ${c.detail}`);
+  if (notes.length) {
+    out.push('', 'Notes:');
+    for (const n of notes) out.push(`  - ${n}`);
+  }
+  return out.join('\n');
+}

@@ -1,0 +1,209 @@
+/**
+ * `npm run bench` — training speed of channel-distill, side by side with PyTorch (issue 6).
+ *
+ *   npm run bench                       # everything (several minutes on 2 cores)
+ *   npm run bench -- --quick            # < 2 minutes: fewer repeats, smaller step batch
+ *   npm run bench -- --only losses,step # sections: losses, step, pipeline, memory, torch
+ *   npm run bench -- --markdown         # also print the README table at the end
+ *   npm run bench -- --markdown-from runs/bench/<file>.jsonl   # table of a saved run, no measuring
+ *
+ * Options: --steps N (timed training steps), --batch N, --size HxW (main step size, default 256x512),
+ * --demo-size HxW (second step size, default 128x256; "none" to skip), --memory-steps N (default 200),
+ * --teacher PRESET, --student PRESET, --backend wasm|cpu|tensorflow, --threads N, --no-torch,
+ * --no-profile, --json-out FILE, --note TEXT (added to the markdown header).
+ *
+ * Output: one JSON line per figure on stdout (name, value, unit, backend, threads, shape,
+ * ratio_vs_torch = tfjs time / PyTorch time), also written to runs/bench/<timestamp>.jsonl (and
+ * --json-out); then a summary table and the issue-6 target checks (PASS / FAIL / NOT MEASURED).
+ * Progress goes to stderr. The section "torch" alone (--only torch) checks the PyTorch twin only.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import * as tf from '@tensorflow/tfjs';
+import { Figure, Recorder, backendThreads, errorMessage, machineInfo, progress } from './common';
+import { benchLosses, LOSS_SHAPES } from './losses';
+import { benchMemory } from './memory';
+import { benchPipeline } from './pipeline';
+import { checkTargets, markdown, summary, RunMeta } from './report';
+import { benchStep } from './step';
+import { findTorch } from './torch';
+
+const SECTIONS = ['losses', 'step', 'pipeline', 'memory', 'torch'] as const;
+type Section = (typeof SECTIONS)[number];
+
+export interface BenchArgs {
+  only: Section[];
+  quick: boolean;
+  steps: number | null;
+  batch: number | null;
+  size: [number, number];
+  demoSize: [number, number] | null;
+  memorySteps: number | null;
+  teacher: string;
+  student: string;
+  backend: string | null;
+  threads: number | null;
+  torch: boolean;
+  profile: boolean;
+  jsonOut: string | null;
+  markdown: boolean;
+  markdownFrom: string | null;
+  note: string | null;
+}
+
+function parseSize(v: string, opt: string): [number, number] {
+  const m = /^(\d+)x(\d+)$/.exec(v);
+  if (!m) throw new Error(`${opt} must be HxW (e.g. 256x512), got ${JSON.stringify(v)}`);
+  return [Number(m[1]), Number(m[2])];
+}
+
+function parseInt10(v: string | undefined, opt: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n <= 0) throw new Error(`${opt} must be a positive integer, got ${JSON.stringify(v)}`);
+  return n;
+}
+
+export function parseArgs(argv: string[]): BenchArgs {
+  const a: BenchArgs = {
+    only: [...SECTIONS], quick: false, steps: null, batch: null, size: [256, 512], demoSize: [128, 256], memorySteps: null,
+    teacher: 'teacher', student: 'student-r18', backend: null, threads: null, torch: true, profile: true,
+    jsonOut: null, markdown: false, markdownFrom: null, note: null,
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    const [key, inline] = arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
+    const value = (): string => {
+      if (inline !== undefined) return inline;
+      const v = argv[++i];
+      if (v === undefined) throw new Error(`${key} needs a value`);
+      return v;
+    };
+    switch (key) {
+      case '--only': {
+        const list = value().split(',').map((s) => s.trim()).filter(Boolean);
+        for (const s of list) {
+          if (!(SECTIONS as readonly string[]).includes(s)) throw new Error(`--only: unknown section '${s}'; sections are ${SECTIONS.join(', ')}`);
+        }
+        a.only = list as Section[];
+        break;
+      }
+      case '--quick': a.quick = true; break;
+      case '--steps': a.steps = parseInt10(value(), '--steps'); break;
+      case '--batch': a.batch = parseInt10(value(), '--batch'); break;
+      case '--size': a.size = parseSize(value(), '--size'); break;
+      case '--demo-size': { const v = value(); a.demoSize = v === 'none' ? null : parseSize(v, '--demo-size'); break; }
+      case '--memory-steps': a.memorySteps = parseInt10(value(), '--memory-steps'); break;
+      case '--teacher': a.teacher = value(); break;
+      case '--student': a.student = value(); break;
+      case '--backend': a.backend = value(); break;
+      case '--threads': a.threads = parseInt10(value(), '--threads'); break;
+      case '--no-torch': a.torch = false; break;
+      case '--no-profile': a.profile = false; break;
+      case '--json-out': a.jsonOut = value(); break;
+      case '--markdown': a.markdown = true; break;
+      case '--markdown-from': a.markdownFrom = value(); a.markdown = true; break;
+      case '--note': a.note = value(); break;
+      case '--help': case '-h':
+        console.log(fs.readFileSync(__filename, 'utf8').split('*/')[0].replace(/^\/\*\*?|^ \* ?/gm, ''));
+        process.exit(0);
+        break;
+      default:
+        throw new Error(`unknown option '${arg}' (see npm run bench -- --help)`);
+    }
+  }
+  return a;
+}
+
+function timestamp(): string {
+  return new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19);
+}
+
+function readJsonl(file: string): { figs: Figure[]; meta: RunMeta | null } {
+  if (!fs.existsSync(file)) throw new Error(`--markdown-from: ${file} does not exist`);
+  const figs: Figure[] = [];
+  let meta: RunMeta | null = null;
+  for (const line of fs.readFileSync(file, 'utf8').split('\n')) {
+    if (!line.trim()) continue;
+    const j = JSON.parse(line);
+    if (j.name === 'run.meta') meta = j.meta as RunMeta;
+    else figs.push(j as Figure);
+  }
+  return { figs, meta };
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  const mainTag = args.size.join('x');
+  if (args.markdownFrom) {
+    const { figs, meta } = readJsonl(args.markdownFrom);
+    if (!meta) throw new Error(`${args.markdownFrom} has no run.meta line (not written by npm run bench?)`);
+    console.log(markdown(figs, meta, (meta as RunMeta & { mainTag?: string }).mainTag ?? mainTag));
+    return;
+  }
+  if (args.backend) process.env.CWD_BACKEND = args.backend;
+  const { initBackend } = await import('../lib/backend');
+  await initBackend({ ...(args.threads ? { threads: args.threads } : {}) });
+  const backend = tf.getBackend();
+  const threads = backendThreads();
+  const torchFound = args.torch ? findTorch() : { info: null, why: 'disabled by --no-torch' };
+
+  const stamp = timestamp();
+  const files = [path.join('runs', 'bench', `${stamp}.jsonl`)];
+  if (args.jsonOut) files.push(args.jsonOut);
+  const rec = new Recorder(files);
+  const machine = machineInfo();
+  const command = `npm run bench${process.argv.length > 2 ? ' -- ' + process.argv.slice(2).join(' ') : ''}`;
+  const meta: RunMeta & { mainTag: string } = {
+    command, machine, backend, threads, torch: torchFound.info?.torch ?? null, mainTag, ...(args.note ? { note: args.note } : {}),
+  };
+  rec.add({ name: 'run.meta', value: null, unit: '', backend, threads, meta });
+  if (!torchFound.info) rec.note(torchFound.why);
+  progress(`backend ${backend}, ${threads} thread(s); PyTorch: ${torchFound.info ? `${torchFound.info.torch} (${torchFound.info.python})` : torchFound.why}`);
+
+  const q = args.quick;
+  const has = (s: Section) => args.only.includes(s);
+  const torchOnly = args.only.length === 1 && args.only[0] === 'torch';
+  const useTorch = args.torch && !!torchFound.info;
+  const reps = q ? 3 : 7;
+  const steps = args.steps ?? (q ? 2 : 5);
+  const stepBatch = args.batch ?? (q ? 2 : 8);
+
+  if (has('losses') || torchOnly) {
+    await benchLosses(rec, { reps, warmup: 1, torch: useTorch, ...(q ? { shapes: ['feature', 'logits'] as ('feature' | 'logits')[] } : {}) });
+  }
+  if (has('step') || torchOnly) {
+    await benchStep(rec, {
+      teacher: args.teacher, student: args.student, batch: stepBatch, size: args.size, steps, warmup: q ? 1 : 2,
+      torch: useTorch, profile: args.profile, tag: mainTag,
+    });
+    if (args.demoSize && !q) {
+      await benchStep(rec, {
+        teacher: args.teacher, student: args.student, batch: stepBatch, size: args.demoSize, steps, warmup: 2,
+        torch: useTorch, profile: false, tag: args.demoSize.join('x'),
+      });
+    }
+  }
+  if (has('pipeline')) {
+    await benchPipeline(rec, { batch: stepBatch, size: args.size, batches: q ? 4 : 16 });
+  }
+  if (has('memory')) {
+    const memSteps = args.memorySteps ?? (q ? 20 : 200);
+    // memory runs many steps: the demo size keeps 200 steps practical; the main size with --memory-steps
+    const memSize = args.demoSize ?? args.size;
+    await benchMemory(rec, { teacher: args.teacher, student: args.student, batch: q ? 1 : 2, size: memSize, steps: memSteps, tag: memSize.join('x') });
+  }
+
+  console.log('\n' + summary(rec.figures, mainTag, rec.notes));
+  console.log(`\nfigures: ${files.join(', ')}`);
+  if (args.markdown) console.log('\n' + markdown(rec.figures, meta, mainTag));
+  void LOSS_SHAPES;
+  void checkTargets;
+}
+
+main().then(
+  () => process.exit(0),
+  (e) => {
+    console.error(`bench failed: ${errorMessage(e)}`);
+    process.exit(1);
+  },
+);

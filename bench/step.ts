@@ -1,0 +1,301 @@
+/**
+ * The distillation training step of the default teacher/student: teacher forward (inference) +
+ * student forward/backward + CE + CWD + SGD update, exactly as lib/train's `Trainer.trainStep` runs
+ * it, on a fixed random batch (so that data loading is not in the figure; the input pipeline has
+ * its own figure). Reports images/s, the per-kernel profile (top 15 by time) and each backward
+ * conv kernel against its forward conv at the same shapes; then the same step in PyTorch on the
+ * same architecture (translated from the tfjs layer graph, parameter counts asserted equal).
+ */
+import * as tf from '@tensorflow/tfjs';
+import {
+  Figure, Recorder, Timing, backendThreads, errorMessage, median, progress, summarise,
+} from './common';
+import { exportGraph, countTrainable, LayerGraph } from './graph';
+import { aggregateKernels, backwardVsForward, profileKernels, KernelRecord } from './profile';
+import { findTorch, runTorch } from './torch';
+
+/** The distillation terms of the default run: CWD on the score map, T = 4, α = 3 (official CWD scripts). */
+export const DEFAULT_TERMS = [{ method: 'cwd', on: 'logits', weight: 3, temperature: 4 }];
+
+export interface StepBenchOptions {
+  teacher: string;
+  student: string;
+  batch: number;
+  size: [number, number];
+  steps: number;
+  warmup: number;
+  torch: boolean;
+  profile: boolean;
+  /** Label added to figure names, e.g. '256x512'. */
+  tag: string;
+}
+
+interface SegNet {
+  model: tf.LayersModel;
+  config: { numClasses: number; arch: string };
+  featureChannels: number;
+}
+
+interface TrainerLike {
+  trainStep(): Promise<{ loss: number; ce: number; terms: Record<string, number> }>;
+  step: number;
+  optimizer: { dispose?: () => void };
+}
+
+/** Build the project's teacher/student and a Trainer over a fixed random batch. */
+export function loadTraining(): { why: string; api: null | {
+  buildNet: (preset: string, size: [number, number]) => SegNet;
+  makeTrainer: (student: SegNet, teacher: SegNet, batch: number, size: [number, number], terms: unknown[]) => { trainer: TrainerLike; dispose: () => void };
+  optimizer: Record<string, unknown>;
+} } {
+  let models: Record<string, unknown>;
+  let trainerMod: Record<string, unknown>;
+  let termsMod: Record<string, unknown>;
+  let configMod: Record<string, unknown>;
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    models = require('../lib/models');
+    if (!models.buildModel || !models.modelConfig) return { why: 'lib/models does not export buildModel/modelConfig (yet)', api: null };
+  } catch (e) {
+    return { why: `cannot load lib/models: ${errorMessage(e)}`, api: null };
+  }
+  try {
+    // lib/train's index may not re-export these yet: load the modules directly.
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    trainerMod = require('../lib/train/trainer');
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    termsMod = require('../lib/train/build-terms');
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    configMod = require('../lib/train/config');
+  } catch (e) {
+    return { why: `cannot load lib/train (Trainer, buildTerms): ${errorMessage(e)}`, api: null };
+  }
+  const Trainer = trainerMod.Trainer as new (o: Record<string, unknown>) => TrainerLike;
+  const buildTerms = termsMod.buildTerms as (c: unknown[], ctx: Record<string, unknown>) => unknown[];
+  const defaultTrainConfig = configMod.defaultTrainConfig as () => { optimizer: Record<string, unknown>; lr: number };
+  if (!Trainer || !buildTerms || !defaultTrainConfig) return { why: 'lib/train lacks Trainer/buildTerms/defaultTrainConfig', api: null };
+  const buildModel = models.buildModel as (c: unknown) => SegNet;
+  const modelConfig = models.modelConfig as (n: string, o?: unknown) => unknown;
+  const trainDefaults = defaultTrainConfig();
+  return {
+    why: '',
+    api: {
+      buildNet: (preset, size) => buildModel(modelConfig(preset, { inputSize: size })),
+      makeTrainer: (student, teacher, batch, size, terms) => {
+        const [h, w] = size;
+        const images = tf.randomNormal([batch, h, w, 3], 0, 1, 'float32', 7) as tf.Tensor4D;
+        const labels = tf.tidy(() => {
+          const l = tf.randomUniform([batch, h, w], 0, student.config.numClasses, 'int32', 8);
+          // a band of ignore pixels, as real labels have
+          const mask = tf.concat([tf.ones([batch, 2, w], 'bool'), tf.zeros([batch, h - 2, w], 'bool')], 1);
+          return tf.where(mask, tf.fill([batch, h, w], 255, 'int32'), l);
+        }) as tf.Tensor3D;
+        const data = { batch: () => ({ images: images.clone(), labels: labels.clone(), ids: [] }) };
+        const built = buildTerms(terms, { student, teacher, seed: 0 });
+        const trainer = new Trainer({
+          student, teacher, terms: built, data,
+          config: { iters: 1_000_000, batchSize: batch, terms, checkpointEvery: 0, logEvery: 1_000_000 },
+        });
+        return {
+          trainer,
+          dispose: () => {
+            tf.dispose([images, labels]);
+            for (const t of built as { dispose?: () => void }[]) t.dispose?.();
+            trainer.optimizer.dispose?.();
+          },
+        };
+      },
+      optimizer: { ...trainDefaults.optimizer, lr: trainDefaults.lr },
+    },
+  };
+}
+
+export interface StepResult {
+  stepMs: number | null;
+  imagesPerSec: number | null;
+  torchMs: number | null;
+  kernels: KernelRecord[] | null;
+  bwdVsFwdWorst: { kernel: string; ratio: number }[];
+}
+
+function fig(rec: Recorder, f: Omit<Figure, 'backend' | 'threads'> & Partial<Figure>): Figure {
+  return rec.add({ backend: tf.getBackend(), threads: backendThreads(), ...f } as Figure);
+}
+
+/**
+ * Torch figures of the same step, run before the tfjs step so each tfjs line carries its ratio.
+ * Returns the best (lowest) median over the memory formats tried, or null.
+ */
+function torchStep(rec: Recorder, o: StepBenchOptions, student: LayerGraph, teacher: LayerGraph, optimizer: Record<string, unknown>, numClasses: number): number | null {
+  const torch = findTorch();
+  if (!torch.info) {
+    rec.note(`training step vs PyTorch: ${torch.why}`);
+    return null;
+  }
+  const threads = backendThreads();
+  const shape = { input: [o.batch, o.size[0], o.size[1], 3] };
+  // parameter counts: the PyTorch twin must be the same network
+  let params: Record<string, number>;
+  try {
+    params = runTorch<{ params: Record<string, number> }>({ mode: 'params', threads, graphs: { student, teacher } }).params;
+  } catch (e) {
+    rec.note(`PyTorch twin of ${o.student}/${o.teacher} could not be built: ${errorMessage(e)}`);
+    return null;
+  }
+  for (const [name, g] of [['student', student], ['teacher', teacher]] as const) {
+    const same = params[name] === g.trainableParams;
+    rec.add({
+      name: `params.${name}`, value: g.trainableParams, unit: 'params', backend: tf.getBackend(), threads,
+      torch_value: params[name], match: same, model: name === 'student' ? o.student : o.teacher,
+    });
+    if (!same) {
+      rec.note(`PARAMETER COUNT MISMATCH for the ${name}: tfjs ${g.trainableParams} vs PyTorch ${params[name]}; the step ratio is not reported`);
+      return null;
+    }
+  }
+  progress(`PyTorch step ${o.tag}: batch ${o.batch}, ${o.steps} steps per memory format, ${threads} thread(s)`);
+  type R = { step: Record<string, Timing & { loss_first: number; loss_last: number }>; teacher_forward?: Record<string, Timing> };
+  let r: R;
+  try {
+    r = runTorch<R>({
+      mode: 'step', threads, warmup: o.warmup, reps: o.steps, student, teacher, batch: o.batch,
+      height: o.size[0], width: o.size[1], num_classes: numClasses, terms: DEFAULT_TERMS,
+      optimizer: { name: optimizer.type === 'adam' ? 'adam' : 'sgd', lr: optimizer.lr, momentum: optimizer.momentum, weightDecay: optimizer.weightDecay },
+      formats: ['nchw', 'channels_last'],
+    });
+  } catch (e) {
+    rec.note(`PyTorch step failed: ${errorMessage(e)}`);
+    return null;
+  }
+  let best: number | null = null;
+  for (const [fmt, t] of Object.entries(r.step)) {
+    rec.add({
+      name: `torch.step.${o.tag}.${fmt}`, value: t.median, unit: 'ms', backend: 'torch-cpu', threads, shape,
+      images_per_s: o.batch / (t.median / 1000), min: t.min, max: t.max, reps: t.all.length, loss_first: t.loss_first, loss_last: t.loss_last,
+    });
+    if (best === null || t.median < best) best = t.median;
+  }
+  for (const [fmt, t] of Object.entries(r.teacher_forward ?? {})) {
+    rec.add({ name: `torch.teacher_forward.${o.tag}.${fmt}`, value: t.median, unit: 'ms', backend: 'torch-cpu', threads, shape });
+  }
+  return best;
+}
+
+export async function benchStep(rec: Recorder, o: StepBenchOptions): Promise<StepResult> {
+  const result: StepResult = { stepMs: null, imagesPerSec: null, torchMs: null, kernels: null, bwdVsFwdWorst: [] };
+  const shape = { input: [o.batch, o.size[0], o.size[1], 3] };
+  const { api, why } = loadTraining();
+  if (!api) {
+    rec.unavailable(`step.${o.tag}`, 'ms', `not available yet: ${why}`, { shape });
+    return result;
+  }
+  let student: SegNet | null = null;
+  let teacher: SegNet | null = null;
+  let made: { trainer: TrainerLike; dispose: () => void } | null = null;
+  try {
+    progress(`building teacher '${o.teacher}' and student '${o.student}' at ${o.size.join('x')}`);
+    teacher = api.buildNet(o.teacher, o.size);
+    student = api.buildNet(o.student, o.size);
+    const sg = exportGraph(student.model);
+    const tg = exportGraph(teacher.model);
+    const torchMs = o.torch ? torchStep(rec, o, sg, tg, api.optimizer, student.config.numClasses) : null;
+    result.torchMs = torchMs;
+
+    made = api.makeTrainer(student, teacher, o.batch, o.size, DEFAULT_TERMS);
+    const trainer = made.trainer;
+    progress(`tfjs step ${o.tag}: batch ${o.batch}, ${o.warmup} warm-up + ${o.steps} timed steps on ${tf.getBackend()} (${backendThreads()} thread(s))`);
+    const times: number[] = [];
+    const losses: number[] = [];
+    for (let i = 0; i < o.warmup + o.steps; i++) {
+      const t0 = performance.now();
+      const r = await trainer.trainStep();
+      const dt = performance.now() - t0;
+      losses.push(r.loss);
+      if (i >= o.warmup) times.push(dt);
+      progress(`  step ${i + 1}/${o.warmup + o.steps}: ${dt.toFixed(0)} ms, loss ${r.loss.toFixed(4)}${i < o.warmup ? ' (warm-up)' : ''}`);
+    }
+    const t = summarise(times);
+    result.stepMs = t.median;
+    result.imagesPerSec = o.batch / (t.median / 1000);
+    fig(rec, {
+      name: `step.${o.tag}`, value: t.median, unit: 'ms', shape, ratio_vs_torch: torchMs ? t.median / torchMs : null,
+      ...(torchMs ? { torch_ms: torchMs } : {}), min: t.min, max: t.max, reps: times.length,
+      teacher: o.teacher, student: o.student, terms: DEFAULT_TERMS, loss_first: losses[0], loss_last: losses[losses.length - 1],
+      params_student: countTrainable(student.model), params_teacher: countTrainable(teacher.model),
+    });
+    fig(rec, {
+      name: `step.${o.tag}.images_per_s`, value: result.imagesPerSec, unit: 'images/s', shape,
+      ratio_vs_torch: torchMs ? t.median / torchMs : null, ...(torchMs ? { torch_value: o.batch / (torchMs / 1000) } : {}),
+    });
+
+    // teacher forward alone (what caching teacher outputs would save)
+    const x = tf.randomNormal(shape.input as [number, number, number, number]) as tf.Tensor4D;
+    const tt: number[] = [];
+    for (let i = 0; i < Math.max(2, Math.ceil(o.steps / 2)) + 1; i++) {
+      const t0 = performance.now();
+      const out = teacher.model.predict(x) as tf.Tensor[];
+      await out[1].data();
+      tf.dispose(out);
+      if (i > 0) tt.push(performance.now() - t0);
+    }
+    x.dispose();
+    fig(rec, { name: `teacher_forward.${o.tag}`, value: median(tt), unit: 'ms', shape, share_of_step: median(tt) / t.median });
+
+    if (o.profile) {
+      progress(`profiling one step (tf.profile)`);
+      const { kernels, wallMs } = await profileKernels(async () => {
+        await trainer.trainStep();
+        return [];
+      });
+      result.kernels = kernels;
+      const top = aggregateKernels(kernels, 1);
+      const totalMs = top.reduce((a, k) => a + k.ms, 0);
+      fig(rec, { name: `profile.${o.tag}.kernel_total`, value: totalMs, unit: 'ms', shape, wall_ms: wallMs, kernels: kernels.filter((k) => k.depth === 1).length });
+      for (const k of top.slice(0, 15)) {
+        fig(rec, { name: `profile.${o.tag}.kernel.${k.name}`, value: k.ms, unit: 'ms', shape, calls: k.calls, share: k.share });
+      }
+      const nested = aggregateKernels(kernels, 2);
+      if (nested.length) {
+        fig(rec, {
+          name: `profile.${o.tag}.nested_kernels`, value: nested.reduce((a, k) => a + k.ms, 0), unit: 'ms', shape,
+          note: 'kernels called inside JS-implemented kernels (already counted in their caller)',
+          top: nested.slice(0, 8).map((k) => ({ name: k.name, ms: Number(k.ms.toFixed(2)), calls: k.calls })),
+        });
+      }
+      // each backward conv kernel vs its forward conv at the same shapes
+      const pairs = backwardVsForward(kernels);
+      const byKernel = new Map<string, { bwd: number; fwd: number; worst: number; worstKey: string; unmatched: number }>();
+      for (const p of pairs) {
+        const a = byKernel.get(p.kernel) ?? { bwd: 0, fwd: 0, worst: 0, worstKey: '', unmatched: 0 };
+        if (Number.isNaN(p.forwardMs)) {
+          a.unmatched += p.calls;
+        } else {
+          a.bwd += p.backwardMs * p.calls;
+          a.fwd += p.forwardMs * p.calls;
+          if (p.ratio > a.worst) {
+            a.worst = p.ratio;
+            a.worstKey = p.key;
+          }
+        }
+        byKernel.set(p.kernel, a);
+      }
+      for (const [kernel, a] of byKernel) {
+        const ratio = a.fwd > 0 ? a.bwd / a.fwd : null;
+        fig(rec, {
+          name: `profile.${o.tag}.bwd_vs_fwd.${kernel}`, value: ratio, unit: 'x', shape,
+          backward_ms: a.bwd, forward_ms: a.fwd, worst_shape_ratio: a.worst, worst_shape: a.worstKey,
+          ...(a.unmatched ? { unmatched_calls: a.unmatched } : {}),
+          note: 'time-weighted: Σ backward ms / Σ forward conv ms over the same (x, filter, y) shapes',
+        });
+        if (ratio !== null) result.bwdVsFwdWorst.push({ kernel, ratio });
+      }
+    }
+  } catch (e) {
+    rec.unavailable(`step.${o.tag}`, 'ms', `failed on ${tf.getBackend()}: ${errorMessage(e)}`, { shape });
+  } finally {
+    made?.dispose();
+    student?.model.dispose();
+    teacher?.model.dispose();
+  }
+  return result;
+}
