@@ -125,28 +125,28 @@ export const PRESETS: Record<string, Preset> = {
     config: () => defaultConfig('deeplabv3-mobilenetv2'),
   },
   'paper-pspnet-r101': {
-    description: 'paper-size teacher: PSPNet-R101 (ResNetV1c-101 d8, PPM 512, feature 512) at 512×1024 — for counting only',
+    description: 'paper-size teacher: PSPNet-R101 (deep stem 64-64-128 as in the CCNet/SKD code, ResNet-101 d8, PPM 512, feature 512) at 512×1024 — for counting only',
     paper: { name: 'T:PSPNet (R101)', paramsM: 70.43, gflops: 574.9 },
     config: () => ({
       ...defaultConfig('pspnet-resnet'), inputSize: [512, 1024],
-      backbone: { ...defaultResNetConfig(), block: 'bottleneck', blocks: [3, 4, 23, 3] },
+      backbone: { ...defaultResNetConfig(), block: 'bottleneck', blocks: [3, 4, 23, 3], stemChannels: 128 },
       head: defaultPPMConfig(),
     }),
   },
   'paper-pspnet-r18': {
-    description: 'paper-size PSPNet-R18 (ResNetV1c-18 d8, mmseg head channels 128) at 512×1024 — for counting only',
+    description: 'paper-size PSPNet-R18 (deep stem 64-64-128, ResNet-18 d8, head channels 128) at 512×1024 — for counting only',
     paper: { name: 'S:PSPNet-R18', paramsM: 13.07, gflops: 125.8 },
     config: () => ({
       ...defaultConfig('pspnet-resnet'), inputSize: [512, 1024],
-      backbone: defaultResNetConfig(), head: { ...defaultPPMConfig(), poolChannels: 128, channels: 128 },
+      backbone: { ...defaultResNetConfig(), stemChannels: 128 }, head: { ...defaultPPMConfig(), poolChannels: 128, channels: 128 },
     }),
   },
   'paper-deeplab-r18': {
-    description: 'paper-size DeepLabV3-R18 (ASPP 12/24/36, channels 128) at 512×1024 — for counting only',
+    description: 'paper-size DeepLabV3-R18 (deep stem 64-64-128, ASPP 12/24/36, channels 128) at 512×1024 — for counting only',
     paper: { name: 'S:Deeplab-R18', paramsM: 12.62, gflops: 123.9 },
     config: () => ({
       ...defaultConfig('deeplabv3-resnet'), inputSize: [512, 1024],
-      backbone: defaultResNetConfig(), head: { ...defaultASPPConfig(), channels: 128 },
+      backbone: { ...defaultResNetConfig(), stemChannels: 128 }, head: { ...defaultASPPConfig(), channels: 128 },
     }),
   },
   'paper-pspnet-mnv2': {
@@ -221,9 +221,24 @@ export function validateConfig(c: ModelConfig): ModelConfig {
     throw new Error(`config.inputSize must be [H, W] with positive multiples of 8 (the output stride), got ${JSON.stringify(c.inputSize)}`);
   }
   if (!(c.backbone.widthMultiplier > 0)) throw new Error(`config.backbone.widthMultiplier must be > 0, got ${c.backbone.widthMultiplier}`);
+  const stages = c.backbone.type === 'resnet' ? c.backbone.blocks : c.backbone.stages;
+  const stageKey = c.backbone.type === 'resnet' ? 'blocks' : 'stages';
+  if (!Array.isArray(stages) || stages.length === 0) {
+    throw new Error(`config.backbone.${stageKey} must be a non-empty list, got ${JSON.stringify(stages)}`);
+  }
+  for (const key of ['strides', 'dilations'] as const) {
+    const list = c.backbone[key];
+    if (!Array.isArray(list) || list.length !== stages.length || !list.every(positiveInt)) {
+      throw new Error(`config.backbone.${key} must have ${stages.length} positive integers (one per stage of backbone.${stageKey}), got ${JSON.stringify(list)}`);
+    }
+  }
   if (!(c.dropout >= 0 && c.dropout < 1)) throw new Error(`config.dropout must be in [0, 1), got ${c.dropout}`);
   if (!(c.bnMomentum >= 0 && c.bnMomentum < 1)) throw new Error(`config.bnMomentum must be in [0, 1), got ${c.bnMomentum}`);
   if (!Number.isInteger(c.seed)) throw new Error(`config.seed must be an integer, got ${c.seed}`);
+  const list = c.head.type === 'ppm' ? c.head.bins : c.head.rates;
+  if (!Array.isArray(list) || list.length === 0 || !list.every(positiveInt)) {
+    throw new Error(`config.head.${c.head.type === 'ppm' ? 'bins' : 'rates'} must be a non-empty list of positive integers, got ${JSON.stringify(list)}`);
+  }
   if (c.head.type === 'ppm') {
     const minSide = Math.min(...c.inputSize) / 8;
     const maxBin = Math.max(...c.head.bins);

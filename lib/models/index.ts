@@ -14,3 +14,4 @@ export { AdaptiveAvgPool2D, AtrousConv2D, BilinearResize, FastBatchNorm, adaptiv
 export { countFlops, countMacs, countParams, layerCosts } from './complexity';
 export type { LayerCost } from './complexity';
 export { forward, predictLabels, predictLogits, trainableVariables } from './predict';
+export { loadNet, netToArtifacts, saveNet } from './serialize';
