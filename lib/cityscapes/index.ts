@@ -8,3 +8,9 @@ export {
   requirementsFor, frameStem, DEFAULT_SYNTHETIC_ROOT, PROJECT_ROOT, SYNTHETIC_MANIFEST, SYNTHETIC_VERSION,
 } from './synthetic';
 export type { SyntheticCityscapesOptions, SyntheticCityscapesResult } from './synthetic';
+export {
+  CityscapesDataset, CityscapesDataError, openCityscapes, listCityscapes, loadCityscapesFrame, resolveCityscapesRoot,
+  resizeNearest, scaledSize,
+} from './dataset';
+export type { CityscapesEntry, CityscapesDatasetConfig, LabelSource, OpenCityscapesOptions } from './dataset';
+export { encodePng } from './synthetic';

@@ -921,9 +921,6 @@ export function renderStreetScene(options: SceneOptions): { image: Uint8Array; l
       const r = rng.next();
       if (r < 0.3) {
         tree(X + s * rng.uniform(0.2, 1.5), z);
-        const pit = rng.uniform(0.6, 1.0);
-        // tree pit (terrain) drawn as a flat patch just above the ground plane
-        c.frontFace(z + pit * 0.5, X - pit, X + pit, 0, 0.02, () => { c.set(grass[0] * 0.7, grass[1] * 0.7, grass[2] * 0.6); return ID.terrain; }, 1);
       } else if (r < 0.5) {
         const h = rng.uniform(6, 9);
         pole(X, z, h, rng.uniform(0.15, 0.25));

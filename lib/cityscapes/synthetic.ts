@@ -36,7 +36,7 @@ export const PROJECT_ROOT = path.resolve(__dirname, '..', '..');
 export const DEFAULT_SYNTHETIC_ROOT = path.join(PROJECT_ROOT, 'data', 'synthetic-cityscapes');
 export const SYNTHETIC_MANIFEST = 'synthetic-cityscapes.json';
 /** Bump when the renderer changes output, so that cached datasets are regenerated. */
-export const SYNTHETIC_VERSION = 1;
+export const SYNTHETIC_VERSION = 2;
 
 export interface SyntheticCityscapesOptions {
   /** Output root (default data/synthetic-cityscapes under the project). */
@@ -178,10 +178,7 @@ export async function generateSyntheticCityscapes(
   const classFrequency: Record<string, number[]> = {};
   const ignoredFraction: Record<string, number> = {};
   const encode = (data: Uint8Array, channels: 1 | 3, file: string) =>
-    sharp(Buffer.from(data.buffer, data.byteOffset, data.byteLength), { raw: { width: o.width, height: o.height, channels } })
-      .png({ compressionLevel: o.compressionLevel, adaptiveFiltering: false })
-      .toFile(file)
-      .then(() => undefined);
+    encodePng(data, o.width, o.height, channels, o.compressionLevel).then((png) => fs.promises.writeFile(file, png));
 
   for (const [split, count] of splits) {
     if (count === 0) continue;
@@ -229,6 +226,19 @@ export async function generateSyntheticCityscapes(
     JSON.stringify({ version: SYNTHETIC_VERSION, classes: CITYSCAPES_TRAIN_CLASSES, ...result }, null, 1),
   );
   return result;
+}
+
+/**
+ * Encode raw 8-bit pixels as PNG: 1 channel → 8-bit greyscale PNG (as Cityscapes label images;
+ * sharp would otherwise write 1-channel input as RGB), 3 → RGB.
+ */
+export function encodePng(data: Uint8Array, width: number, height: number, channels: 1 | 3, compressionLevel = 6): Promise<Buffer> {
+  if (data.length !== width * height * channels) {
+    throw new Error(`encodePng: ${data.length} bytes for ${width}x${height}x${channels}`);
+  }
+  let img = sharp(Buffer.from(data.buffer, data.byteOffset, data.byteLength), { raw: { width, height, channels } });
+  if (channels === 1) img = img.toColourspace('b-w');
+  return img.png({ compressionLevel, adaptiveFiltering: false }).toBuffer();
 }
 
 /** A printable table of class frequencies (percent of valid pixels) per split. */

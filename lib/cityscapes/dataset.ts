@@ -1,0 +1,355 @@
+/**
+ * Reader for the real Cityscapes layout (and the synthetic set, which uses the same layout).
+ *
+ *   {root}/leftImg8bit/{split}/{city}/{city}_{seq}_{frame}_leftImg8bit.png     RGB 8-bit
+ *   {root}/gtFine/{split}/{city}/{city}_{seq}_{frame}_gtFine_labelTrainIds.png  trainIds (preferred, if present)
+ *   {root}/gtFine/{split}/{city}/{city}_{seq}_{frame}_gtFine_labelIds.png       labelIds (mapped via the label table)
+ *
+ * PNG decoding uses `sharp` (libvips, prebuilt from the registry). Labels are resized with nearest
+ * neighbour in JS (pixel-centre aligned), images with sharp's linear kernel.
+ *
+ * Every bad input is a clear error naming the file: image without label (or the reverse), corrupt
+ * or truncated PNG, image/label size mismatch, label values that are not Cityscapes ids, an empty
+ * split, a missing root.
+ *
+ * @example
+ * const ds = await openCityscapes({ split: 'train', scale: 0.5 }); // CITYSCAPES_ROOT, else synthetic
+ * const frame = await ds.get(0);   // { id, width, height, image: RGB Uint8Array, label: trainIds }
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import sharp from 'sharp';
+import type { Frame } from '../data/types';
+import { IGNORE_INDEX, NUM_CLASSES, labelIdsToTrainIds } from './labels';
+import {
+  DEFAULT_SYNTHETIC_ROOT, SYNTHETIC_MANIFEST, SYNTHETIC_VERSION, generateSyntheticCityscapes, SyntheticCityscapesOptions,
+} from './synthetic';
+
+/** Which ground-truth file to read: prefer labelTrainIds when present ('auto'), or force one. */
+export type LabelSource = 'auto' | 'labelIds' | 'labelTrainIds';
+
+export interface CityscapesEntry {
+  /** `{city}_{seq}_{frame}` */
+  id: string;
+  city: string;
+  split: string;
+  imagePath: string;
+  labelPath: string;
+  labelKind: 'labelIds' | 'labelTrainIds';
+}
+
+export interface CityscapesDatasetConfig {
+  /** Resize factor applied after decoding (e.g. 0.25: 2048×1024 → 512×256). 1 = none. */
+  scale: number;
+  labelSource: LabelSource;
+  /** Keep decoded (and scaled) frames in memory (for small datasets; ~W·H·4 bytes per frame). */
+  cache: boolean;
+}
+
+const IMG_SUFFIX = '_leftImg8bit.png';
+const LABEL_IDS_SUFFIX = '_gtFine_labelIds.png';
+const TRAIN_IDS_SUFFIX = '_gtFine_labelTrainIds.png';
+
+/** Error type for every data problem, so callers can tell them from bugs. */
+export class CityscapesDataError extends Error {
+  constructor(message: string, readonly file?: string) {
+    super(message);
+    this.name = 'CityscapesDataError';
+  }
+}
+
+function listDirs(dir: string): string[] {
+  return fs.readdirSync(dir, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name).sort();
+}
+
+/**
+ * List and pair the files of one split. Throws CityscapesDataError for a missing root/split folder,
+ * an image without its label, a label without its image, or an empty split.
+ */
+export function listCityscapes(root: string, split: string, labelSource: LabelSource = 'auto'): CityscapesEntry[] {
+  const absRoot = path.resolve(root);
+  if (!fs.existsSync(absRoot) || !fs.statSync(absRoot).isDirectory()) {
+    throw new CityscapesDataError(
+      `Cityscapes root not found: ${absRoot} (set CITYSCAPES_ROOT to the folder holding leftImg8bit/ and gtFine/, or run \`npm run data\` for the synthetic set)`,
+      absRoot,
+    );
+  }
+  const imgSplit = path.join(absRoot, 'leftImg8bit', split);
+  const gtSplit = path.join(absRoot, 'gtFine', split);
+  for (const d of [imgSplit, gtSplit]) {
+    if (!fs.existsSync(d)) {
+      const have = fs.existsSync(path.dirname(d)) ? listDirs(path.dirname(d)) : [];
+      throw new CityscapesDataError(
+        `Cityscapes split "${split}" not found: ${d} is missing` +
+          (have.length ? ` (found splits: ${have.join(', ')})` : ` (is ${absRoot} a Cityscapes root with leftImg8bit/ and gtFine/?)`),
+        d,
+      );
+    }
+  }
+  const entries: CityscapesEntry[] = [];
+  const cities = Array.from(new Set([...listDirs(imgSplit), ...listDirs(gtSplit)])).sort();
+  for (const city of cities) {
+    const imgDir = path.join(imgSplit, city);
+    const gtDir = path.join(gtSplit, city);
+    const imgs = fs.existsSync(imgDir) ? fs.readdirSync(imgDir).filter((f) => f.endsWith(IMG_SUFFIX)).sort() : [];
+    const gts = fs.existsSync(gtDir) ? fs.readdirSync(gtDir) : [];
+    const gtSet = new Set(gts);
+    const imgIds = new Set(imgs.map((f) => f.slice(0, -IMG_SUFFIX.length)));
+    for (const f of imgs) {
+      const id = f.slice(0, -IMG_SUFFIX.length);
+      const hasTrain = gtSet.has(id + TRAIN_IDS_SUFFIX);
+      const hasIds = gtSet.has(id + LABEL_IDS_SUFFIX);
+      let kind: CityscapesEntry['labelKind'];
+      if (labelSource === 'labelTrainIds') kind = 'labelTrainIds';
+      else if (labelSource === 'labelIds') kind = 'labelIds';
+      else kind = hasTrain ? 'labelTrainIds' : 'labelIds';
+      const labelFile = id + (kind === 'labelTrainIds' ? TRAIN_IDS_SUFFIX : LABEL_IDS_SUFFIX);
+      if (!gtSet.has(labelFile)) {
+        throw new CityscapesDataError(
+          `image without label: ${path.join(imgDir, f)} has no ${path.join(gtDir, labelFile)}` +
+            (labelSource === 'auto' ? ` (nor ${id + TRAIN_IDS_SUFFIX})` : ` (labelSource '${labelSource}')`),
+          path.join(imgDir, f),
+        );
+      }
+      entries.push({ id, city, split, imagePath: path.join(imgDir, f), labelPath: path.join(gtDir, labelFile), labelKind: kind });
+    }
+    for (const g of gts) {
+      const suffix = g.endsWith(LABEL_IDS_SUFFIX) ? LABEL_IDS_SUFFIX : g.endsWith(TRAIN_IDS_SUFFIX) ? TRAIN_IDS_SUFFIX : null;
+      if (!suffix) continue;
+      const id = g.slice(0, -suffix.length);
+      if (!imgIds.has(id)) {
+        throw new CityscapesDataError(
+          `label without image: ${path.join(gtDir, g)} has no ${path.join(imgDir, id + IMG_SUFFIX)}`,
+          path.join(gtDir, g),
+        );
+      }
+    }
+  }
+  if (entries.length === 0) {
+    throw new CityscapesDataError(`empty split: no *${IMG_SUFFIX} files under ${imgSplit}`, imgSplit);
+  }
+  return entries;
+}
+
+async function readPng(file: string, what: string): Promise<Buffer> {
+  try {
+    return await fs.promises.readFile(file);
+  } catch (e) {
+    throw new CityscapesDataError(`cannot read ${what} ${file}: ${(e as Error).message}`, file);
+  }
+}
+
+function corrupt(file: string, what: string, e: unknown): CityscapesDataError {
+  if (e instanceof CityscapesDataError) return e;
+  return new CityscapesDataError(`corrupt or truncated PNG (${what}): ${file}: ${String((e as Error).message ?? e).split('\n')[0]}`, file);
+}
+
+/** Decode an RGB image (grey and alpha are converted to RGB). */
+async function decodeImage(file: string): Promise<{ data: Buffer; width: number; height: number }> {
+  const buf = await readPng(file, 'image');
+  try {
+    const { data, info } = await sharp(buf).removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
+    if (info.channels !== 3) throw new CityscapesDataError(`image ${file} decodes to ${info.channels} channels; expected RGB`, file);
+    return { data, width: info.width, height: info.height };
+  } catch (e) {
+    throw corrupt(file, 'image', e);
+  }
+}
+
+/** Decode an 8-bit single-channel label image; anything else is an error naming the file. */
+async function decodeLabel(file: string): Promise<{ data: Uint8Array; width: number; height: number }> {
+  const buf = await readPng(file, 'label');
+  let meta: Awaited<ReturnType<ReturnType<typeof sharp>["metadata"]>>;
+  try {
+    meta = await sharp(buf).metadata();
+  } catch (e) {
+    throw corrupt(file, 'label', e);
+  }
+  if (meta.depth !== 'uchar' || !(meta.channels === 1 || meta.channels === 2)) {
+    throw new CityscapesDataError(
+      `label ${file} is ${meta.channels}-channel ${meta.depth} (${meta.space}); expected an 8-bit single-channel (grey) label image` +
+        (meta.channels && meta.channels >= 3 ? ' (a _gtFine_color.png cannot be used as labels)' : ''),
+      file,
+    );
+  }
+  try {
+    const { data, info } = await sharp(buf).extractChannel(0).raw().toBuffer({ resolveWithObject: true });
+    return { data: new Uint8Array(data.buffer, data.byteOffset, info.width * info.height), width: info.width, height: info.height };
+  } catch (e) {
+    throw corrupt(file, 'label', e);
+  }
+}
+
+/** Nearest-neighbour resize of a single-channel map, pixel-centre aligned. */
+export function resizeNearest(src: Uint8Array, w: number, h: number, w2: number, h2: number): Uint8Array {
+  const out = new Uint8Array(w2 * h2);
+  const xs = new Int32Array(w2);
+  for (let x = 0; x < w2; x++) xs[x] = Math.min(w - 1, Math.floor(((x + 0.5) * w) / w2));
+  for (let y = 0; y < h2; y++) {
+    const sy = Math.min(h - 1, Math.floor(((y + 0.5) * h) / h2));
+    const row = sy * w;
+    const o = y * w2;
+    for (let x = 0; x < w2; x++) out[o + x] = src[row + xs[x]];
+  }
+  return out;
+}
+
+/** Output size for a scale factor (rounded, at least 1). */
+export function scaledSize(width: number, height: number, scale: number): [number, number] {
+  return [Math.max(1, Math.round(width * scale)), Math.max(1, Math.round(height * scale))];
+}
+
+/**
+ * Decode one image/label pair into a Frame (RGB uint8, trainIds with 255 = ignore).
+ * @param scale resize factor (1 = none): image with a linear filter, label with nearest neighbour.
+ */
+export async function loadCityscapesFrame(entry: CityscapesEntry, scale = 1): Promise<Frame> {
+  if (!(scale > 0 && scale <= 4)) throw new CityscapesDataError(`loadCityscapesFrame: scale must be in (0, 4], got ${scale}`);
+  const [img, lab] = await Promise.all([decodeImage(entry.imagePath), decodeLabel(entry.labelPath)]);
+  if (img.width !== lab.width || img.height !== lab.height) {
+    throw new CityscapesDataError(
+      `size mismatch: image ${entry.imagePath} is ${img.width}x${img.height} but label ${entry.labelPath} is ${lab.width}x${lab.height}`,
+      entry.labelPath,
+    );
+  }
+  const { width, height } = img;
+  const grey = lab.data;
+  let trainIds: Uint8Array;
+  if (entry.labelKind === 'labelIds') {
+    try {
+      trainIds = labelIdsToTrainIds(grey, undefined, `label ${entry.labelPath}`);
+    } catch (e) {
+      throw new CityscapesDataError((e as Error).message, entry.labelPath);
+    }
+  }
+  else {
+    for (let i = 0; i < grey.length; i++) {
+      const v = grey[i];
+      if (v >= NUM_CLASSES && v !== IGNORE_INDEX) {
+        throw new CityscapesDataError(
+          `label ${entry.labelPath}: value ${v} at pixel ${i} (x=${i % width}, y=${Math.floor(i / width)}) is not a trainId (0..18 or 255)`,
+          entry.labelPath,
+        );
+      }
+    }
+    trainIds = Uint8Array.from(grey);
+  }
+  const rgb = new Uint8Array(img.data.buffer, img.data.byteOffset, width * height * 3);
+  if (scale === 1) return { id: entry.id, width, height, image: rgb, label: trainIds };
+  const [w2, h2] = scaledSize(width, height, scale);
+  const { data } = await sharp(Buffer.from(rgb.buffer, rgb.byteOffset, rgb.byteLength), { raw: { width, height, channels: 3 } })
+    .resize(w2, h2, { kernel: 'linear', fit: 'fill' })
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  return {
+    id: entry.id, width: w2, height: h2,
+    image: new Uint8Array(data.buffer, data.byteOffset, w2 * h2 * 3),
+    label: resizeNearest(trainIds, width, height, w2, h2),
+  };
+}
+
+/**
+ * One split of a Cityscapes-layout folder. `get(i)` decodes on demand (optionally cached).
+ */
+export class CityscapesDataset {
+  static defaultConfig(): CityscapesDatasetConfig {
+    return { scale: 1, labelSource: 'auto', cache: false };
+  }
+  readonly root: string;
+  readonly split: string;
+  readonly config: CityscapesDatasetConfig;
+  readonly entries: CityscapesEntry[];
+  private cache = new Map<number, Promise<Frame>>();
+
+  constructor(root: string, split: string, config: Partial<CityscapesDatasetConfig> = {}) {
+    this.root = path.resolve(root);
+    this.split = split;
+    this.config = { ...CityscapesDataset.defaultConfig(), ...config };
+    if (!(this.config.scale > 0 && this.config.scale <= 4)) {
+      throw new CityscapesDataError(`CityscapesDataset: scale must be in (0, 4], got ${this.config.scale}`);
+    }
+    this.entries = listCityscapes(this.root, split, this.config.labelSource);
+  }
+
+  get length(): number {
+    return this.entries.length;
+  }
+
+  get ids(): string[] {
+    return this.entries.map((e) => e.id);
+  }
+
+  /** Decode frame i (0 ≤ i < length). */
+  get(i: number): Promise<Frame> {
+    if (!Number.isInteger(i) || i < 0 || i >= this.entries.length) {
+      throw new RangeError(`CityscapesDataset.get: index ${i} out of range 0..${this.entries.length - 1}`);
+    }
+    if (!this.config.cache) return loadCityscapesFrame(this.entries[i], this.config.scale);
+    let p = this.cache.get(i);
+    if (!p) {
+      p = loadCityscapesFrame(this.entries[i], this.config.scale);
+      p.catch(() => this.cache.delete(i));
+      this.cache.set(i, p);
+    }
+    return p;
+  }
+
+  /** Drop cached frames. */
+  clearCache(): void {
+    this.cache.clear();
+  }
+}
+
+export interface OpenCityscapesOptions extends Partial<CityscapesDatasetConfig> {
+  /**
+   * Dataset root. Default: the CITYSCAPES_ROOT environment variable, else the synthetic set at
+   * data/synthetic-cityscapes (generated with default options if absent).
+   */
+  root?: string;
+  split: string;
+  /** Options for generating the synthetic set when it is absent (only used for the default root). */
+  synthetic?: Partial<SyntheticCityscapesOptions>;
+  /** Print which source is used (default true). */
+  verbose?: boolean;
+}
+
+/** Which root `openCityscapes` would use, and why. */
+export function resolveCityscapesRoot(root?: string): { root: string; source: 'option' | 'CITYSCAPES_ROOT' | 'synthetic' } {
+  if (root) return { root: path.resolve(root), source: 'option' };
+  const env = process.env.CITYSCAPES_ROOT;
+  if (env && env.trim()) return { root: path.resolve(env.trim()), source: 'CITYSCAPES_ROOT' };
+  return { root: DEFAULT_SYNTHETIC_ROOT, source: 'synthetic' };
+}
+
+/**
+ * Open one split of either the real Cityscapes (root option or CITYSCAPES_ROOT) or the synthetic
+ * set (default; generated on first use). The one switch between real and synthetic data.
+ *
+ * A root given explicitly or by CITYSCAPES_ROOT that does not exist is an error (no silent
+ * fallback to synthetic data).
+ */
+export async function openCityscapes(options: OpenCityscapesOptions): Promise<CityscapesDataset> {
+  const { root: given, split, synthetic, verbose = true, ...config } = options;
+  const { root, source } = resolveCityscapesRoot(given);
+  if (source === 'synthetic') {
+    const manifest = path.join(root, SYNTHETIC_MANIFEST);
+    let ok = false;
+    if (fs.existsSync(manifest)) {
+      try {
+        ok = JSON.parse(fs.readFileSync(manifest, 'utf8')).version === SYNTHETIC_VERSION;
+      } catch {
+        ok = false;
+      }
+    }
+    if (!ok) {
+      if (verbose) console.log(`synthetic Cityscapes not found (or outdated) at ${root}: generating it (npm run data)…`);
+      const r = await generateSyntheticCityscapes({ ...synthetic, out: root });
+      if (verbose) console.log(`  wrote ${r.frames.train + r.frames.val + r.frames.test} frames in ${r.seconds.toFixed(1)} s`);
+    }
+  }
+  const ds = new CityscapesDataset(root, split, config);
+  if (verbose) {
+    console.log(`Cityscapes ${split}: ${ds.length} frames from ${root} (${source === 'synthetic' ? 'synthetic' : source === 'CITYSCAPES_ROOT' ? 'CITYSCAPES_ROOT' : 'root option'}), scale ${ds.config.scale}`);
+  }
+  return ds;
+}
