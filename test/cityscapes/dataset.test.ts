@@ -171,7 +171,7 @@ test('timing: decode + downscale of a 2048x1024 frame (sharp)', async () => {
     await loadCityscapesFrame(e, scale); // warm-up
     const t = performance.now();
     const n = 3;
-    let f;
+    let f: Awaited<ReturnType<typeof loadCityscapesFrame>> | undefined;
     for (let k = 0; k < n; k++) f = await loadCityscapesFrame(e, scale);
     return { ms: (performance.now() - t) / n, f: f! };
   };
