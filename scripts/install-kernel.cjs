@@ -10,10 +10,12 @@
  * directory at the project root, so every notebook imports the library as `./lib` (tslab only
  * compiles files under its working directory) and writes figures under `runs/`.
  *
- * start.cjs also teaches tslab's in-memory module loader that `./x` may be the folder `./x/index.ts`
- * (tslab 1.0.22 only tries `./x.js`, so `export * from './distill'` in lib/index.ts would fail):
- * it patches one line of `tslab/dist/executor.js` in memory and refuses to start if that line is
- * not found (a different tslab version), rather than failing later with a confusing error.
+ * start.cjs patches tslab 1.0.22 in memory (never the files in node_modules) in two places and
+ * refuses to start if the code it patches is not found (a different tslab version):
+ * - its module loader tries `./x.js` only, so `export * from './distill'` (a folder) in lib/index.ts
+ *   failed; it now also tries `./x/index.js`;
+ * - its TypeScript watch host allowed one pending timer and threw "Unexpected pending rebuildTimer"
+ *   in the cell after one that wrote a file under the project (figures under runs/); it now queues them.
  *
  * Usage: node scripts/install-kernel.cjs [--check]   (--check: exit 1 if the files are missing or stale)
  */
@@ -48,24 +50,61 @@ if (!fs.existsSync(tslabDir)) {
   process.exit(1);
 }
 
-// tslab compiles local .ts imports into in-memory modules but resolves './x' only as './x.js';
-// also try './x/index.js' so that folder imports (export * from './distill') work in notebooks.
-const executorPath = path.join(tslabDir, 'dist', 'executor.js');
-const needle = 'filename += ".js";';
-let source = fs.readFileSync(executorPath, 'utf8');
-if (!source.includes(needle)) {
-  console.error('[channel-distill kernel] unexpected tslab version: ' + executorPath +
-    ' has no line ' + JSON.stringify(needle) + ' to patch (folder imports); pin tslab 1.0.22');
-  process.exit(1);
+// Two in-memory patches of tslab 1.0.22 (the files on disk are untouched); each refuses to start
+// the kernel if the code it patches is not found, rather than failing later in a confusing way.
+function patchModule(file, replacements) {
+  let source = fs.readFileSync(file, 'utf8');
+  for (const [needle, replacement, why] of replacements) {
+    if (!source.includes(needle)) {
+      console.error('[channel-distill kernel] unexpected tslab version: ' + file + ' lacks the code to patch (' + why +
+        '): ' + JSON.stringify(needle.slice(0, 80)) + '; pin tslab 1.0.22 or update scripts/install-kernel.cjs');
+      process.exit(1);
+    }
+    source = source.split(needle).join(replacement);
+  }
+  const m = new Module(file, module);
+  m.filename = file;
+  m.paths = Module._nodeModulePaths(path.dirname(file));
+  m._compile(source, file);
+  m.loaded = true;
+  require.cache[file] = m;
 }
-source = source.replace(needle,
-  'filename = (!sideOutputs.has(filename + ".js") && sideOutputs.has(filename + "/index.js")) ? filename + "/index.js" : filename + ".js";');
-const executor = new Module(executorPath, module);
-executor.filename = executorPath;
-executor.paths = Module._nodeModulePaths(path.dirname(executorPath));
-executor._compile(source, executorPath);
-executor.loaded = true;
-require.cache[executorPath] = executor;
+
+// 1. tslab compiles local .ts imports into in-memory modules but resolves './x' only as './x.js';
+//    also try './x/index.js' so that folder imports (export * from './distill') work in notebooks.
+patchModule(path.join(tslabDir, 'dist', 'executor.js'), [[
+  'filename += ".js";',
+  'filename = (!sideOutputs.has(filename + ".js") && sideOutputs.has(filename + "/index.js")) ? filename + "/index.js" : filename + ".js";',
+  'folder imports',
+]]);
+
+// 2. TypeScript's watch host runs two debounce timers (failed-lookup invalidation, program update);
+//    tslab allows only one and throws "Unexpected pending rebuildTimer" when a cell runs after a
+//    previous cell wrote a file under the project (e.g. a figure under runs/). Keep a queue of
+//    timers and run them all when tslab flushes.
+const timerBlockStart = '    let rebuildTimer = null;';
+const timerBlockEnd = '    sys.readFile = function (path, encoding) {';
+const converterPath = path.join(tslabDir, 'dist', 'converter.js');
+const converterSource = fs.readFileSync(converterPath, 'utf8');
+const a = converterSource.indexOf(timerBlockStart);
+const b = converterSource.indexOf(timerBlockEnd);
+const timerBlock = a >= 0 && b > a ? converterSource.slice(a, b) : '(missing)';
+patchModule(converterPath, [[
+  timerBlock,
+  [
+    '    const pendingTimers = [];',
+    '    sys.setTimeout = (callback) => { const t = { run: callback }; pendingTimers.push(t); return t; };',
+    '    sys.clearTimeout = (t) => { const i = pendingTimers.indexOf(t); if (i >= 0) pendingTimers.splice(i, 1); };',
+    '    const rebuildTimer = { callback: () => {',
+    '        for (let guard = 0; pendingTimers.length; guard++) {',
+    '            if (guard > 100) throw new Error("tslab timers keep rescheduling (channel-distill patch)");',
+    '            pendingTimers.shift().run();',
+    '        }',
+    '    } };',
+    '',
+  ].join('\\n'),
+  'single rebuild timer',
+]]);
 
 const connectionFile = process.argv[2];
 process.argv = [process.argv[0], path.join(tslabDir, 'bin', 'tslab'), 'kernel', '--config-path', connectionFile];

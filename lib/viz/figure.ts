@@ -70,9 +70,12 @@ export function inNotebook(): boolean {
 /**
  * Show a figure in the notebook: one output carrying the SVG (seen by every viewer: GitHub,
  * nbconvert HTML) and the vega-lite spec as `application/vnd.vegalite.v5+json` (interactive in
- * JupyterLab). Outside a notebook it prints where the SVG was saved.
+ * JupyterLab; by default only when the spec is under 40 kB, as it duplicates the data).
+ * Outside a notebook it prints where the SVG was saved.
  */
 export function show(fig: Figure | string, options: { interactive?: boolean } = {}): void {
+  // the interactive copy duplicates the data: only for specs of modest size unless asked for
+  const specBytes = typeof fig === 'string' ? 0 : JSON.stringify(fig.spec).length;
   const svg = typeof fig === 'string' ? fig : fig.svg;
   const display = kernelDisplay();
   if (!display) {
@@ -80,7 +83,7 @@ export function show(fig: Figure | string, options: { interactive?: boolean } = 
     return;
   }
   const data: Record<string, unknown> = { 'image/svg+xml': svg, 'text/plain': typeof fig === 'string' ? '<svg figure>' : `<figure ${fig.name}>` };
-  if (typeof fig !== 'string' && (options.interactive ?? true)) {
+  if (typeof fig !== 'string' && (options.interactive ?? specBytes < 40000)) {
     // JupyterLab's renderer takes this MIME type; our specs only use features vega-lite 5 has.
     data['application/vnd.vegalite.v5+json'] = { ...fig.spec, $schema: 'https://vega.github.io/schema/vega-lite/v5.json' };
   }

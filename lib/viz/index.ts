@@ -5,3 +5,4 @@ export * from './figure';
 export * from './image';
 export * from './table';
 export * from './profile';
+export * from './tensor';

@@ -263,3 +263,45 @@ export function imageGridSpec(panels: ImagePanel[], options: { title?: string; w
     config: { view: { stroke: null } },
   };
 }
+
+/**
+ * Channel maps as colour-mapped images in a grid (compact SVG for large maps: one <image> per panel
+ * instead of one rect per pixel). Each panel is scaled to its own min..max unless `range` is given.
+ * @example
+ *   await channelImagesSpec(channelMaps(feature, [0, 1, 2], (c) => `channel ${c}`), {columns: 3})
+ */
+export async function channelImagesSpec(maps: GridMap[], options: { title?: string | string[]; columns?: number; scheme?: 'viridis' | 'inferno' | 'greys'; panelSize?: number; range?: [number, number] } = {}): Promise<VegaLiteSpec> {
+  checkRows(maps, 'channelImagesSpec');
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  const { colormap, upscale, pngDataURL } = require('./image') as typeof import('./image');
+  const titles = maps.map((m) => m.title);
+  if (new Set(titles).size !== titles.length) throw new Error(`channelImagesSpec: panel titles must be unique (got ${titles.join(', ')})`);
+  const h = Math.max(...maps.map((m) => m.height));
+  const w = Math.max(...maps.map((m) => m.width));
+  const size = options.panelSize ?? 120;
+  const scale = size / Math.max(h, w);
+  const values = [];
+  for (const m of maps) {
+    if (m.values.length !== m.height * m.width) {
+      throw new Error(`channelImagesSpec: panel '${m.title}' has ${m.values.length} values, expected height·width = ${m.height}·${m.width} = ${m.height * m.width}`);
+    }
+    const f = Math.max(1, Math.floor(scale));
+    const rgb = upscale(colormap(m.values, options.scheme ?? 'inferno', options.range), m.width, m.height, 3, f);
+    values.push({ panel: m.title, url: await pngDataURL(rgb, m.width * f, m.height * f, 3) });
+  }
+  const pw = Math.round(w * scale); const ph = Math.round(h * scale);
+  return {
+    $schema: VEGA_LITE_SCHEMA,
+    ...(options.title ? { title: options.title } : {}),
+    data: { values },
+    facet: { field: 'panel', type: 'nominal', sort: titles, title: null, header: { labelFontSize: 11 } },
+    columns: options.columns ?? Math.min(maps.length, 4),
+    spec: {
+      width: pw,
+      height: ph,
+      mark: { type: 'image', width: pw, height: ph, aspect: false, aria: false },
+      encoding: { url: { field: 'url', type: 'nominal' }, x: { value: pw / 2 }, y: { value: ph / 2 } },
+    },
+    config: { view: { stroke: null } },
+  };
+}

@@ -6,7 +6,9 @@ import * as path from 'path';
 import {
   renderSVG, figure, heatmapSpec, curvesSpec, groupedBarSpec, channelGridSpec, imageGridSpec,
   maskDataURL, pngDataURL, dataFrame, tableHTML, saveCSV, show, inNotebook,
+  colormap, upscale, channelImagesSpec, channelMaps, COLORMAPS,
 } from '../../lib/viz';
+import * as tf from '@tensorflow/tfjs';
 
 test('renderSVG: heatmap SVG has the axis titles and the cell values as text', async () => {
   const svg = await renderSVG(heatmapSpec([
@@ -83,6 +85,30 @@ test('danfojs tables: HTML marks the best per column, CSV round-trips', () => {
   assert.is(csv.split('\n')[0], 'method,mIoU,road,wall');
   assert.is(fs.readFileSync(file, 'utf8'), csv);
   assert.throws(() => dataFrame([{ a: 1 }, { b: 2 }]), /row 1 has columns \[b\], row 0 has \[a\]/);
+});
+
+test('colormap, upscale, channelImagesSpec: compact image panels for big maps', async () => {
+  const rgb = colormap([0, 0.5, 1, NaN], 'viridis');
+  assert.equal(Array.from(rgb.slice(0, 3)), [...COLORMAPS.viridis[0]]);
+  assert.equal(Array.from(rgb.slice(6, 9)), [...COLORMAPS.viridis[9]]);
+  assert.equal(Array.from(rgb.slice(9, 12)), [128, 128, 128]);
+  // 0.5 of 9 intervals = 4.5: halfway between control points 4 and 5
+  const mid = COLORMAPS.viridis[4].map((v, i) => Math.round((v + COLORMAPS.viridis[5][i]) / 2));
+  assert.equal(Array.from(rgb.slice(3, 6)), mid);
+  assert.equal(Array.from(upscale(new Uint8Array([1, 2]), 2, 1, 1, 2)), [1, 1, 2, 2, 1, 1, 2, 2]);
+  const x = tf.tensor4d(Array.from({ length: 2 * 40 * 40 * 3 }, (_, i) => i % 7), [2, 40, 40, 3]);
+  const maps = channelMaps(x, [0, 2], (c) => `ch ${c}`, { image: 1, maxSize: 20 });
+  x.dispose();
+  assert.is(maps.length, 2);
+  assert.is(maps[0].height, 20);
+  assert.is(maps[1].title, 'ch 2');
+  const spec = await channelImagesSpec(maps, { columns: 2 }) as any;
+  assert.is(spec.data.values.length, 2);
+  const svg = await renderSVG(spec);
+  assert.is((svg.match(/<image/g) ?? []).length, 2);
+  assert.ok(svg.includes('>ch 2<'));
+  assert.ok(svg.length < 20000, `compact SVG (${svg.length} bytes)`);
+  assert.throws(() => channelMaps(tf.zeros([4, 4, 3]) as tf.Tensor3D, [3], String), /channel 3 out of range: the tensor has 3 channels/);
 });
 
 test.run();
