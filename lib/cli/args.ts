@@ -1,0 +1,118 @@
+/**
+ * A small, strict option parser: every option is declared with its type and check; anything
+ * unknown, missing or malformed is an error naming the option, raised before any work starts.
+ */
+export type OptType = 'int' | 'number' | 'string' | 'bool' | 'json' | 'list';
+
+export interface OptSpec {
+  type: OptType;
+  help: string;
+  default?: unknown;
+  /** Allowed values (strings). */
+  choices?: readonly string[];
+  /** Minimum for int/number. */
+  min?: number;
+  /** Exclusive minimum for numbers. */
+  gt?: number;
+  /** Value placeholder in help. */
+  meta?: string;
+}
+
+export type OptSpecs = Record<string, OptSpec>;
+
+export class UsageError extends Error {}
+
+function camel(name: string): string {
+  return name.replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+}
+
+/** Parse `--name value`, `--name=value`, `--flag`, `--no-flag`. Returns values keyed by camelCase name. */
+export function parseOptions(command: string, argv: string[], specs: OptSpecs): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [name, s] of Object.entries(specs)) if (s.default !== undefined) out[camel(name)] = s.default;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (!arg.startsWith('--')) throw new UsageError(`${command}: unexpected argument '${arg}' (options start with --; see --help)`);
+    let name = arg.slice(2);
+    let value: string | undefined;
+    const eq = name.indexOf('=');
+    if (eq >= 0) { value = name.slice(eq + 1); name = name.slice(0, eq); }
+    let spec = specs[name];
+    if (!spec && name.startsWith('no-') && specs[name.slice(3)]?.type === 'bool') {
+      if (value !== undefined) throw new UsageError(`${command}: --${name} takes no value`);
+      out[camel(name.slice(3))] = false;
+      continue;
+    }
+    if (!spec) {
+      const near = Object.keys(specs).filter((k) => k.startsWith(name.slice(0, 3)));
+      throw new UsageError(`${command}: unknown option --${name}${near.length ? ` (did you mean ${near.map((k) => `--${k}`).join(', ')}?)` : ''}; see ${command} --help`);
+    }
+    if (spec.type === 'bool') {
+      if (value !== undefined && value !== 'true' && value !== 'false') throw new UsageError(`${command}: --${name} is a flag (true/false), got '${value}'`);
+      out[camel(name)] = value === undefined ? true : value === 'true';
+      continue;
+    }
+    if (value === undefined) {
+      value = argv[++i];
+      if (value === undefined || (value.startsWith('--') && spec.type !== 'number' && spec.type !== 'int')) {
+        throw new UsageError(`${command}: --${name} needs a value (${spec.meta ?? spec.type})`);
+      }
+    }
+    out[camel(name)] = convert(command, name, spec, value);
+  }
+  return out;
+}
+
+function convert(command: string, name: string, s: OptSpec, raw: string): unknown {
+  const bad = (why: string) => new UsageError(`${command}: --${name} ${why}, got '${raw}'`);
+  switch (s.type) {
+    case 'int': {
+      if (!/^-?\d+$/.test(raw.trim())) throw bad('must be an integer');
+      const v = Number(raw);
+      if (s.min !== undefined && v < s.min) throw bad(`must be >= ${s.min}`);
+      return v;
+    }
+    case 'number': {
+      const v = Number(raw);
+      if (raw.trim() === '' || !Number.isFinite(v)) throw bad('must be a number');
+      if (s.min !== undefined && v < s.min) throw bad(`must be >= ${s.min}`);
+      if (s.gt !== undefined && v <= s.gt) throw bad(`must be > ${s.gt}`);
+      return v;
+    }
+    case 'string':
+      if (s.choices && !s.choices.includes(raw)) throw bad(`must be one of ${s.choices.join(', ')}`);
+      if (raw === '') throw bad('must not be empty');
+      return raw;
+    case 'list':
+      return raw.split(',').map((x) => x.trim()).filter((x) => x !== '');
+    case 'json':
+      try {
+        return JSON.parse(raw);
+      } catch (e) {
+        throw bad(`must be JSON (${(e as Error).message})`);
+      }
+    default:
+      throw bad('has an unknown type');
+  }
+}
+
+/** Help text for a command. */
+export function formatHelp(command: string, summary: string, specs: OptSpecs, usage?: string): string {
+  const lines = [`Usage: channel-distill ${command} ${usage ?? '[options]'}`, '', summary, '', 'Options:'];
+  for (const [name, s] of Object.entries(specs)) {
+    const meta = s.type === 'bool' ? '' : ` ${s.meta ?? s.type.toUpperCase()}`;
+    const def = s.default !== undefined && s.type !== 'bool' ? ` (default: ${Array.isArray(s.default) ? s.default.join(',') : JSON.stringify(s.default)})` : '';
+    const choices = s.choices ? ` [${s.choices.join('|')}]` : '';
+    lines.push(`  --${name}${meta}`.padEnd(30) + ` ${s.help}${choices}${def}`);
+  }
+  lines.push(`  --help`.padEnd(30) + ' show this help');
+  return lines.join('\n');
+}
+
+/** Parse "HxW" (e.g. 128x256). */
+export function parseSize(command: string, name: string, raw: unknown): [number, number] | undefined {
+  if (raw === undefined) return undefined;
+  const m = /^(\d+)x(\d+)$/.exec(String(raw));
+  if (!m || +m[1] < 8 || +m[2] < 8) throw new UsageError(`${command}: --${name} must be HEIGHTxWIDTH like 128x256 (each >= 8), got '${raw}'`);
+  return [+m[1], +m[2]];
+}

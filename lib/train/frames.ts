@@ -1,0 +1,185 @@
+/**
+ * Frames for training and evaluation, with every random choice a pure function of (seed, step) so a
+ * resumed run sees exactly the batches the killed one would have seen.
+ *
+ * - `loadSplitFrames(root, split, {downsample})`: the Cityscapes layout on disk (real or synthetic),
+ *   decoded losslessly with sharp, labelIds mapped to trainIds, then shrunk by an integer factor
+ *   with an exact JS box filter (images) and pixel-centre nearest neighbour (labels), so the same
+ *   files always give the same tensors whatever the decoder's resampler does.
+ * - `renderSplitFrames(...)`: the same frames rendered in memory by the synthetic generator
+ *   (bit-identical to the written PNGs), for tests.
+ * - `FrameSampler`: `TrainData` over frames — random frames, horizontal flip, optional random crop,
+ *   ImageNet mean/std normalisation.
+ * - `frameBatches(frames, batchSize)`: whole-image eval batches in order.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import * as tf from '@tensorflow/tfjs';
+import { labelIdsToTrainIds } from '../cityscapes/labels';
+import { renderSyntheticFrame } from '../cityscapes/synthetic';
+import type { Batch, Frame } from '../data/types';
+import { hashInts, Rng } from './rng';
+import type { TrainData } from './trainer';
+
+export const IMAGENET_MEAN = [0.485 * 255, 0.456 * 255, 0.406 * 255];
+export const IMAGENET_STD = [0.229 * 255, 0.224 * 255, 0.225 * 255];
+
+/** Shrink a frame by an integer factor: 2×2 (f×f) box average for RGB, pixel-centre label. */
+export function downsampleFrame(f: Frame, factor: number): Frame {
+  if (factor === 1) return f;
+  if (!Number.isInteger(factor) || factor < 1) throw new Error(`downsampleFrame: factor must be a positive integer, got ${factor}`);
+  const w = Math.floor(f.width / factor);
+  const h = Math.floor(f.height / factor);
+  const image = new Uint8Array(w * h * 3);
+  const label = new Uint8Array(w * h);
+  const c = Math.floor(factor / 2);
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      for (let k = 0; k < 3; k++) {
+        let s = 0;
+        for (let dy = 0; dy < factor; dy++) for (let dx = 0; dx < factor; dx++) s += f.image[((y * factor + dy) * f.width + x * factor + dx) * 3 + k];
+        image[(y * w + x) * 3 + k] = Math.round(s / (factor * factor));
+      }
+      label[y * w + x] = f.label[(y * factor + c) * f.width + x * factor + c];
+    }
+  }
+  return { id: f.id, width: w, height: h, image, label };
+}
+
+/** List `{id, image, label}` file pairs of a split in the Cityscapes layout (sorted by id). */
+export function listSplit(root: string, split: string): { id: string; image: string; label: string }[] {
+  const imgRoot = path.join(root, 'leftImg8bit', split);
+  if (!fs.existsSync(imgRoot)) throw new Error(`dataset: ${imgRoot} does not exist (generate the synthetic data with \`npm run data\` or set --data to a Cityscapes root)`);
+  const out: { id: string; image: string; label: string }[] = [];
+  for (const city of fs.readdirSync(imgRoot).sort()) {
+    const dir = path.join(imgRoot, city);
+    if (!fs.statSync(dir).isDirectory()) continue;
+    for (const file of fs.readdirSync(dir).sort()) {
+      if (!file.endsWith('_leftImg8bit.png')) continue;
+      const id = file.slice(0, -'_leftImg8bit.png'.length);
+      const label = path.join(root, 'gtFine', split, city, `${id}_gtFine_labelIds.png`);
+      if (!fs.existsSync(label)) throw new Error(`dataset: ${path.join(dir, file)} has no label file ${label}`);
+      out.push({ id, image: path.join(dir, file), label });
+    }
+  }
+  if (out.length === 0) throw new Error(`dataset: split '${split}' under ${root} has no images`);
+  return out.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+}
+
+async function decodePNG(file: string, channels: 1 | 3): Promise<{ data: Uint8Array; width: number; height: number }> {
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  const sharp = require('sharp') as any;
+  try {
+    let img = sharp(file);
+    img = channels === 1 ? img.toColourspace('b-w').extractChannel(0) : img.removeAlpha().toColourspace('srgb');
+    const { data, info } = await img.raw().toBuffer({ resolveWithObject: true });
+    if (info.channels !== channels) throw new Error(`expected ${channels} channel(s), got ${info.channels}`);
+    return { data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width: info.width, height: info.height };
+  } catch (e) {
+    throw new Error(`dataset: cannot decode ${file}: ${(e as Error).message}`);
+  }
+}
+
+/**
+ * Load a split into memory as frames (trainIds), shrunk by `downsample` (integer, default 1).
+ * @example const val = await loadSplitFrames('data/synthetic-cityscapes', 'val', {downsample: 2});
+ */
+export async function loadSplitFrames(root: string, split: string, o: { downsample?: number; limit?: number } = {}): Promise<Frame[]> {
+  const files = listSplit(root, split).slice(0, o.limit ?? Infinity);
+  const frames: Frame[] = [];
+  for (const f of files) {
+    const img = await decodePNG(f.image, 3);
+    const lab = await decodePNG(f.label, 1);
+    if (img.width !== lab.width || img.height !== lab.height) {
+      throw new Error(`dataset: ${f.image} is ${img.width}x${img.height} but its label ${f.label} is ${lab.width}x${lab.height}`);
+    }
+    const label = labelIdsToTrainIds(lab.data, undefined, f.label);
+    frames.push(downsampleFrame({ id: f.id, width: img.width, height: img.height, image: img.data, label }, o.downsample ?? 1));
+  }
+  return frames;
+}
+
+/** The synthetic frames of a split rendered in memory (same pixels as the PNGs `npm run data` writes). */
+export function renderSplitFrames(
+  o: { seed: number; split: string; count: number; width: number; height: number; cities?: number; downsample?: number },
+): Frame[] {
+  const out: Frame[] = [];
+  for (let i = 0; i < o.count; i++) {
+    const r = renderSyntheticFrame(o.seed, o.split, i, o.width, o.height, o.cities ?? 3);
+    const f: Frame = { id: r.id, width: o.width, height: o.height, image: r.image, label: labelIdsToTrainIds(r.labelIds) };
+    out.push(downsampleFrame(f, o.downsample ?? 1));
+  }
+  return out.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+}
+
+function normalise(dst: Float32Array, o: number, r: number, g: number, b: number): void {
+  dst[o] = (r - IMAGENET_MEAN[0]) / IMAGENET_STD[0];
+  dst[o + 1] = (g - IMAGENET_MEAN[1]) / IMAGENET_STD[1];
+  dst[o + 2] = (b - IMAGENET_MEAN[2]) / IMAGENET_STD[2];
+}
+
+/** Frames → a normalised batch (no augmentation), all frames of one size. */
+export function framesToBatch(frames: Frame[]): Batch {
+  const { width: w, height: h } = frames[0];
+  const img = new Float32Array(frames.length * h * w * 3);
+  const lab = new Int32Array(frames.length * h * w);
+  frames.forEach((f, b) => {
+    if (f.width !== w || f.height !== h) throw new Error(`framesToBatch: frame ${f.id} is ${f.width}x${f.height}, the batch is ${w}x${h}`);
+    for (let i = 0; i < h * w; i++) {
+      normalise(img, (b * h * w + i) * 3, f.image[i * 3], f.image[i * 3 + 1], f.image[i * 3 + 2]);
+      lab[b * h * w + i] = f.label[i];
+    }
+  });
+  return { images: tf.tensor4d(img, [frames.length, h, w, 3]), labels: tf.tensor3d(lab, [frames.length, h, w], 'int32'), ids: frames.map((f) => f.id) };
+}
+
+/** Whole-image evaluation batches, in order. */
+export function* frameBatches(frames: Frame[], batchSize = 4): Generator<Batch> {
+  for (let i = 0; i < frames.length; i += batchSize) yield framesToBatch(frames.slice(i, i + batchSize));
+}
+
+export interface FrameSamplerOptions {
+  seed: number;
+  /** Random crop [h, w] (default: the whole frame). */
+  crop?: [number, number];
+  /** Random horizontal flip (default true). */
+  flip?: boolean;
+}
+
+/**
+ * `TrainData` over in-memory frames. Batch `step` draws frames, flips and crops from
+ * `Rng(hash(seed, step))`: a pure function of (seed, step).
+ * @example const data = new FrameSampler(trainFrames, {seed: 0}); const b = data.batch(0, 8);
+ */
+export class FrameSampler implements TrainData {
+  constructor(readonly frames: Frame[], readonly o: FrameSamplerOptions) {
+    if (frames.length === 0) throw new Error('FrameSampler: no frames');
+  }
+
+  batch(step: number, batchSize: number): Batch {
+    const rng = new Rng(hashInts([this.o.seed, step, 0xba7c]));
+    const f0 = this.frames[0];
+    const [ch, cw] = this.o.crop ?? [f0.height, f0.width];
+    const img = new Float32Array(batchSize * ch * cw * 3);
+    const lab = new Int32Array(batchSize * ch * cw);
+    const ids: string[] = [];
+    for (let b = 0; b < batchSize; b++) {
+      const f = this.frames[rng.int(this.frames.length)];
+      if (f.height < ch || f.width < cw) throw new Error(`FrameSampler: crop ${ch}x${cw} is larger than frame ${f.id} (${f.height}x${f.width})`);
+      const flip = (this.o.flip ?? true) && rng.next() < 0.5;
+      const y0 = rng.int(f.height - ch + 1);
+      const x0 = rng.int(f.width - cw + 1);
+      ids.push(f.id);
+      for (let y = 0; y < ch; y++) {
+        for (let x = 0; x < cw; x++) {
+          const sx = flip ? x0 + cw - 1 - x : x0 + x;
+          const s = (y0 + y) * f.width + sx;
+          const d = (b * ch + y) * cw + x;
+          normalise(img, d * 3, f.image[s * 3], f.image[s * 3 + 1], f.image[s * 3 + 2]);
+          lab[d] = f.label[s];
+        }
+      }
+    }
+    return { images: tf.tensor4d(img, [batchSize, ch, cw, 3]), labels: tf.tensor3d(lab, [batchSize, ch, cw], 'int32'), ids };
+  }
+}

@@ -1,0 +1,48 @@
+/**
+ * A trained network as a folder: `model.json` + `weights.bin` (the file IOHandler, optionally float16)
+ * and `manifest.json` (model config, how it was made, its measured val mIoU). This is the format of
+ * the shipped teacher in `data/teacher/`.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { buildModel, ModelConfig } from '../models';
+import type { SegmentationNet } from '../models/types';
+import { fileIOHandler, loadWeightsInto, WeightQuantization, writeFileAtomic } from './checkpoint';
+
+export interface ModelManifest {
+  /** Config for `buildModel`. */
+  modelConfig: ModelConfig;
+  quantization: WeightQuantization;
+  [key: string]: unknown;
+}
+
+/**
+ * @example
+ *   await saveModelPackage(teacher, 'data/teacher', {quantization: 'float16', manifest: {valMIoU: 0.61}});
+ *   const {net, manifest} = loadModelPackage('data/teacher');
+ */
+export async function saveModelPackage(
+  net: SegmentationNet,
+  dir: string,
+  o: { quantization?: WeightQuantization; manifest?: Record<string, unknown> } = {},
+): Promise<void> {
+  const quantization = o.quantization ?? 'none';
+  fs.mkdirSync(dir, { recursive: true });
+  await net.model.save(fileIOHandler(dir, { quantization }));
+  const manifest: ModelManifest = { ...(o.manifest ?? {}), modelConfig: net.config as unknown as ModelConfig, quantization };
+  writeFileAtomic(path.join(dir, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
+}
+
+export function readManifest(dir: string): ModelManifest {
+  const file = path.join(dir, 'manifest.json');
+  if (!fs.existsSync(file)) throw new Error(`model package ${dir}: manifest.json is missing (is this a folder written by saveModelPackage / train-teacher --export?)`);
+  return JSON.parse(fs.readFileSync(file, 'utf8')) as ModelManifest;
+}
+
+/** Rebuild the network from the manifest's config and load its weights (dequantised to float32). */
+export function loadModelPackage(dir: string): { net: SegmentationNet; manifest: ModelManifest } {
+  const manifest = readManifest(dir);
+  const net = buildModel(manifest.modelConfig);
+  loadWeightsInto(net.model, dir);
+  return { net, manifest };
+}
