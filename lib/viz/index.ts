@@ -6,3 +6,4 @@ export * from './image';
 export * from './table';
 export * from './profile';
 export * from './tensor';
+export * from './runs';
