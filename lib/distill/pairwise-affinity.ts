@@ -15,22 +15,40 @@ export interface PairwiseAffinityOptions {
 
 /**
  * PyTorch `MaxPool2d(kernel=(kh,kw), stride=(kh,kw), padding=0, ceil_mode=True)` on NHWC.
- * tf.maxPool(…, 'same') is NOT ceil mode (it pads both sides); here the map is padded at the bottom/right
- * only up to oh·kh × ow·kw with −Infinity, reshaped into windows and max-reduced, so the last window is
- * the partial one, as in PyTorch. (With stride = kernel and no padding every ceil-mode window starts
- * inside the input, so the "drop the last window" rule never fires.)
+ * tf.maxPool(…, 'same') is NOT ceil mode (it pads both sides: for L = 7, k = 3 its windows are [-1..1],
+ * [2..4], [5..7] where PyTorch's are [0..2], [3..5], [6]). Here the map is padded at the bottom/right
+ * only, up to oh·kh × ow·kw, with −Infinity, then pooled with 'valid', so the last window is the partial
+ * one as in PyTorch. (With stride = kernel and no padding every ceil-mode window starts inside the
+ * input, so PyTorch's "drop the last window" rule never fires.)
+ *
+ * The backward pass is our own (tf.customGrad): tfjs-backend-wasm 4.22's MaxPoolGrad returns a zero
+ * gradient for every window whose maximum is ≤ 0 (measured 2026-11: test/distill/golden.test.ts "maxPoolCeil gradient …"),
+ * which silently breaks PA on signed features. The gradient goes to the arg-max of each window, split
+ * equally between exact ties (PyTorch picks one of them; ties only occur on constant windows).
  */
 export function maxPoolCeil(x: tf.Tensor4D, kh: number, kw: number): tf.Tensor4D {
   const [n, h, w, c] = x.shape;
   const oh = Math.ceil(h / kh);
   const ow = Math.ceil(w / kw);
-  return tf.tidy(() => {
+  const pool = tf.customGrad(((input: tf.Tensor4D, save: tf.GradSaveFunc) => {
     const padded = (oh * kh !== h || ow * kw !== w)
-      ? tf.pad(x, [[0, 0], [0, oh * kh - h], [0, ow * kw - w], [0, 0]], -Infinity)
-      : x;
-    const windows = tf.reshape(padded, [n, oh, kh, ow, kw, c]);
-    return tf.max(windows, [2, 4]) as tf.Tensor4D;
-  });
+      ? tf.pad(input, [[0, 0], [0, oh * kh - h], [0, ow * kw - w], [0, 0]], -Infinity)
+      : input.clone();
+    const y = tf.maxPool(padded, [kh, kw], [kh, kw], 'valid');
+    save([padded, y]);
+    return {
+      value: y,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [p, pooled] = saved;
+        const windows = tf.reshape(p, [n, oh, kh, ow, kw, c]);
+        const mask = tf.cast(tf.equal(windows, tf.reshape(pooled, [n, oh, 1, ow, 1, c])), 'float32');
+        const share = tf.div(tf.reshape(dy, [n, oh, 1, ow, 1, c]), tf.sum(mask, [2, 4], true));
+        const dPadded = tf.reshape(tf.mul(mask, share), [n, oh * kh, ow * kw, c]);
+        return tf.slice(dPadded, [0, 0, 0, 0], [n, h, w, c]);
+      },
+    };
+  }) as any); // eslint-disable-line @typescript-eslint/no-explicit-any
+  return pool(x) as tf.Tensor4D;
 }
 
 /** Pixel-pair cosine similarity matrix of one map: [N, M, M], M = pooled H·W. */

@@ -70,6 +70,18 @@ test('golden: ceil-mode max-pool matches PyTorch MaxPool2d(ceil_mode=True) (6×7
   }
 });
 
+test('maxPoolCeil gradient reaches the arg-max of windows whose maximum is ≤ 0 (tfjs-backend-wasm MaxPoolGrad drops them)', () => {
+  // 6×4, 2×2 windows: maxima 2, 3, 0 (tie of two zeros beside −1e-30), 0 (tie of two), −5, −6.5
+  const x = tf.tensor4d([-3, -1, -2, -5, 2, 1, 0.5, 3, 0, 0, 0, 0, -1e-30, -2, -3, -4, -7, -6, -9, -8, -5, -6, -7, -6.5], [1, 6, 4, 1]);
+  const g = tf.grad((y: tf.Tensor) => tf.sum(tf.mul(maxPoolCeil(y as tf.Tensor4D, 2, 2), tf.tensor4d([1, 2, 3, 4, 5, 6], [1, 3, 2, 1]))))(x);
+  assert.equal(Array.from(g.dataSync()), [0, 0, 0, 0, 1, 0, 0, 2, 1.5, 1.5, 2, 2, 0, 0, 0, 0, 0, 0, 0, 0, 5, 0, 0, 6]);
+  // ceil mode on 5×3 with 2×2 windows: partial last row/column windows, all-negative values
+  const z = tf.tensor4d([-1, -2, -3, -4, -5, -6, -7, -8, -9, -10, -11, -12, -13, -14, -15], [1, 5, 3, 1]);
+  const gz = tf.grad((y: tf.Tensor) => tf.sum(maxPoolCeil(y as tf.Tensor4D, 2, 2)))(z);
+  assert.equal(Array.from(gz.dataSync()), [1, 0, 1, 0, 0, 0, 1, 0, 1, 0, 0, 0, 1, 0, 1]);
+  tf.dispose([x, g, z, gz]);
+});
+
 test('golden: tf.maxPool "same" is NOT ceil mode (the trap of reference-implementations §4)', () => {
   const c = golden.cases.find((x) => x.name === 'pa_6x7_skd')!;
   const s = inputTensor(golden, c.student) as tf.Tensor4D;
@@ -121,6 +133,27 @@ test('golden aligner_conv1x1_bias_cwd_T4: conv1x1 (+bias) then CWD, gradients w.
 
 test('golden: the reference float32 softmax().log() CWD is NaN at ±5e3 while ours is finite', () => {
   assert.is(golden.naive_softmax_log_cwd_large_T1_float32, 'nan');
+});
+
+test('golden values and gradients also hold on the cpu backend (then the default backend is restored)', async () => {
+  const previous = tf.getBackend();
+  await tf.setBackend('cpu');
+  try {
+    for (const c of golden.cases.filter((x) => x.loss in FNS)) {
+      const s = inputTensor(golden, c.student) as tf.Tensor4D;
+      const t = inputTensor(golden, c.teacher) as tf.Tensor4D;
+      const opts = optionsFor(c);
+      const { value, grads } = tf.valueAndGrads((x: tf.Tensor) => FNS[c.loss](x as tf.Tensor4D, t, opts))([s]);
+      const large = c.name.includes('large');
+      const v = value.dataSync()[0];
+      assert.ok(Math.abs(v - c.value) <= (large ? 1e-4 : 2e-5) * Math.abs(c.value) + 1e-7, `cpu ${c.name}: ${v} vs ${c.value}`);
+      assert.ok(relMaxError(grads[0].dataSync(), c.grad_student) <= (large ? 1e-3 : 1e-4), `cpu ${c.name}: gradient`);
+      tf.dispose([s, t, value, grads[0], ...Object.values(opts).filter((x): x is tf.Tensor => x instanceof tf.Tensor)]);
+    }
+  } finally {
+    await tf.setBackend(previous);
+  }
+  assert.is(tf.getBackend(), previous);
 });
 
 test.run();
