@@ -309,16 +309,20 @@ export interface OpenCityscapesOptions extends Partial<CityscapesDatasetConfig> 
   split: string;
   /** Options for generating the synthetic set when it is absent (only used for the default root). */
   synthetic?: Partial<SyntheticCityscapesOptions>;
+  /** Where the synthetic set lives when neither root nor CITYSCAPES_ROOT is given (default data/synthetic-cityscapes). */
+  syntheticRoot?: string;
   /** Print which source is used (default true). */
   verbose?: boolean;
 }
 
 /** Which root `openCityscapes` would use, and why. */
-export function resolveCityscapesRoot(root?: string): { root: string; source: 'option' | 'CITYSCAPES_ROOT' | 'synthetic' } {
+export function resolveCityscapesRoot(
+  root?: string, syntheticRoot: string = DEFAULT_SYNTHETIC_ROOT,
+): { root: string; source: 'option' | 'CITYSCAPES_ROOT' | 'synthetic' } {
   if (root) return { root: path.resolve(root), source: 'option' };
   const env = process.env.CITYSCAPES_ROOT;
   if (env && env.trim()) return { root: path.resolve(env.trim()), source: 'CITYSCAPES_ROOT' };
-  return { root: DEFAULT_SYNTHETIC_ROOT, source: 'synthetic' };
+  return { root: path.resolve(syntheticRoot), source: 'synthetic' };
 }
 
 /**
@@ -329,8 +333,8 @@ export function resolveCityscapesRoot(root?: string): { root: string; source: 'o
  * fallback to synthetic data).
  */
 export async function openCityscapes(options: OpenCityscapesOptions): Promise<CityscapesDataset> {
-  const { root: given, split, synthetic, verbose = true, ...config } = options;
-  const { root, source } = resolveCityscapesRoot(given);
+  const { root: given, split, synthetic, syntheticRoot, verbose = true, ...config } = options;
+  const { root, source } = resolveCityscapesRoot(given, syntheticRoot);
   if (source === 'synthetic') {
     const manifest = path.join(root, SYNTHETIC_MANIFEST);
     let ok = false;

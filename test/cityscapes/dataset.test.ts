@@ -155,6 +155,16 @@ test('openCityscapes: root option, CITYSCAPES_ROOT, no silent fallback', async (
     assert.is(ds2.entries[0].labelKind, 'labelTrainIds');
     process.env.CITYSCAPES_ROOT = path.join(tmp, 'missing');
     await rejects(openCityscapes({ split: 'train', verbose: false }), /Cityscapes root not found: .*missing/);
+    // neither root nor CITYSCAPES_ROOT: the synthetic set, generated when absent
+    delete process.env.CITYSCAPES_ROOT;
+    const synthRoot = path.join(tmp, 'auto-synth');
+    const ds3 = await openCityscapes({ split: 'val', syntheticRoot: synthRoot, synthetic: { train: 2, val: 1, width: 64, height: 32 }, verbose: false });
+    assert.is(ds3.root, synthRoot);
+    assert.is(ds3.length, 1);
+    assert.ok(fs.existsSync(path.join(synthRoot, 'synthetic-cityscapes.json')));
+    const mtime = fs.statSync(ds3.entries[0].imagePath).mtimeMs;
+    await openCityscapes({ split: 'val', syntheticRoot: synthRoot, verbose: false });
+    assert.is(fs.statSync(ds3.entries[0].imagePath).mtimeMs, mtime, 'not regenerated when present');
   } finally {
     if (saved === undefined) delete process.env.CITYSCAPES_ROOT;
     else process.env.CITYSCAPES_ROOT = saved;
