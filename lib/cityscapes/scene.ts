@@ -259,77 +259,24 @@ interface Side {
   parking: boolean;
 }
 
-const clamp255 = (x: number) => (x < 0 ? 0 : x > 255 ? 255 : x);
 
-/**
- * Render one street scene. Deterministic in (width, height, seed, style, require).
- * @returns RGB uint8 HWC image and a labelId (0..33) map.
- */
-export function renderStreetScene(options: SceneOptions): { image: Uint8Array; labelIds: Uint8Array } {
-  const { width: W, height: H } = options;
-  const style = options.style ?? DEFAULT_STYLE;
-  const req = options.require ?? {};
-  const rng = new SeededRandom(options.seed);
-  const noise = new ValueNoise(rng);
-  const S = W / 512; // resolution scale for pixel-sized effects
+interface GroundParams {
+  S: number; skyTop: RGB; skyBottom: RGB; cloudiness: number; sides: Side[]; laneW: number; zebra: number; shadowX: number;
+  groundShadow: boolean; sunSide: number; sidewalkCol: RGB; asphalt: number; grass: RGB; tram: boolean;
+}
 
-  // Camera.
-  const f = W * rng.uniform(0.55, 0.65);
-  const yh = H * rng.uniform(0.36, 0.46);
-  const xv = W * rng.uniform(0.42, 0.58);
-  const camH = rng.uniform(1.3, 1.6);
-  const c = new Canvas(W, H, f, xv, yh, camH);
-  const sunSide = rng.chance(0.5) ? 1 : -1;
-  const overcast = rng.chance(0.35);
-  const lightLit = overcast ? 1.0 : rng.uniform(1.05, 1.25);
-  const lightShade = overcast ? 0.85 : rng.uniform(0.55, 0.75);
-  const lightFront = overcast ? 0.92 : rng.uniform(0.8, 0.95);
-  c.hazeDist = rng.uniform(90, 260);
-  const skyTop: RGB = overcast ? [150, 155, 165] : [70 + rng.int(0, 30), 120 + rng.int(0, 30), 190 + rng.int(0, 40)];
-  const skyBottom: RGB = overcast ? [200, 202, 208] : [175, 200, 225];
-  c.hazeCol = [skyBottom[0] * 0.95, skyBottom[1] * 0.95, skyBottom[2] * 0.95];
-  /** light for a face whose outward normal points towards +X (n = 1) or −X (n = −1) */
-  const sideLight = (n: number) => (n === sunSide ? lightLit : lightShade);
+function segAt(side: Side, Z: number): Segment | undefined {
+  const segs = side.segments;
+  for (let i = 0; i < segs.length; i++) if (Z >= segs[i].z0 && Z < segs[i].z1) return segs[i];
+  return undefined;
+}
 
-  // Street layout.
-  const tram = !!req.train || rng.chance(0.05);
-  const makeSide = (sign: -1 | 1): Side => {
-    const curb = rng.uniform(3.2, 6.5) + (tram ? 1.5 : 0);
-    const walkOuter = curb + rng.uniform(2.0, 4.5);
-    const segments: Segment[] = [];
-    let z = rng.uniform(-5, 2);
-    while (z < 220) {
-      const r = rng.next();
-      const kind: Segment['kind'] = r < style.greenery ? 'park' : r < style.greenery + 0.08 ? 'crossStreet' : r < style.greenery + 0.16 ? 'wall' : 'building';
-      const len = kind === 'crossStreet' ? rng.uniform(8, 14) : rng.uniform(10, 35);
-      segments.push({
-        z0: z, z1: z + len, kind,
-        setback: kind === 'park' ? rng.uniform(6, 25) : kind === 'wall' ? rng.uniform(3, 10) : rng.chance(0.2) ? rng.uniform(0.5, 3) : 0,
-        height: rng.uniform(style.heights[0], style.heights[1]),
-        colour: rng.pick(style.facades),
-        fence: kind === 'park' ? rng.pick(['bars', 'planks', 'hedge', 'none'] as const) : kind === 'wall' ? 'none' : rng.chance(0.12) ? rng.pick(['bars', 'hedge'] as const) : 'none',
-        windowW: rng.uniform(0.9, 1.6), floorH: rng.uniform(2.9, 3.6), bayW: rng.uniform(2.4, 3.6),
-      });
-      z += len;
-    }
-    return { sign, curb, walkOuter, segments, parking: rng.chance(0.15) };
-  };
-  const sides: Side[] = [makeSide(-1), makeSide(1)];
-  const segAt = (side: Side, Z: number): Segment | undefined => {
-    for (const s of side.segments) if (Z >= s.z0 && Z < s.z1) return s;
-    return undefined;
-  };
-  const laneW = rng.uniform(3.0, 3.6);
-  const zebra = rng.chance(0.3) ? rng.uniform(8, 25) : -100;
-  const shadowX = rng.uniform(-8, 8);
-  const groundShadow = !overcast && rng.chance(0.6);
-  const sidewalkCol = style.sidewalk;
-  const asphalt = rng.uniform(80, 110);
-  const grass: RGB = [rng.uniform(90, 130), rng.uniform(150, 185), rng.uniform(70, 100)];
-  const leaf: RGB = [rng.uniform(55, 85), rng.uniform(95, 130), rng.uniform(30, 50)];
-
+/** Sky (gradient + clouds) and the ground plane (road, parking, rails, sidewalks, terrain). Kept
+ * out of renderStreetScene so that V8 can inline the noise calls in these per-pixel loops. */
+function paintSkyAndGround(c: Canvas, noise: ValueNoise, p: GroundParams): void {
+  const { W, H, f, xv, yh, camH } = c;
+  const { S, skyTop, skyBottom, cloudiness, sides, laneW, zebra, shadowX, groundShadow, sunSide, sidewalkCol, asphalt, grass, tram } = p;
   // ---- sky ----
-  const cloudiness = rng.uniform(0, overcast ? 0.3 : 0.8);
   for (let v = 0; v < Math.min(H, Math.ceil(yh) + 2); v++) {
     const t = Math.min(1, v / yh);
     for (let u = 0; u < W; u++) {
@@ -424,6 +371,76 @@ export function renderStreetScene(options: SceneOptions): { image: Uint8Array; l
       c.put(v * W + u, Z, id, light);
     }
   }
+
+}
+
+/**
+ * Render one street scene. Deterministic in (width, height, seed, style, require).
+ * @returns RGB uint8 HWC image and a labelId (0..33) map.
+ */
+export function renderStreetScene(options: SceneOptions): { image: Uint8Array; labelIds: Uint8Array } {
+  const { width: W, height: H } = options;
+  const style = options.style ?? DEFAULT_STYLE;
+  const req = options.require ?? {};
+  const rng = new SeededRandom(options.seed);
+  const noise = new ValueNoise(rng);
+  const S = W / 512; // resolution scale for pixel-sized effects
+
+  // Camera.
+  const f = W * rng.uniform(0.55, 0.65);
+  const yh = H * rng.uniform(0.36, 0.46);
+  const xv = W * rng.uniform(0.42, 0.58);
+  const camH = rng.uniform(1.3, 1.6);
+  const c = new Canvas(W, H, f, xv, yh, camH);
+  const sunSide = rng.chance(0.5) ? 1 : -1;
+  const overcast = rng.chance(0.35);
+  const lightLit = overcast ? 1.0 : rng.uniform(1.05, 1.25);
+  const lightShade = overcast ? 0.85 : rng.uniform(0.55, 0.75);
+  const lightFront = overcast ? 0.92 : rng.uniform(0.8, 0.95);
+  c.hazeDist = rng.uniform(90, 260);
+  const skyTop: RGB = overcast ? [150, 155, 165] : [70 + rng.int(0, 30), 120 + rng.int(0, 30), 190 + rng.int(0, 40)];
+  const skyBottom: RGB = overcast ? [200, 202, 208] : [175, 200, 225];
+  c.hazeCol = [skyBottom[0] * 0.95, skyBottom[1] * 0.95, skyBottom[2] * 0.95];
+  /** light for a face whose outward normal points towards +X (n = 1) or −X (n = −1) */
+  const sideLight = (n: number) => (n === sunSide ? lightLit : lightShade);
+
+  // Street layout.
+  const tram = !!req.train || rng.chance(0.05);
+  const makeSide = (sign: -1 | 1): Side => {
+    const curb = rng.uniform(3.2, 6.5) + (tram ? 1.5 : 0);
+    const walkOuter = curb + rng.uniform(2.0, 4.5);
+    const segments: Segment[] = [];
+    let z = rng.uniform(-5, 2);
+    while (z < 220) {
+      const r = rng.next();
+      const kind: Segment['kind'] = r < style.greenery ? 'park' : r < style.greenery + 0.08 ? 'crossStreet' : r < style.greenery + 0.16 ? 'wall' : 'building';
+      const len = kind === 'crossStreet' ? rng.uniform(8, 14) : rng.uniform(10, 35);
+      segments.push({
+        z0: z, z1: z + len, kind,
+        setback: kind === 'park' ? rng.uniform(6, 25) : kind === 'wall' ? rng.uniform(3, 10) : rng.chance(0.2) ? rng.uniform(0.5, 3) : 0,
+        height: rng.uniform(style.heights[0], style.heights[1]),
+        colour: rng.pick(style.facades),
+        fence: kind === 'park' ? rng.pick(['bars', 'planks', 'hedge', 'none'] as const) : kind === 'wall' ? 'none' : rng.chance(0.12) ? rng.pick(['bars', 'hedge'] as const) : 'none',
+        windowW: rng.uniform(0.9, 1.6), floorH: rng.uniform(2.9, 3.6), bayW: rng.uniform(2.4, 3.6),
+      });
+      z += len;
+    }
+    return { sign, curb, walkOuter, segments, parking: rng.chance(0.15) };
+  };
+  const sides: Side[] = [makeSide(-1), makeSide(1)];
+  const laneW = rng.uniform(3.0, 3.6);
+  const zebra = rng.chance(0.3) ? rng.uniform(8, 25) : -100;
+  const shadowX = rng.uniform(-8, 8);
+  const groundShadow = !overcast && rng.chance(0.6);
+  const sidewalkCol = style.sidewalk;
+  const asphalt = rng.uniform(80, 110);
+  const grass: RGB = [rng.uniform(90, 130), rng.uniform(150, 185), rng.uniform(70, 100)];
+  const leaf: RGB = [rng.uniform(55, 85), rng.uniform(95, 130), rng.uniform(30, 50)];
+
+  const cloudiness = rng.uniform(0, overcast ? 0.3 : 0.8);
+  paintSkyAndGround(c, noise, {
+    S, skyTop, skyBottom, cloudiness, sides, laneW, zebra, shadowX, groundShadow, sunSide, sidewalkCol, asphalt, grass, tram,
+  });
 
   // ---- street frontage: buildings, walls, fences, hedges ----
   const leafShade = (scale: number, base: RGB, offset: number): Shader => (a, b) => {
