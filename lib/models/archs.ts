@@ -66,9 +66,9 @@ export function defaultConfig(arch: ArchName): ModelConfig {
     case 'deeplabv3-resnet':
       return base(arch, cpuResNet18(), { ...defaultASPPConfig(), rates: [6, 12, 18], channels: 64 });
     case 'pspnet-mobilenetv2':
-      return base(arch, { ...defaultMobileNetV2Config(), widthMultiplier: 0.5 }, { ...defaultPPMConfig(), poolChannels: 32, channels: 64 });
+      return base(arch, { ...defaultMobileNetV2Config(), widthMultiplier: 0.25 }, { ...defaultPPMConfig(), poolChannels: 16, channels: 64 });
     case 'deeplabv3-mobilenetv2':
-      return base(arch, { ...defaultMobileNetV2Config(), widthMultiplier: 0.5 }, { ...defaultASPPConfig(), rates: [6, 12, 18], channels: 64 });
+      return base(arch, { ...defaultMobileNetV2Config(), widthMultiplier: 0.25 }, { ...defaultASPPConfig(), rates: [6, 12, 18], channels: 64 });
     default:
       throw new Error(`unknown model arch ${JSON.stringify(arch)}: use one of ${ARCHS.join(', ')}`);
   }
@@ -96,6 +96,15 @@ export const PRESETS: Record<string, Preset> = {
       head: { ...defaultPPMConfig(), poolChannels: 64, channels: 128 },
     }),
   },
+  'teacher-r50': {
+    description: 'a bigger teacher: PSPNet on a dilated ResNet-50-style backbone (bottleneck [3,4,6,3], base 16), PPM 1/2/3/6, 128-channel feature (~1.5× the teacher preset\'s FLOPs)',
+    paper: { name: 'T:PSPNet (R101)', paramsM: 70.43, gflops: 574.9 },
+    config: () => ({
+      ...defaultConfig('pspnet-resnet'),
+      backbone: { ...defaultResNetConfig(), block: 'bottleneck', blocks: [3, 4, 6, 3], baseChannels: 16, stemChannels: 32 },
+      head: { ...defaultPPMConfig(), poolChannels: 64, channels: 128 },
+    }),
+  },
   'student-r18': {
     description: 'PSPNet-R18 at 1/4 of the paper widths: basic [2,2,2,2], 16/32/64/128, PPM 1/2/3/6, 64-channel feature',
     paper: { name: 'S:PSPNet-R18', paramsM: 13.07, gflops: 125.8 },
@@ -115,12 +124,12 @@ export const PRESETS: Record<string, Preset> = {
     config: () => defaultConfig('deeplabv3-resnet'),
   },
   'student-mnv2': {
-    description: 'PSPNet-MobileNetV2 at width 0.5 (stages 8..160 channels), PPM 1/2/3/6, 64-channel feature',
+    description: 'PSPNet-MobileNetV2 at width 0.25 (stages 8..80 channels; the paper uses width 1), PPM 1/2/3/6 with 16-channel bins, 64-channel feature',
     paper: { name: 'S:PSPNet-MBV2', paramsM: 1.98, gflops: 16.4 },
     config: () => defaultConfig('pspnet-mobilenetv2'),
   },
   'student-deeplab-mnv2': {
-    description: 'DeepLabV3-MobileNetV2 at width 0.5, ASPP rates 6/12/18, 64-channel feature',
+    description: 'DeepLabV3-MobileNetV2 at width 0.25, ASPP rates 6/12/18, 64-channel feature',
     paper: { name: 'S:Deeplab-MBV2', paramsM: 2.45, gflops: 20.39 },
     config: () => defaultConfig('deeplabv3-mobilenetv2'),
   },

@@ -11,7 +11,7 @@ import { ARCHS, PRESETS, buildModel, createModel, defaultConfig, forward, modelC
 test.before(async () => { await initBackend({ quiet: true }); });
 
 const EXPECTED_FEATURE: Record<string, number> = {
-  teacher: 128, 'student-r18': 64, 'student-r18-0.5': 32, 'student-deeplab': 64, 'student-mnv2': 64, 'student-deeplab-mnv2': 64,
+  teacher: 128, 'teacher-r50': 128, 'student-r18': 64, 'student-r18-0.5': 32, 'student-deeplab': 64, 'student-mnv2': 64, 'student-deeplab-mnv2': 64,
 };
 
 for (const name of Object.keys(PRESETS).filter((n) => !n.startsWith('paper-'))) {
