@@ -39,6 +39,8 @@ export interface Timing {
   max: number;
   /** All timed repeats, ms. */
   all: number[];
+  /** Median process CPU time (user + system, all threads) per repeat, ms, when measured. */
+  cpuMedian?: number;
 }
 
 /** Summarise repeat times (ms). */
@@ -48,17 +50,29 @@ export function summarise(all: number[]): Timing {
 
 /**
  * Time an async function: `warmup` untimed calls, then `reps` timed calls; median wall time.
+ * With `budgetMs`, a function whose warm-up call was slow gets fewer repeats (never fewer than 3).
  * The function must itself wait for its result (e.g. `await t.data()`), so that the time covers the work.
  */
-export async function timeAsync(fn: () => Promise<void>, reps: number, warmup = 1): Promise<Timing> {
-  for (let i = 0; i < warmup; i++) await fn();
+export async function timeAsync(fn: () => Promise<void>, reps: number, warmup = 1, budgetMs = Infinity): Promise<Timing> {
+  let last = 0;
+  for (let i = 0; i < warmup; i++) {
+    const t0 = performance.now();
+    await fn();
+    last = performance.now() - t0;
+  }
+  // a slow function gets fewer repeats (at least 3) so that a run stays within its time budget
+  if (Number.isFinite(budgetMs) && last > 0) reps = Math.max(Math.min(reps, 3), Math.min(reps, Math.floor(budgetMs / last)));
   const all: number[] = [];
+  const cpu: number[] = [];
   for (let i = 0; i < reps; i++) {
+    const c0 = process.cpuUsage();
     const t0 = performance.now();
     await fn();
     all.push(performance.now() - t0);
+    const c = process.cpuUsage(c0);
+    cpu.push((c.user + c.system) / 1000);
   }
-  return summarise(all);
+  return { ...summarise(all), cpuMedian: median(cpu) };
 }
 
 /** Round for printing/JSON without losing the magnitude of small values. */
@@ -109,7 +123,7 @@ export class Recorder {
   }
 
   add(fig: Figure): Figure {
-    const clean: Figure = { ...fig, value: typeof fig.value === 'number' ? round(fig.value, 4) : fig.value };
+    const clean: Figure = { ...fig, value: typeof fig.value === 'number' ? round(fig.value, 4) : fig.value, load1: loadAverage() };
     if (typeof clean.ratio_vs_torch === 'number') clean.ratio_vs_torch = round(clean.ratio_vs_torch, 3);
     this.figures.push(clean);
     const line = JSON.stringify(clean);
@@ -130,6 +144,15 @@ export class Recorder {
   note(text: string): void {
     this.notes.push(text);
     console.error(`[bench] ${text}`);
+  }
+}
+
+/** 1-minute load average (Linux), to show how busy the shared machine was when a figure was taken. */
+export function loadAverage(): number | null {
+  try {
+    return Number(fs.readFileSync('/proc/loadavg', 'utf8').split(' ')[0]);
+  } catch {
+    return null;
   }
 }
 

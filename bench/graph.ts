@@ -7,6 +7,11 @@ import * as tf from '@tensorflow/tfjs';
 export interface GraphLayer {
   name: string;
   className: string;
+  /**
+   * Class names of the layer's ancestors, nearest first (e.g. a project layer `FastBatchNorm`
+   * extending tfjs's `BatchNormalization`): the translator falls back on them for custom subclasses.
+   */
+  baseClassNames: string[];
   config: Record<string, unknown>;
   /** [inbound layer name, node index, tensor index] per input. */
   inbound: [string, number, number][];
@@ -29,6 +34,16 @@ interface NodeLike {
   nodeIndices: number[];
   tensorIndices: number[];
   inputShapes: tf.Shape | tf.Shape[];
+}
+
+function ancestors(layer: tf.layers.Layer): string[] {
+  const out: string[] = [];
+  let c = Object.getPrototypeOf(layer.constructor) as { className?: string } | null;
+  while (c && c !== Object && c !== Function.prototype) {
+    if (typeof c.className === 'string' && !out.includes(c.className) && c.className !== layer.getClassName()) out.push(c.className);
+    c = Object.getPrototypeOf(c);
+  }
+  return out;
 }
 
 /** Trainable parameter count of a layers model. */
@@ -63,6 +78,7 @@ export function exportGraph(model: tf.LayersModel): LayerGraph {
       layers.push({
         name: prefix + layer.name,
         className: layer.getClassName(),
+        baseClassNames: ancestors(layer),
         config: layer.getConfig() as Record<string, unknown>,
         inbound,
         inputShapes: layer.getClassName() === 'InputLayer' ? [] : inputShapes,

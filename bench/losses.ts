@@ -8,8 +8,8 @@
  * traffic divided by the measured time (an effective bandwidth: higher is better).
  */
 import * as tf from '@tensorflow/tfjs';
-import { Recorder, Timing, backendThreads, errorMessage, progress, timeAsync } from './common';
-import { findTorch, runTorch } from './torch';
+import { Recorder, backendThreads, errorMessage, progress, timeAsync } from './common';
+import { TorchTiming, TorchWorker } from './torch';
 
 export interface LossSpec {
   /** Short name used in figure names: the registry name of lib/distill ('cwd', 'pi', …) or a variant. */
@@ -82,7 +82,11 @@ export interface LossBenchOptions {
   torch: boolean;
   /** Restrict to these loss names. */
   only?: string[];
+  /** Shapes of a given loss, overriding `shapes`, e.g. {'pa-window2': ['logits']}. */
+  onlyAt?: Record<string, ('feature' | 'logits')[]>;
   shapes?: ('feature' | 'logits')[];
+  /** Time budget per loss and shape (ms): slow losses get fewer repeats (at least 3). */
+  budgetMs?: number;
 }
 
 /** Load lib/distill lazily: it is being written concurrently by another helper. */
@@ -106,10 +110,10 @@ export async function benchLosses(rec: Recorder, opts: LossBenchOptions): Promis
     return;
   }
   const specs = loaded.specs.filter((l) => !opts.only || opts.only.includes(l.name));
-  const shapes = opts.shapes ?? (['feature', 'logits'] as const);
+  const onlyAt = opts.onlyAt ?? {};
   const items: { name: string; method: string; shape: [number, number, number, number]; options: Record<string, unknown>; labels: boolean; spec: LossSpec; which: 'feature' | 'logits' }[] = [];
   for (const spec of specs) {
-    for (const which of shapes) {
+    for (const which of onlyAt[spec.name] ?? opts.shapes ?? ['feature', 'logits']) {
       items.push({
         name: `loss.${spec.name}.${which}.fwd_bwd`, method: spec.torch, shape: LOSS_SHAPES[which],
         options: spec.torchOptions(LOSS_SHAPES[which]), labels: spec.labels, spec, which,
@@ -117,43 +121,50 @@ export async function benchLosses(rec: Recorder, opts: LossBenchOptions): Promis
     }
   }
 
-  // PyTorch first (same shapes, same threads), so that each tfjs line carries its ratio.
-  const torchTimes = new Map<string, Timing>();
+  // PyTorch just before tfjs for each item (same shapes, same threads): both see the same machine load.
+  let worker: TorchWorker | null = null;
   if (opts.torch) {
-    const torch = findTorch();
-    if (!torch.info) {
-      rec.note(`per-loss PyTorch timings: ${torch.why}`);
-    } else {
-      progress(`PyTorch per-loss timings (${items.length} items, ${threads} thread(s))`);
-      try {
-        const result = runTorch<{ losses: Record<string, Timing | { error: string }> }>({
-          mode: 'losses', threads, reps: opts.reps, warmup: opts.warmup,
-          items: items.filter((i) => i.method).map(({ spec: _s, which: _w, ...rest }) => rest),
-        });
-        for (const item of items) {
-          const r = result.losses[item.name];
-          const torchName = `torch.${item.name}`;
-          if (!item.method) {
-            rec.unavailable(torchName, 'ms', `no PyTorch twin for '${item.spec.name}' in bench/torch/losses.py`, { backend: 'torch-cpu', threads, shape: item.shape });
-            continue;
-          }
-          if (!r || 'error' in r) {
-            rec.unavailable(torchName, 'ms', `PyTorch failed: ${r && 'error' in r ? r.error : 'no result'}`, { backend: 'torch-cpu', threads, shape: item.shape });
-            continue;
-          }
-          torchTimes.set(item.name, r);
-          rec.add({ name: torchName, value: r.median, unit: 'ms', backend: 'torch-cpu', threads, shape: item.shape, min: r.min, max: r.max, reps: r.all.length });
-        }
-      } catch (e) {
-        rec.note(`PyTorch per-loss timings failed: ${errorMessage(e)}`);
-      }
+    try {
+      worker = await TorchWorker.start(threads);
+    } catch (e) {
+      rec.note(`per-loss PyTorch timings: ${errorMessage(e)}`);
+    }
+  }
+  try {
+    await runItems();
+  } finally {
+    worker?.close();
+  }
+
+  async function torchTime(item: (typeof items)[number]): Promise<TorchTiming | null> {
+    if (!worker) return null;
+    const torchName = `torch.${item.name}`;
+    if (!item.method) {
+      rec.unavailable(torchName, 'ms', `no PyTorch twin for '${item.spec.name}' in bench/torch/losses.py`, { backend: 'torch-cpu', threads, shape: item.shape });
+      return null;
+    }
+    try {
+      const r = await worker.call<TorchTiming>({
+        cmd: 'loss', name: item.name, method: item.method, shape: item.shape, options: item.options, labels: item.labels,
+        reps: opts.reps, warmup: opts.warmup, budget_ms: opts.budgetMs ?? null,
+      });
+      rec.add({
+        name: torchName, value: r.median, unit: 'ms', backend: 'torch-cpu', threads, shape: item.shape,
+        min: r.min, max: r.max, reps: r.all.length, cpu_ms: r.cpu_median,
+      });
+      return r;
+    } catch (e) {
+      rec.unavailable(torchName, 'ms', `PyTorch failed: ${errorMessage(e)}`, { backend: 'torch-cpu', threads, shape: item.shape });
+      return null;
     }
   }
 
+  async function runItems(): Promise<void> {
   for (const item of items) {
     const { spec, shape, name: figName } = item;
     const fn = spec.fn;
     progress(`loss ${spec.name} at ${shape.join('x')}`);
+    const torchT = await torchTime(item);
     const [n, h, w] = shape;
     const s = tf.randomNormal(shape, 0, 1, 'float32', 1) as tf.Tensor4D;
     const t = tf.randomNormal(shape, 0, 1, 'float32', 2) as tf.Tensor4D;
@@ -166,15 +177,14 @@ export async function benchLosses(rec: Recorder, opts: LossBenchOptions): Promis
         const g = grad(s);
         await g.data();
         g.dispose();
-      }, opts.reps, opts.warmup);
+      }, opts.reps, opts.warmup, opts.budgetMs);
       const leaked = tf.memory().numTensors - before;
       const bytes = 3 * shape.reduce((a, b) => a * b, 1) * 4;
-      const torchT = torchTimes.get(figName);
       rec.add({
         name: figName, value: timing.median, unit: 'ms', backend, threads, shape,
         ratio_vs_torch: torchT ? timing.median / torchT.median : null,
-        ...(torchT ? { torch_ms: torchT.median } : {}),
-        min: timing.min, max: timing.max, reps: timing.all.length, options: spec.options,
+        ...(torchT ? { torch_ms: torchT.median, cpu_ratio_vs_torch: (timing.cpuMedian ?? NaN) / torchT.cpu_median } : {}),
+        cpu_ms: timing.cpuMedian, min: timing.min, max: timing.max, reps: timing.all.length, options: spec.options,
         ...(leaked !== 0 ? { leaked_tensors: leaked } : {}),
       });
       rec.add({
@@ -186,5 +196,6 @@ export async function benchLosses(rec: Recorder, opts: LossBenchOptions): Promis
     } finally {
       tf.dispose([s, t, ...(labels ? [labels] : [])]);
     }
+  }
   }
 }

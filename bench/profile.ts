@@ -14,6 +14,8 @@ export interface KernelRecord {
   name: string;
   ms: number;
   depth: number;
+  /** Name of the enclosing kernel or op scope (depth > 1), '' at the top level. */
+  parent: string;
   inputShapes: (number[] | null)[];
   outputShapes: number[][];
 }
@@ -39,11 +41,19 @@ export async function profileKernels(fn: () => tf.TensorContainer | Promise<tf.T
   const orig = profiler.profileKernel;
   const checkBefore = tf.env().getBool('CHECK_COMPUTATION_FOR_ERRORS');
   tf.env().set('CHECK_COMPUTATION_FOR_ERRORS', false);
+  const stack: string[] = [];
   profiler.profileKernel = function patched(this: unknown, name: string, inputs: unknown, f: () => unknown) {
     const depth = engine.state.kernelDepth;
-    const result = orig.call(this, name, inputs, f);
+    const parent = stack.length ? stack[stack.length - 1] : '';
+    stack.push(name);
+    let result: { extraInfo: unknown };
+    try {
+      result = orig.call(this, name, inputs, f);
+    } finally {
+      stack.pop();
+    }
     const extra = result.extraInfo;
-    result.extraInfo = Promise.resolve(extra).then((e) => JSON.stringify({ depth, extra: e ?? '' }));
+    result.extraInfo = Promise.resolve(extra).then((e) => JSON.stringify({ depth, parent, extra: e ?? '' }));
     return result;
   };
   let info: Awaited<ReturnType<typeof tf.profile>>;
@@ -61,8 +71,11 @@ export async function profileKernels(fn: () => tf.TensorContainer | Promise<tf.T
   tf.dispose(info.result as tf.TensorContainer);
   const kernels: KernelRecord[] = info.kernels.map((k) => {
     let depth = 1;
+    let parent = '';
     try {
-      depth = JSON.parse(String(k.extraInfo)).depth ?? 1;
+      const j = JSON.parse(String(k.extraInfo));
+      depth = j.depth ?? 1;
+      parent = j.parent ?? '';
     } catch {
       depth = 1;
     }
@@ -70,6 +83,7 @@ export async function profileKernels(fn: () => tf.TensorContainer | Promise<tf.T
       name: k.name,
       ms: Number(k.kernelTimeMs) || 0,
       depth,
+      parent,
       inputShapes: k.inputShapes as (number[] | null)[],
       outputShapes: k.outputShapes as number[][],
     };
@@ -141,16 +155,19 @@ export interface BackwardVsForward {
  * Each backward conv kernel (filter and input gradients, plain and depthwise) against its forward
  * conv at the same (x, filter, y) shapes: mean time per call, per shape. Backward kernels whose
  * forward shape never ran in the profile are listed with `forwardMs = NaN`.
- * Only top-level kernels count (depth 1).
+ * Backward kernels count at the top level (depth 1); forward convs also when they run inside an
+ * op scope of their own (e.g. `fusedConv2d__op`, the custom-gradient wrapper of fused conv+bias+relu),
+ * but not when called from inside another kernel (e.g. a backward kernel built from forward convs).
  */
 export function backwardVsForward(kernels: KernelRecord[]): BackwardVsForward[] {
   const fwd = new Map<string, { ms: number; calls: number; name: string }>();
   const bwd = new Map<string, { ms: number; calls: number; name: string; key: string }>();
   for (const k of kernels) {
-    if (k.depth !== 1) continue;
     const key = convKey(k);
     if (!key) continue;
-    if (k.name in BACKWARD_TO_FORWARD) {
+    const isBackward = k.name in BACKWARD_TO_FORWARD;
+    if (isBackward ? k.depth !== 1 : !(k.depth === 1 || (k.depth === 2 && k.parent.endsWith('__op')))) continue;
+    if (isBackward) {
       const id = `${k.name}|${key}`;
       const a = bwd.get(id) ?? { ms: 0, calls: 0, name: k.name, key };
       a.ms += k.ms;

@@ -169,7 +169,16 @@ async function main(): Promise<void> {
   const stepBatch = args.batch ?? (q ? 2 : 8);
 
   if (has('losses') || torchOnly) {
-    await benchLosses(rec, { reps, warmup: 1, torch: useTorch, ...(q ? { shapes: ['feature', 'logits'] as ('feature' | 'logits')[] } : {}) });
+    // --quick: every loss at the logits shape, the cheap ones (and CWD) at the feature shape too
+    const quickFeature: ('feature' | 'logits')[] = ['feature', 'logits'];
+    const logitsOnly: ('feature' | 'logits')[] = ['logits'];
+    await benchLosses(rec, {
+      reps, warmup: 1, torch: useTorch, budgetMs: q ? 1500 : 10_000,
+      onlyAt: q
+        ? { cwd: quickFeature, mse: quickFeature, at: quickFeature, 'pa-window2': [] }
+        : { 'pa-window2': logitsOnly },
+      shapes: q ? logitsOnly : quickFeature,
+    });
   }
   if (has('step') || torchOnly) {
     await benchStep(rec, {

@@ -12,7 +12,7 @@ import {
 } from './common';
 import { exportGraph, countTrainable, LayerGraph } from './graph';
 import { aggregateKernels, backwardVsForward, profileKernels, KernelRecord } from './profile';
-import { findTorch, runTorch } from './torch';
+import { findTorch, TorchTiming, TorchWorker } from './torch';
 
 /** The distillation terms of the default run: CWD on the score map, T = 4, α = 3 (official CWD scripts). */
 export const DEFAULT_TERMS = [{ method: 'cwd', on: 'logits', weight: 3, temperature: 4 }];
@@ -122,63 +122,50 @@ function fig(rec: Recorder, f: Omit<Figure, 'backend' | 'threads'> & Partial<Fig
   return rec.add({ backend: tf.getBackend(), threads: backendThreads(), ...f } as Figure);
 }
 
+const FORMATS = ['nchw', 'channels_last'] as const;
+
 /**
- * Torch figures of the same step, run before the tfjs step so each tfjs line carries its ratio.
- * Returns the best (lowest) median over the memory formats tried, or null.
+ * Start the PyTorch twin of the step: parameter counts checked against tfjs (a mismatch ends the
+ * comparison), then the step state built. Returns null (with a note) when PyTorch is unavailable.
  */
-function torchStep(rec: Recorder, o: StepBenchOptions, student: LayerGraph, teacher: LayerGraph, optimizer: Record<string, unknown>, numClasses: number): number | null {
+async function torchTwin(rec: Recorder, o: StepBenchOptions, student: LayerGraph, teacher: LayerGraph, optimizer: Record<string, unknown>, numClasses: number): Promise<TorchWorker | null> {
   const torch = findTorch();
   if (!torch.info) {
     rec.note(`training step vs PyTorch: ${torch.why}`);
     return null;
   }
   const threads = backendThreads();
-  const shape = { input: [o.batch, o.size[0], o.size[1], 3] };
-  // parameter counts: the PyTorch twin must be the same network
-  let params: Record<string, number>;
+  let worker: TorchWorker;
   try {
-    params = runTorch<{ params: Record<string, number> }>({ mode: 'params', threads, graphs: { student, teacher } }).params;
+    worker = await TorchWorker.start(threads);
   } catch (e) {
-    rec.note(`PyTorch twin of ${o.student}/${o.teacher} could not be built: ${errorMessage(e)}`);
+    rec.note(`training step vs PyTorch: ${errorMessage(e)}`);
     return null;
   }
-  for (const [name, g] of [['student', student], ['teacher', teacher]] as const) {
-    const same = params[name] === g.trainableParams;
-    rec.add({
-      name: `params.${name}`, value: g.trainableParams, unit: 'params', backend: tf.getBackend(), threads,
-      torch_value: params[name], match: same, model: name === 'student' ? o.student : o.teacher,
-    });
-    if (!same) {
-      rec.note(`PARAMETER COUNT MISMATCH for the ${name}: tfjs ${g.trainableParams} vs PyTorch ${params[name]}; the step ratio is not reported`);
-      return null;
-    }
-  }
-  progress(`PyTorch step ${o.tag}: batch ${o.batch}, ${o.steps} steps per memory format, ${threads} thread(s)`);
-  type R = { step: Record<string, Timing & { loss_first: number; loss_last: number }>; teacher_forward?: Record<string, Timing> };
-  let r: R;
   try {
-    r = runTorch<R>({
-      mode: 'step', threads, warmup: o.warmup, reps: o.steps, student, teacher, batch: o.batch,
-      height: o.size[0], width: o.size[1], num_classes: numClasses, terms: DEFAULT_TERMS,
+    const built = await worker.call<{ params: Record<string, number> }>({
+      cmd: 'build_step', student, teacher, batch: o.batch, height: o.size[0], width: o.size[1], num_classes: numClasses,
+      terms: DEFAULT_TERMS,
       optimizer: { name: optimizer.type === 'adam' ? 'adam' : 'sgd', lr: optimizer.lr, momentum: optimizer.momentum, weightDecay: optimizer.weightDecay },
-      formats: ['nchw', 'channels_last'],
     });
+    for (const [name, g] of [['student', student], ['teacher', teacher]] as const) {
+      const same = built.params[name] === g.trainableParams;
+      rec.add({
+        name: `params.${name}.${o.tag}`, value: g.trainableParams, unit: 'params', backend: tf.getBackend(), threads,
+        torch_value: built.params[name], match: same, model: name === 'student' ? o.student : o.teacher,
+      });
+      if (!same) {
+        rec.note(`PARAMETER COUNT MISMATCH for the ${name}: tfjs ${g.trainableParams} vs PyTorch ${built.params[name]}; no step ratio reported`);
+        worker.close();
+        return null;
+      }
+    }
+    return worker;
   } catch (e) {
-    rec.note(`PyTorch step failed: ${errorMessage(e)}`);
+    rec.note(`PyTorch twin of ${o.student}/${o.teacher} failed: ${errorMessage(e)}`);
+    worker.close();
     return null;
   }
-  let best: number | null = null;
-  for (const [fmt, t] of Object.entries(r.step)) {
-    rec.add({
-      name: `torch.step.${o.tag}.${fmt}`, value: t.median, unit: 'ms', backend: 'torch-cpu', threads, shape,
-      images_per_s: o.batch / (t.median / 1000), min: t.min, max: t.max, reps: t.all.length, loss_first: t.loss_first, loss_last: t.loss_last,
-    });
-    if (best === null || t.median < best) best = t.median;
-  }
-  for (const [fmt, t] of Object.entries(r.teacher_forward ?? {})) {
-    rec.add({ name: `torch.teacher_forward.${o.tag}.${fmt}`, value: t.median, unit: 'ms', backend: 'torch-cpu', threads, shape });
-  }
-  return best;
 }
 
 export async function benchStep(rec: Recorder, o: StepBenchOptions): Promise<StepResult> {
@@ -198,35 +185,89 @@ export async function benchStep(rec: Recorder, o: StepBenchOptions): Promise<Ste
     student = api.buildNet(o.student, o.size);
     const sg = exportGraph(student.model);
     const tg = exportGraph(teacher.model);
-    const torchMs = o.torch ? torchStep(rec, o, sg, tg, api.optimizer, student.config.numClasses) : null;
-    result.torchMs = torchMs;
-
     made = api.makeTrainer(student, teacher, o.batch, o.size, DEFAULT_TERMS);
     const trainer = made.trainer;
-    progress(`tfjs step ${o.tag}: batch ${o.batch}, ${o.warmup} warm-up + ${o.steps} timed steps on ${tf.getBackend()} (${backendThreads()} thread(s))`);
-    const times: number[] = [];
-    const losses: number[] = [];
-    for (let i = 0; i < o.warmup + o.steps; i++) {
-      const t0 = performance.now();
-      const r = await trainer.trainStep();
-      const dt = performance.now() - t0;
-      losses.push(r.loss);
-      if (i >= o.warmup) times.push(dt);
-      progress(`  step ${i + 1}/${o.warmup + o.steps}: ${dt.toFixed(0)} ms, loss ${r.loss.toFixed(4)}${i < o.warmup ? ' (warm-up)' : ''}`);
+    const worker = o.torch ? await torchTwin(rec, o, sg, tg, api.optimizer, student.config.numClasses) : null;
+    try {
+      progress(`step ${o.tag}: batch ${o.batch}, ${o.warmup} warm-up + ${o.steps} timed steps, tfjs on ${tf.getBackend()} (${backendThreads()} thread(s))`
+        + `${worker ? ' interleaved with PyTorch (NCHW and channels-last)' : ''}`);
+      const times: number[] = [];
+      const cpu: number[] = [];
+      const losses: number[] = [];
+      const torchTimes: Record<string, number[]> = { nchw: [], channels_last: [] };
+      const torchCpu: Record<string, number[]> = { nchw: [], channels_last: [] };
+      const torchLoss: Record<string, number[]> = { nchw: [], channels_last: [] };
+      for (let i = 0; i < o.warmup + o.steps; i++) {
+        const warm = i < o.warmup;
+        if (worker) {
+          for (const fmt of FORMATS) {
+            const r = await worker.call<TorchTiming & { loss_first: number }>({ cmd: 'run_step', format: fmt, reps: 1, warmup: 0 });
+            if (!warm) {
+              torchTimes[fmt].push(r.median);
+              torchCpu[fmt].push(r.cpu_median);
+            }
+            torchLoss[fmt].push(r.loss_first);
+          }
+        }
+        const c0 = process.cpuUsage();
+        const t0 = performance.now();
+        const r = await trainer.trainStep();
+        const dt = performance.now() - t0;
+        const c = process.cpuUsage(c0);
+        losses.push(r.loss);
+        if (!warm) {
+          times.push(dt);
+          cpu.push((c.user + c.system) / 1000);
+        }
+        const tl = worker ? `; PyTorch ${FORMATS.map((f) => `${f} ${torchTimes[f].length ? torchTimes[f][torchTimes[f].length - 1].toFixed(0) : '-'}`).join(', ')} ms` : '';
+        progress(`  step ${i + 1}/${o.warmup + o.steps}: tfjs ${dt.toFixed(0)} ms (loss ${r.loss.toFixed(4)})${warm ? ' warm-up' : tl}`);
+      }
+      const threads = backendThreads();
+      let torchMs: number | null = null;
+      let torchCpuMs: number | null = null;
+      let bestFmt = '';
+      if (worker) {
+        for (const fmt of FORMATS) {
+          const t = summarise(torchTimes[fmt]);
+          const cm = median(torchCpu[fmt]);
+          rec.add({
+            name: `torch.step.${o.tag}.${fmt}`, value: t.median, unit: 'ms', backend: 'torch-cpu', threads, shape,
+            images_per_s: o.batch / (t.median / 1000), min: t.min, max: t.max, reps: t.all.length, cpu_ms: cm,
+            loss_first: torchLoss[fmt][0], loss_last: torchLoss[fmt][torchLoss[fmt].length - 1],
+          });
+          if (torchMs === null || t.median < torchMs) {
+            torchMs = t.median;
+            torchCpuMs = cm;
+            bestFmt = fmt;
+          }
+        }
+      }
+      result.torchMs = torchMs;
+      const t = summarise(times);
+      const cpuMs = median(cpu);
+      result.stepMs = t.median;
+      result.imagesPerSec = o.batch / (t.median / 1000);
+      fig(rec, {
+        name: `step.${o.tag}`, value: t.median, unit: 'ms', shape, ratio_vs_torch: torchMs ? t.median / torchMs : null,
+        ...(torchMs ? { torch_ms: torchMs, torch_format: bestFmt, cpu_ratio_vs_torch: cpuMs / (torchCpuMs as number) } : {}),
+        cpu_ms: cpuMs, min: t.min, max: t.max, reps: times.length,
+        teacher: o.teacher, student: o.student, terms: DEFAULT_TERMS, loss_first: losses[0], loss_last: losses[losses.length - 1],
+        params_student: countTrainable(student.model), params_teacher: countTrainable(teacher.model),
+      });
+      fig(rec, {
+        name: `step.${o.tag}.images_per_s`, value: result.imagesPerSec, unit: 'images/s', shape,
+        ratio_vs_torch: torchMs ? t.median / torchMs : null, ...(torchMs ? { torch_value: o.batch / (torchMs / 1000) } : {}),
+      });
+      if (worker) {
+        for (const fmt of FORMATS) {
+          const tf1 = await worker.call<TorchTiming>({ cmd: 'teacher_forward', format: fmt, reps: Math.max(2, Math.ceil(o.steps / 2)), warmup: 1 });
+          rec.add({ name: `torch.teacher_forward.${o.tag}.${fmt}`, value: tf1.median, unit: 'ms', backend: 'torch-cpu', threads, shape, cpu_ms: tf1.cpu_median });
+        }
+      }
+    } finally {
+      worker?.close();
     }
-    const t = summarise(times);
-    result.stepMs = t.median;
-    result.imagesPerSec = o.batch / (t.median / 1000);
-    fig(rec, {
-      name: `step.${o.tag}`, value: t.median, unit: 'ms', shape, ratio_vs_torch: torchMs ? t.median / torchMs : null,
-      ...(torchMs ? { torch_ms: torchMs } : {}), min: t.min, max: t.max, reps: times.length,
-      teacher: o.teacher, student: o.student, terms: DEFAULT_TERMS, loss_first: losses[0], loss_last: losses[losses.length - 1],
-      params_student: countTrainable(student.model), params_teacher: countTrainable(teacher.model),
-    });
-    fig(rec, {
-      name: `step.${o.tag}.images_per_s`, value: result.imagesPerSec, unit: 'images/s', shape,
-      ratio_vs_torch: torchMs ? t.median / torchMs : null, ...(torchMs ? { torch_value: o.batch / (torchMs / 1000) } : {}),
-    });
+    const t = { median: result.stepMs as number };
 
     // teacher forward alone (what caching teacher outputs would save)
     const x = tf.randomNormal(shape.input as [number, number, number, number]) as tf.Tensor4D;

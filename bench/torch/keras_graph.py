@@ -50,53 +50,58 @@ def _activation(name):
 
 
 class ConvSame(nn.Module):
-    """Conv2d / depthwise conv with TF padding semantics."""
+    """Conv2d / depthwise conv with TF padding semantics (padding worked out per input size)."""
 
-    def __init__(self, cin, cout, k, s, d, padding, groups, bias, in_hw):
+    def __init__(self, cin, cout, k, s, d, padding, groups, bias, in_hw=None):
         super().__init__()
-        kh, kw = k
-        sh, sw = s
-        dh, dw = d
-        self.pre_pad = None
-        pad = (0, 0)
-        if padding == 'same':
-            ph = _same_pads(in_hw[0], kh, sh, dh)
-            pw = _same_pads(in_hw[1], kw, sw, dw)
-            if ph[0] == ph[1] and pw[0] == pw[1]:
-                pad = (ph[0], pw[0])
-            else:
-                self.pre_pad = (pw[0], pw[1], ph[0], ph[1])
-        elif padding != 'valid':
+        if padding not in ('same', 'valid'):
             raise ValueError(f'padding {padding!r} not supported')
-        self.conv = nn.Conv2d(cin, cout, (kh, kw), (sh, sw), pad, (dh, dw), groups=groups, bias=bias)
+        self.k, self.s, self.d, self.padding = k, s, d, padding
+        self.conv = nn.Conv2d(cin, cout, k, s, 0, d, groups=groups, bias=bias)
+        self._pads = {}
+
+    def _plan(self, hw):
+        if hw not in self._pads:
+            ph = _same_pads(hw[0], self.k[0], self.s[0], self.d[0])
+            pw = _same_pads(hw[1], self.k[1], self.s[1], self.d[1])
+            if ph[0] == ph[1] and pw[0] == pw[1]:
+                self._pads[hw] = ((ph[0], pw[0]), None)
+            else:
+                self._pads[hw] = ((0, 0), (pw[0], pw[1], ph[0], ph[1]))
+        return self._pads[hw]
 
     def forward(self, x):
-        if self.pre_pad is not None:
-            x = F.pad(x, self.pre_pad)
-        return self.conv(x)
+        if self.padding == 'valid':
+            return self.conv(x)
+        sym, pre = self._plan(tuple(x.shape[2:]))
+        if pre is not None:
+            x = F.pad(x, pre)
+        return F.conv2d(x, self.conv.weight, self.conv.bias, self.s, sym, self.d, self.conv.groups)
 
 
 class Pool(nn.Module):
-    def __init__(self, kind, k, s, padding, in_hw):
+    def __init__(self, kind, k, s, padding, in_hw=None):
         super().__init__()
-        self.kind, self.k, self.s = kind, k, s
-        self.pad = (0, 0)
-        self.pre_pad = None
-        if padding == 'same':
-            ph = _same_pads(in_hw[0], k[0], s[0], 1)
-            pw = _same_pads(in_hw[1], k[1], s[1], 1)
-            if ph[0] == ph[1] and pw[0] == pw[1]:
-                self.pad = (ph[0], pw[0])
-            else:
-                self.pre_pad = (pw[0], pw[1], ph[0], ph[1])
+        self.kind, self.k, self.s, self.padding = kind, k, s, padding
+        self._pads = {}
 
     def forward(self, x):
-        if self.pre_pad is not None:
-            value = float('-inf') if self.kind == 'max' else 0.0
-            x = F.pad(x, self.pre_pad, value=value)
+        pad, pre = (0, 0), None
+        if self.padding == 'same':
+            hw = tuple(x.shape[2:])
+            if hw not in self._pads:
+                ph = _same_pads(hw[0], self.k[0], self.s[0], 1)
+                pw = _same_pads(hw[1], self.k[1], self.s[1], 1)
+                if ph[0] == ph[1] and pw[0] == pw[1]:
+                    self._pads[hw] = ((ph[0], pw[0]), None)
+                else:
+                    self._pads[hw] = ((0, 0), (pw[0], pw[1], ph[0], ph[1]))
+            pad, pre = self._pads[hw]
+        if pre is not None:
+            x = F.pad(x, pre, value=float('-inf') if self.kind == 'max' else 0.0)
         if self.kind == 'max':
-            return F.max_pool2d(x, self.k, self.s, self.pad)
-        return F.avg_pool2d(x, self.k, self.s, self.pad, count_include_pad=False)
+            return F.max_pool2d(x, self.k, self.s, pad)
+        return F.avg_pool2d(x, self.k, self.s, pad, count_include_pad=False)
 
 
 class Lambda(nn.Module):
@@ -146,8 +151,18 @@ class KerasGraph(nn.Module):
     def _key(name):
         return name.replace('.', '_').replace('/', '_')
 
+    STANDARD = {'InputLayer', 'Conv2D', 'DepthwiseConv2D', 'SeparableConv2D', 'BatchNormalization', 'Activation', 'ReLU',
+                'LeakyReLU', 'Add', 'Multiply', 'Concatenate', 'MaxPooling2D', 'AveragePooling2D',
+                'GlobalAveragePooling2D', 'UpSampling2D', 'ZeroPadding2D', 'Cropping2D', 'Dropout', 'SpatialDropout2D'}
+
     def _build(self, layer):
         cls = layer['className']
+        if cls not in self.STANDARD:
+            # a project subclass of a standard layer (same config and weights, e.g. FastBatchNorm, AtrousConv2D)
+            for base in layer.get('baseClassNames') or []:
+                if base in self.STANDARD:
+                    cls = base
+                    break
         cfg = layer.get('config', {})
         in_shapes = layer.get('inputShapes') or []
         in_shape = in_shapes[0] if in_shapes else None
@@ -260,14 +275,19 @@ class KerasGraph(nn.Module):
             return None
         low = cls.lower()
         if any(w in low for w in ('resize', 'upsampl', 'interp', 'bilinear')):
+            ac = bool(cfg.get('alignCorners', False))
+            if cfg.get('factor'):
+                f = float(cfg['factor'])
+                return Lambda(lambda *xs: F.interpolate(xs[0], size=(round(xs[0].shape[2] * f), round(xs[0].shape[3] * f)),
+                                                        mode='bilinear', align_corners=ac), f'{cls} bilinear x{f}')
+            if len(layer['inbound']) >= 2:
+                return Lambda(lambda *xs: F.interpolate(xs[0], size=xs[1].shape[2:], mode='bilinear', align_corners=ac),
+                              f'{cls} bilinear to the size of input 1')
             oh, ow = out_shape[1], out_shape[2]
             if oh is None or ow is None:
-                # resize to the spatial size of the last input (e.g. "resize like")
-                return Lambda(lambda *xs: F.interpolate(xs[0], size=xs[-1].shape[2:], mode='bilinear',
-                                                        align_corners=bool(cfg.get('alignCorners', False))),
-                              f'{cls} bilinear like last input')
-            return Lambda(lambda *xs, s=(oh, ow): F.interpolate(xs[0], size=s, mode='bilinear',
-                                                               align_corners=bool(cfg.get('alignCorners', False))),
+                self.unsupported.append(f"{layer['name']} ({cls}: resize target unknown, config {cfg})")
+                return None
+            return Lambda(lambda *xs, s=(oh, ow): F.interpolate(xs[0], size=s, mode='bilinear', align_corners=ac),
                           f'{cls} bilinear to {(oh, ow)}')
         if 'pool' in low and out_shape is not None and len(out_shape) == 4:
             oh, ow = out_shape[1], out_shape[2]

@@ -7,7 +7,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as tf from '@tensorflow/tfjs';
 import { exportGraph, exportWeights, countTrainable } from '../../bench/graph';
-import { findTorch, runTorch } from '../../bench/torch';
+import { findTorch, TorchWorker } from '../../bench/torch';
 
 /** A small net with every layer kind the presets use: strided/dilated conv, BN, ReLU, depthwise, pools, concat, add, upsampling. */
 function smallNet(): tf.LayersModel {
@@ -42,7 +42,7 @@ test('exportGraph lists layers in order with inbound links, shapes and the train
   model.dispose();
 });
 
-test('the PyTorch twin has the same parameter count and the same outputs for the same weights', () => {
+test('the PyTorch twin has the same parameter count and the same outputs for the same weights', async () => {
   if (!torch.info) {
     console.log(`  skipped: ${torch.why}`);
     return;
@@ -54,9 +54,13 @@ test('the PyTorch twin has the same parameter count and the same outputs for the
   bn.setWeights([gamma, beta, tf.randomUniform([8], -0.5, 0.5, 'float32', 1), tf.randomUniform([8], 0.5, 2, 'float32', 2)]);
   const x = tf.randomNormal([2, 16, 24, 3], 0, 1, 'float32', 3);
   const [feature, logits] = model.predict(x) as tf.Tensor[];
-  const r = runTorch<{ outputs: number[][][][][]; params: number }>({
-    mode: 'forward', threads: 1, graph: exportGraph(model), weights: exportWeights(model), input: x.arraySync(),
-  });
+  const worker = await TorchWorker.start(1);
+  let r: { outputs: number[][][][][]; params: number };
+  try {
+    r = await worker.call({ cmd: 'forward', graph: exportGraph(model), weights: exportWeights(model), input: x.arraySync() });
+  } finally {
+    worker.close();
+  }
   assert.is(r.params, countTrainable(model));
   const maxDiff = (a: tf.Tensor, b: number[][][][]) => tf.tidy(() => tf.max(tf.abs(tf.sub(a, tf.tensor(b)))).dataSync()[0]);
   const df = maxDiff(feature, r.outputs[0]);
@@ -65,6 +69,37 @@ test('the PyTorch twin has the same parameter count and the same outputs for the
   assert.ok(dl < 1e-4, `logits differ by ${dl}`);
   tf.dispose([x, feature, logits]);
   model.dispose();
+});
+
+test('the PyTorch twin of the student-r18 preset computes the same [feature, logits] (inference mode)', async () => {
+  if (!torch.info) {
+    console.log(`  skipped: ${torch.why}`);
+    return;
+  }
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  const models = require('../../lib/models') as typeof import('../../lib/models');
+  const net = models.buildModel(models.modelConfig('student-r18', { inputSize: [64, 96] }));
+  const x = tf.randomNormal([1, 64, 96, 3], 0, 1, 'float32', 5);
+  const [feature, logits] = net.model.predict(x) as tf.Tensor[];
+  const worker = await TorchWorker.start(1);
+  let r: { outputs: number[][][][][]; params: number };
+  try {
+    r = await worker.call({ cmd: 'forward', graph: exportGraph(net.model), weights: exportWeights(net.model), input: x.arraySync() });
+  } finally {
+    worker.close();
+  }
+  assert.is(r.params, countTrainable(net.model));
+  const rel = (a: tf.Tensor, b: number[][][][]) => tf.tidy(() => {
+    const bt = tf.tensor(b);
+    return tf.max(tf.abs(tf.sub(a, bt))).dataSync()[0] / tf.max(tf.abs(bt)).dataSync()[0];
+  });
+  const df = rel(feature, r.outputs[0]);
+  const dl = rel(logits, r.outputs[1]);
+  assert.equal(feature.shape, [1, 8, 12, net.featureChannels]);
+  assert.ok(df < 1e-4, `feature differs by ${df} (relative to its max)`);
+  assert.ok(dl < 1e-4, `logits differ by ${dl} (relative to its max)`);
+  tf.dispose([x, feature, logits]);
+  net.model.dispose();
 });
 
 test.run();
