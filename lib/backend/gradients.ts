@@ -12,6 +12,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { assertNHWC, pair } from './conv-util';
 import { conv2dFilterGrad, conv2dInputGrad, depthwiseFilterGrad, depthwiseInputGrad } from './conv-grads';
+import { wasmTrainingKernelsRegistered } from './wasm-kernels';
 
 type AnyAttrs = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -83,6 +84,14 @@ export function registerDilatedConvGradients(): void {
       const [x, filter] = saved as [tf.Tensor4D, tf.Tensor4D];
       const g = { strides: a.strides, pad: a.pad, dilations: a.dilations, dimRoundingMode: a.dimRoundingMode };
       const d = dy as tf.Tensor4D;
+      if (tf.getBackend() === 'wasm' && wasmTrainingKernelsRegistered()) {
+        // our wasm Conv2DBackprop* kernels (native or JS) take the dilation directly
+        const base = { strides: a.strides, pad: a.pad, dataFormat: 'NHWC', dimRoundingMode: a.dimRoundingMode, dilations: a.dilations };
+        return {
+          x: () => tf.engine().runKernel('Conv2DBackpropInput', { dy: d, filter }, { ...base, inputShape: x.shape }) as tf.Tensor,
+          filter: () => tf.engine().runKernel('Conv2DBackpropFilter', { x, dy: d }, { ...base, filterShape: filter.shape }) as tf.Tensor,
+        };
+      }
       return {
         x: () => conv2dInputGrad(d, filter, x.shape, g),
         filter: () => conv2dFilterGrad(x, d, filter.shape, g),

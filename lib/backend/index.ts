@@ -1,6 +1,7 @@
 /** Backend support: wasm training kernels, dilated-conv gradients, cpu fixes (see each file). */
 export { startWasmBackend, wasmThreadingReport, type WasmThreadingReport } from './wasm';
-export { registerWasmTrainingKernels, WASM_TRAINING_KERNELS, cpuFallbackKernel, replaceKernel } from './wasm-kernels';
+export { registerWasmTrainingKernels, wasmTrainingKernelsRegistered, WASM_TRAINING_KERNELS, cpuFallbackKernel, replaceKernel } from './wasm-kernels';
+export { loadNativeKernels, nativeKernelsStatus, setNativeThreads, buildNativeKernels, type NativeStatus } from './native';
 export { registerDilatedConvGradients } from './gradients';
 export { patchCpuBackend } from './cpu';
 export { conv2dFilterGrad, conv2dInputGrad, depthwiseFilterGrad, depthwiseInputGrad, type ConvGeometry } from './conv-grads';

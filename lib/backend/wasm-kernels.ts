@@ -18,6 +18,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { asTensor, assertNHWC } from './conv-util';
 import { conv2dFilterGrad, conv2dInputGrad, depthwiseFilterGrad, depthwiseInputGrad } from './conv-grads';
+import { loadNativeKernels, nativeKernelFuncs } from './native';
 
 /** The kernels `registerWasmTrainingKernels` installs for the 'wasm' backend. */
 export const WASM_TRAINING_KERNELS = [
@@ -42,7 +43,7 @@ function conv2DBackpropFilter({ inputs, attrs }: KernelArgs): tf.TensorInfo {
   assertNHWC(a.dataFormat, 'Conv2DBackpropFilter (wasm)');
   const x = asTensor<tf.Rank.R4>(inputs.x, 'Conv2DBackpropFilter');
   const dy = asTensor<tf.Rank.R4>(inputs.dy, 'Conv2DBackpropFilter');
-  return conv2dFilterGrad(x, dy, a.filterShape, { strides: a.strides, pad: a.pad, dimRoundingMode: a.dimRoundingMode });
+  return conv2dFilterGrad(x, dy, a.filterShape, { strides: a.strides, pad: a.pad, dilations: a.dilations, dimRoundingMode: a.dimRoundingMode });
 }
 
 function conv2DBackpropInput({ inputs, attrs }: KernelArgs): tf.TensorInfo {
@@ -50,7 +51,7 @@ function conv2DBackpropInput({ inputs, attrs }: KernelArgs): tf.TensorInfo {
   assertNHWC(a.dataFormat, 'Conv2DBackpropInput (wasm)');
   const dy = asTensor<tf.Rank.R4>(inputs.dy, 'Conv2DBackpropInput');
   const filter = asTensor<tf.Rank.R4>(inputs.filter, 'Conv2DBackpropInput');
-  return conv2dInputGrad(dy, filter, a.inputShape, { strides: a.strides, pad: a.pad, dimRoundingMode: a.dimRoundingMode });
+  return conv2dInputGrad(dy, filter, a.inputShape, { strides: a.strides, pad: a.pad, dilations: a.dilations, dimRoundingMode: a.dimRoundingMode });
 }
 
 function depthwiseBackpropFilter({ inputs, attrs }: KernelArgs): tf.TensorInfo {
@@ -103,18 +104,40 @@ export function cpuFallbackKernel(kernelName: string): tf.KernelFunc {
   };
 }
 
-let registered = false;
+let registered: { native: boolean } | null = null;
 
 /**
  * Register the training kernels of `WASM_TRAINING_KERNELS` for the 'wasm' backend (idempotent;
  * importing `@tensorflow/tfjs-backend-wasm` first is required, initialising it is not).
+ * With `native` (default true) and the addon of `native.ts` available, `Conv2D`, `FusedConv2D`,
+ * `Conv2DBackpropFilter` and `Conv2DBackpropInput` run natively (see `nativeKernelsStatus()`).
+ * Our `Conv2DBackprop*` kernels also accept a `dilations` attribute (tfjs's own do not).
+ * Returns whether the native kernels are in use.
  */
-export function registerWasmTrainingKernels(): void {
-  if (registered) return;
+export function registerWasmTrainingKernels(options: { native?: boolean } = {}): boolean {
+  if (registered) return registered.native;
+  const original: Record<string, tf.KernelFunc> = {};
+  for (const k of ['Conv2D', 'FusedConv2D']) {
+    const kc = tf.getKernel(k, 'wasm');
+    if (!kc) throw new Error(`registerWasmTrainingKernels: tfjs-backend-wasm has no ${k} kernel`);
+    original[k] = kc.kernelFunc;
+  }
   replaceKernel('Conv2DBackpropFilter', 'wasm', conv2DBackpropFilter);
   replaceKernel('Conv2DBackpropInput', 'wasm', conv2DBackpropInput);
   replaceKernel('DepthwiseConv2dNativeBackpropFilter', 'wasm', depthwiseBackpropFilter);
   replaceKernel('DepthwiseConv2dNativeBackpropInput', 'wasm', depthwiseBackpropInput);
   replaceKernel('UnsortedSegmentSum', 'wasm', cpuFallbackKernel('UnsortedSegmentSum'));
-  registered = true;
+  let native = false;
+  if (options.native !== false && loadNativeKernels().loaded) {
+    const funcs = nativeKernelFuncs({ ...original, Conv2DBackpropFilter: conv2DBackpropFilter, Conv2DBackpropInput: conv2DBackpropInput });
+    for (const [k, f] of Object.entries(funcs)) replaceKernel(k, 'wasm', f);
+    native = true;
+  }
+  registered = { native };
+  return native;
+}
+
+/** True once `registerWasmTrainingKernels` ran (our Conv2DBackprop* kernels honour `dilations`). */
+export function wasmTrainingKernelsRegistered(): boolean {
+  return registered !== null;
 }

@@ -20,6 +20,7 @@ import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import * as wasmBackend from '@tensorflow/tfjs-backend-wasm';
 import { registerWasmTrainingKernels } from './wasm-kernels';
+import { nativeKernelsStatus, setNativeThreads } from './native';
 import { registerDilatedConvGradients } from './gradients';
 
 // The real module object (a TS namespace import is a frozen copy whose `cpus` cannot be replaced).
@@ -35,6 +36,8 @@ export interface WasmThreadingReport {
   threaded: boolean;
   /** Why fewer threads than requested, or '' when all is well. */
   note: string;
+  /** OpenMP threads of the native conv kernels (0 = native kernels not in use; see native.ts). */
+  nativeThreads?: number;
 }
 
 let report: WasmThreadingReport | null = null;
@@ -108,8 +111,22 @@ async function initThreaded(threads: number): Promise<boolean> {
  * kernels. Returns false when wasm cannot start at all. A fallback to 1 thread is printed on stderr.
  */
 export async function startWasmBackend(threads?: number): Promise<boolean> {
-  registerWasmTrainingKernels();
-  registerDilatedConvGradients();
+  const ok = await startWasm(threads);
+  if (ok && report) {
+    registerWasmTrainingKernels();
+    registerDilatedConvGradients();
+    const native = nativeKernelsStatus();
+    if (native?.loaded) {
+      report.nativeThreads = setNativeThreads(report.requested);
+    } else {
+      report.nativeThreads = 0;
+      console.warn(`[channel-distill] wasm: native conv kernels not in use (${native?.note ?? 'not loaded'}); using the slower JS-composed kernels`);
+    }
+  }
+  return ok;
+}
+
+async function startWasm(threads?: number): Promise<boolean> {
   const envThreads = process.env.CWD_WASM_THREADS ? Number(process.env.CWD_WASM_THREADS) : undefined;
   if (envThreads !== undefined && !(Number.isInteger(envThreads) && envThreads >= 1)) {
     throw new Error(`CWD_WASM_THREADS=${JSON.stringify(process.env.CWD_WASM_THREADS)} is not a positive integer`);

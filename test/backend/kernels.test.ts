@@ -6,7 +6,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as tf from '@tensorflow/tfjs';
-import { WASM_TRAINING_KERNELS } from '../../lib/backend/index';
+import { WASM_TRAINING_KERNELS, conv2dFilterGrad, conv2dInputGrad, nativeKernelsStatus } from '../../lib/backend/index';
 import { backendsReady, dilateFilter, rand, relMaxDiff, runOn } from './helpers';
 
 const TOL = 2e-5; // relative to the largest reference magnitude
@@ -59,6 +59,71 @@ for (const [i, c] of convCases.entries()) {
     assert.ok(relMaxDiff(wx.values, cx.values) < TOL, `dx rel diff ${relMaxDiff(wx.values, cx.values)}`);
   });
 }
+
+for (const [i, c] of convCases.entries()) {
+  test(`JS-composed conv gradients (the fallback without the native addon) on wasm == cpu kernels (case ${i})`, async () => {
+    await backendsReady();
+    const dyShape = outShape(c, false);
+    const g = { strides: c.strides, pad: c.pad };
+    const [ww, wx] = await runOn('wasm', () => {
+      const x = rand(c.x, 1 + i) as tf.Tensor4D;
+      const w = rand(c.f, 2 + i) as tf.Tensor4D;
+      const dy = rand(dyShape, 3 + i) as tf.Tensor4D;
+      return [conv2dFilterGrad(x, dy, c.f, g), conv2dInputGrad(dy, w, c.x, g)];
+    });
+    const attrs = { strides: c.strides, pad: c.pad, dataFormat: 'NHWC', dimRoundingMode: undefined };
+    const [cw, cx] = await runOn('cpu', () => {
+      const x = rand(c.x, 1 + i);
+      const w = rand(c.f, 2 + i);
+      const dy = rand(dyShape, 3 + i);
+      return [
+        tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, { ...attrs, filterShape: c.f } as any) as tf.Tensor,
+        tf.engine().runKernel('Conv2DBackpropInput', { dy, filter: w }, { ...attrs, inputShape: c.x } as any) as tf.Tensor,
+      ];
+    });
+    assert.ok(relMaxDiff(ww.values, cw.values) < TOL, `dW rel diff ${relMaxDiff(ww.values, cw.values)}`);
+    assert.ok(relMaxDiff(wx.values, cx.values) < TOL, `dx rel diff ${relMaxDiff(wx.values, cx.values)}`);
+  });
+}
+
+const fusedCases: (Case & { act: 'linear' | 'relu' | 'relu6' | 'elu'; bias: boolean })[] = [
+  { x: [2, 9, 11, 3], f: [3, 3, 3, 5], strides: 2, pad: 'same', act: 'relu', bias: true },
+  { x: [2, 9, 11, 3], f: [3, 3, 3, 40], strides: 1, pad: 'valid', act: 'relu6', bias: true },
+  { x: [1, 12, 10, 7], f: [3, 3, 7, 33], strides: 1, pad: 'same', dilations: 2, act: 'linear', bias: false },
+  { x: [1, 8, 6, 4], f: [1, 1, 4, 7], strides: 1, pad: 'valid', act: 'elu', bias: true },
+];
+
+for (const [i, c] of fusedCases.entries()) {
+  test(`Conv2D / FusedConv2D on wasm (native when built) == cpu (case ${i}: ${c.act}${c.bias ? ' + bias' : ''}, d ${c.dilations ?? 1})`, async () => {
+    await backendsReady();
+    const fn = () => {
+      const x = rand(c.x, 71 + i) as tf.Tensor4D;
+      const w = rand(c.f, 72 + i).mul(3) as tf.Tensor4D;
+      const b = c.bias ? rand([c.f[3]], 73 + i) : undefined;
+      return [
+        tf.conv2d(x, w, c.strides, c.pad, 'NHWC', c.dilations ?? 1),
+        tf.fused.conv2d({ x, filter: w, strides: c.strides, pad: c.pad, dilations: c.dilations ?? 1, bias: b, activation: c.act }),
+      ];
+    };
+    const [cy, cf] = await runOn('cpu', fn);
+    const [wy, wf] = await runOn('wasm', fn);
+    assert.equal(wy.shape, cy.shape);
+    assert.ok(relMaxDiff(wy.values, cy.values) < TOL, `conv2d rel diff ${relMaxDiff(wy.values, cy.values)}`);
+    assert.ok(relMaxDiff(wf.values, cf.values) < TOL, `fused rel diff ${relMaxDiff(wf.values, cf.values)}`);
+  });
+}
+
+test('the native conv kernels are in use when they can be built (status is reported, not silent)', async () => {
+  await backendsReady();
+  const s = nativeKernelsStatus();
+  assert.ok(s, 'loadNativeKernels ran');
+  if (!s!.loaded) {
+    assert.ok(s!.note.length > 0, 'a reason is given when the native kernels are not in use');
+    console.warn(`[test] native kernels not in use: ${s!.note}`);
+  } else {
+    assert.ok(s!.threads >= 1);
+  }
+});
 
 const dwCases: Case[] = [
   { x: [2, 9, 11, 4], f: [3, 3, 4, 1], strides: 1, pad: 'same' },

@@ -1,0 +1,222 @@
+/**
+ * Optional native convolution kernels for the wasm backend (`native/cwd_kernels.cc`, N-API + OpenMP).
+ *
+ * The wasm backend keeps every tensor in its WebAssembly heap; these kernels receive Float32Array
+ * views of that heap and compute in place (no copies), with an im2col-free packed GEMM compiled
+ * for the machine (`-O3 -march=native -fopenmp`). They replace, for the 'wasm' backend:
+ * `Conv2D`, `FusedConv2D` (bias + linear/relu/relu6), `Conv2DBackpropFilter`, `Conv2DBackpropInput`
+ * (NHWC float32; anything else goes to the previous implementation).
+ *
+ * Build: `npx tsx lib/backend/native.ts build` (or automatically on first use when g++ and the Node
+ * headers are present) writes `lib/backend/native/build/cwd_kernels.node`. Nothing is downloaded.
+ * When the addon cannot be built or loaded, the JS kernels of `wasm-kernels.ts` stay in use and
+ * `nativeKernelsStatus()` says why (printed once by `startWasmBackend`). `CWD_NATIVE=0` disables it.
+ * @example
+ *   import { loadNativeKernels, nativeKernelsStatus } from './native';
+ *   loadNativeKernels();              // {loaded: true, path: '…/cwd_kernels.node', note: ''}
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { spawnSync } from 'child_process';
+import * as tf from '@tensorflow/tfjs';
+
+export interface NativeAddon {
+  conv2d(x: Float32Array, w: Float32Array, y: Float32Array, dims: Int32Array, bias: Float32Array | null, act: number): void;
+  backpropFilter(x: Float32Array, dy: Float32Array, dw: Float32Array, dims: Int32Array): void;
+  backpropInput(dy: Float32Array, w: Float32Array, dx: Float32Array, dims: Int32Array): void;
+  setThreads(n: number): number;
+}
+
+export interface NativeStatus {
+  loaded: boolean;
+  /** The .node file in use (or the one that failed). */
+  path: string;
+  /** Why the addon is not in use, or '' when it is. */
+  note: string;
+  threads: number;
+}
+
+const SRC = path.join(__dirname, 'native', 'cwd_kernels.cc');
+const OUT_DIR = path.join(__dirname, 'native', 'build');
+const OUT = path.join(OUT_DIR, 'cwd_kernels.node');
+
+let addon: NativeAddon | null = null;
+let status: NativeStatus | null = null;
+
+/** Directory holding `node_api.h` for the running Node, or null. */
+function nodeIncludeDir(): string | null {
+  const prefix = path.resolve(path.dirname(process.execPath), '..');
+  const candidates = [
+    process.env.npm_config_nodedir ? path.join(process.env.npm_config_nodedir, 'include', 'node') : '',
+    path.join(prefix, 'include', 'node'),
+    '/usr/include/node',
+    '/usr/include/nodejs/src',
+    '/usr/include/nodejs',
+  ].filter(Boolean);
+  return candidates.find((d) => fs.existsSync(path.join(d, 'node_api.h'))) ?? null;
+}
+
+/**
+ * Compile the addon with g++ (no downloads). Returns '' on success or the reason it failed.
+ * @example buildNativeKernels()  // '' → lib/backend/native/build/cwd_kernels.node
+ */
+export function buildNativeKernels(options: { quiet?: boolean } = {}): string {
+  const include = nodeIncludeDir();
+  if (!include) return 'no node_api.h found (install the Node.js headers, e.g. Debian libnode-dev, or set npm_config_nodedir)';
+  const cxx = process.env.CXX || 'g++';
+  fs.mkdirSync(OUT_DIR, { recursive: true });
+  const tmp = `${OUT}.${process.pid}.tmp`;
+  const args = ['-O3', '-march=native', '-fopenmp', '-shared', '-fPIC', '-std=c++17',
+    '-DNODE_GYP_MODULE_NAME=cwd_kernels', `-I${include}`, SRC, '-o', tmp];
+  if (!options.quiet) console.error(`[channel-distill] building native conv kernels: ${cxx} ${args.join(' ')}`);
+  const r = spawnSync(cxx, args, { encoding: 'utf8' });
+  if (r.error) return `${cxx} could not run: ${r.error.message}`;
+  if (r.status !== 0) {
+    fs.rmSync(tmp, { force: true });
+    return `${cxx} failed (exit ${r.status}): ${(r.stderr || '').split('\n').slice(0, 5).join(' | ')}`;
+  }
+  fs.renameSync(tmp, OUT); // atomic: concurrent processes never load a half-written file
+  return '';
+}
+
+function stale(): boolean {
+  try {
+    return fs.statSync(OUT).mtimeMs < fs.statSync(SRC).mtimeMs;
+  } catch {
+    return true;
+  }
+}
+
+/**
+ * Load (building first if needed) the native addon. Never throws: check `loaded`/`note`.
+ * `CWD_NATIVE=0` turns it off.
+ */
+export function loadNativeKernels(): NativeStatus {
+  if (status) return status;
+  if (process.env.CWD_NATIVE === '0') {
+    status = { loaded: false, path: OUT, note: 'disabled by CWD_NATIVE=0', threads: 0 };
+    return status;
+  }
+  let note = '';
+  if (stale()) note = buildNativeKernels();
+  if (!note) {
+    // Idle OpenMP threads sleep instead of spinning (the wasm threads and other processes share the cores).
+    process.env.OMP_WAIT_POLICY ??= 'PASSIVE';
+    try {
+      // eslint-disable-next-line @typescript-eslint/no-var-requires
+      addon = require(OUT) as NativeAddon;
+    } catch (e) {
+      note = `could not load ${OUT}: ${(e as Error).message}`;
+    }
+  }
+  status = addon
+    ? { loaded: true, path: OUT, note: '', threads: addon.setThreads(0) }
+    : { loaded: false, path: OUT, note, threads: 0 };
+  return status;
+}
+
+/** The addon's state (null before `loadNativeKernels`). */
+export function nativeKernelsStatus(): NativeStatus | null {
+  return status;
+}
+
+/** Set the OpenMP thread count of the native kernels (0 = OpenMP's default). Returns the count in use. */
+export function setNativeThreads(n: number): number {
+  if (!addon) return 0;
+  const t = addon.setThreads(n);
+  if (status) status.threads = t;
+  return t;
+}
+
+// ---- kernels ----------------------------------------------------------------------------------
+
+interface WasmBackendLike {
+  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
+  typedArrayFromHeap(t: tf.TensorInfo): Float32Array;
+}
+
+type KernelArgs = Parameters<tf.KernelFunc>[0];
+type AnyAttrs = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+function dims(ci: tf.backend_util.Conv2DInfo): Int32Array {
+  return Int32Array.from([
+    ci.batchSize, ci.inHeight, ci.inWidth, ci.inChannels, ci.outHeight, ci.outWidth, ci.outChannels,
+    ci.filterHeight, ci.filterWidth, ci.strideHeight, ci.strideWidth, ci.dilationHeight, ci.dilationWidth,
+    ci.padInfo.top, ci.padInfo.left,
+  ]);
+}
+
+function allFloat(...ts: (tf.TensorInfo | undefined)[]): boolean {
+  return ts.every((t) => !t || t.dtype === 'float32');
+}
+
+const ACT: Record<string, number> = { linear: 0, relu: 1, relu6: 2 };
+
+/** Native kernel functions, each falling back to `fallback` for what it does not handle. */
+export function nativeKernelFuncs(fallback: Record<string, tf.KernelFunc>): Record<string, tf.KernelFunc> {
+  const a = addon;
+  if (!a) throw new Error('nativeKernelFuncs: the native addon is not loaded (call loadNativeKernels first)');
+  return {
+    Conv2D: (args: KernelArgs) => {
+      const { x, filter } = args.inputs as { x: tf.TensorInfo; filter: tf.TensorInfo };
+      const at = args.attrs as AnyAttrs;
+      if ((at.dataFormat && at.dataFormat !== 'NHWC') || !allFloat(x, filter)) return fallback.Conv2D(args);
+      const be = args.backend as unknown as WasmBackendLike;
+      const ci = tf.backend_util.computeConv2DInfo(x.shape as [number, number, number, number], filter.shape as [number, number, number, number],
+        at.strides, at.dilations ?? 1, at.pad, at.dimRoundingMode);
+      const out = be.makeOutput(ci.outShape, 'float32');
+      a.conv2d(be.typedArrayFromHeap(x), be.typedArrayFromHeap(filter), be.typedArrayFromHeap(out), dims(ci), null, 0);
+      return out;
+    },
+    FusedConv2D: (args: KernelArgs) => {
+      const { x, filter, bias, preluActivationWeights } = args.inputs as Record<string, tf.TensorInfo | undefined>;
+      const at = args.attrs as AnyAttrs;
+      const act = ACT[at.activation ?? 'linear'];
+      if ((at.dataFormat && at.dataFormat !== 'NHWC') || act === undefined || preluActivationWeights || !allFloat(x, filter, bias)) {
+        return fallback.FusedConv2D(args);
+      }
+      const xi = x as tf.TensorInfo;
+      const fi = filter as tf.TensorInfo;
+      const co = fi.shape[3];
+      if (bias && tf.util.sizeFromShape(bias.shape) !== co) return fallback.FusedConv2D(args);
+      const be = args.backend as unknown as WasmBackendLike;
+      const ci = tf.backend_util.computeConv2DInfo(xi.shape as [number, number, number, number], fi.shape as [number, number, number, number],
+        at.strides, at.dilations ?? 1, at.pad, at.dimRoundingMode);
+      const out = be.makeOutput(ci.outShape, 'float32');
+      a.conv2d(be.typedArrayFromHeap(xi), be.typedArrayFromHeap(fi), be.typedArrayFromHeap(out), dims(ci),
+        bias ? be.typedArrayFromHeap(bias) : null, act);
+      return out;
+    },
+    Conv2DBackpropFilter: (args: KernelArgs) => {
+      const { x, dy } = args.inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
+      const at = args.attrs as AnyAttrs;
+      if ((at.dataFormat && at.dataFormat !== 'NHWC') || !allFloat(x, dy)) return fallback.Conv2DBackpropFilter(args);
+      const be = args.backend as unknown as WasmBackendLike;
+      const ci = tf.backend_util.computeConv2DInfo(x.shape as [number, number, number, number], at.filterShape,
+        at.strides, at.dilations ?? 1, at.pad, at.dimRoundingMode);
+      const out = be.makeOutput(at.filterShape, 'float32');
+      a.backpropFilter(be.typedArrayFromHeap(x), be.typedArrayFromHeap(dy), be.typedArrayFromHeap(out), dims(ci));
+      return out;
+    },
+    Conv2DBackpropInput: (args: KernelArgs) => {
+      const { dy, filter } = args.inputs as { dy: tf.TensorInfo; filter: tf.TensorInfo };
+      const at = args.attrs as AnyAttrs;
+      if ((at.dataFormat && at.dataFormat !== 'NHWC') || !allFloat(dy, filter)) return fallback.Conv2DBackpropInput(args);
+      const be = args.backend as unknown as WasmBackendLike;
+      const ci = tf.backend_util.computeConv2DInfo(at.inputShape, filter.shape as [number, number, number, number],
+        at.strides, at.dilations ?? 1, at.pad, at.dimRoundingMode);
+      const out = be.makeOutput(at.inputShape, 'float32');
+      a.backpropInput(be.typedArrayFromHeap(dy), be.typedArrayFromHeap(filter), be.typedArrayFromHeap(out), dims(ci));
+      return out;
+    },
+  };
+}
+
+if (require.main === module && process.argv[2] === 'build') {
+  const why = buildNativeKernels();
+  if (why) {
+    console.error(`[channel-distill] native kernels not built: ${why}`);
+    process.exit(1);
+  }
+  console.error(`[channel-distill] built ${OUT}`);
+}
