@@ -41,7 +41,9 @@ export function maxPoolCeil(x: tf.Tensor4D, kh: number, kw: number): tf.Tensor4D
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const [p, pooled] = saved;
         const windows = tf.reshape(p, [n, oh, kh, ow, kw, c]);
-        const mask = tf.cast(tf.equal(windows, tf.reshape(pooled, [n, oh, 1, ow, 1, c])), 'float32');
+        // 1 where the element equals its window's max: x − max == 0 (exact in IEEE arithmetic). A broadcast
+        // tf.equal(windows, max) is ~100× slower on wasm, and wasm's Sign returns 0 for |x| < ~1e-6.
+        const mask = tf.cast(tf.equal(tf.sub(windows, tf.reshape(pooled, [n, oh, 1, ow, 1, c])), 0), 'float32');
         const share = tf.div(tf.reshape(dy, [n, oh, 1, ow, 1, c]), tf.sum(mask, [2, 4], true));
         const dPadded = tf.reshape(tf.mul(mask, share), [n, oh * kh, ow * kw, c]);
         return tf.slice(dPadded, [0, 0, 0, 0], [n, h, w, c]);
