@@ -23,19 +23,6 @@ export function maskDataURL(trainIds: ArrayLike<number>, width: number, height: 
   return pngDataURL(colourise(trainIds), width, height, 3);
 }
 
-/**
- * An image normalised with ImageNet mean/std (as `Batch.images` holds it), back to RGB uint8.
- * `values`: HWC float32 of one image.
- */
-export function denormalizeImage(values: ArrayLike<number>, mean = [0.485, 0.456, 0.406], std = [0.229, 0.224, 0.225]): Uint8Array {
-  const out = new Uint8Array(values.length);
-  for (let i = 0; i < values.length; i++) {
-    const c = i % 3;
-    out[i] = Math.max(0, Math.min(255, Math.round((values[i] * std[c] + mean[c]) * 255)));
-  }
-  return out;
-}
-
 /** Colour maps for `colormap` (control points, interpolated linearly; from matplotlib's viridis / inferno). */
 export const COLORMAPS: Record<'viridis' | 'inferno' | 'greys', readonly (readonly [number, number, number])[]> = {
   viridis: [[68, 1, 84], [72, 40, 120], [62, 74, 137], [49, 104, 142], [38, 130, 142], [31, 158, 137], [53, 183, 121], [109, 205, 89], [180, 222, 44], [253, 231, 37]],

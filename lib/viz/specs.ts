@@ -253,7 +253,7 @@ export function imageGridSpec(panels: ImagePanel[], options: { title?: string; w
     spec: {
       width: options.width,
       height: options.height,
-      mark: { type: 'image', width: options.width, height: options.height, aspect: false, aria: false },
+      mark: { type: 'image', width: options.width, height: options.height, aspect: false, aria: false, smooth: false },
       encoding: {
         url: { field: 'url', type: 'nominal' },
         x: { value: options.width / 2 },
@@ -299,7 +299,7 @@ export async function channelImagesSpec(maps: GridMap[], options: { title?: stri
     spec: {
       width: pw,
       height: ph,
-      mark: { type: 'image', width: pw, height: ph, aspect: false, aria: false },
+      mark: { type: 'image', width: pw, height: ph, aspect: false, aria: false, smooth: false },
       encoding: { url: { field: 'url', type: 'nominal' }, x: { value: pw / 2 }, y: { value: ph / 2 } },
     },
     config: { view: { stroke: null } },

@@ -1,0 +1,139 @@
+/**
+ * What notebooks 02–05 share: the budgets of each profile, the distillation methods by name, and
+ * `trainMethod`, which trains one student (or reuses the finished run with the same name) through
+ * the library's `runExperiment`. Runs of one profile live in one folder, so a method trained by one
+ * notebook (say the CWD student of 02) is read, not retrained, by the next (04, 05).
+ *
+ * Imported by the notebooks as `./notebooks/common` (the kernel's working directory is the project root).
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { runExperiment, disposeResult, type ExperimentResult, type ExperimentSpec } from '../lib/train/experiment';
+import type { TermConfig } from '../lib/train/terms';
+import { resolveCityscapesRoot } from '../lib/cityscapes/dataset';
+import { generateSyntheticCityscapes } from '../lib/cityscapes/synthetic';
+import { distillationLosses } from '../lib/distill/registry';
+import { notebookProfile, type NotebookProfile } from '../lib/viz/profile';
+import { readRun, runFinished, type RunRecord } from '../lib/viz/runs';
+import { buildModel, type ModelConfig } from '../lib/models';
+import type { SegmentationNet } from '../lib/models/types';
+import { CheckpointDir, loadWeightsInto } from '../lib/train/checkpoint';
+
+export interface Budget {
+  profile: NotebookProfile;
+  /** Where this profile's runs go (one folder per profile: quick runs never mix with full ones). */
+  runsDir: string;
+  /** Student preset of lib/models. */
+  student: string;
+  /** Integer shrink of the 512×256 synthetic frames (4 → 128×64). */
+  downsample: number;
+  trainLimit?: number;
+  valLimit?: number;
+  iters: number;
+  batchSize: number;
+  seeds: number[];
+  /** Steps between progress lines. */
+  logEvery: number;
+}
+
+export const BUDGETS: Record<NotebookProfile, Budget> = {
+  quick: {
+    profile: 'quick', runsDir: 'runs/notebooks-quick', student: 'student-r18-0.5', downsample: 4,
+    trainLimit: 16, valLimit: 8, iters: 8, batchSize: 2, seeds: [0], logEvery: 4,
+  },
+  full: {
+    profile: 'full', runsDir: 'runs/notebooks-full', student: 'student-r18', downsample: 2,
+    iters: 600, batchSize: 4, seeds: [0], logEvery: 50,
+  },
+};
+
+export function budget(profile: NotebookProfile = notebookProfile()): Budget {
+  return BUDGETS[profile];
+}
+
+/**
+ * The distillation methods of the paper's Tables 2–4 as term lists (Eq. 1: CE + Σ weight·term).
+ * Weights: the paper's α = 3 for CWD (with T = 4, its best cell of Fig. 3); for the other methods the
+ * weight their reference code uses (registry `referenceWeight`), else 3. Same for every profile.
+ */
+export function methodTerms(method: string, options: { temperature?: number; weight?: number; on?: 'feature' | 'logits' } = {}): TermConfig[] {
+  if (method === 'student') return [];
+  const loss = (distillationLosses as unknown as Record<string, { referenceWeight: { value: number } | null; defaultConfig(): Record<string, unknown> }>)[method];
+  if (!loss) throw new Error(`unknown method '${method}': use 'student' or one of ${Object.keys(distillationLosses).join(', ')}`);
+  const weight = options.weight ?? (method === 'cwd' ? 3 : loss.referenceWeight?.value ?? 3);
+  const term: Record<string, unknown> = { method, on: options.on ?? 'feature', weight };
+  const defaults = loss.defaultConfig();
+  if ('temperature' in defaults) term.temperature = options.temperature ?? (method === 'cwd' ? 4 : defaults.temperature);
+  return [term as unknown as TermConfig];
+}
+
+/** The dataset root (CITYSCAPES_ROOT or the synthetic set, generated here when absent). */
+export async function ensureData(): Promise<{ root: string; source: string }> {
+  const r = resolveCityscapesRoot();
+  if (r.source === 'synthetic' && !fs.existsSync(path.join(r.root, 'gtFine', 'val'))) {
+    console.log(`generating the synthetic Cityscapes set in ${r.root} (once; same as 'npm run data') …`);
+    const g = await generateSyntheticCityscapes({ out: r.root });
+    void g;
+  }
+  if (!fs.existsSync(r.root)) throw new Error(`dataset root ${r.root} (${r.source}) does not exist`);
+  return r;
+}
+
+/** The shipped teacher package; CWD_TEACHER_DIR points the notebooks at another one. */
+export const TEACHER_DIR = process.env.CWD_TEACHER_DIR || 'data/teacher';
+
+/** Run name of a method under the budget's folder, e.g. 'cwd-T4-w3@s0'. */
+export function runName(label: string, seed: number): string {
+  return `${label}@s${seed}`;
+}
+
+/**
+ * Train (or reuse) one student per seed for `label` with `terms`; returns the finished run records.
+ * A run whose folder already has eval.json is read, not retrained.
+ */
+export async function trainMethod(label: string, terms: TermConfig[], b: Budget, data: { root: string }): Promise<RunRecord[]> {
+  const out: RunRecord[] = [];
+  for (const seed of b.seeds) {
+    const name = runName(label, seed);
+    const dir = path.join(b.runsDir, name);
+    if (runFinished(dir)) {
+      console.log(`${name}: finished run found in ${dir}, reading it`);
+      out.push(readRun(dir, label));
+      continue;
+    }
+    const spec: ExperimentSpec = {
+      name, runsDir: b.runsDir, dataRoot: data.root, downsample: b.downsample, trainLimit: b.trainLimit,
+      valLimit: b.valLimit, model: b.student, teacherDir: terms.length ? TEACHER_DIR : undefined,
+      train: { iters: b.iters, batchSize: b.batchSize, seed, terms, logEvery: b.logEvery, checkpointEvery: Math.max(b.logEvery, Math.floor(b.iters / 4)) },
+    };
+    const t0 = Date.now();
+    let result: ExperimentResult | null = null;
+    try {
+      result = await runExperiment(spec, {
+        onStep: (r) => {
+          if (r.step % b.logEvery === 0 || r.step === b.iters) {
+            const extra = Object.entries(r.terms).map(([k, v]) => `${k} ${v.toFixed(4)}`).join(' ');
+            console.log(`${name} step ${r.step}/${b.iters} loss ${r.loss.toFixed(3)} ce ${r.ce.toFixed(3)} ${extra} (${r.seconds.toFixed(2)} s/step)`);
+          }
+        },
+        log: (m) => console.log(m),
+      });
+      console.log(`${name}: val mIoU ${(100 * (result.eval?.mIoU ?? NaN)).toFixed(2)} after ${result.steps} steps, ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+    } finally {
+      if (result) disposeResult(result);
+    }
+    out.push(readRun(dir, label));
+  }
+  return out;
+}
+
+/** The trained student of a finished run, rebuilt from its config.json and latest checkpoint. */
+export function loadStudent(run: RunRecord): SegmentationNet {
+  const cfg = run.config?.config?.student as ModelConfig | undefined;
+  if (!cfg) throw new Error(`${run.dir}/config.json has no config.student (model config)`);
+  const latest = new CheckpointDir(path.join(run.dir, 'checkpoints')).latest();
+  if (!latest) throw new Error(`${run.dir}/checkpoints has no checkpoint to load the student from`);
+  const net = buildModel(cfg);
+  loadWeightsInto(net.model, path.join(latest.dir, 'student'));
+  return net;
+}
