@@ -23,6 +23,11 @@
  */
 import * as tf from '@tensorflow/tfjs';
 
+/** The 7 evaluated Cityscapes categories, in categoryId order (1..7; 'void' = 0 is never evaluated). */
+export const CITYSCAPES_TRAIN_CATEGORIES: readonly string[] = ['flat', 'construction', 'object', 'nature', 'sky', 'human', 'vehicle'];
+/** Category index (into CITYSCAPES_TRAIN_CATEGORIES) of each of the 19 train classes = categoryId − 1. */
+export const CITYSCAPES_CATEGORY_OF_TRAIN_ID: readonly number[] = [0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 4, 5, 5, 6, 6, 6, 6, 6, 6];
+
 export interface ConfusionMatrixConfig {
   /** Ground-truth value that marks pixels to skip (default 255). */
   ignoreIndex: number;
@@ -280,6 +285,49 @@ export class ConfusionMatrix {
   /** nanmean of perClassAccuracy. */
   meanClassAccuracy(): number {
     return nanmean(this.perClassAccuracy());
+  }
+
+  /**
+   * IoU per category, cityscapesScripts `getIouScoreForCategory`: TP = GT and prediction both in
+   * the category, FN = GT in the category and prediction not, FP = prediction in the category on a
+   * valid GT pixel of another category. NaN when the denominator is 0.
+   * @param categoryOf category index of every class (default: the Cityscapes categories of the 19
+   *   train classes, in the order of `CITYSCAPES_TRAIN_CATEGORIES`).
+   */
+  perCategoryIoU(categoryOf: ArrayLike<number> = CITYSCAPES_CATEGORY_OF_TRAIN_ID): Float64Array {
+    const C = this.numClasses;
+    if (categoryOf.length !== C) {
+      throw new Error(`ConfusionMatrix.perCategoryIoU: categoryOf has ${categoryOf.length} entries for ${C} classes`);
+    }
+    let K = 0;
+    for (let i = 0; i < C; i++) K = Math.max(K, categoryOf[i] + 1);
+    const tp = new Float64Array(K);
+    const fp = new Float64Array(K);
+    const fn = new Float64Array(K);
+    const W = C + 1;
+    for (let i = 0; i < C; i++) {
+      const ci = categoryOf[i];
+      for (let j = 0; j <= C; j++) {
+        const v = this.counts[i * W + j];
+        if (v === 0) continue;
+        if (j < C && categoryOf[j] === ci) tp[ci] += v;
+        else {
+          fn[ci] += v;
+          if (j < C) fp[categoryOf[j]] += v;
+        }
+      }
+    }
+    const out = new Float64Array(K);
+    for (let k = 0; k < K; k++) {
+      const d = tp[k] + fp[k] + fn[k];
+      out[k] = d === 0 ? NaN : tp[k] / d;
+    }
+    return out;
+  }
+
+  /** nanmean of perCategoryIoU (cityscapesScripts' category "Score Average"). */
+  meanCategoryIoU(categoryOf: ArrayLike<number> = CITYSCAPES_CATEGORY_OF_TRAIN_ID): number {
+    return nanmean(this.perCategoryIoU(categoryOf));
   }
 
   /** All summary numbers at once (arrays as plain number[] with NaN kept). */

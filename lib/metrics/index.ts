@@ -1,3 +1,3 @@
 // Public API of lib/metrics.
-export { ConfusionMatrix } from './confusion';
+export { ConfusionMatrix, CITYSCAPES_TRAIN_CATEGORIES, CITYSCAPES_CATEGORY_OF_TRAIN_ID } from './confusion';
 export type { ConfusionMatrixConfig, LabelArray, LabelInput } from './confusion';

@@ -61,11 +61,27 @@ for (const c of golden.cases) {
     const acc = cm.perClassAccuracy();
     e.perClassAccuracy.forEach((v: number | null, k: number) => close(acc[k], v, `acc[${k}]`));
     close(cm.meanClassAccuracy(), e.meanClassAccuracy, 'mAcc');
+    const cat = cm.perCategoryIoU();
+    e.perCategoryIoU.forEach((v: number | null, k: number) => close(cat[k], v, `categoryIoU[${k}]`));
+    close(cm.meanCategoryIoU(), e.meanCategoryIoU, 'mean category IoU');
     assert.is(cm.validPixels, e.validPixels);
     assert.is(cm.ignoredPixelCount, e.ignoredPixels);
     assert.equal(cm.toArray(), e.confusionTrainIdSpace);
   });
 }
+
+test('hand-worked category IoU: car predicted as truck is right at category level', () => {
+  // gt: car car person road ; pred: truck car rider sidewalk (all within-category confusions)
+  const cm = new ConfusionMatrix(19).update(new Uint8Array([14, 13, 12, 1]), new Uint8Array([13, 13, 11, 0]));
+  const cat = cm.perCategoryIoU();
+  close(cat[0], 1, 'flat');
+  close(cat[5], 1, 'human');
+  close(cat[6], 1, 'vehicle');
+  assert.ok(Number.isNaN(cat[1]) && Number.isNaN(cat[4]));
+  close(cm.meanCategoryIoU(), 1, 'mean');
+  close(cm.meanIoU(), (0 + 0 + 0 + 0 + 0.5 + 0) / 6, 'class mIoU is low');
+  assert.throws(() => new ConfusionMatrix(3).perCategoryIoU(), /categoryOf has 19 entries for 3 classes/);
+});
 
 test('tensors in, streaming == merge == one big update, reset', () => {
   const rnd = (n: number, hi: number, seed: number) => {
