@@ -3,7 +3,7 @@
  * connectors and the loss registry. All losses take NHWC tensors `(student, teacher, options) => tf.Scalar`,
  * are unweighted (multiply by the loss weight yourself) and never send gradient to the teacher.
  */
-export * from './common';
+export { stopGradient, logSoftmaxOverSpace, logSoftmaxOverChannels } from './common';
 export * from './normalized-divergence';
 export * from './cwd';
 export * from './pixelwise';

@@ -3,9 +3,14 @@ import { ChannelMLP } from './channel-mlp';
 import { Connector, ConnectorConfig, ConnectorState } from './connector';
 import { Conv1x1Aligner } from './conv1x1';
 
-export * from './connector';
-export { Conv1x1Aligner, Conv1x1AlignerConfig } from './conv1x1';
-export { ChannelMLP, ChannelMLPConfig } from './channel-mlp';
+export { BaseConnector } from './connector';
+export type {
+  Connector, ConnectorConfig, ConnectorState, ConnectorType, ConnectorWeightState,
+} from './connector';
+export { Conv1x1Aligner } from './conv1x1';
+export type { Conv1x1AlignerConfig } from './conv1x1';
+export { ChannelMLP } from './channel-mlp';
+export type { ChannelMLPConfig } from './channel-mlp';
 
 export const CONNECTOR_TYPES = ['conv1x1', 'channel-mlp'] as const;
 
