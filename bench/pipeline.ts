@@ -1,10 +1,12 @@
 /**
- * Input pipeline throughput: images/s decoded (PNG) and augmented (random scale, crop, flip,
- * jitter, normalisation) into training batches by lib/data's pipeline, on data/synthetic-cityscapes
- * (generated first, with lib/cityscapes's generator, when absent).
+ * Input pipeline throughput: images/s decoded (PNG, sharp) and augmented (random scale, crop,
+ * flip, photometric jitter, ImageNet normalisation) into NHWC training batches by lib/data's
+ * `TrainLoader` (prefetching), on the train split that `openCityscapes` resolves: CITYSCAPES_ROOT,
+ * else data/synthetic-cityscapes (generated first by lib/cityscapes when absent).
+ * Also the two parts alone, per frame: decoding, and augmenting an already decoded frame.
  */
 import * as tf from '@tensorflow/tfjs';
-import { Recorder, backendThreads, errorMessage, progress } from './common';
+import { Recorder, backendThreads, errorMessage, median, progress } from './common';
 
 export interface PipelineBenchOptions {
   batch: number;
@@ -13,24 +15,85 @@ export interface PipelineBenchOptions {
   root?: string;
 }
 
+interface FrameLike { width: number; height: number }
+interface DatasetLike { length: number; root?: string; get(i: number): Promise<FrameLike> }
+interface LoaderLike {
+  epoch(e: number): AsyncGenerator<{ images: tf.Tensor; labels: tf.Tensor }>;
+  hostBatch(e: number, b: number): Promise<unknown>;
+  batchesPerEpoch: number;
+}
+
 export async function benchPipeline(rec: Recorder, o: PipelineBenchOptions): Promise<number | null> {
   const shape = { batch: [o.batch, o.size[0], o.size[1], 3] };
+  const name = 'pipeline.images_per_s';
   let data: Record<string, unknown>;
+  let cityscapes: Record<string, unknown>;
   try {
     // eslint-disable-next-line @typescript-eslint/no-var-requires
     data = require('../lib/data');
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    cityscapes = require('../lib/cityscapes');
   } catch (e) {
-    rec.unavailable('pipeline.images_per_s', 'images/s', `not available yet: cannot load lib/data: ${errorMessage(e)}`, { shape });
+    rec.unavailable(name, 'images/s', `not available yet: cannot load lib/data or lib/cityscapes: ${errorMessage(e)}`, { shape });
     return null;
   }
-  const missing = Object.keys(data).length === 0;
-  if (missing) {
-    rec.unavailable('pipeline.images_per_s', 'images/s', 'not available yet: lib/data exports no input pipeline', { shape });
+  const TrainLoader = data.TrainLoader as (new (s: DatasetLike, c: Record<string, unknown>) => LoaderLike) | undefined;
+  const CachedFrameSource = data.CachedFrameSource as (new (s: DatasetLike) => DatasetLike) | undefined;
+  const openCityscapes = cityscapes.openCityscapes as ((o: Record<string, unknown>) => Promise<DatasetLike>) | undefined;
+  if (!TrainLoader || !openCityscapes) {
+    rec.unavailable(name, 'images/s', 'not available yet: lib/data has no TrainLoader or lib/cityscapes no openCityscapes', { shape });
     return null;
   }
-  void tf;
-  void backendThreads;
-  void progress;
-  rec.unavailable('pipeline.images_per_s', 'images/s', `not available yet: lib/data exports ${Object.keys(data).join(', ')} but bench/pipeline.ts does not drive them yet`, { shape });
-  return null;
+  try {
+    progress('input pipeline: opening the train split (generating data/synthetic-cityscapes if absent)');
+    const train = await openCityscapes({ split: 'train', ...(o.root ? { root: o.root } : {}) });
+    const loader = new TrainLoader(train, { batchSize: o.batch, cropSize: o.size, seed: 1, prefetch: 2, cacheFrames: false });
+    const n = Math.min(o.batches, loader.batchesPerEpoch);
+    progress(`input pipeline: ${n} batches of ${o.batch} at ${o.size.join('x')} from ${train.root ?? 'the train split'} (${train.length} frames)`);
+    // warm-up: one batch (sharp and the JIT start up)
+    const warm = loader.epoch(1);
+    const w = await warm.next();
+    if (!w.done) tf.dispose([w.value.images, w.value.labels]);
+    await warm.return(undefined);
+    const before = tf.memory().numTensors;
+    const t0 = performance.now();
+    let images = 0;
+    let k = 0;
+    for await (const b of loader.epoch(0)) {
+      images += b.images.shape[0];
+      tf.dispose([b.images, b.labels]);
+      if (++k >= n) break;
+    }
+    const seconds = (performance.now() - t0) / 1000;
+    const ips = images / seconds;
+    const first = await train.get(0);
+    rec.add({
+      name, value: ips, unit: 'images/s', backend: tf.getBackend(), threads: backendThreads(), shape,
+      batches: k, images, seconds, frame: [first.height, first.width], prefetch: 2, leaked_tensors: tf.memory().numTensors - before,
+      note: 'TrainLoader: PNG decode + scale 0.5-2 + crop + flip + jitter + normalise, to tensors',
+    });
+    // the parts alone, per frame
+    const m = Math.min(train.length, Math.max(4, o.batch * 2));
+    const dec: number[] = [];
+    for (let i = 0; i < m; i++) {
+      const t = performance.now();
+      await train.get(i);
+      dec.push(performance.now() - t);
+    }
+    rec.add({ name: 'pipeline.decode_ms_per_frame', value: median(dec), unit: 'ms', backend: 'host', threads: 1, shape: { frame: [first.height, first.width] }, frames: m });
+    if (CachedFrameSource) {
+      const cached = new CachedFrameSource(train);
+      const aug = new TrainLoader(cached, { batchSize: o.batch, cropSize: o.size, seed: 1, prefetch: 1, cacheFrames: false });
+      const bs = Math.max(1, Math.floor(m / o.batch));
+      for (let b = 0; b < bs; b++) await aug.hostBatch(0, b); // decode into the cache
+      const t = performance.now();
+      for (let b = 0; b < bs; b++) await aug.hostBatch(0, b);
+      const perFrame = (performance.now() - t) / (bs * o.batch);
+      rec.add({ name: 'pipeline.augment_ms_per_frame', value: perFrame, unit: 'ms', backend: 'host', threads: 1, shape, frames: bs * o.batch });
+    }
+    return ips;
+  } catch (e) {
+    rec.unavailable(name, 'images/s', `failed: ${errorMessage(e)}`, { shape });
+    return null;
+  }
 }

@@ -35,7 +35,8 @@ export function checkTargets(figs: Figure[], mainTag: string): TargetCheck[] {
     out.push({
       target: 'KD step within 2× of PyTorch',
       verdict: step.ratio_vs_torch <= 2 ? 'PASS' : 'FAIL',
-      detail: `tfjs ${fmt(step.value)} ms vs PyTorch ${fmt(step.torch_ms)} ms per step at ${mainTag}: ${fmt(step.ratio_vs_torch)}× (target ≤ 2×)`,
+      detail: `tfjs ${fmt(step.value)} ms vs PyTorch ${fmt(step.torch_ms)} ms (${step.torch_format ?? ''}) per step at ${mainTag}: ${fmt(step.ratio_vs_torch)}× wall time`
+        + `${typeof step.cpu_ratio_vs_torch === 'number' ? `, ${fmt(step.cpu_ratio_vs_torch)}× CPU time` : ''} (target ≤ 2×)`,
     });
   }
   const bwd = byPrefix(figs, `profile.${mainTag}.bwd_vs_fwd.`).filter((f) => typeof f.value === 'number');
@@ -90,7 +91,11 @@ interface Row {
   tfjs: string;
   torch: string;
   ratio: string;
+  /** Ratio of process CPU time per call (less sensitive to other processes on a shared machine). */
+  cpuRatio: string;
 }
+
+const ratioCell = (x: unknown): string => (typeof x === 'number' && Number.isFinite(x) ? `${fmt(x)}×` : '—');
 
 /** Rows of the results table (step, teacher forward, losses, pipeline, memory). */
 export function tableRows(figs: Figure[]): Row[] {
@@ -103,8 +108,9 @@ export function tableRows(figs: Figure[]): Row[] {
         what: `KD training step (${f.student} ← ${f.teacher}, CWD logits) ${n.slice(5)}`,
         shape: shapeStr(f.shape),
         tfjs: f.value === null ? `n/a: ${f.note}` : `${fmt(f.value)} ms (${fmt(ips?.value)} img/s)`,
-        torch: typeof f.torch_ms === 'number' ? `${fmt(f.torch_ms)} ms (${fmt(ips?.torch_value)} img/s)` : '—',
-        ratio: typeof f.ratio_vs_torch === 'number' ? `${fmt(f.ratio_vs_torch)}×` : '—',
+        torch: typeof f.torch_ms === 'number' ? `${fmt(f.torch_ms)} ms (${fmt(ips?.torch_value)} img/s${f.torch_format ? `, ${f.torch_format}` : ''})` : '—',
+        ratio: ratioCell(f.ratio_vs_torch),
+        cpuRatio: ratioCell(f.cpu_ratio_vs_torch),
       });
     } else if (n.startsWith('teacher_forward.')) {
       const tag = n.slice('teacher_forward.'.length);
@@ -112,7 +118,7 @@ export function tableRows(figs: Figure[]): Row[] {
       const best = t.length ? Math.min(...t.map((g) => g.value as number)) : null;
       rows.push({
         what: `teacher forward (inference) ${tag}`, shape: shapeStr(f.shape), tfjs: `${fmt(f.value)} ms`,
-        torch: best !== null ? `${fmt(best)} ms` : '—', ratio: best ? `${fmt((f.value as number) / best)}×` : '—',
+        torch: best !== null ? `${fmt(best)} ms` : '—', ratio: best ? `${fmt((f.value as number) / best)}×` : '—', cpuRatio: '—',
       });
     } else if (/^loss\..*\.fwd_bwd$/.test(n)) {
       const bw = figs.find((g) => g.name === n.replace('.fwd_bwd', '.bandwidth'));
@@ -121,14 +127,20 @@ export function tableRows(figs: Figure[]): Row[] {
         shape: shapeStr(f.shape),
         tfjs: f.value === null ? `n/a: ${f.note}` : `${fmt(f.value)} ms (${fmt(bw?.value)} GB/s)`,
         torch: typeof f.torch_ms === 'number' ? `${fmt(f.torch_ms)} ms` : '—',
-        ratio: typeof f.ratio_vs_torch === 'number' ? `${fmt(f.ratio_vs_torch)}×` : '—',
+        ratio: ratioCell(f.ratio_vs_torch),
+        cpuRatio: ratioCell(f.cpu_ratio_vs_torch),
       });
     } else if (n === 'pipeline.images_per_s') {
-      rows.push({ what: 'input pipeline (decode + augment)', shape: shapeStr(f.shape), tfjs: f.value === null ? `n/a: ${f.note}` : `${fmt(f.value)} img/s`, torch: '—', ratio: '—' });
+      rows.push({ what: 'input pipeline (decode + augment)', shape: shapeStr(f.shape), tfjs: f.value === null ? `n/a: ${f.note}` : `${fmt(f.value)} img/s`, torch: '—', ratio: '—', cpuRatio: '—' });
+    } else if (n === 'pipeline.decode_ms_per_frame' || n === 'pipeline.augment_ms_per_frame') {
+      rows.push({
+        what: n === 'pipeline.decode_ms_per_frame' ? '  of which: PNG decode, per frame (sequential)' : '  of which: augment + normalise, per frame',
+        shape: shapeStr(f.shape), tfjs: `${fmt(f.value)} ms`, torch: '—', ratio: '—', cpuRatio: '—',
+      });
     } else if (n.endsWith('.tensor_growth')) {
-      rows.push({ what: `tensor growth over ${f.steps ?? '?'} steps`, shape: shapeStr(f.shape), tfjs: f.value === null ? `n/a: ${f.note}` : `${f.value} tensors`, torch: '—', ratio: '—' });
+      rows.push({ what: `tensor growth over ${f.steps ?? '?'} steps`, shape: shapeStr(f.shape), tfjs: f.value === null ? `n/a: ${f.note}` : `${f.value} tensors`, torch: '—', ratio: '—', cpuRatio: '—' });
     } else if (n.endsWith('.peak_rss')) {
-      rows.push({ what: 'peak RSS', shape: shapeStr(f.shape), tfjs: `${fmt(f.value)} MB`, torch: '—', ratio: '—' });
+      rows.push({ what: 'peak RSS', shape: shapeStr(f.shape), tfjs: `${fmt(f.value)} MB`, torch: '—', ratio: '—', cpuRatio: '—' });
     }
   }
   return rows;
@@ -141,6 +153,9 @@ export interface RunMeta {
   threads: number;
   torch: string | null;
   note?: string;
+  /** How the backend started (wasm threads, native kernels), as lib/backend reports it. */
+  backendReport?: unknown;
+  loadavg?: { start: string | null; end?: string | null };
 }
 
 /** Markdown: the header, the results table, the profile top 15 and the target checks. */
@@ -149,10 +164,15 @@ export function markdown(figs: Figure[], meta: RunMeta, mainTag: string): string
   lines.push(`Measured ${meta.machine.date.slice(0, 16).replace('T', ' ')} UTC with \`${meta.command}\` on ${meta.machine.nproc} × ${meta.machine.cpu} `
     + `(Node ${meta.machine.node}, TensorFlow.js ${meta.machine.tfjs} backend **${meta.backend}**, ${meta.threads} thread(s); `
     + `${meta.torch ? `PyTorch ${meta.torch} CPU with the same thread count` : 'PyTorch not available'}).`);
+  if (meta.loadavg?.start) {
+    lines.push('', `Load average (1, 5, 15 min) at the start: ${meta.loadavg.start}${meta.loadavg.end ? `; at the end: ${meta.loadavg.end}` : ''}`
+      + ` (${meta.machine.nproc} cores: above ${meta.machine.nproc} other processes competed for the CPU).`);
+  }
   if (meta.note) lines.push('', meta.note);
-  lines.push('', 'Medians of repeated runs; tfjs/PyTorch is the time ratio (1 = parity, 2 = tfjs twice as slow).', '');
-  lines.push('| what | shape | tfjs | PyTorch | tfjs/PyTorch |', '|---|---|---|---|---|');
-  for (const r of tableRows(figs)) lines.push(`| ${r.what} | ${r.shape} | ${r.tfjs} | ${r.torch} | ${r.ratio} |`);
+  lines.push('', 'Medians of repeated runs, PyTorch and tfjs interleaved; tfjs/PyTorch is the wall-time ratio (1 = parity, 2 = tfjs twice as slow);'
+    + ' the CPU column is the ratio of process CPU time per call (all threads), less sensitive to other load on a shared machine.', '');
+  lines.push('| what | shape | tfjs | PyTorch | tfjs/PyTorch | CPU-time ratio |', '|---|---|---|---|---|---|');
+  for (const r of tableRows(figs)) lines.push(`| ${r.what} | ${r.shape} | ${r.tfjs} | ${r.torch} | ${r.ratio} | ${r.cpuRatio} |`);
   const prof = byPrefix(figs, `profile.${mainTag}.kernel.`);
   if (prof.length) {
     const total = figs.find((f) => f.name === `profile.${mainTag}.kernel_total`);
@@ -169,9 +189,9 @@ export function markdown(figs: Figure[], meta: RunMeta, mainTag: string): string
 /** Plain-text summary for the terminal. */
 export function summary(figs: Figure[], mainTag: string, notes: string[]): string {
   const rows = tableRows(figs);
-  const w = [0, 0, 0, 0, 0];
-  const cells = rows.map((r) => [r.what, r.shape, r.tfjs, r.torch, r.ratio]);
-  const head = ['what', 'shape', 'tfjs', 'PyTorch', 'tfjs/PyTorch'];
+  const w = [0, 0, 0, 0, 0, 0];
+  const cells = rows.map((r) => [r.what, r.shape, r.tfjs, r.torch, r.ratio, r.cpuRatio]);
+  const head = ['what', 'shape', 'tfjs', 'PyTorch', 'tfjs/PyTorch', 'CPU ratio'];
   for (const c of [head, ...cells]) c.forEach((s, i) => (w[i] = Math.min(Math.max(w[i], s.length), 70)));
   const line = (c: string[]) => c.map((s, i) => (s.length > 70 ? s.slice(0, 69) + '…' : s).padEnd(w[i])).join('  ');
   const out = [line(head), w.map((n) => '-'.repeat(n)).join('  '), ...cells.map(line)];

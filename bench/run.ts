@@ -15,7 +15,8 @@
  * Output: one JSON line per figure on stdout (name, value, unit, backend, threads, shape,
  * ratio_vs_torch = tfjs time / PyTorch time), also written to runs/bench/<timestamp>.jsonl (and
  * --json-out); then a summary table and the issue-6 target checks (PASS / FAIL / NOT MEASURED).
- * Progress goes to stderr. The section "torch" alone (--only torch) checks the PyTorch twin only.
+ * Progress goes to stderr. `--only torch` checks the PyTorch side only: torch importable, and its
+ * twin of the teacher and student (translated from the tfjs layer graphs) has the same parameter counts.
  */
 import * as fs from 'fs';
 import * as path from 'path';
@@ -25,7 +26,7 @@ import { benchLosses, LOSS_SHAPES } from './losses';
 import { benchMemory } from './memory';
 import { benchPipeline } from './pipeline';
 import { checkTargets, markdown, summary, RunMeta } from './report';
-import { benchStep } from './step';
+import { benchStep, benchTorchTwin } from './step';
 import { findTorch } from './torch';
 
 const SECTIONS = ['losses', 'step', 'pipeline', 'memory', 'torch'] as const;
@@ -114,6 +115,14 @@ export function parseArgs(argv: string[]): BenchArgs {
   return a;
 }
 
+function loadavgLine(): string | null {
+  try {
+    return fs.readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(', ');
+  } catch {
+    return null;
+  }
+}
+
 function timestamp(): string {
   return new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19);
 }
@@ -126,7 +135,9 @@ function readJsonl(file: string): { figs: Figure[]; meta: RunMeta | null } {
     if (!line.trim()) continue;
     const j = JSON.parse(line);
     if (j.name === 'run.meta') meta = j.meta as RunMeta;
-    else figs.push(j as Figure);
+    else if (j.name === 'run.end') {
+      if (meta?.loadavg) meta.loadavg.end = j.loadavg_end;
+    } else figs.push(j as Figure);
   }
   return { figs, meta };
 }
@@ -156,6 +167,14 @@ async function main(): Promise<void> {
   const meta: RunMeta & { mainTag: string } = {
     command, machine, backend, threads, torch: torchFound.info?.torch ?? null, mainTag, ...(args.note ? { note: args.note } : {}),
   };
+  meta.loadavg = { start: loadavgLine() };
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    const report = (require('../lib/backend') as { wasmThreadingReport?: () => unknown }).wasmThreadingReport?.();
+    if (report) meta.backendReport = report;
+  } catch {
+    // lib/backend/index.ts without the report: nothing to add
+  }
   rec.add({ name: 'run.meta', value: null, unit: '', backend, threads, meta });
   if (!torchFound.info) rec.note(torchFound.why);
   progress(`backend ${backend}, ${threads} thread(s); PyTorch: ${torchFound.info ? `${torchFound.info.torch} (${torchFound.info.python})` : torchFound.why}`);
@@ -168,7 +187,13 @@ async function main(): Promise<void> {
   const steps = args.steps ?? (q ? 2 : 5);
   const stepBatch = args.batch ?? (q ? 2 : 8);
 
-  if (has('losses') || torchOnly) {
+  if (torchOnly) {
+    const ok = await benchTorchTwin(rec, { teacher: args.teacher, student: args.student, size: args.size });
+    console.log(`\nPyTorch twin: ${ok ? 'OK (same trainable parameter counts)' : 'NOT OK (see the figures and notes above)'}`);
+    if (rec.notes.length) console.log(rec.notes.map((n) => `  - ${n}`).join('\n'));
+    return;
+  }
+  if (has('losses')) {
     // --quick: every loss at the logits shape, the cheap ones (and CWD) at the feature shape too
     const quickFeature: ('feature' | 'logits')[] = ['feature', 'logits'];
     const logitsOnly: ('feature' | 'logits')[] = ['logits'];
@@ -180,7 +205,7 @@ async function main(): Promise<void> {
       shapes: q ? logitsOnly : quickFeature,
     });
   }
-  if (has('step') || torchOnly) {
+  if (has('step')) {
     await benchStep(rec, {
       teacher: args.teacher, student: args.student, batch: stepBatch, size: args.size, steps, warmup: q ? 1 : 2,
       torch: useTorch, profile: args.profile, tag: mainTag,
@@ -202,6 +227,8 @@ async function main(): Promise<void> {
     await benchMemory(rec, { teacher: args.teacher, student: args.student, batch: q ? 1 : 2, size: memSize, steps: memSteps, tag: memSize.join('x') });
   }
 
+  meta.loadavg.end = loadavgLine();
+  rec.add({ name: 'run.end', value: null, unit: '', backend, threads, loadavg_end: meta.loadavg.end });
   console.log('\n' + summary(rec.figures, mainTag, rec.notes));
   console.log(`\nfigures: ${files.join(', ')}`);
   if (args.markdown) console.log('\n' + markdown(rec.figures, meta, mainTag));

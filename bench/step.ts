@@ -340,3 +340,46 @@ export async function benchStep(rec: Recorder, o: StepBenchOptions): Promise<Ste
   }
   return result;
 }
+
+/**
+ * `--only torch`: is PyTorch there, and is its twin of the teacher and student the same network
+ * (trainable parameter counts equal)? No timing.
+ */
+export async function benchTorchTwin(rec: Recorder, o: { teacher: string; student: string; size: [number, number] }): Promise<boolean> {
+  const { api, why } = loadTraining();
+  if (!api) {
+    rec.unavailable('params.student', 'params', `not available yet: ${why}`);
+    return false;
+  }
+  const torch = findTorch();
+  const threads = backendThreads();
+  let worker: TorchWorker | null = null;
+  try {
+    worker = torch.info ? await TorchWorker.start(threads) : null;
+    let ok = !!worker;
+    for (const [role, preset] of [['student', o.student], ['teacher', o.teacher]] as const) {
+      const net = api.buildNet(preset, o.size);
+      const g = exportGraph(net.model);
+      net.model.dispose();
+      let torchCount: number | null = null;
+      let note = torch.why;
+      if (worker) {
+        try {
+          torchCount = (await worker.call<{ params: Record<string, number> }>({ cmd: 'params', graphs: { m: g } })).params.m;
+          note = '';
+        } catch (e) {
+          note = errorMessage(e);
+        }
+      }
+      const match = torchCount === g.trainableParams;
+      ok = ok && match;
+      rec.add({
+        name: `params.${role}`, value: g.trainableParams, unit: 'params', backend: tf.getBackend(), threads,
+        torch_value: torchCount, match, model: preset, ...(note ? { note } : {}),
+      });
+    }
+    return ok;
+  } finally {
+    worker?.close();
+  }
+}

@@ -98,10 +98,12 @@ def cmd_build_step(c):
     y[:, :2] = 255  # a band of ignore pixels, as in real labels
     terms = c.get('terms') or []
     aligners = nn.ModuleDict()
+    student.eval()  # channel probe only (train-mode BN rejects 1x1 maps of a single image)
     with torch.no_grad():
         sf, sl = student(x[:1])
         if teacher is not None:
             tf_, tl = teacher(x[:1])
+    student.train()
     for i, term in enumerate(terms):
         if term.get('on') == 'feature' and teacher is not None and sf.shape[1] != tf_.shape[1]:
             aligners[str(i)] = nn.Conv2d(sf.shape[1], tf_.shape[1], 1, bias=False)
