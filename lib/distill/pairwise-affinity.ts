@@ -21,9 +21,9 @@ export interface PairwiseAffinityOptions {
  * one as in PyTorch. (With stride = kernel and no padding every ceil-mode window starts inside the
  * input, so PyTorch's "drop the last window" rule never fires.)
  *
- * The backward pass is our own (tf.customGrad): tfjs-backend-wasm 4.22's MaxPoolGrad returns a zero
- * gradient for every window whose maximum is ≤ 0 (measured 2026-11: test/distill/golden.test.ts "maxPoolCeil gradient …"),
- * which silently breaks PA on signed features. The gradient goes to the arg-max of each window, split
+ * The backward pass is our own (tf.customGrad): tfjs-backend-wasm 4.22's MaxPoolGrad sends the gradient
+ * of every window whose maximum is negative to the wrong element (measured; test/distill/golden.test.ts
+ * "maxPoolCeil gradient …"), which silently breaks PA on signed features. The gradient goes to the arg-max of each window, split
  * equally between exact ties (PyTorch picks one of them; ties only occur on constant windows).
  */
 export function maxPoolCeil(x: tf.Tensor4D, kh: number, kw: number): tf.Tensor4D {

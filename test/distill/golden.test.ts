@@ -70,7 +70,7 @@ test('golden: ceil-mode max-pool matches PyTorch MaxPool2d(ceil_mode=True) (6×7
   }
 });
 
-test('maxPoolCeil gradient reaches the arg-max of windows whose maximum is ≤ 0 (tfjs-backend-wasm MaxPoolGrad drops them)', () => {
+test('maxPoolCeil gradient reaches the arg-max of windows whose maximum is ≤ 0 (tfjs-backend-wasm MaxPoolGrad misroutes negative ones)', () => {
   // 6×4, 2×2 windows: maxima 2, 3, 0 (tie of two zeros beside −1e-30), 0 (tie of two), −5, −6.5
   const x = tf.tensor4d([-3, -1, -2, -5, 2, 1, 0.5, 3, 0, 0, 0, 0, -1e-30, -2, -3, -4, -7, -6, -9, -8, -5, -6, -7, -6.5], [1, 6, 4, 1]);
   const g = tf.grad((y: tf.Tensor) => tf.sum(tf.mul(maxPoolCeil(y as tf.Tensor4D, 2, 2), tf.tensor4d([1, 2, 3, 4, 5, 6], [1, 3, 2, 1]))))(x);
