@@ -215,7 +215,247 @@ export const COMMANDS: Record<string, Command> = {
     options: { ...TRAIN_OPTIONS, ...DISTILL_OPTIONS },
     run: (o) => trainCommand('distill', o),
   },
+  sweep: {
+    summary: 'Run a grid of experiments (resumable, shardable with --shard i/n), then merge the results to JSON/CSV.',
+    options: {
+      ...TRAIN_OPTIONS,
+      teacher: DISTILL_OPTIONS.teacher,
+      terms: DISTILL_OPTIONS.terms,
+      grid: { type: 'json', help: 'grid over dotted option paths, e.g. {"train.terms.0.temperature":[1,4],"train.seed":[0,1]}', meta: 'JSON' },
+      methods: { type: 'list', help: 'method presets to compare (baseline, pi, at, pa, ifvd, holistic, cwd-feature, cwd-logits, abl-*)', meta: 'A,B' },
+      temperatures: { type: 'list', help: 'values of train.terms.0.temperature', meta: 'T1,T2' },
+      weights: { type: 'list', help: 'values of train.terms.0.weight', meta: 'W1,W2' },
+      seeds: { type: 'list', help: 'values of train.seed', meta: 'S1,S2' },
+      shard: { type: 'string', help: 'run only cells k with k mod n = i (0-based i)', meta: 'i/n' },
+      'dry-run': { type: 'bool', help: 'list this shard\'s cells and exit' },
+    },
+    run: (o) => sweepCommand(o),
+  },
+  merge: {
+    summary: 'Collect the results of a sweep (all shards) into <runs>/<name>/results.json and results.csv.',
+    options: {
+      name: { type: 'string', help: 'sweep name', meta: 'NAME' },
+      runs: TRAIN_OPTIONS.runs,
+      'allow-missing': { type: 'bool', help: 'exit 0 even when cells are missing' },
+    },
+    async run(o) {
+      if (!o.name) throw new UsageError('merge: --name is required');
+      const { mergeSweep } = await import('../train/sweep');
+      const m = mergeSweep(String(o.runs), String(o.name));
+      console.log(`merged ${m.results.length} cell(s) -> ${m.json}, ${m.csv}`);
+      if (m.missing.length) {
+        console.error(`missing ${m.missing.length} cell(s): ${m.missing.join(' ')}`);
+        if (!o.allowMissing) throw new Error(`merge: ${m.missing.length} cell(s) have no result yet (run the remaining shards, or pass --allow-missing)`);
+      }
+    },
+  },
+  eval: {
+    summary: 'Evaluate a model package (--model-dir) or a run\'s latest checkpoint (--run) on a split: per-class IoU, mIoU.',
+    options: {
+      'model-dir': { type: 'string', help: 'model package folder (e.g. data/teacher)', meta: 'DIR' },
+      run: { type: 'string', help: 'run folder (uses its latest checkpoint)', meta: 'DIR' },
+      data: TRAIN_OPTIONS.data,
+      split: { type: 'string', help: 'split to evaluate', default: 'val' },
+      downsample: TRAIN_OPTIONS.downsample,
+      limit: { type: 'int', min: 1, help: 'first N frames only' },
+      out: { type: 'string', help: 'write the result as JSON', meta: 'FILE' },
+      backend: TRAIN_OPTIONS.backend,
+    },
+    run: (o) => evalCommand(o),
+  },
+  demo: {
+    summary: 'The main job: data if absent, shipped teacher, baseline vs CWD student (same seed and budget), IoU table, runs/demo/.',
+    options: {
+      data: TRAIN_OPTIONS.data,
+      teacher: DISTILL_OPTIONS.teacher,
+      runs: TRAIN_OPTIONS.runs,
+      student: { type: 'string', help: 'student preset', meta: 'PRESET' },
+      method: { type: 'string', help: 'distillation preset of the second student (default cwd-feature)' },
+      iters: { type: 'int', min: 1, help: 'steps per student (default: the measured <10 min budget)' },
+      batch: { type: 'int', min: 1, help: 'batch size' },
+      crop: { type: 'string', help: 'training crop HxW, or none', meta: 'HxW' },
+      seed: { type: 'int', min: 0, help: 'seed of both students' },
+      'val-limit': { type: 'int', min: 1, help: 'evaluate on the first N val frames' },
+      backend: TRAIN_OPTIONS.backend,
+    },
+    run: (o) => demoCommand(o),
+  },
+  bench: {
+    summary: 'Benchmarks (delegates to bench/run.ts: npm run bench -- <args>).',
+    options: {},
+    usage: '[bench/run.ts options]',
+    async run(_o, argv) {
+      const script = path.join(PROJECT_ROOT, 'bench', 'run.ts');
+      if (!fs.existsSync(script)) throw new Error(`bench: ${script} does not exist`);
+      const r = spawnSync(process.execPath, ['--import', 'tsx', script, ...argv], { stdio: 'inherit', cwd: PROJECT_ROOT });
+      if (r.status !== 0) throw new Error(`bench exited with status ${r.status}`);
+    },
+  },
 };
+
+
+function experimentBase(command: string, o: Record<string, unknown>, train: Record<string, unknown>) {
+  return {
+    runsDir: o.runs as string, dataRoot: o.data as string, downsample: o.downsample as number,
+    trainLimit: o.trainLimit as number | undefined, valLimit: o.valLimit as number | undefined,
+    crop: parseSize(command, 'crop', o.crop), model: (o.model as string | undefined) ?? 'student-r18',
+    modelOverrides: o.modelConfig as Record<string, unknown> | undefined, teacherDir: o.teacher as string,
+    train, evaluate: o.eval as boolean,
+  };
+}
+
+/** The sweep grid from --grid JSON plus the shortcuts (--methods, --temperatures, --weights, --seeds). */
+export function sweepGridFromOptions(o: Record<string, unknown>): Record<string, unknown[]> {
+  const grid: Record<string, unknown[]> = {};
+  if (o.grid !== undefined) {
+    const g = o.grid;
+    if (typeof g !== 'object' || g === null || Array.isArray(g)) throw new UsageError('sweep: --grid must be a JSON object {"dotted.key": [values...]}');
+    for (const [k, v] of Object.entries(g)) {
+      if (!Array.isArray(v) || v.length === 0) throw new UsageError(`sweep: --grid key '${k}' must map to a non-empty list`);
+      grid[k] = v;
+    }
+  }
+  const nums = (name: string, raw: unknown): number[] => (raw as string[]).map((x) => {
+    const v = Number(x);
+    if (!Number.isFinite(v)) throw new UsageError(`sweep: --${name} must be a comma-separated list of numbers, got '${x}'`);
+    return v;
+  });
+  if (o.methods !== undefined) grid.method = o.methods as string[];
+  if (o.temperatures !== undefined) grid['train.terms.0.temperature'] = nums('temperatures', o.temperatures);
+  if (o.weights !== undefined) grid['train.terms.0.weight'] = nums('weights', o.weights);
+  if (o.seeds !== undefined) {
+    const seeds = nums('seeds', o.seeds);
+    if (seeds.some((x) => !Number.isInteger(x) || x < 0)) throw new UsageError('sweep: --seeds must be integers >= 0');
+    grid['train.seed'] = seeds;
+  }
+  if (Object.keys(grid).length === 0) throw new UsageError('sweep: nothing to sweep: give --grid, --methods, --temperatures, --weights or --seeds');
+  return grid;
+}
+
+async function sweepCommand(o: Record<string, unknown>): Promise<void> {
+  const { validateSweep, runSweep, parseShard, shardCells, mergeSweep } = await import('../train/sweep');
+  const { METHOD_PRESETS } = await import('../train/presets');
+  const train = readConfigFile(o.config);
+  for (const [k, v] of Object.entries({ iters: o.iters, batchSize: o.batch, lr: o.lr, seed: o.seed, checkpointEvery: o.checkpointEvery, logEvery: o.logEvery, warmupIters: o.warmup })) if (v !== undefined) train[k] = v;
+  const opt: Record<string, unknown> = { ...((train.optimizer as Record<string, unknown>) ?? {}) };
+  if (o.optimizer !== undefined) opt.type = o.optimizer;
+  if (o.weightDecay !== undefined) opt.weightDecay = o.weightDecay;
+  if (o.momentum !== undefined) opt.momentum = o.momentum;
+  if (Object.keys(opt).length) train.optimizer = opt;
+  if (o.terms !== undefined) train.terms = o.terms;
+  const grid = sweepGridFromOptions(o);
+  if (grid.method) {
+    for (const m of grid.method) if (!(String(m) in METHOD_PRESETS)) throw new UsageError(`sweep: unknown method preset '${m}' in --methods; valid: ${Object.keys(METHOD_PRESETS).join(', ')}`);
+  }
+  if (!o.name) throw new UsageError('sweep: --name is required (the sweep folder under --runs)');
+  const shard = o.shard !== undefined ? (() => { try { return parseShard(String(o.shard)); } catch (e) { throw new UsageError(`sweep: ${(e as Error).message}`); } })() : undefined;
+  const spec = { name: String(o.name), base: experimentBase('sweep', o, train), grid };
+  const cells = validateSweep(spec);
+  const mine = shardCells(cells, shard);
+  console.error(`sweep ${spec.name}: ${cells.length} cells${shard ? `, shard ${shard.index}/${shard.count} runs ${mine.length}` : ''}`);
+  if (o.dryRun) {
+    for (const c of mine) console.log(`${c.index}\t${c.id}`);
+    return;
+  }
+  await startBackend(o);
+  let progress: Progress | null = null;
+  const r = await runSweep(spec, shard, {
+    onCellStart: (c, k, n) => { progress = new Progress(`[${k + 1}/${n}] ${c.id}`, (c.spec.train.iters as number | undefined) ?? 1000, { logEvery: 10 }); },
+    onStep: (rec) => progress?.update(rec),
+    log: (m) => console.error(m),
+  });
+  console.error(`sweep ${spec.name}: ran ${r.ran.length}, skipped ${r.skipped.length} finished cell(s)`);
+  const merged = mergeSweep(spec.base.runsDir, spec.name);
+  console.log(`results: ${merged.json}, ${merged.csv}${merged.missing.length ? ` (${merged.missing.length} cell(s) not finished yet: other shards?)` : ''}`);
+}
+
+async function evalCommand(o: Record<string, unknown>): Promise<void> {
+  const { loadModelPackage } = await import('../train/model-package');
+  const { listSplit, frameBatches } = await import('../train/frames');
+  const { cachedFrames } = await import('../train/experiment');
+  const { evaluate } = await import('../train/evaluate');
+  const { CITYSCAPES_TRAIN_CLASSES } = await import('../cityscapes/labels');
+  if ((o.modelDir === undefined) === (o.run === undefined)) throw new UsageError('eval: give exactly one of --model-dir DIR (a model package) or --run DIR (a run folder)');
+  let dir = String(o.modelDir ?? '');
+  if (o.run !== undefined) {
+    const run = String(o.run);
+    const latest = path.join(run, 'checkpoints', 'latest.json');
+    if (!fs.existsSync(latest)) throw new UsageError(`eval: ${run} has no checkpoint (${latest} is missing)`);
+    dir = run;
+  } else if (!fs.existsSync(path.join(dir, 'manifest.json'))) {
+    throw new UsageError(`eval: ${dir} is not a model package (no manifest.json)`);
+  }
+  listSplit(String(o.data), String(o.split));
+  await startBackend(o);
+  let net;
+  if (o.run !== undefined) {
+    const { buildModel } = await import('../models');
+    const { loadWeightsInto } = await import('../train/checkpoint');
+    const cfg = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8')) as { config: { student: never } };
+    const ptr = JSON.parse(fs.readFileSync(path.join(dir, 'checkpoints', 'latest.json'), 'utf8')) as { dir: string };
+    net = buildModel(cfg.config.student);
+    loadWeightsInto(net.model, path.join(dir, 'checkpoints', ptr.dir, 'student'));
+  } else {
+    net = loadModelPackage(dir).net;
+  }
+  const frames = await cachedFrames(String(o.data), String(o.split), o.downsample as number, o.limit as number | undefined);
+  const r = await evaluate(net, frameBatches(frames, 4), { classNames: [...CITYSCAPES_TRAIN_CLASSES] });
+  const label = path.basename(path.resolve(dir));
+  console.log(formatIoUTable([{ name: label, eval: r }]));
+  console.log(`${label}: ${o.split} mIoU ${(100 * r.mIoU).toFixed(2)} on ${r.images} images (${r.seconds.toFixed(1)} s)`);
+  if (o.out !== undefined) {
+    fs.mkdirSync(path.dirname(path.resolve(String(o.out))), { recursive: true });
+    fs.writeFileSync(String(o.out), JSON.stringify({ model: dir, split: o.split, downsample: o.downsample, ...r }, null, 2) + '\n');
+  }
+}
+
+async function demoCommand(o: Record<string, unknown>): Promise<void> {
+  const { defaultDemoOptions, validateDemo, runDemo } = await import('../train/demo');
+  const { METHOD_PRESETS } = await import('../train/presets');
+  const d = defaultDemoOptions();
+  const opts = {
+    ...d,
+    dataRoot: String(o.data ?? d.dataRoot), teacherDir: String(o.teacher ?? d.teacherDir), runsDir: String(o.runs ?? d.runsDir),
+    student: String(o.student ?? d.student), iters: (o.iters as number | undefined) ?? d.iters, batchSize: (o.batch as number | undefined) ?? d.batchSize,
+    crop: o.crop !== undefined ? (String(o.crop) === 'none' ? undefined : parseSize('demo', 'crop', o.crop)) : d.crop,
+    seed: (o.seed as number | undefined) ?? d.seed, method: String(o.method ?? d.method), valLimit: o.valLimit as number | undefined,
+  };
+  if (!(opts.method in METHOD_PRESETS) || opts.method === 'baseline') {
+    throw new UsageError(`demo: --method must be a distillation preset: ${Object.keys(METHOD_PRESETS).filter((m) => m !== 'baseline').join(', ')}`);
+  }
+  if (!fs.existsSync(path.join(opts.teacherDir, 'manifest.json'))) {
+    throw new UsageError(`demo: no teacher package in ${opts.teacherDir} (manifest.json missing): the repository ships one in data/teacher; or train one with train-teacher --export ${opts.teacherDir}`);
+  }
+  const t0 = Date.now();
+  if (!fs.existsSync(path.join(opts.dataRoot, 'synthetic-cityscapes.json')) && !fs.existsSync(path.join(opts.dataRoot, 'leftImg8bit'))) {
+    console.error(`demo: ${opts.dataRoot} is absent: generating the synthetic dataset`);
+    await generateData({ ...Object.fromEntries(Object.entries(COMMANDS.data.options).map(([k, s]) => [k, s.default])), out: opts.dataRoot }, (m) => console.error(m));
+  }
+  validateDemo(opts);
+  const backend = await startBackend(o);
+  let progress: Progress | null = null;
+  const report = await runDemo(opts, {
+    onRunStart: (name, iters) => { progress = new Progress(name, iters, { logEvery: 10 }); },
+    onStep: (r) => progress?.update(r),
+    log: (m) => console.error(m),
+  });
+  const wall = (Date.now() - t0) / 1000;
+  console.log('');
+  console.log(formatIoUTable([
+    { name: 'baseline', eval: { perClassIoU: report.baseline.perClassIoU, mIoU: report.baseline.mIoU, classNames: report.classNames } },
+    { name: `+${report.distilled.method}`, eval: { perClassIoU: report.distilled.perClassIoU, mIoU: report.distilled.mIoU, classNames: report.classNames } },
+  ]));
+  const t = report.teacher.recordedValMIoU;
+  console.log(`\nteacher (${opts.teacherDir}, recorded val mIoU ${t === null ? 'n/a' : (100 * t).toFixed(2)})`);
+  console.log(`student ${opts.student}, ${opts.iters} steps x batch ${opts.batchSize}, seed ${opts.seed}, backend ${backend}`);
+  console.log(`mIoU: baseline ${(100 * report.baseline.mIoU).toFixed(2)}, +${report.distilled.method} ${(100 * report.distilled.mIoU).toFixed(2)}, difference ${(100 * report.mIoUDifference >= 0 ? '+' : '')}${(100 * report.mIoUDifference).toFixed(2)} (one seed: see data/results for means over seeds)`);
+  console.log(`wall time ${wall.toFixed(0)} s; report: ${path.join(opts.runsDir, 'demo', 'report.json')}, chart: ${path.join(opts.runsDir, 'demo', 'miou.svg')}`);
+  const reportFile = path.join(opts.runsDir, 'demo', 'report.json');
+  const rep = JSON.parse(fs.readFileSync(reportFile, 'utf8'));
+  rep.totalWallSeconds = wall;
+  rep.backend = backend;
+  fs.writeFileSync(reportFile, JSON.stringify(rep, null, 2) + '\n');
+}
 
 async function generateData(o: Record<string, unknown>, log: (m: string) => void): Promise<void> {
   const out = String(o.out);
@@ -255,6 +495,15 @@ export async function main(argv: string[]): Promise<number> {
     console.error(`channel-distill: unknown command '${command}'\n\n${USAGE()}`);
     return 2;
   }
+  if (command === 'bench') {
+    try {
+      await cmd.run({}, rest);
+      return 0;
+    } catch (e) {
+      console.error(`error: ${(e as Error).message}`);
+      return 1;
+    }
+  }
   if (rest.includes('--help') || rest.includes('-h')) {
     console.log(formatHelp(command, cmd.summary, cmd.options, cmd.usage));
     return 0;
@@ -276,4 +525,3 @@ if (require.main === module) {
     process.exitCode = code;
   });
 }
-void spawnSync;

@@ -259,9 +259,22 @@ export class CheckpointDir {
     return final;
   }
 
+  /** Remove temp folders left by killed writers (never those of a live process). */
   private cleanTemp(): void {
     for (const e of fs.readdirSync(this.root)) {
-      if (e.startsWith('.tmp-')) fs.rmSync(path.join(this.root, e), { recursive: true, force: true });
+      const m = /^\.tmp-.*-(\d+)$/.exec(e);
+      if (!m) continue;
+      const pid = Number(m[1]);
+      let alive = pid === process.pid;
+      if (!alive) {
+        try {
+          process.kill(pid, 0);
+          alive = true;
+        } catch {
+          alive = false;
+        }
+      }
+      if (!alive) fs.rmSync(path.join(this.root, e), { recursive: true, force: true });
     }
   }
 

@@ -14,10 +14,14 @@ import type { Frame } from '../data/types';
 import type { SegmentationNet } from '../models/types';
 import { buildTerms, termMethods } from './build-terms';
 import { resolveTrainConfig, TrainConfig } from './config';
+import type { OptimizerConfig } from './optim';
 import { evaluate, EvalResult } from './evaluate';
 import { FrameSampler, frameBatches, listSplit, loadSplitFrames } from './frames';
 import { loadModelPackage, readManifest } from './model-package';
 import { StepRecord, Trainer } from './trainer';
+
+/** A partial train config as accepted by `resolveTrainConfig`. */
+export type TrainConfigInput = Partial<Omit<TrainConfig, 'optimizer'>> & { optimizer?: Partial<OptimizerConfig> };
 
 export interface ExperimentSpec {
   /** Run folder name under `runsDir`. */
@@ -36,7 +40,8 @@ export interface ExperimentSpec {
   modelOverrides?: Record<string, unknown>;
   /** Teacher package folder (data/teacher), needed when train.terms is not empty. */
   teacherDir?: string;
-  train: Partial<TrainConfig>;
+  /** Train config fields (missing ones take `defaultTrainConfig()`); `optimizer` may be partial. */
+  train: TrainConfigInput;
   /** Evaluate on val at the end (default true). */
   evaluate?: boolean;
   /** Delete an existing run folder first instead of resuming. */

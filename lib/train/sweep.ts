@@ -1,0 +1,220 @@
+/**
+ * Sweeps: a grid over any option of an experiment (dotted paths into `ExperimentSpec`, e.g.
+ * `train.terms.0.temperature`, `train.seed`, `model`, or `method` for a named term list).
+ *
+ * - Cells are the cartesian product in a fixed order (grid keys in the given order, values in the
+ *   given order, last key fastest). Cell k has a stable id built from its values.
+ * - Resumable: a cell with `result.json` is skipped; a cell that was interrupted resumes from its
+ *   checkpoint (it is an ordinary run folder).
+ * - Shardable: `shard {index: i, count: n}` runs the cells k with k mod n = i (0-based i, as Slurm
+ *   array task ids and Kubernetes indexed-Job completion indexes), so n machines run disjoint
+ *   cells and together cover the grid.
+ * - `mergeSweep` collects every cell's result.json into results.json and results.csv and lists
+ *   missing cells.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { writeFileAtomic } from './checkpoint';
+import { canonicalJSON, configHash } from './config';
+import { ExperimentResult, ExperimentSpec, runExperiment, validateExperiment } from './experiment';
+import { methodPreset } from './presets';
+import type { StepRecord, Trainer } from './trainer';
+
+export type Grid = Record<string, unknown[]>;
+
+export interface SweepSpec {
+  /** Sweep folder name under base.runsDir. */
+  name: string;
+  /** Base experiment (its `name` is ignored). */
+  base: Omit<ExperimentSpec, 'name'>;
+  grid: Grid;
+}
+
+export interface SweepCell {
+  index: number;
+  id: string;
+  params: Record<string, unknown>;
+  spec: ExperimentSpec;
+}
+
+export interface Shard {
+  index: number;
+  count: number;
+}
+
+/** Parse "i/n" (0 <= i < n). */
+export function parseShard(raw: string): Shard {
+  const m = /^(\d+)\/(\d+)$/.exec(raw.trim());
+  if (!m) throw new Error(`--shard must be i/n with 0 <= i < n (e.g. 0/4), got '${raw}'`);
+  const index = Number(m[1]);
+  const count = Number(m[2]);
+  if (count < 1 || index >= count) throw new Error(`--shard ${raw}: need 0 <= i < n and n >= 1`);
+  return { index, count };
+}
+
+function setPath(obj: Record<string, unknown>, dotted: string, value: unknown): void {
+  const keys = dotted.split('.');
+  let cur: Record<string, unknown> | unknown[] = obj;
+  keys.forEach((k, i) => {
+    const last = i === keys.length - 1;
+    const container = cur as Record<string, unknown>;
+    if (last) {
+      container[k] = value;
+      return;
+    }
+    if (container[k] === undefined) {
+      const next = keys[i + 1];
+      container[k] = /^\d+$/.test(next) ? [] : {};
+    }
+    if (typeof container[k] !== 'object' || container[k] === null) {
+      throw new Error(`sweep grid key '${dotted}': '${keys.slice(0, i + 1).join('.')}' is not an object or list in the base config`);
+    }
+    cur = container[k] as Record<string, unknown>;
+  });
+}
+
+function valueLabel(v: unknown): string {
+  const s = typeof v === 'string' ? v : canonicalJSON(v);
+  return s.replace(/[^A-Za-z0-9.+-]+/g, '_').replace(/^_+|_+$/g, '').slice(0, 40) || 'x';
+}
+
+/** Expand a grid into cells (deterministic order). `method` is a pseudo-key: METHOD_PRESETS name → train.terms. */
+export function expandGrid(spec: SweepSpec): SweepCell[] {
+  const keys = Object.keys(spec.grid);
+  for (const k of keys) {
+    if (!Array.isArray(spec.grid[k]) || spec.grid[k].length === 0) throw new Error(`sweep grid '${k}' must be a non-empty list of values`);
+  }
+  const cells: SweepCell[] = [];
+  const total = keys.reduce((a, k) => a * spec.grid[k].length, 1);
+  for (let index = 0; index < total; index++) {
+    let rem = index;
+    const params: Record<string, unknown> = {};
+    for (let j = keys.length - 1; j >= 0; j--) {
+      const vals = spec.grid[keys[j]];
+      params[keys[j]] = vals[rem % vals.length];
+      rem = Math.floor(rem / vals.length);
+    }
+    const ordered: Record<string, unknown> = {};
+    for (const k of keys) ordered[k] = params[k];
+    const base = JSON.parse(JSON.stringify(spec.base)) as Record<string, unknown>;
+    // method presets first, so that e.g. train.terms.0.weight can override a preset's value
+    if ('method' in ordered) setPath(base, 'train.terms', methodPreset(String(ordered.method)));
+    for (const k of keys) if (k !== 'method') setPath(base, k, ordered[k]);
+    const id = keys.length ? keys.map((k) => `${k.split('.').pop()}=${valueLabel(ordered[k])}`).join(',') : 'single';
+    cells.push({ index, id, params: ordered, spec: { ...(base as unknown as ExperimentSpec), name: `${spec.name}/cells/${id}`, fresh: false } });
+  }
+  const ids = new Set(cells.map((c) => c.id));
+  if (ids.size !== cells.length) throw new Error('sweep grid has duplicate cells (the same value twice in a list?)');
+  return cells;
+}
+
+export function shardCells(cells: SweepCell[], shard?: Shard): SweepCell[] {
+  return shard ? cells.filter((c) => c.index % shard.count === shard.index) : cells;
+}
+
+function sweepDir(spec: SweepSpec): string {
+  return path.join(spec.base.runsDir, spec.name);
+}
+
+/** Validate every cell (configs, methods, folders) before any cell runs. */
+export function validateSweep(spec: SweepSpec): SweepCell[] {
+  const cells = expandGrid(spec);
+  for (const c of cells) {
+    try {
+      validateExperiment(c.spec);
+    } catch (e) {
+      throw new Error(`sweep cell ${c.index} (${c.id}): ${(e as Error).message}`);
+    }
+  }
+  return cells;
+}
+
+export interface CellResult {
+  index: number;
+  id: string;
+  params: Record<string, unknown>;
+  mIoU: number | null;
+  perClassIoU: number[] | null;
+  classNames?: string[];
+  steps: number;
+  trainSeconds: number;
+  meanStepSeconds: number;
+  runDir: string;
+}
+
+/**
+ * Run the cells of this shard that have no result yet. Returns what ran and what was skipped.
+ * @example await runSweep({name: 'tw', base, grid: {'train.terms.0.temperature': [1, 4], 'train.terms.0.weight': [1, 3]}}, {index: 0, count: 2});
+ */
+export async function runSweep(
+  spec: SweepSpec,
+  shard?: Shard,
+  hooks: { onCellStart?: (c: SweepCell, k: number, n: number) => void; onStep?: (r: StepRecord, t: Trainer, c: SweepCell) => void; log?: (m: string) => void } = {},
+): Promise<{ ran: CellResult[]; skipped: string[]; cells: SweepCell[] }> {
+  const cells = validateSweep(spec);
+  const dir = sweepDir(spec);
+  fs.mkdirSync(dir, { recursive: true });
+  const hash = configHash({ base: spec.base, grid: spec.grid });
+  const specFile = path.join(dir, 'sweep.json');
+  if (fs.existsSync(specFile)) {
+    const prev = JSON.parse(fs.readFileSync(specFile, 'utf8')) as { hash: string };
+    if (prev.hash !== hash) throw new Error(`sweep ${dir} exists with a different grid/base config (hash ${prev.hash}, now ${hash}): use another --name`);
+  } else {
+    writeFileAtomic(specFile, JSON.stringify({ hash, name: spec.name, base: spec.base, grid: spec.grid, cells: cells.map((c) => ({ index: c.index, id: c.id, params: c.params })) }, null, 2) + '\n');
+  }
+  const mine = shardCells(cells, shard);
+  const ran: CellResult[] = [];
+  const skipped: string[] = [];
+  for (let k = 0; k < mine.length; k++) {
+    const c = mine[k];
+    const resultFile = path.join(c.spec.runsDir, c.spec.name, 'result.json');
+    if (fs.existsSync(resultFile)) {
+      skipped.push(c.id);
+      hooks.log?.(`cell ${c.index} ${c.id}: done already, skipped`);
+      continue;
+    }
+    hooks.onCellStart?.(c, k, mine.length);
+    const r: ExperimentResult = await runExperiment(c.spec, { onStep: (rec, t) => hooks.onStep?.(rec, t, c), log: hooks.log, runInfo: { sweep: spec.name, cell: c.index, params: c.params } });
+    const result: CellResult = {
+      index: c.index, id: c.id, params: c.params, mIoU: r.eval?.mIoU ?? null, perClassIoU: r.eval?.perClassIoU ?? null,
+      classNames: r.eval?.classNames, steps: r.steps, trainSeconds: r.trainSeconds, meanStepSeconds: r.meanStepSeconds, runDir: r.runDir,
+    };
+    writeFileAtomic(resultFile, JSON.stringify(result, null, 2) + '\n');
+    r.student.model.dispose();
+    ran.push(result);
+  }
+  return { ran, skipped, cells };
+}
+
+function csvCell(v: unknown): string {
+  const s = v === null || v === undefined ? '' : typeof v === 'string' ? v : typeof v === 'number' ? String(v) : canonicalJSON(v);
+  return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}
+
+/**
+ * Collect all cells' results into `<sweep>/results.json` and `results.csv` (one row per cell, in
+ * cell order; columns: index, id, each grid key, mIoU, steps, seconds, per-class IoU).
+ */
+export function mergeSweep(runsDir: string, name: string): { results: CellResult[]; missing: string[]; json: string; csv: string } {
+  const dir = path.join(runsDir, name);
+  const specFile = path.join(dir, 'sweep.json');
+  if (!fs.existsSync(specFile)) throw new Error(`merge: ${specFile} does not exist (run the sweep first, or check --runs/--name)`);
+  const sweep = JSON.parse(fs.readFileSync(specFile, 'utf8')) as { grid: Grid; cells: { index: number; id: string; params: Record<string, unknown> }[] };
+  const results: CellResult[] = [];
+  const missing: string[] = [];
+  for (const c of sweep.cells) {
+    const f = path.join(dir, 'cells', c.id, 'result.json');
+    if (fs.existsSync(f)) results.push(JSON.parse(fs.readFileSync(f, 'utf8')));
+    else missing.push(c.id);
+  }
+  const keys = Object.keys(sweep.grid);
+  const classNames = results.find((r) => r.classNames)?.classNames ?? [];
+  const header = ['index', 'id', ...keys, 'mIoU', 'steps', 'trainSeconds', 'meanStepSeconds', ...classNames.map((n) => `IoU:${n}`)];
+  const rows = results.map((r) => [r.index, r.id, ...keys.map((k) => r.params[k]), r.mIoU, r.steps, r.trainSeconds, r.meanStepSeconds, ...(r.perClassIoU ?? [])].map(csvCell).join(','));
+  const csv = [header.map(csvCell).join(','), ...rows].join('\n') + '\n';
+  const jsonFile = path.join(dir, 'results.json');
+  const csvFile = path.join(dir, 'results.csv');
+  writeFileAtomic(jsonFile, JSON.stringify({ name, grid: sweep.grid, complete: missing.length === 0, missing, results }, null, 2) + '\n');
+  writeFileAtomic(csvFile, csv);
+  return { results, missing, json: jsonFile, csv: csvFile };
+}
