@@ -131,7 +131,8 @@ export function tableRows(figs: Figure[]): Row[] {
         cpuRatio: ratioCell(f.cpu_ratio_vs_torch),
       });
     } else if (n === 'pipeline.images_per_s') {
-      rows.push({ what: 'input pipeline (decode + augment)', shape: shapeStr(f.shape), tfjs: f.value === null ? `n/a: ${f.note}` : `${fmt(f.value)} img/s`, torch: '—', ratio: '—', cpuRatio: '—' });
+      const frame = Array.isArray(f.frame) ? ` of ${(f.frame as number[]).join('×')} frames` : '';
+      rows.push({ what: `input pipeline (decode + augment${frame})`, shape: shapeStr(f.shape), tfjs: f.value === null ? `n/a: ${f.note}` : `${fmt(f.value)} img/s`, torch: '—', ratio: '—', cpuRatio: '—' });
     } else if (n === 'pipeline.decode_ms_per_frame' || n === 'pipeline.augment_ms_per_frame') {
       rows.push({
         what: n === 'pipeline.decode_ms_per_frame' ? '  of which: PNG decode, per frame (sequential)' : '  of which: augment + normalise, per frame',
