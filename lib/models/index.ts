@@ -13,5 +13,5 @@ export type { ASPPHeadConfig, HeadConfig, PPMHeadConfig } from './heads';
 export { AdaptiveAvgPool2D, AtrousConv2D, BilinearResize, FastBatchNorm, adaptiveAvgPool, adaptivePoolMatrix, upsampleLogits } from './layers';
 export { countFlops, countMacs, countParams, layerCosts } from './complexity';
 export type { LayerCost } from './complexity';
-export { forward, predictLabels, predictLogits, trainableVariables } from './predict';
+export { forward, freezeNet, predictLabels, predictLogits, trainableVariables } from './predict';
 export { loadNet, netToArtifacts, saveNet } from './serialize';

@@ -59,3 +59,14 @@ export function predictLabels(net: SegmentationNet, images: tf.Tensor4D): tf.Ten
 export function trainableVariables(net: SegmentationNet): tf.Variable[] {
   return net.model.trainableWeights.map((w) => w.read() as tf.Variable);
 }
+
+/**
+ * Freeze a network (e.g. the teacher during distillation): its variables become non-trainable, so
+ * no optimiser's default variable list includes them. Run it with `forward(net, x)` (inference
+ * mode: BatchNorm moving statistics, no dropout). Returns the net.
+ * @example const teacher = freezeNet(await loadNet(handler));
+ */
+export function freezeNet(net: SegmentationNet): SegmentationNet {
+  net.model.trainable = false;
+  return net;
+}

@@ -8,7 +8,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../lib/backend';
-import { ARCHS, buildModel, forward, modelConfig, trainableVariables, upsampleLogits, type ArchName, type DeepPartial, type ModelConfig } from '../../lib/models';
+import { ARCHS, buildModel, forward, freezeNet, modelConfig, trainableVariables, upsampleLogits, type ArchName, type DeepPartial, type ModelConfig } from '../../lib/models';
 
 test.before(async () => { await initBackend({ quiet: true }); });
 
@@ -80,6 +80,24 @@ test('BatchNorm modes: training=true uses batch stats and updates moving average
   assert.is(diff(w0.filter((_, i) => net.model.weights[i].trainable), net.model.trainableWeights.map((w) => w.read())), 0);
   tf.dispose([x, ...w0, inf1.feature, inf1.logits, inf2.feature, inf2.logits, tr.feature, tr.logits]);
   net.model.dispose();
+});
+
+test('freezeNet: a frozen teacher has no trainable variables and is left alone by a student update', () => {
+  const teacher = freezeNet(buildModel(modelConfig('pspnet-resnet', { ...TINY['pspnet-resnet'], inputSize: [64, 64] } as DeepPartial<ModelConfig>)));
+  const student = buildModel(modelConfig('pspnet-mobilenetv2', { ...TINY['pspnet-mobilenetv2'], inputSize: [64, 64] } as DeepPartial<ModelConfig>));
+  assert.is(trainableVariables(teacher).length, 0);
+  const x = tf.randomNormal([2, 64, 64, 3], 0, 1, 'float32', 6) as tf.Tensor4D;
+  const before = teacher.model.getWeights().map((w) => w.clone());
+  const opt = tf.train.sgd(0.1);
+  // default variable list = every trainable variable in the engine: the teacher's are not among them
+  tf.dispose(opt.minimize(() => tf.tidy(() => {
+    const t = forward(teacher, x).logits;
+    const s = forward(student, x, { training: true }).logits;
+    return tf.mean(tf.square(tf.sub(s, t))) as tf.Scalar;
+  }), true) as tf.Scalar);
+  teacher.model.getWeights().forEach((w, i) => assert.is(tf.tidy(() => tf.max(tf.abs(tf.sub(w, before[i]))).dataSync()[0]), 0));
+  tf.dispose([x, ...before]);
+  opt.dispose(); teacher.model.dispose(); student.model.dispose();
 });
 
 test.run();
