@@ -75,10 +75,10 @@ test('profileKernels tags kernels run inside a custom-gradient op with depth 2 a
   const prev = tf.getBackend();
   await tf.setBackend('cpu');
   try {
-    const sq = tf.customGrad((x: tf.Tensor) => ({ value: tf.mul(x, x), gradFunc: (dy: tf.Tensor) => tf.mul(dy, tf.mul(x, 2)) }));
+    const sq = tf.customGrad(((x: tf.Tensor) => ({ value: tf.mul(x, x), gradFunc: (dy: tf.Tensor) => tf.mul(dy, tf.mul(x, 2)) })) as unknown as tf.CustomGradientFunc<tf.Tensor>);
     const x = tf.ones([4, 4]);
     const before = tf.memory().numTensors;
-    const { kernels } = await profileKernels(() => tf.add(sq(x) as tf.Tensor, 1));
+    const { kernels } = await profileKernels(() => tf.tidy(() => tf.add(sq(x) as tf.Tensor, 1)));
     assert.is(tf.memory().numTensors, before, 'profileKernels disposes the result');
     const add = kernels.find((r) => r.name === 'Add')!;
     assert.is(add.depth, 1);
