@@ -96,16 +96,18 @@ export async function trainMethod(label: string, terms: TermConfig[], b: Budget,
   for (const seed of b.seeds) {
     const name = runName(label, seed);
     const dir = path.join(b.runsDir, name);
-    if (runFinished(dir)) {
-      console.log(`${name}: finished run found in ${dir}, reading it`);
-      out.push(readRun(dir, label));
-      continue;
-    }
     const spec: ExperimentSpec = {
       name, runsDir: b.runsDir, dataRoot: data.root, downsample: b.downsample, trainLimit: b.trainLimit,
       valLimit: b.valLimit, model: b.student, teacherDir: terms.length ? TEACHER_DIR : undefined,
       train: { iters: b.iters, batchSize: b.batchSize, seed, terms, logEvery: b.logEvery, checkpointEvery: Math.max(b.logEvery, Math.floor(b.iters / 4)) },
     };
+    if (runFinished(dir)) {
+      const run = readRun(dir, label);
+      checkSameRun(run, spec);
+      console.log(`${name}: finished run found in ${dir}, reading it`);
+      out.push(run);
+      continue;
+    }
     const t0 = Date.now();
     let result: ExperimentResult | null = null;
     try {
@@ -136,4 +138,38 @@ export function loadStudent(run: RunRecord): SegmentationNet {
   const net = buildModel(cfg);
   loadWeightsInto(net.model, path.join(latest.dir, 'student'));
   return net;
+}
+
+/**
+ * A finished run is reused only if it was trained with what `spec` asks for (model, data, budget,
+ * seed, terms, teacher); anything else is an error naming the difference, never a silent reuse.
+ */
+export function checkSameRun(run: RunRecord, spec: ExperimentSpec): void {
+  const c = run.config;
+  if (!c) throw new Error(`${run.dir} has eval.json but no config.json: delete the folder to retrain it`);
+  const stored = {
+    model: c.model, downsample: c.data?.downsample, trainLimit: c.data?.trainLimit ?? undefined, valLimit: c.data?.valLimit ?? undefined,
+    iters: c.config?.train?.iters, batchSize: c.config?.train?.batchSize, seed: c.config?.train?.seed,
+    terms: JSON.stringify(c.config?.train?.terms ?? []),
+    teacher: c.teacherDir ? path.resolve(c.teacherDir) : undefined,
+  };
+  const wanted = {
+    model: spec.model, downsample: spec.downsample, trainLimit: spec.trainLimit, valLimit: spec.valLimit,
+    iters: spec.train.iters, batchSize: spec.train.batchSize, seed: spec.train.seed,
+    terms: JSON.stringify(spec.train.terms ?? []),
+    teacher: spec.teacherDir ? path.resolve(spec.teacherDir) : undefined,
+  };
+  const diff = (Object.keys(wanted) as (keyof typeof wanted)[])
+    .filter((k) => k !== 'terms' ? stored[k] !== wanted[k] : !sameTerms(stored.terms, wanted.terms))
+    .map((k) => `${k}: run has ${String(stored[k])}, notebook wants ${String(wanted[k])}`);
+  if (diff.length) {
+    throw new Error(`${run.dir} was trained differently (${diff.join('; ')}): delete that folder to retrain it, or change the budget's runsDir`);
+  }
+}
+
+function sameTerms(a: string, b: string): boolean {
+  // the stored terms are the resolved ones (defaults filled in): every field we ask for must match
+  const sa = JSON.parse(a) as Record<string, unknown>[];
+  const sb = JSON.parse(b) as Record<string, unknown>[];
+  return sa.length === sb.length && sb.every((t, i) => Object.entries(t).every(([k, v]) => JSON.stringify(sa[i][k]) === JSON.stringify(v)));
 }

@@ -47,8 +47,9 @@ function escapeHTML(s: string): string {
 }
 
 /**
- * HTML table of a DataFrame with the best value of each numeric column in bold (ties: all bold).
- * Non-finite numbers print as '—'.
+ * HTML table of a DataFrame with the best value of each numeric column in bold (ties: all bold; a
+ * column whose values are all equal gets no mark). Non-finite numbers print as '—'; columns of
+ * integers print without decimals.
  * @example
  *   tableHTML(dataFrame([{method: 'student', road: 0.9}, {method: 'cwd', road: 0.95}]), {scale: 100})
  */
@@ -63,12 +64,13 @@ export function tableHTML(df: any, options: TableHTMLOptions = {}): string {
   const bestOf: (number | undefined)[] = columns.map((c, j) => {
     if (!mark.has(c) || !numericCol(j)) return undefined;
     const vals = rows.map((r) => r[j] as number).filter(Number.isFinite);
-    if (vals.length < 2) return undefined;
+    if (vals.length < 2 || Math.max(...vals) === Math.min(...vals)) return undefined; // nothing to single out
     return best === 'max' ? Math.max(...vals) : Math.min(...vals);
   });
+  const integerCol = columns.map((_, j) => numericCol(j) && scale === 1 && rows.every((r) => !Number.isFinite(r[j] as number) || Number.isInteger(r[j] as number)));
   const cell = (v: unknown, j: number): string => {
     if (typeof v === 'number') {
-      const text = Number.isFinite(v) ? (v * scale).toFixed(digits) : '—';
+      const text = Number.isFinite(v) ? (v * scale).toFixed(integerCol[j] ? 0 : digits) : '—';
       return bestOf[j] !== undefined && v === bestOf[j] ? `<td style="text-align:right"><b>${text}</b></td>` : `<td style="text-align:right">${text}</td>`;
     }
     return `<td style="text-align:left">${escapeHTML(String(v))}</td>`;

@@ -85,6 +85,9 @@ test('danfojs tables: HTML marks the best per column, CSV round-trips', () => {
   assert.is(csv.split('\n')[0], 'method,mIoU,road,wall');
   assert.is(fs.readFileSync(file, 'utf8'), csv);
   assert.throws(() => dataFrame([{ a: 1 }, { b: 2 }]), /row 1 has columns \[b\], row 0 has \[a\]/);
+  const flat = tableHTML(dataFrame([{ T: 1, v: 0 }, { T: 4, v: 0 }]), { digits: 2 });
+  assert.ok(flat.includes('>4<') && !flat.includes('4.00'), 'integer column without decimals');
+  assert.ok(!flat.includes('<b>0</b>'), 'all-equal column not marked');
 });
 
 test('colormap, upscale, channelImagesSpec: compact image panels for big maps', async () => {
