@@ -75,7 +75,7 @@ test('profileKernels tags kernels run inside a custom-gradient op with depth 2 a
   const prev = tf.getBackend();
   await tf.setBackend('cpu');
   try {
-    const sq = tf.customGrad(((x: tf.Tensor) => ({ value: tf.mul(x, x), gradFunc: (dy: tf.Tensor) => tf.mul(dy, tf.mul(x, 2)) })) as unknown as tf.CustomGradientFunc<tf.Tensor>);
+    const sq = tf.customGrad(((x: tf.Tensor) => ({ value: tf.mul(x, x), gradFunc: (dy: tf.Tensor) => tf.mul(dy, tf.mul(x, 2)) })) as unknown as Parameters<typeof tf.customGrad>[0]);
     const x = tf.ones([4, 4]);
     const before = tf.memory().numTensors;
     const { kernels } = await profileKernels(() => tf.tidy(() => tf.add(sq(x) as tf.Tensor, 1)));
