@@ -3,10 +3,11 @@
  * train-step ms (batch 4 at 128×256, SGD on softmax cross-entropy of upsampled logits) on the
  * backend picked by initBackend (CWD_BACKEND=wasm to force). Prints a markdown table.
  *   npx tsx test/models/measure-presets.ts [preset ...] [--steps N] [--batch B] [--size HxW]
+ *   npx tsx test/models/measure-presets.ts --counts   # params / FLOPs of every preset, no timing
  */
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../lib/backend';
-import { PRESETS, countFlops, countParams, createModel, forward, trainableVariables, upsampleLogits } from '../../lib/models';
+import { PRESETS, countFlops, countMacs, countParams, createModel, forward, trainableVariables, upsampleLogits } from '../../lib/models';
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(name);
@@ -18,7 +19,21 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)];
 }
 
+function printCounts(): void {
+  console.log('| preset | arch | feature ch | params (M) | GFLOPs 256×512 | GFLOPs 128×256 | GMACs 512×1024 | paper: params (M) / "FLOPs" (G MACs, 512×1024) |');
+  console.log('|---|---|---|---|---|---|---|---|');
+  for (const name of Object.keys(PRESETS)) {
+    const net = createModel(name);
+    const p = PRESETS[name].paper;
+    console.log(`| ${name} | ${net.config.arch} | ${net.featureChannels} | ${(countParams(net) / 1e6).toFixed(3)} | `
+      + `${(countFlops(net, [256, 512]) / 1e9).toFixed(2)} | ${(countFlops(net, [128, 256]) / 1e9).toFixed(2)} | `
+      + `${(countMacs(net, [512, 1024]) / 1e9).toFixed(1)} | ${p ? `${p.name}: ${p.paramsM} / ${p.gflops}` : ''} |`);
+    net.model.dispose();
+  }
+}
+
 async function main(): Promise<void> {
+  if (process.argv.includes('--counts')) { printCounts(); return; }
   const backend = await initBackend();
   const steps = Number(arg('--steps', '3'));
   const batch = Number(arg('--batch', '4'));
