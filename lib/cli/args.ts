@@ -22,6 +22,19 @@ export type OptSpecs = Record<string, OptSpec>;
 
 export class UsageError extends Error {}
 
+/** Levenshtein distance (for "did you mean"). */
+export function editDistance(a: string, b: string): number {
+  const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...new Array(b.length).fill(0)]);
+  for (let j = 1; j <= b.length; j++) d[0][j] = j;
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1);
+    }
+  }
+  return d[a.length][b.length];
+}
+
 function camel(name: string): string {
   return name.replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase());
 }
@@ -44,7 +57,7 @@ export function parseOptions(command: string, argv: string[], specs: OptSpecs): 
       continue;
     }
     if (!spec) {
-      const near = Object.keys(specs).filter((k) => k.startsWith(name.slice(0, 3)));
+      const near = Object.keys(specs).filter((k) => editDistance(k, name) <= 2 || (name.length >= 3 && k.startsWith(name)));
       throw new UsageError(`${command}: unknown option --${name}${near.length ? ` (did you mean ${near.map((k) => `--${k}`).join(', ')}?)` : ''}; see ${command} --help`);
     }
     if (spec.type === 'bool') {
@@ -54,7 +67,7 @@ export function parseOptions(command: string, argv: string[], specs: OptSpecs): 
     }
     if (value === undefined) {
       value = argv[++i];
-      if (value === undefined || (value.startsWith('--') && spec.type !== 'number' && spec.type !== 'int')) {
+      if (value === undefined || value.startsWith('--')) {
         throw new UsageError(`${command}: --${name} needs a value (${spec.meta ?? spec.type})`);
       }
     }

@@ -96,7 +96,7 @@ export function trainConfigFromOptions(command: string, o: Record<string, unknow
       if (o.temperature !== undefined) t.temperature = o.temperature;
       c.terms = [t];
     }
-    if (!Array.isArray(c.terms) || c.terms.length === 0) {
+    if (c.terms === undefined || (Array.isArray(c.terms) && c.terms.length === 0)) {
       throw new UsageError('distill: no distillation terms: give --method cwd (and --on/--weight/--temperature) or --terms JSON, or use train-student for a baseline');
     }
   } else if (Array.isArray(c.terms) && c.terms.length > 0) {
@@ -459,12 +459,12 @@ async function demoCommand(o: Record<string, unknown>): Promise<void> {
 
 async function generateData(o: Record<string, unknown>, log: (m: string) => void): Promise<void> {
   const out = String(o.out);
+  if ((o.cities as number) > 4) throw new UsageError(`data: --cities must be 1..4, got ${o.cities}`);
   const manifest = path.join(out, 'synthetic-cityscapes.json');
   if (!o.force && fs.existsSync(manifest)) {
     log(`data: ${out} exists (${manifest}); use --force to regenerate`);
     return;
   }
-  if ((o.cities as number) > 4) throw new UsageError(`data: --cities must be 1..4, got ${o.cities}`);
   const { generateSyntheticCityscapes } = await import('../cityscapes/synthetic');
   const t0 = Date.now();
   await generateSyntheticCityscapes({

@@ -102,6 +102,35 @@ export class RegistryTerm implements LossTerm {
 }
 
 /**
+ * Static check of term configs without networks: methods exist, option names are known to the
+ * method, aligner names are valid. Values are checked by the losses when `buildTerms` dry-runs them.
+ */
+export function checkTermOptions(configs: TermConfig[], where = 'terms'): void {
+  const valid = validateTermConfigs(configs, where);
+  valid.forEach((c, i) => {
+    const at = `${where}[${i}] (${c.method}@${c.on})`;
+    if (c.method === 'holistic') {
+      for (const k of Object.keys(c)) {
+        if (!TERM_KEYS.includes(k) && !HOLISTIC_OPTION_KEYS.includes(k)) throw new Error(`${at}: unknown option '${k}' for method 'holistic' (options: ${HOLISTIC_OPTION_KEYS.join(', ')})`);
+      }
+      if (c.on !== 'logits') throw new Error(`${at}: the holistic term discriminates score maps: use on: "logits"`);
+      return;
+    }
+    if (!LOSS_NAMES.includes(c.method as never)) throw new Error(`${at}: unknown method '${c.method}'; valid: ${termMethods().join(', ')}`);
+    const defaults = getLoss(c.method).defaultConfig() as Record<string, unknown>;
+    for (const k of Object.keys(c)) {
+      if (TERM_KEYS.includes(k)) continue;
+      if (!(k in defaults) || k === 'labels') {
+        throw new Error(`${at}: unknown option '${k}' for method '${c.method}' (options: ${Object.keys(defaults).filter((x) => x !== 'labels').join(', ') || 'none'})`);
+      }
+    }
+    if (c.aligner !== undefined && c.aligner !== 'none' && !(CONNECTOR_TYPES as readonly string[]).includes(String(c.aligner))) {
+      throw new Error(`${at}: aligner must be one of none, ${CONNECTOR_TYPES.join(', ')}; got '${String(c.aligner)}'`);
+    }
+  });
+}
+
+/**
  * Build terms and run each once on small random maps with the real channel counts, so that bad
  * options fail now with the loss's own message rather than at step 1.
  * @example

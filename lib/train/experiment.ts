@@ -12,7 +12,7 @@ import { CITYSCAPES_TRAIN_CLASSES } from '../cityscapes/labels';
 import { buildModel, modelConfig, ModelConfig, PRESETS } from '../models';
 import type { Frame } from '../data/types';
 import type { SegmentationNet } from '../models/types';
-import { buildTerms, termMethods } from './build-terms';
+import { buildTerms, checkTermOptions } from './build-terms';
 import { resolveTrainConfig, TrainConfig } from './config';
 import type { OptimizerConfig } from './optim';
 import { evaluate, EvalResult } from './evaluate';
@@ -68,9 +68,7 @@ export function validateExperiment(spec: ExperimentSpec): TrainConfig {
   modelConfig(spec.model, spec.modelOverrides as never); // validates overrides
   if (!Number.isInteger(spec.downsample) || spec.downsample < 1) throw new Error(`downsample must be an integer >= 1, got ${spec.downsample}`);
   const train = resolveTrainConfig(spec.train as Record<string, unknown>, 'train config');
-  for (const [i, t] of train.terms.entries()) {
-    if (!termMethods().includes(t.method)) throw new Error(`train config.terms[${i}]: unknown method '${t.method}'; valid: ${termMethods().join(', ')}`);
-  }
+  checkTermOptions(train.terms, 'train config.terms');
   listSplit(spec.dataRoot, 'train');
   if (spec.evaluate !== false) listSplit(spec.dataRoot, 'val');
   if (train.terms.length > 0) {
