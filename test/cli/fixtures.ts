@@ -5,11 +5,11 @@ import * as path from 'path';
 import { generateSyntheticCityscapes } from '../../lib/cityscapes/synthetic';
 
 let cached: string | null = null;
-/** 4 train + 2 val frames at 64×32 in the Cityscapes layout (generated once per process). */
+/** 4 train + 2 val frames at 128×64 in the Cityscapes layout (generated once per process). */
 export async function tinyDataset(): Promise<string> {
   if (cached) return cached;
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'cd-tinydata-'));
-  await generateSyntheticCityscapes({ out: root, seed: 3, train: 4, val: 2, width: 64, height: 32, cities: 2 });
+  await generateSyntheticCityscapes({ out: root, seed: 3, train: 4, val: 2, width: 128, height: 64, cities: 2 });
   cached = root;
   return root;
 }
