@@ -25,6 +25,10 @@ export interface NativeAddon {
   backpropFilter(x: Float32Array, dy: Float32Array, dw: Float32Array, dims: Int32Array): void;
   backpropInput(dy: Float32Array, w: Float32Array, dx: Float32Array, dims: Int32Array): void;
   setThreads(n: number): number;
+  binary(op: number, a: Float32Array, b: Float32Array, out: Float32Array, rows: number, c: number, mode: number): void;
+  unary(op: number, x: Float32Array, out: Float32Array): void;
+  reduceRows(x: Float32Array, out: Float32Array, rows: number, c: number, scale: number): void;
+  reduceLast(x: Float32Array, out: Float32Array, rows: number, c: number, op: number, scale: number): void;
 }
 
 export interface NativeStatus {
@@ -210,6 +214,91 @@ export function nativeKernelFuncs(fallback: Record<string, tf.KernelFunc>): Reco
       return out;
     },
   };
+}
+
+// ---- element-wise and reductions ---------------------------------------------------------------
+
+/** Below this many elements the wasm kernels are used (call overhead dominates). */
+const ELEMENTWISE_MIN = 4096;
+
+const BINARY_OPS: Record<string, number> = { Add: 0, Sub: 1, Multiply: 2, RealDiv: 3 };
+
+/**
+ * The broadcast pattern of `a op b` as [rows, c, mode] for the native kernel, or null.
+ * mode 0 same shape, 1 b per last-axis entry, 2 a per last-axis entry, 3 b scalar, 4 a scalar,
+ * 5 b per row (last axis 1), 6 a per row.
+ */
+export function broadcastPattern(as: number[], bs: number[]): [number, number, number] | null {
+  const na = tf.util.sizeFromShape(as);
+  const nb = tf.util.sizeFromShape(bs);
+  const out = tf.backend_util.assertAndGetBroadcastShape(as, bs);
+  const n = tf.util.sizeFromShape(out);
+  const c = out.length ? out[out.length - 1] : 1;
+  const strip = (s: number[]) => { const t = s.slice(); while (t.length && t[0] === 1) t.shift(); return t; };
+  const same = (x: number[], y: number[]) => x.length === y.length && x.every((v, i) => v === y[i]);
+  if (na === n && nb === n && same(strip(as), strip(bs))) return [n / c, c, 0];
+  if (na === n && nb === 1) return [n / c, c, 3];
+  if (nb === n && na === 1) return [n / c, c, 4];
+  const isChannel = (s: number[]) => { const t = strip(s); return t.length === 1 && t[0] === c; };
+  if (na === n && isChannel(bs) && c > 1) return [n / c, c, 1];
+  if (nb === n && isChannel(as) && c > 1) return [n / c, c, 2];
+  const isRow = (s: number[]) => s.length === out.length && s[s.length - 1] === 1 && same(s.slice(0, -1), out.slice(0, -1));
+  if (na === n && isRow(bs) && same(as, out)) return [n / c, c, 5];
+  if (nb === n && isRow(as) && same(bs, out)) return [n / c, c, 6];
+  return null;
+}
+
+/** Native element-wise / reduction kernels for the wasm backend, each falling back to `fallback`. */
+export function nativeElementwiseFuncs(fallback: Record<string, tf.KernelFunc>): Record<string, tf.KernelFunc> {
+  const a = addon;
+  if (!a) throw new Error('nativeElementwiseFuncs: the native addon is not loaded');
+  const funcs: Record<string, tf.KernelFunc> = {};
+  for (const [name, op] of Object.entries(BINARY_OPS)) {
+    funcs[name] = (args: KernelArgs) => {
+      const { a: x, b: y } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
+      if (!allFloat(x, y)) return fallback[name](args);
+      const p = broadcastPattern(x.shape, y.shape);
+      const outShape = tf.backend_util.assertAndGetBroadcastShape(x.shape, y.shape);
+      if (!p || tf.util.sizeFromShape(outShape) < ELEMENTWISE_MIN) return fallback[name](args);
+      const be = args.backend as unknown as WasmBackendLike;
+      const out = be.makeOutput(outShape, 'float32');
+      a.binary(op, be.typedArrayFromHeap(x), be.typedArrayFromHeap(y), be.typedArrayFromHeap(out), p[0], p[1], p[2]);
+      return out;
+    };
+  }
+  for (const [name, op] of [['Exp', 0], ['Relu', 1]] as [string, number][]) {
+    funcs[name] = (args: KernelArgs) => {
+      const { x } = args.inputs as { x: tf.TensorInfo };
+      if (!allFloat(x) || tf.util.sizeFromShape(x.shape) < ELEMENTWISE_MIN) return fallback[name](args);
+      const be = args.backend as unknown as WasmBackendLike;
+      const out = be.makeOutput(x.shape, 'float32');
+      a.unary(op, be.typedArrayFromHeap(x), be.typedArrayFromHeap(out));
+      return out;
+    };
+  }
+  for (const name of ['Sum', 'Mean', 'Max']) {
+    funcs[name] = (args: KernelArgs) => {
+      const { x } = args.inputs as { x: tf.TensorInfo };
+      const at = args.attrs as AnyAttrs;
+      const n = tf.util.sizeFromShape(x.shape);
+      const r = x.shape.length;
+      if (!allFloat(x) || n < ELEMENTWISE_MIN || r < 1) return fallback[name](args);
+      const axes = tf.util.parseAxisParam(at.axis ?? at.reductionIndices, x.shape).sort((p, q) => p - q);
+      const c = x.shape[r - 1];
+      const leading = axes.length === r - 1 && axes.every((v, i) => v === i);
+      const last = axes.length === 1 && axes[0] === r - 1;
+      if (!(leading && name !== 'Max') && !last) return fallback[name](args);
+      const keep = !!at.keepDims;
+      const outShape = keep ? x.shape.map((d, i) => (axes.includes(i) ? 1 : d)) : x.shape.filter((_, i) => !axes.includes(i));
+      const be = args.backend as unknown as WasmBackendLike;
+      const out = be.makeOutput(outShape, 'float32');
+      const rows = n / c;
+      if (leading) a.reduceRows(be.typedArrayFromHeap(x), be.typedArrayFromHeap(out), rows, c, name === 'Mean' ? 1 / rows : 1);
+      else a.reduceLast(be.typedArrayFromHeap(x), be.typedArrayFromHeap(out), rows, c, name === 'Max' ? 1 : 0, name === 'Mean' ? 1 / c : 1);
+      return out;
+    };
+  }
+  return funcs;
 }
 
 if (require.main === module && process.argv[2] === 'build') {

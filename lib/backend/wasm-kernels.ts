@@ -18,7 +18,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { asTensor, assertNHWC } from './conv-util';
 import { conv2dFilterGrad, conv2dInputGrad, depthwiseFilterGrad, depthwiseInputGrad } from './conv-grads';
-import { loadNativeKernels, nativeKernelFuncs } from './native';
+import { loadNativeKernels, nativeElementwiseFuncs, nativeKernelFuncs } from './native';
 
 /** The kernels `registerWasmTrainingKernels` installs for the 'wasm' backend. */
 export const WASM_TRAINING_KERNELS = [
@@ -106,18 +106,24 @@ export function cpuFallbackKernel(kernelName: string): tf.KernelFunc {
 
 let registered: { native: boolean } | null = null;
 
+/** Element-wise / reduction kernels the native addon also takes over (large float32 tensors, common broadcasts). */
+export const NATIVE_ELEMENTWISE = ['Add', 'Sub', 'Multiply', 'RealDiv', 'Exp', 'Relu', 'Sum', 'Mean', 'Max'];
+
 /**
  * Register the training kernels of `WASM_TRAINING_KERNELS` for the 'wasm' backend (idempotent;
  * importing `@tensorflow/tfjs-backend-wasm` first is required, initialising it is not).
  * With `native` (default true) and the addon of `native.ts` available, `Conv2D`, `FusedConv2D`,
- * `Conv2DBackpropFilter` and `Conv2DBackpropInput` run natively (see `nativeKernelsStatus()`).
+ * `Conv2DBackpropFilter` and `Conv2DBackpropInput` run natively (see `nativeKernelsStatus()`), and
+ * unless `elementwise: false` (or `CWD_NATIVE_ELEMENTWISE=0`) also the `NATIVE_ELEMENTWISE` kernels
+ * for large float32 tensors with same-shape / per-channel / per-row / scalar broadcasting and
+ * reductions over the leading axes or the last axis (everything else stays on wasm).
  * Our `Conv2DBackprop*` kernels also accept a `dilations` attribute (tfjs's own do not).
  * Returns whether the native kernels are in use.
  */
-export function registerWasmTrainingKernels(options: { native?: boolean } = {}): boolean {
+export function registerWasmTrainingKernels(options: { native?: boolean; elementwise?: boolean } = {}): boolean {
   if (registered) return registered.native;
   const original: Record<string, tf.KernelFunc> = {};
-  for (const k of ['Conv2D', 'FusedConv2D']) {
+  for (const k of ['Conv2D', 'FusedConv2D', ...NATIVE_ELEMENTWISE]) {
     const kc = tf.getKernel(k, 'wasm');
     if (!kc) throw new Error(`registerWasmTrainingKernels: tfjs-backend-wasm has no ${k} kernel`);
     original[k] = kc.kernelFunc;
@@ -131,6 +137,9 @@ export function registerWasmTrainingKernels(options: { native?: boolean } = {}):
   if (options.native !== false && loadNativeKernels().loaded) {
     const funcs = nativeKernelFuncs({ ...original, Conv2DBackpropFilter: conv2DBackpropFilter, Conv2DBackpropInput: conv2DBackpropInput });
     for (const [k, f] of Object.entries(funcs)) replaceKernel(k, 'wasm', f);
+    if (options.elementwise !== false && process.env.CWD_NATIVE_ELEMENTWISE !== '0') {
+      for (const [k, f] of Object.entries(nativeElementwiseFuncs(original))) replaceKernel(k, 'wasm', f);
+    }
     native = true;
   }
   registered = { native };

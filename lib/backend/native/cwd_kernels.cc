@@ -12,6 +12,7 @@
 #include <node_api.h>
 #include <omp.h>
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -19,10 +20,8 @@
 
 typedef float v16 __attribute__((vector_size(64), aligned(4)));
 
-static const int MR = 6;
-static const int NR = 32;
 static const int KC = 256;
-static const int MC = 96;  // rows of A packed at once (multiple of MR)
+static const int MC = 96;  // rows of A packed at once (a multiple of every MR below)
 
 struct Dims {
   int B, H, W, Ci, OH, OW, Co, KH, KW, sh, sw, dh, dw, pt, pl;
@@ -33,71 +32,93 @@ struct Dims {
 static inline v16 loadv(const float* p) { v16 v; std::memcpy(&v, p, sizeof(v)); return v; }
 static inline void storev(float* p, v16 v) { std::memcpy(p, &v, sizeof(v)); }
 
-// C[mr x nr] (+)= Apanel[kc x MR] * Bpanel[kc x NR]
-static inline void micro(int kc, const float* __restrict A, const float* __restrict B, float* C, long ldc, int mr, int nr, bool acc) {
-  v16 c00 = {}, c01 = {}, c10 = {}, c11 = {}, c20 = {}, c21 = {}, c30 = {}, c31 = {}, c40 = {}, c41 = {}, c50 = {}, c51 = {};
-  for (int k = 0; k < kc; k++) {
-    const v16 b0 = loadv(B + k * NR), b1 = loadv(B + k * NR + 16);
-    const float* a = A + k * MR;
-    c00 += a[0] * b0; c01 += a[0] * b1;
-    c10 += a[1] * b0; c11 += a[1] * b1;
-    c20 += a[2] * b0; c21 += a[2] * b1;
-    c30 += a[3] * b0; c31 += a[3] * b1;
-    c40 += a[4] * b0; c41 += a[4] * b1;
-    c50 += a[5] * b0; c51 += a[5] * b1;
-  }
-  v16 r[MR][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}};
-  if (nr == NR) {
-    for (int i = 0; i < mr; i++) {
-      float* c = C + i * ldc;
-      if (acc) { storev(c, loadv(c) + r[i][0]); storev(c + 16, loadv(c + 16) + r[i][1]); }
-      else { storev(c, r[i][0]); storev(c + 16, r[i][1]); }
-    }
-  } else {
-    float tmp[NR];
-    for (int i = 0; i < mr; i++) {
-      storev(tmp, r[i][0]); storev(tmp + 16, r[i][1]);
-      float* c = C + i * ldc;
-      if (acc) for (int j = 0; j < nr; j++) c[j] += tmp[j];
-      else for (int j = 0; j < nr; j++) c[j] = tmp[j];
-    }
-  }
-}
-
-// Pack B (kc x n) given by get(k, j) into NR-wide panels: out[(j/NR)][k][NR], zero-padded.
-template <class Get>
-static void packB(int kc, int n, Get get, float* out) {
-  for (int j0 = 0; j0 < n; j0 += NR) {
-    const int nr = std::min(NR, n - j0);
-    float* dst = out + (long)(j0 / NR) * kc * NR;
+// Register tile: MR rows x (NV*16) columns. Two shapes: 6x32 (12 accumulators) for wide outputs,
+// 12x16 for outputs of <= 16 columns (no half-empty vectors).
+template <int MR, int NV>
+struct Tile {
+  static const int NR = NV * 16;
+  // C[mr x nr] (+)= Apanel[kc x MR] * Bpanel[kc x NR]
+  static inline void micro(int kc, const float* __restrict A, const float* __restrict B, float* C, long ldc, int mr, int nr, bool acc) {
+    v16 c[MR][NV];
+    for (int i = 0; i < MR; i++) for (int v = 0; v < NV; v++) c[i][v] = v16{};
     for (int k = 0; k < kc; k++) {
-      float* d = dst + k * NR;
-      for (int j = 0; j < nr; j++) d[j] = get(k, j0 + j);
-      for (int j = nr; j < NR; j++) d[j] = 0.f;
+      v16 b[NV];
+      for (int v = 0; v < NV; v++) b[v] = loadv(B + k * NR + v * 16);
+      const float* a = A + k * MR;
+      for (int i = 0; i < MR; i++) for (int v = 0; v < NV; v++) c[i][v] += a[i] * b[v];
+    }
+    if (nr == NR) {
+      for (int i = 0; i < mr; i++) {
+        float* cp = C + i * ldc;
+        for (int v = 0; v < NV; v++) {
+          if (acc) storev(cp + v * 16, loadv(cp + v * 16) + c[i][v]);
+          else storev(cp + v * 16, c[i][v]);
+        }
+      }
+    } else {
+      float tmp[NR];
+      for (int i = 0; i < mr; i++) {
+        for (int v = 0; v < NV; v++) storev(tmp + v * 16, c[i][v]);
+        float* cp = C + i * ldc;
+        if (acc) for (int j = 0; j < nr; j++) cp[j] += tmp[j];
+        else for (int j = 0; j < nr; j++) cp[j] = tmp[j];
+      }
     }
   }
-}
 
-// Pack A rows [m x kc] via a row filler: fill(i, k0, kc, dst, stride) writes A(i, k0..k0+kc) to dst[k*stride].
-template <class Fill>
-static void packA(int m, int k0, int kc, Fill fill, float* out) {
-  for (int i0 = 0; i0 < m; i0 += MR) {
-    const int mr = std::min(MR, m - i0);
-    float* dst = out + (long)(i0 / MR) * kc * MR;
-    for (int r = 0; r < mr; r++) fill(i0 + r, k0, kc, dst + r, MR);
-    for (int r = mr; r < MR; r++) for (int k = 0; k < kc; k++) dst[k * MR + r] = 0.f;
+  // Pack B (kc x n) given by get(k, j) into NR-wide panels: out[(j/NR)][k][NR], zero-padded.
+  template <class Get>
+  static void packB(int kc, int n, Get get, float* out) {
+    for (int j0 = 0; j0 < n; j0 += NR) {
+      const int nr = std::min(NR, n - j0);
+      float* dst = out + (long)(j0 / NR) * kc * NR;
+      for (int k = 0; k < kc; k++) {
+        float* d = dst + k * NR;
+        for (int j = 0; j < nr; j++) d[j] = get(k, j0 + j);
+        for (int j = nr; j < NR; j++) d[j] = 0.f;
+      }
+    }
   }
-}
 
-// C[m x n] (+)= A[m x kc] B[kc x n] for packed A (m rows) and packed B (one kc block, all n).
-static void gemmPacked(int m, int n, int kc, const float* Ap, const float* Bp, float* C, long ldc, bool acc) {
-  for (int j0 = 0; j0 < n; j0 += NR) {
-    const float* b = Bp + (long)(j0 / NR) * kc * NR;
+  // Pack rows of B from contiguous row data: row r of the block (reduction index) = src[0..n).
+  static void packBRow(int kc, int n, int r, const float* src, float* out) {
+    for (int j0 = 0; j0 < n; j0 += NR) {
+      float* dst = out + (long)(j0 / NR) * kc * NR + (long)r * NR;
+      const int nr = std::min(NR, n - j0);
+      std::memcpy(dst, src + j0, nr * sizeof(float));
+      for (int j = nr; j < NR; j++) dst[j] = 0.f;
+    }
+  }
+
+  // Pack A rows [m x kc] via a row filler: fill(i, k0, kc, dst, stride) writes A(i, k0..k0+kc) to dst[k*stride].
+  template <class Fill>
+  static void packA(int m, int k0, int kc, Fill fill, float* out) {
     for (int i0 = 0; i0 < m; i0 += MR) {
-      micro(kc, Ap + (long)(i0 / MR) * kc * MR, b, C + (long)i0 * ldc + j0, ldc, std::min(MR, m - i0), std::min(NR, n - j0), acc);
+      const int mr = std::min(MR, m - i0);
+      float* dst = out + (long)(i0 / MR) * kc * MR;
+      for (int r = 0; r < mr; r++) fill(i0 + r, k0, kc, dst + r, MR);
+      for (int r = mr; r < MR; r++) for (int k = 0; k < kc; k++) dst[k * MR + r] = 0.f;
     }
   }
-}
+
+  // C[m x n] (+)= A[m x kc] B[kc x n] for packed A (m rows) and packed B (one kc block, all n).
+  static void gemmPacked(int m, int n, int kc, const float* Ap, const float* Bp, float* C, long ldc, bool acc) {
+    for (int j0 = 0; j0 < n; j0 += NR) {
+      const float* b = Bp + (long)(j0 / NR) * kc * NR;
+      for (int i0 = 0; i0 < m; i0 += MR) {
+        micro(kc, Ap + (long)(i0 / MR) * kc * MR, b, C + (long)i0 * ldc + j0, ldc, std::min(MR, m - i0), std::min(NR, n - j0), acc);
+      }
+    }
+  }
+  static long panelN(int n) { return ((long)(n + NR - 1) / NR) * NR; }
+  static long panelM(int m) { return ((long)(m + MR - 1) / MR) * MR; }
+};
+
+typedef Tile<6, 2> Wide;
+typedef Tile<12, 1> Narrow;
+
+static int g_threads = 0;
+static int threads() { return g_threads > 0 ? g_threads : omp_get_max_threads(); }
 
 // im2col row filler: row i = (b, oh, ow), columns k = (kh, kw, ci).
 struct Im2col {
@@ -124,18 +145,20 @@ struct Im2col {
   }
 };
 
-static int g_threads = 0;
-static int threads() { return g_threads > 0 ? g_threads : omp_get_max_threads(); }
+
+// The 12x16 tile only for outputs of at most 16 columns (measured: elsewhere 6x32 is faster).
+static bool narrowBetter(int n) { return n <= 16; }
 
 // y[M, Co] = im2col(x)[M, K] w[K, Co] (+ bias, relu)
-static void conv2dImpl(const float* x, const float* w, float* y, const Dims& d, const float* bias, int act) {
+template <class T>
+static void conv2dT(const float* x, const float* w, float* y, const Dims& d, const float* bias, int act) {
   const long M = d.M(); const int K = d.K(), N = d.Co;
   const int nkb = (K + KC - 1) / KC;
-  const long panelN = ((N + NR - 1) / NR) * NR;
-  std::vector<float> Bp((long)nkb * KC * panelN);
+  const long pn = T::panelN(N);
+  std::vector<float> Bp((long)nkb * KC * pn);
   for (int kb = 0; kb < nkb; kb++) {
     const int k0 = kb * KC, kc = std::min(KC, K - k0);
-    packB(kc, N, [&](int k, int j) { return w[(long)(k0 + k) * N + j]; }, Bp.data() + (long)kb * KC * panelN);
+    T::packB(kc, N, [&](int k, int j) { return w[(long)(k0 + k) * N + j]; }, Bp.data() + (long)kb * KC * pn);
   }
   const Im2col fill{x, d};
   const long nblocks = (M + MC - 1) / MC;
@@ -147,8 +170,8 @@ static void conv2dImpl(const float* x, const float* w, float* y, const Dims& d, 
       const long i0 = blk * MC; const int m = (int)std::min<long>(MC, M - i0);
       for (int kb = 0; kb < nkb; kb++) {
         const int k0 = kb * KC, kc = std::min(KC, K - k0);
-        packA(m, k0, kc, [&](int r, int kk0, int kkc, float* dst, int st) { fill(i0 + r, kk0, kkc, dst, st); }, Ap.data());
-        gemmPacked(m, N, kc, Ap.data(), Bp.data() + (long)kb * KC * panelN, y + i0 * N, N, kb > 0);
+        T::packA(m, k0, kc, [&](int r, int kk0, int kkc, float* dst, int st) { fill(i0 + r, kk0, kkc, dst, st); }, Ap.data());
+        T::gemmPacked(m, N, kc, Ap.data(), Bp.data() + (long)kb * KC * pn, y + i0 * N, N, kb > 0);
       }
       if (bias || act) {
         for (int r = 0; r < m; r++) {
@@ -162,22 +185,26 @@ static void conv2dImpl(const float* x, const float* w, float* y, const Dims& d, 
   }
 }
 
+static void conv2dImpl(const float* x, const float* w, float* y, const Dims& d, const float* bias, int act) {
+  if (narrowBetter(d.Co)) conv2dT<Narrow>(x, w, y, d, bias, act); else conv2dT<Wide>(x, w, y, d, bias, act);
+}
+
 // dw^T[Co, K] = dy^T[Co, M] im2col(x)[M, K]; reduction over M split across threads.
-static void backpropFilterImpl(const float* x, const float* dy, float* dwOut, const Dims& d) {
+template <class T>
+static void backpropFilterT(const float* x, const float* dy, float* dwOut, const Dims& d) {
   const long M = d.M(); const int K = d.K(), Co = d.Co;
-  const int T = threads();
-  std::vector<std::vector<float>> partial(T);
+  const int nt = threads();
+  std::vector<std::vector<float>> partial(nt);
   const long chunk = KC;
   const long nchunks = (M + chunk - 1) / chunk;
-  const long panelK = ((K + NR - 1) / NR) * NR;
   const Im2col fill{x, d};
-#pragma omp parallel num_threads(T)
+#pragma omp parallel num_threads(nt)
   {
     const int t = omp_get_thread_num();
     std::vector<float>& acc = partial[t];
     acc.assign((long)Co * K, 0.f);
-    std::vector<float> Ap((long)((Co + MR - 1) / MR) * MR * KC);
-    std::vector<float> Bp((long)KC * panelK);
+    std::vector<float> Ap(T::panelM(Co) * KC);
+    std::vector<float> Bp((long)KC * T::panelN(K));
     std::vector<float> rowbuf((long)K);
 #pragma omp for schedule(dynamic, 2)
     for (long c = 0; c < nchunks; c++) {
@@ -185,50 +212,48 @@ static void backpropFilterImpl(const float* x, const float* dy, float* dwOut, co
       // B = im2col rows i0..i0+kc (reduction dim) x K columns, packed in NR panels
       for (int r = 0; r < kc; r++) {
         fill(i0 + r, 0, K, rowbuf.data(), 1);
-        const float* src = rowbuf.data();
-        for (int j0 = 0; j0 < K; j0 += NR) {
-          float* dst = Bp.data() + (long)(j0 / NR) * kc * NR + (long)r * NR;
-          const int nr = std::min(NR, K - j0);
-          std::memcpy(dst, src + j0, nr * sizeof(float));
-          for (int j = nr; j < NR; j++) dst[j] = 0.f;
-        }
+        T::packBRow(kc, K, r, rowbuf.data(), Bp.data());
       }
       // A = dy^T: rows co, columns i (reduction)
-      packA(Co, 0, kc, [&](int co, int, int n, float* dst, int st) {
+      T::packA(Co, 0, kc, [&](int co, int, int n, float* dst, int st) {
         const float* s = dy + i0 * Co + co;
         for (int k = 0; k < n; k++) dst[(long)k * st] = s[(long)k * Co];
       }, Ap.data());
-      gemmPacked(Co, K, kc, Ap.data(), Bp.data(), acc.data(), K, true);
+      T::gemmPacked(Co, K, kc, Ap.data(), Bp.data(), acc.data(), K, true);
     }
   }
   // dw[K, Co] = sum_t partial_t^T
   for (int k = 0; k < K; k++) {
     for (int co = 0; co < Co; co++) {
       float s = 0.f;
-      for (int t = 0; t < T; t++) s += partial[t][(long)co * K + k];
+      for (int t = 0; t < nt; t++) s += partial[t][(long)co * K + k];
       dwOut[(long)k * Co + co] = s;
     }
   }
 }
 
+static void backpropFilterImpl(const float* x, const float* dy, float* dw, const Dims& d) {
+  backpropFilterT<Wide>(x, dy, dw, d);  // rows = Co: the 6-row tile wastes least
+}
+
 // dx = col2im(dy[M, Co] w^T[Co, K]); threads over images (no write races).
-static void backpropInputImpl(const float* dy, const float* w, float* dx, const Dims& d) {
+template <class T>
+static void backpropInputT(const float* dy, const float* w, float* dx, const Dims& d) {
   const int K = d.K(), Co = d.Co;
   const long perImage = (long)d.OH * d.OW;
   const int nkb = (Co + KC - 1) / KC;
-  const long panelK = ((K + NR - 1) / NR) * NR;
+  const long pk = T::panelN(K);
   // B = w^T [Co, K], packed once per Co block
-  std::vector<float> Bp((long)nkb * KC * panelK);
+  std::vector<float> Bp((long)nkb * KC * pk);
   for (int kb = 0; kb < nkb; kb++) {
     const int c0 = kb * KC, cc = std::min(KC, Co - c0);
-    packB(cc, K, [&](int c, int k) { return w[(long)k * Co + c0 + c]; }, Bp.data() + (long)kb * KC * panelK);
+    T::packB(cc, K, [&](int c, int k) { return w[(long)k * Co + c0 + c]; }, Bp.data() + (long)kb * KC * pk);
   }
   std::memset(dx, 0, sizeof(float) * (long)d.B * d.H * d.W * d.Ci);
   const long rowsPerBlock = MC;
   const long blocksPerImage = (perImage + rowsPerBlock - 1) / rowsPerBlock;
   // Parallel over images: the col2im scatter of one image never touches another's rows.
-  const int T = threads();
-#pragma omp parallel num_threads(T)
+#pragma omp parallel num_threads(threads())
   {
     std::vector<float> Ap((long)MC * KC);
     std::vector<float> col((long)MC * K);
@@ -239,11 +264,11 @@ static void backpropInputImpl(const float* dy, const float* w, float* dx, const 
         const long i0 = (long)b * perImage + r0;
         for (int kb = 0; kb < nkb; kb++) {
           const int c0 = kb * KC, cc = std::min(KC, Co - c0);
-          packA(m, 0, cc, [&](int r, int, int n, float* dst, int st) {
+          T::packA(m, 0, cc, [&](int r, int, int n, float* dst, int st) {
             const float* s = dy + (i0 + r) * Co + c0;
             for (int k = 0; k < n; k++) dst[(long)k * st] = s[k];
           }, Ap.data());
-          gemmPacked(m, K, cc, Ap.data(), Bp.data() + (long)kb * KC * panelK, col.data(), K, kb > 0);
+          T::gemmPacked(m, K, cc, Ap.data(), Bp.data() + (long)kb * KC * pk, col.data(), K, kb > 0);
         }
         // col2im: scatter-add the m rows into dx (image b only)
         for (int r = 0; r < m; r++) {
@@ -265,6 +290,87 @@ static void backpropInputImpl(const float* dy, const float* w, float* dx, const 
         }
       }
     }
+  }
+}
+
+static void backpropInputImpl(const float* dy, const float* w, float* dx, const Dims& d) {
+  if (narrowBetter(d.K())) backpropInputT<Narrow>(dy, w, dx, d); else backpropInputT<Wide>(dy, w, dx, d);
+}
+
+
+// ---- element-wise and reductions (memory-bound; threaded above a size threshold) ----------------
+static const long PAR_MIN = 1 << 15;
+
+// mode: 0 same shape, 1 b per column (b[c]), 2 a per column, 3 b scalar, 4 a scalar,
+//       5 b per row (b[rows]), 6 a per row. op: 0 add, 1 sub, 2 mul, 3 div.
+template <int OP>
+static inline float bop(float a, float b) {
+  if (OP == 0) return a + b;
+  if (OP == 1) return a - b;
+  if (OP == 2) return a * b;
+  return a / b;
+}
+
+template <int OP>
+static void binaryT(const float* a, const float* b, float* o, long rows, long c, int mode) {
+  const long n = rows * c;
+#pragma omp parallel for num_threads(threads()) schedule(static) if (n > PAR_MIN)
+  for (long r = 0; r < rows; r++) {
+    const long base = r * c;
+    float* out = o + base;
+    switch (mode) {
+      case 0: { const float* x = a + base; const float* y = b + base; for (long j = 0; j < c; j++) out[j] = bop<OP>(x[j], y[j]); break; }
+      case 1: { const float* x = a + base; for (long j = 0; j < c; j++) out[j] = bop<OP>(x[j], b[j]); break; }
+      case 2: { const float* y = b + base; for (long j = 0; j < c; j++) out[j] = bop<OP>(a[j], y[j]); break; }
+      case 3: { const float* x = a + base; const float y = b[0]; for (long j = 0; j < c; j++) out[j] = bop<OP>(x[j], y); break; }
+      case 4: { const float* y = b + base; const float x = a[0]; for (long j = 0; j < c; j++) out[j] = bop<OP>(x, y[j]); break; }
+      case 5: { const float* x = a + base; const float y = b[r]; for (long j = 0; j < c; j++) out[j] = bop<OP>(x[j], y); break; }
+      case 6: { const float* y = b + base; const float x = a[r]; for (long j = 0; j < c; j++) out[j] = bop<OP>(x, y[j]); break; }
+    }
+  }
+}
+
+static void binaryImpl(int op, const float* a, const float* b, float* o, long rows, long c, int mode) {
+  switch (op) {
+    case 0: binaryT<0>(a, b, o, rows, c, mode); break;
+    case 1: binaryT<1>(a, b, o, rows, c, mode); break;
+    case 2: binaryT<2>(a, b, o, rows, c, mode); break;
+    default: binaryT<3>(a, b, o, rows, c, mode); break;
+  }
+}
+
+// op: 0 exp, 1 relu
+static void unaryImpl(int op, const float* x, float* o, long n) {
+#pragma omp parallel for num_threads(threads()) schedule(static) if (n > PAR_MIN)
+  for (long i = 0; i < n; i++) o[i] = op == 0 ? std::exp(x[i]) : (x[i] > 0.f ? x[i] : 0.f);
+}
+
+// Column sums of x[rows, c] -> o[c] (scaled by `scale`), per-thread partials in double.
+static void reduceRowsImpl(const float* x, float* o, long rows, long c, double scale) {
+  const int nt = (rows * c > PAR_MIN) ? threads() : 1;
+  std::vector<double> part((long)nt * c, 0.0);
+#pragma omp parallel num_threads(nt)
+  {
+    double* acc = part.data() + (long)omp_get_thread_num() * c;
+    std::vector<float> blockAcc(c);
+#pragma omp for schedule(static)
+    for (long r0 = 0; r0 < rows; r0 += 64) {
+      const long r1 = std::min(rows, r0 + 64);
+      std::fill(blockAcc.begin(), blockAcc.end(), 0.f);
+      for (long r = r0; r < r1; r++) { const float* row = x + r * c; for (long j = 0; j < c; j++) blockAcc[j] += row[j]; }
+      for (long j = 0; j < c; j++) acc[j] += blockAcc[j];
+    }
+  }
+  for (long j = 0; j < c; j++) { double s = 0; for (int t = 0; t < nt; t++) s += part[(long)t * c + j]; o[j] = (float)(s * scale); }
+}
+
+// Per-row reduction of x[rows, c] -> o[rows]. op: 0 sum, 1 max; scale applies to sums.
+static void reduceLastImpl(const float* x, float* o, long rows, long c, int op, double scale) {
+#pragma omp parallel for num_threads(threads()) schedule(static) if (rows * c > PAR_MIN)
+  for (long r = 0; r < rows; r++) {
+    const float* row = x + r * c;
+    if (op == 1) { float m = row[0]; for (long j = 1; j < c; j++) m = row[j] > m ? row[j] : m; o[r] = m; }
+    else { double s = 0; for (long j = 0; j < c; j++) s += row[j]; o[r] = (float)(s * scale); }
   }
 }
 
@@ -328,6 +434,56 @@ static napi_value BackpropInput(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+
+static bool getF32(napi_env env, napi_value v, float** d, size_t* n) { return f32(env, v, d, n); }
+static double num(napi_env env, napi_value v) { double d = 0; napi_get_value_double(env, v, &d); return d; }
+
+// binary(op, a, b, out, rows, c, mode)
+static napi_value Binary(napi_env env, napi_callback_info info) {
+  size_t argc = 7; napi_value a[7];
+  napi_get_cb_info(env, info, &argc, a, nullptr, nullptr);
+  if (argc < 7) return throwErr(env, "binary(op, a, b, out, rows, c, mode)");
+  float *x, *y, *o; size_t nx, ny, no;
+  if (!getF32(env, a[1], &x, &nx) || !getF32(env, a[2], &y, &ny) || !getF32(env, a[3], &o, &no)) return throwErr(env, "binary: a, b, out must be Float32Array");
+  const long rows = (long)num(env, a[4]), c = (long)num(env, a[5]); const int mode = (int)num(env, a[6]);
+  if ((size_t)(rows * c) != no) return throwErr(env, "binary: out size != rows*c");
+  binaryImpl((int)num(env, a[0]), x, y, o, rows, c, mode);
+  return nullptr;
+}
+
+// unary(op, x, out)
+static napi_value Unary(napi_env env, napi_callback_info info) {
+  size_t argc = 3; napi_value a[3];
+  napi_get_cb_info(env, info, &argc, a, nullptr, nullptr);
+  float *x, *o; size_t nx, no;
+  if (argc < 3 || !getF32(env, a[1], &x, &nx) || !getF32(env, a[2], &o, &no) || nx != no) return throwErr(env, "unary(op, x, out): Float32Arrays of equal size");
+  unaryImpl((int)num(env, a[0]), x, o, (long)nx);
+  return nullptr;
+}
+
+// reduceRows(x, out, rows, c, scale) / reduceLast(x, out, rows, c, op, scale)
+static napi_value ReduceRows(napi_env env, napi_callback_info info) {
+  size_t argc = 5; napi_value a[5];
+  napi_get_cb_info(env, info, &argc, a, nullptr, nullptr);
+  float *x, *o; size_t nx, no;
+  if (argc < 5 || !getF32(env, a[0], &x, &nx) || !getF32(env, a[1], &o, &no)) return throwErr(env, "reduceRows(x, out, rows, c, scale)");
+  const long rows = (long)num(env, a[2]), c = (long)num(env, a[3]);
+  if ((size_t)(rows * c) != nx || (size_t)c != no) return throwErr(env, "reduceRows: sizes do not match");
+  reduceRowsImpl(x, o, rows, c, num(env, a[4]));
+  return nullptr;
+}
+
+static napi_value ReduceLast(napi_env env, napi_callback_info info) {
+  size_t argc = 6; napi_value a[6];
+  napi_get_cb_info(env, info, &argc, a, nullptr, nullptr);
+  float *x, *o; size_t nx, no;
+  if (argc < 6 || !getF32(env, a[0], &x, &nx) || !getF32(env, a[1], &o, &no)) return throwErr(env, "reduceLast(x, out, rows, c, op, scale)");
+  const long rows = (long)num(env, a[2]), c = (long)num(env, a[3]);
+  if ((size_t)(rows * c) != nx || (size_t)rows != no || c < 1) return throwErr(env, "reduceLast: sizes do not match");
+  reduceLastImpl(x, o, rows, c, (int)num(env, a[4]), num(env, a[5]));
+  return nullptr;
+}
+
 static napi_value SetThreads(napi_env env, napi_callback_info info) {
   size_t argc = 1; napi_value a[1];
   napi_get_cb_info(env, info, &argc, a, nullptr, nullptr);
@@ -343,6 +499,10 @@ static napi_value Init(napi_env env, napi_value exports) {
     {"backpropFilter", nullptr, BackpropFilter, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"backpropInput", nullptr, BackpropInput, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"setThreads", nullptr, SetThreads, nullptr, nullptr, nullptr, napi_default, nullptr},
+    {"binary", nullptr, Binary, nullptr, nullptr, nullptr, napi_default, nullptr},
+    {"unary", nullptr, Unary, nullptr, nullptr, nullptr, napi_default, nullptr},
+    {"reduceRows", nullptr, ReduceRows, nullptr, nullptr, nullptr, napi_default, nullptr},
+    {"reduceLast", nullptr, ReduceLast, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
   return exports;

@@ -1,0 +1,70 @@
+/**
+ * The native element-wise / reduction kernels on wasm (lib/backend/native.ts) against the cpu backend,
+ * for every broadcast pattern they take and some they must leave to wasm (exact same results expected
+ * up to float rounding; reductions accumulate in double natively).
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import * as tf from '@tensorflow/tfjs';
+import { broadcastPattern } from '../../lib/backend/native';
+import { backendsReady, rand, relMaxDiff, runOn } from './helpers';
+
+const pairs: [number[], number[]][] = [
+  [[2, 16, 24, 8], [2, 16, 24, 8]],     // same shape
+  [[2, 16, 24, 8], [8]],                // per channel
+  [[1, 1, 1, 8], [2, 16, 24, 8]],       // per channel, on the left
+  [[2, 16, 24, 8], [1]],                // scalar
+  [[], [2, 16, 24, 8]],                 // scalar on the left
+  [[2, 16, 24, 8], [2, 16, 24, 1]],     // per row (softmax)
+  [[2, 16, 24, 1], [2, 16, 24, 8]],
+  [[2, 16, 24, 8], [1, 16, 24, 8]],     // not handled natively: falls back
+  [[16, 24, 8], [2, 16, 24, 8]],        // rank broadcast (same trailing shape): falls back
+  [[3, 5], [3, 5]],                     // small: wasm
+];
+
+test('broadcastPattern classifies the shapes', () => {
+  assert.equal(broadcastPattern([2, 3, 4], [2, 3, 4]), [6, 4, 0]);
+  assert.equal(broadcastPattern([2, 3, 4], [4]), [6, 4, 1]);
+  assert.equal(broadcastPattern([1, 1, 4], [2, 3, 4]), [6, 4, 2]);
+  assert.equal(broadcastPattern([2, 3, 4], []), [6, 4, 3]);
+  assert.equal(broadcastPattern([2, 3, 4], [2, 3, 1]), [6, 4, 5]);
+  assert.equal(broadcastPattern([2, 3, 4], [1, 3, 4]), null);
+});
+
+for (const op of ['add', 'sub', 'mul', 'div'] as const) {
+  test(`${op}: wasm (native where it applies) == cpu for every broadcast pattern`, async () => {
+    await backendsReady();
+    for (const [i, [as, bs]] of pairs.entries()) {
+      const fn = () => {
+        const a = rand(as, 80 + i);
+        const b = op === 'div' ? rand(bs, 90 + i).abs().add(0.5) : rand(bs, 90 + i);
+        return tf[op](a, b);
+      };
+      const [c] = await runOn('cpu', fn);
+      const [w] = await runOn('wasm', fn);
+      assert.equal(w.shape, c.shape, `${as} ${op} ${bs}`);
+      assert.ok(relMaxDiff(w.values, c.values) < 1e-6, `${as} ${op} ${bs}: ${relMaxDiff(w.values, c.values)}`);
+    }
+  });
+}
+
+test('exp, relu, sum/mean/max over leading axes and the last axis: wasm == cpu', async () => {
+  await backendsReady();
+  const fn = () => {
+    const x = rand([2, 32, 24, 8], 101).mul(3);
+    return [
+      tf.exp(x), tf.relu(x),
+      tf.sum(x, [0, 1, 2]), tf.mean(x, [0, 1, 2], true), tf.sum(x, -1), tf.mean(x, 3, true), tf.max(x, -1), tf.max(x, [0, 1, 2]),
+      tf.sum(x), tf.sum(x.reshape([-1])), tf.mean(x, [1, 2]), tf.sum(tf.cast(x, 'int32'), -1),
+      tf.logSoftmax(x), tf.softmax(x.reshape([-1, 8])),
+    ];
+  };
+  const c = await runOn('cpu', fn);
+  const w = await runOn('wasm', fn);
+  c.forEach((ci, i) => {
+    assert.equal(w[i].shape, ci.shape, `output ${i}`);
+    assert.ok(relMaxDiff(w[i].values, ci.values) < 2e-6, `output ${i}: ${relMaxDiff(w[i].values, ci.values)}`);
+  });
+});
+
+test.run();
