@@ -119,6 +119,8 @@ typedef Tile<12, 1> Narrow;
 
 static int g_threads = 0;
 static int threads() { return g_threads > 0 ? g_threads : omp_get_max_threads(); }
+// Threads for a conv of `flops` multiply-adds: one below ~4M (waking threads costs more).
+static int convThreads(double flops) { return flops < 4e6 ? 1 : threads(); }
 
 // im2col row filler: row i = (b, oh, ow), columns k = (kh, kw, ci).
 struct Im2col {
@@ -162,7 +164,7 @@ static void conv2dT(const float* x, const float* w, float* y, const Dims& d, con
   }
   const Im2col fill{x, d};
   const long nblocks = (M + MC - 1) / MC;
-#pragma omp parallel num_threads(threads())
+#pragma omp parallel num_threads(convThreads((double)M * K * N))
   {
     std::vector<float> Ap((long)MC * KC);
 #pragma omp for schedule(dynamic, 4)
@@ -193,7 +195,7 @@ static void conv2dImpl(const float* x, const float* w, float* y, const Dims& d, 
 template <class T>
 static void backpropFilterT(const float* x, const float* dy, float* dwOut, const Dims& d) {
   const long M = d.M(); const int K = d.K(), Co = d.Co;
-  const int nt = threads();
+  const int nt = convThreads((double)M * K * Co);
   std::vector<std::vector<float>> partial(nt);
   const long chunk = KC;
   const long nchunks = (M + chunk - 1) / chunk;
@@ -253,11 +255,11 @@ static void backpropInputT(const float* dy, const float* w, float* dx, const Dim
   const long rowsPerBlock = MC;
   const long blocksPerImage = (perImage + rowsPerBlock - 1) / rowsPerBlock;
   // Parallel over images: the col2im scatter of one image never touches another's rows.
-#pragma omp parallel num_threads(threads())
+#pragma omp parallel num_threads(convThreads((double)d.M() * K * Co))
   {
     std::vector<float> Ap((long)MC * KC);
     std::vector<float> col((long)MC * K);
-#pragma omp for schedule(static)
+#pragma omp for schedule(dynamic, 1)
     for (int b = 0; b < d.B; b++) {
       for (long blk = 0; blk < blocksPerImage; blk++) {
         const long r0 = blk * rowsPerBlock; const int m = (int)std::min<long>(rowsPerBlock, perImage - r0);
@@ -299,6 +301,9 @@ static void backpropInputImpl(const float* dy, const float* w, float* dx, const 
 
 
 // ---- element-wise and reductions (memory-bound; threaded above a size threshold) ----------------
+// Memory-bound: one thread. (Measured on the shared 2-core machine: waking a second OpenMP thread
+// for a ~1 ms op cost more than it saved; the conv kernels above amortise it.)
+static int ewThreads() { return 1; }
 static const long PAR_MIN = 1 << 15;
 
 // mode: 0 same shape, 1 b per column (b[c]), 2 a per column, 3 b scalar, 4 a scalar,
@@ -314,7 +319,7 @@ static inline float bop(float a, float b) {
 template <int OP>
 static void binaryT(const float* a, const float* b, float* o, long rows, long c, int mode) {
   const long n = rows * c;
-#pragma omp parallel for num_threads(threads()) schedule(static) if (n > PAR_MIN)
+#pragma omp parallel for num_threads(ewThreads()) schedule(static) if (n > PAR_MIN)
   for (long r = 0; r < rows; r++) {
     const long base = r * c;
     float* out = o + base;
@@ -341,13 +346,13 @@ static void binaryImpl(int op, const float* a, const float* b, float* o, long ro
 
 // op: 0 exp, 1 relu
 static void unaryImpl(int op, const float* x, float* o, long n) {
-#pragma omp parallel for num_threads(threads()) schedule(static) if (n > PAR_MIN)
+#pragma omp parallel for num_threads(ewThreads()) schedule(static) if (n > PAR_MIN)
   for (long i = 0; i < n; i++) o[i] = op == 0 ? std::exp(x[i]) : (x[i] > 0.f ? x[i] : 0.f);
 }
 
 // Column sums of x[rows, c] -> o[c] (scaled by `scale`), per-thread partials in double.
 static void reduceRowsImpl(const float* x, float* o, long rows, long c, double scale) {
-  const int nt = (rows * c > PAR_MIN) ? threads() : 1;
+  const int nt = (rows * c > PAR_MIN) ? ewThreads() : 1;
   std::vector<double> part((long)nt * c, 0.0);
 #pragma omp parallel num_threads(nt)
   {
@@ -366,7 +371,7 @@ static void reduceRowsImpl(const float* x, float* o, long rows, long c, double s
 
 // Per-row reduction of x[rows, c] -> o[rows]. op: 0 sum, 1 max; scale applies to sums.
 static void reduceLastImpl(const float* x, float* o, long rows, long c, int op, double scale) {
-#pragma omp parallel for num_threads(threads()) schedule(static) if (rows * c > PAR_MIN)
+#pragma omp parallel for num_threads(ewThreads()) schedule(static) if (rows * c > PAR_MIN)
   for (long r = 0; r < rows; r++) {
     const float* row = x + r * c;
     if (op == 1) { float m = row[0]; for (long j = 1; j < c; j++) m = row[j] > m ? row[j] : m; o[r] = m; }
