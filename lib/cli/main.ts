@@ -150,11 +150,45 @@ async function trainCommand(command: 'train-teacher' | 'train-student' | 'distil
         model: spec.model, data: { root: spec.dataRoot, downsample: spec.downsample, trainLimit: spec.trainLimit ?? null, crop: spec.crop ?? null },
         valMIoU: r.eval?.mIoU ?? null, valPerClassIoU: r.eval?.perClassIoU ?? null, valImages: r.eval?.images ?? null,
         wallSeconds: (Date.now() - t0) / 1000, trainSeconds: r.trainSeconds, meanStepSeconds: r.meanStepSeconds, backend,
-        runDir: r.runDir, createdAt: new Date().toISOString(),
+        runDir: r.runDir, createdAt: new Date().toISOString(), dataset: syntheticDatasetInfo(spec.dataRoot),
       },
     });
     console.log(`exported ${spec.model} to ${o.export} (${o.quantization} weights)`);
+    if (r.eval && o.quantization !== 'none') {
+      // the package's own numbers: evaluate the dequantised weights as a user will load them
+      await recordPackageEval(String(o.export), spec.dataRoot, spec.downsample, spec.valLimit);
+    }
   }
+}
+
+/** Evaluate a model package on val and store the result as its manifest's valMIoU (the float32 value is kept). */
+export async function recordPackageEval(dir: string, dataRoot: string, downsample: number, valLimit?: number): Promise<number> {
+  const { loadModelPackage } = await import('../train/model-package');
+  const { cachedFrames } = await import('../train/experiment');
+  const { frameBatches } = await import('../train/frames');
+  const { evaluate } = await import('../train/evaluate');
+  const { net, manifest } = loadModelPackage(dir);
+  const frames = await cachedFrames(dataRoot, 'val', downsample, valLimit);
+  const r = await evaluate(net, frameBatches(frames, 4));
+  const m = manifest as Record<string, unknown>;
+  if (m.valMIoUFloat32 === undefined) m.valMIoUFloat32 = m.valMIoU;
+  m.valMIoU = r.mIoU;
+  m.valPerClassIoU = r.perClassIoU;
+  m.valImages = r.images;
+  m.valEvaluatedOn = `the ${String(m.quantization)} package itself (${r.images} val frames, downsample ${downsample})`;
+  fs.writeFileSync(path.join(dir, 'manifest.json'), JSON.stringify(m, null, 2) + '\n');
+  net.model.dispose();
+  console.log(`${dir}: val mIoU of the ${String(m.quantization)} package ${(100 * r.mIoU).toFixed(2)} (float32 weights: ${(100 * Number(m.valMIoUFloat32)).toFixed(2)})`);
+  return r.mIoU;
+}
+
+/** Generator version and options of a synthetic dataset (from its synthetic-cityscapes.json), or null for other data. */
+export function syntheticDatasetInfo(root: string): Record<string, unknown> | null {
+  const f = path.join(root, 'synthetic-cityscapes.json');
+  if (!fs.existsSync(f)) return null;
+  const m = JSON.parse(fs.readFileSync(f, 'utf8')) as { version?: number; options?: Record<string, unknown> };
+  const { out: _out, concurrency: _c, compressionLevel: _z, ...options } = m.options ?? {};
+  return { generator: 'lib/cityscapes/synthetic.ts', version: m.version ?? null, options };
 }
 
 /** Per-class IoU table of one or more results (percent), plus mIoU. */

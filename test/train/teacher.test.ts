@@ -1,0 +1,41 @@
+/**
+ * The shipped teacher (data/teacher): loads, and reproduces its recorded val mIoU on a val split
+ * generated afresh by the synthetic generator (written as PNGs and read back like any dataset).
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { initBackend } from '../../lib/backend';
+import { generateSyntheticCityscapes, SYNTHETIC_VERSION } from '../../lib/cityscapes/synthetic';
+import { evaluate } from '../../lib/train/evaluate';
+import { frameBatches, loadSplitFrames } from '../../lib/train/frames';
+import { loadModelPackage } from '../../lib/train/model-package';
+
+const TEACHER = path.resolve(__dirname, '..', '..', 'data', 'teacher');
+
+test('shipped teacher reproduces its recorded val mIoU on a freshly generated val split', async () => {
+  await initBackend({ quiet: true });
+  assert.ok(fs.existsSync(path.join(TEACHER, 'manifest.json')), 'data/teacher/manifest.json is committed');
+  const { net, manifest } = loadModelPackage(TEACHER);
+  const m = manifest as Record<string, any>;
+  assert.ok(fs.statSync(path.join(TEACHER, 'weights.bin')).size < 8e6, 'a few MB at most');
+  assert.ok(typeof m.valMIoU === 'number' && m.valMIoU > 0.2, `recorded val mIoU ${m.valMIoU}`);
+  assert.ok(typeof m.command === 'string' && m.command.includes('train-teacher'));
+  const ds = m.dataset as { version: number; options: Record<string, number> };
+  assert.is(ds.version, SYNTHETIC_VERSION, `the synthetic generator changed (version ${SYNTHETIC_VERSION}, teacher trained on ${ds.version}): retrain the teacher with the command in its manifest`);
+  const out = fs.mkdtempSync(path.join(os.tmpdir(), 'cd-teacher-val-'));
+  await generateSyntheticCityscapes({ ...ds.options, out, train: 0, test: 0 } as never);
+  const frames = await loadSplitFrames(out, 'val', { downsample: m.data.downsample });
+  assert.is(frames.length, m.valImages);
+  const r = await evaluate(net, frameBatches(frames, 4));
+  assert.ok(Math.abs(r.mIoU - m.valMIoU) < 0.003, `val mIoU ${r.mIoU} vs recorded ${m.valMIoU}`);
+  if (typeof m.baselineStudent?.valMIoU === 'number') {
+    assert.ok(m.valMIoU - m.baselineStudent.valMIoU > 0.05, `teacher ${m.valMIoU} clearly above the student trained alone ${m.baselineStudent.valMIoU}`);
+  }
+  net.model.dispose();
+  fs.rmSync(out, { recursive: true, force: true });
+});
+
+test.run();
