@@ -10,9 +10,10 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { runExperiment, disposeResult, type ExperimentResult, type ExperimentSpec } from '../lib/train/experiment';
 import type { TermConfig } from '../lib/train/terms';
+import type { StepRecord } from '../lib/train/trainer';
 import { resolveCityscapesRoot } from '../lib/cityscapes/dataset';
 import { generateSyntheticCityscapes } from '../lib/cityscapes/synthetic';
-import { distillationLosses } from '../lib/distill/registry';
+import { methodPreset } from '../lib/train/presets';
 import { notebookProfile, type NotebookProfile } from '../lib/viz/profile';
 import { readRun, runFinished, type RunRecord } from '../lib/viz/runs';
 import { buildModel, type ModelConfig } from '../lib/models';
@@ -51,20 +52,39 @@ export function budget(profile: NotebookProfile = notebookProfile()): Budget {
   return BUDGETS[profile];
 }
 
+/** Our method names → the training library's named term lists (lib/train/presets.ts METHOD_PRESETS). */
+const PRESET_OF: Record<string, string> = {
+  student: 'baseline', cwd: 'cwd-feature', 'cwd-logits': 'cwd-logits', at: 'at', pa: 'pa', ifvd: 'ifvd', pi: 'pi', holistic: 'holistic',
+  'spatial-kl': 'abl-spatial-kl', mse: 'abl-mse', 'channel-mse': 'abl-channel-mse', bhattacharyya: 'abl-channel-bhat',
+};
+
 /**
- * The distillation methods of the paper's Tables 2–4 as term lists (Eq. 1: CE + Σ weight·term).
- * Weights: the paper's α = 3 for CWD (with T = 4, its best cell of Fig. 3); for the other methods the
- * weight their reference code uses (registry `referenceWeight`), else 3. Same for every profile.
+ * The distillation methods of the paper's Tables 2–4 as term lists (Eq. 1: CE + Σ weight·term), taken
+ * from the training library's presets so that notebooks, CLI sweeps and data/results agree: CWD on
+ * the feature map with 𝒯 = 4, α = 3 (the paper's best cell of Fig. 3); the spatial methods with the
+ * weights of their reference implementations; the Table 4 variants with weight 3 (𝒯 = 4 where it
+ * applies). `local` has no preset: weight 3 on the feature map. `temperature` / `weight` override CWD's.
  */
-export function methodTerms(method: string, options: { temperature?: number; weight?: number; on?: 'feature' | 'logits' } = {}): TermConfig[] {
-  if (method === 'student') return [];
-  const loss = (distillationLosses as unknown as Record<string, { referenceWeight: { value: number } | null; defaultConfig(): Record<string, unknown> }>)[method];
-  if (!loss) throw new Error(`unknown method '${method}': use 'student' or one of ${Object.keys(distillationLosses).join(', ')}`);
-  const weight = options.weight ?? (method === 'cwd' ? 3 : loss.referenceWeight?.value ?? 3);
-  const term: Record<string, unknown> = { method, on: options.on ?? 'feature', weight };
-  const defaults = loss.defaultConfig();
-  if ('temperature' in defaults) term.temperature = options.temperature ?? (method === 'cwd' ? 4 : defaults.temperature);
-  return [term as unknown as TermConfig];
+export function methodTerms(method: string, options: { temperature?: number; weight?: number } = {}): TermConfig[] {
+  let terms: TermConfig[];
+  if (PRESET_OF[method]) terms = methodPreset(PRESET_OF[method]);
+  else if (method === 'local') terms = [{ method: 'local', on: 'feature', weight: 3 } as TermConfig];
+  else throw new Error(`unknown method '${method}': use one of ${[...Object.keys(PRESET_OF), 'local'].join(', ')}`);
+  if (options.temperature !== undefined || options.weight !== undefined) {
+    if (method !== 'cwd') throw new Error(`methodTerms('${method}'): temperature/weight overrides are for 'cwd' only`);
+    if (options.temperature !== undefined) (terms[0] as unknown as Record<string, unknown>).temperature = options.temperature;
+    if (options.weight !== undefined) terms[0].weight = options.weight;
+  }
+  return terms;
+}
+
+/** The experiment every notebook student shares (the sweep's base): everything but name and terms. */
+export function baseExperiment(b: Budget, data: { root: string }, terms: TermConfig[], seed = b.seeds[0]): Omit<ExperimentSpec, 'name'> {
+  return {
+    runsDir: b.runsDir, dataRoot: data.root, downsample: b.downsample, trainLimit: b.trainLimit,
+    valLimit: b.valLimit, model: b.student, teacherDir: terms.length ? TEACHER_DIR : undefined,
+    train: { iters: b.iters, batchSize: b.batchSize, seed, terms, logEvery: b.logEvery, checkpointEvery: Math.max(b.logEvery, Math.floor(b.iters / 4)) },
+  };
 }
 
 /** The dataset root (CITYSCAPES_ROOT or the synthetic set, generated here when absent). */
@@ -82,6 +102,16 @@ export async function ensureData(): Promise<{ root: string; source: string }> {
 /** The shipped teacher package; CWD_TEACHER_DIR points the notebooks at another one. */
 export const TEACHER_DIR = process.env.CWD_TEACHER_DIR || 'data/teacher';
 
+/** A progress line every `logEvery` steps: step, losses, seconds per step. */
+export function stepLogger(name: string, b: Budget): (r: StepRecord) => void {
+  return (r) => {
+    if (r.step % b.logEvery === 0 || r.step === b.iters) {
+      const extra = Object.entries(r.terms).map(([k, v]) => `${k} ${v.toFixed(4)}`).join(' ');
+      console.log(`${name} step ${r.step}/${b.iters} loss ${r.loss.toFixed(3)} ce ${r.ce.toFixed(3)} ${extra} (${r.seconds.toFixed(2)} s/step)`);
+    }
+  };
+}
+
 /** Run name of a method under the budget's folder, e.g. 'cwd-T4-w3@s0'. */
 export function runName(label: string, seed: number): string {
   return `${label}@s${seed}`;
@@ -96,11 +126,7 @@ export async function trainMethod(label: string, terms: TermConfig[], b: Budget,
   for (const seed of b.seeds) {
     const name = runName(label, seed);
     const dir = path.join(b.runsDir, name);
-    const spec: ExperimentSpec = {
-      name, runsDir: b.runsDir, dataRoot: data.root, downsample: b.downsample, trainLimit: b.trainLimit,
-      valLimit: b.valLimit, model: b.student, teacherDir: terms.length ? TEACHER_DIR : undefined,
-      train: { iters: b.iters, batchSize: b.batchSize, seed, terms, logEvery: b.logEvery, checkpointEvery: Math.max(b.logEvery, Math.floor(b.iters / 4)) },
-    };
+    const spec: ExperimentSpec = { name, ...baseExperiment(b, data, terms, seed) };
     if (runFinished(dir)) {
       const run = readRun(dir, label);
       checkSameRun(run, spec);
@@ -111,15 +137,7 @@ export async function trainMethod(label: string, terms: TermConfig[], b: Budget,
     const t0 = Date.now();
     let result: ExperimentResult | null = null;
     try {
-      result = await runExperiment(spec, {
-        onStep: (r) => {
-          if (r.step % b.logEvery === 0 || r.step === b.iters) {
-            const extra = Object.entries(r.terms).map(([k, v]) => `${k} ${v.toFixed(4)}`).join(' ');
-            console.log(`${name} step ${r.step}/${b.iters} loss ${r.loss.toFixed(3)} ce ${r.ce.toFixed(3)} ${extra} (${r.seconds.toFixed(2)} s/step)`);
-          }
-        },
-        log: (m) => console.log(m),
-      });
+      result = await runExperiment(spec, { onStep: stepLogger(name, b), log: (m) => console.log(m) });
       console.log(`${name}: val mIoU ${(100 * (result.eval?.mIoU ?? NaN)).toFixed(2)} after ${result.steps} steps, ${((Date.now() - t0) / 1000).toFixed(0)} s`);
     } finally {
       if (result) disposeResult(result);
