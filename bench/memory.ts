@@ -5,9 +5,10 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { Recorder, backendThreads, errorMessage, progress } from './common';
-import { DEFAULT_TERMS, loadTraining } from './step';
+import { loadTraining, StepSetup } from './step';
 
 export interface MemoryBenchOptions {
+  setup: StepSetup;
   teacher: string;
   student: string;
   batch: number;
@@ -35,7 +36,7 @@ export async function benchMemory(rec: Recorder, o: MemoryBenchOptions): Promise
   }
   const student = api.buildNet(o.student, o.size);
   const teacher = api.buildNet(o.teacher, o.size);
-  const made = api.makeTrainer(student, teacher, o.batch, o.size, DEFAULT_TERMS);
+  const made = api.makeTrainer(student, teacher, o.batch, o.size, o.setup);
   const rss: number[] = [];
   const bytes: number[] = [];
   try {

@@ -8,7 +8,8 @@
  *   npm run bench -- --markdown-from runs/bench/<file>.jsonl   # table of a saved run, no measuring
  *
  * Options: --steps N (timed training steps), --batch N, --size HxW (main step size, default 256x512),
- * --demo-size HxW (second step size, default 128x256; "none" to skip), --memory-steps N (default 200),
+ * --demo-size HxW|demo|none (second step size; default "demo": the crop, batch, method and optimiser of
+ * `npm run demo`), --memory-steps N (default 200; runs at the demo setting),
  * --teacher PRESET, --student PRESET, --backend wasm|cpu|tensorflow, --threads N, --no-torch,
  * --no-profile, --json-out FILE, --note TEXT (added to the markdown header).
  *
@@ -26,7 +27,7 @@ import { benchLosses, LOSS_SHAPES } from './losses';
 import { benchMemory } from './memory';
 import { benchPipeline } from './pipeline';
 import { checkTargets, markdown, summary, RunMeta } from './report';
-import { benchStep, benchTorchTwin } from './step';
+import { benchStep, benchTorchTwin, defaultSetup } from './step';
 import { findTorch } from './torch';
 
 const SECTIONS = ['losses', 'step', 'pipeline', 'memory', 'torch'] as const;
@@ -38,7 +39,8 @@ export interface BenchArgs {
   steps: number | null;
   batch: number | null;
   size: [number, number];
-  demoSize: [number, number] | null;
+  /** Second step size; 'demo' = the crop and batch of `npm run demo` (lib/train/demo.ts). */
+  demoSize: [number, number] | null | 'demo';
   memorySteps: number | null;
   teacher: string;
   student: string;
@@ -66,7 +68,7 @@ function parseInt10(v: string | undefined, opt: string): number {
 
 export function parseArgs(argv: string[]): BenchArgs {
   const a: BenchArgs = {
-    only: [...SECTIONS], quick: false, steps: null, batch: null, size: [256, 512], demoSize: [128, 256], memorySteps: null,
+    only: [...SECTIONS], quick: false, steps: null, batch: null, size: [256, 512], demoSize: 'demo', memorySteps: null,
     teacher: 'teacher', student: 'student-r18', backend: null, threads: null, torch: true, profile: true,
     jsonOut: null, markdown: false, markdownFrom: null, note: null,
   };
@@ -92,7 +94,7 @@ export function parseArgs(argv: string[]): BenchArgs {
       case '--steps': a.steps = parseInt10(value(), '--steps'); break;
       case '--batch': a.batch = parseInt10(value(), '--batch'); break;
       case '--size': a.size = parseSize(value(), '--size'); break;
-      case '--demo-size': { const v = value(); a.demoSize = v === 'none' ? null : parseSize(v, '--demo-size'); break; }
+      case '--demo-size': { const v = value(); a.demoSize = v === 'none' ? null : v === 'demo' ? 'demo' : parseSize(v, '--demo-size'); break; }
       case '--memory-steps': a.memorySteps = parseInt10(value(), '--memory-steps'); break;
       case '--teacher': a.teacher = value(); break;
       case '--student': a.student = value(); break;
@@ -205,15 +207,21 @@ async function main(): Promise<void> {
       shapes: q ? logitsOnly : quickFeature,
     });
   }
+  const paper = defaultSetup('paper');
+  const demo = defaultSetup('demo');
+  if (paper.why) rec.note(paper.why);
+  const demoSize: [number, number] | null = args.demoSize === 'demo' ? (demo.crop ?? [128, 256]) : args.demoSize;
+  const demoBatch = args.demoSize === 'demo' ? (demo.batch ?? stepBatch) : stepBatch;
+  const demoSetup = args.demoSize === 'demo' ? demo.setup : paper.setup;
   if (has('step')) {
     await benchStep(rec, {
-      teacher: args.teacher, student: args.student, batch: stepBatch, size: args.size, steps, warmup: q ? 1 : 2,
+      setup: paper.setup, teacher: args.teacher, student: args.student, batch: stepBatch, size: args.size, steps, warmup: q ? 1 : 2,
       torch: useTorch, profile: args.profile, tag: mainTag,
     });
-    if (args.demoSize && !q) {
+    if (demoSize && !q) {
       await benchStep(rec, {
-        teacher: args.teacher, student: args.student, batch: stepBatch, size: args.demoSize, steps, warmup: 2,
-        torch: useTorch, profile: false, tag: args.demoSize.join('x'),
+        setup: demoSetup, teacher: args.teacher, student: args.student, batch: demoBatch, size: demoSize, steps, warmup: 2,
+        torch: useTorch, profile: false, tag: demoSize.join('x'),
       });
     }
   }
@@ -222,13 +230,14 @@ async function main(): Promise<void> {
   }
   if (has('memory')) {
     const memSteps = args.memorySteps ?? (q ? 20 : 200);
-    // memory runs many steps: the demo size keeps 200 steps practical; the main size with --memory-steps
-    const memSize = args.demoSize ?? args.size;
-    await benchMemory(rec, { teacher: args.teacher, student: args.student, batch: q ? 1 : 2, size: memSize, steps: memSteps, tag: memSize.join('x') });
+    // many steps: at the demo setting (the main size with --demo-size none)
+    const memSize = demoSize ?? args.size;
+    await benchMemory(rec, {
+      setup: demoSize ? demoSetup : paper.setup, teacher: args.teacher, student: args.student,
+      batch: demoSize ? demoBatch : stepBatch, size: memSize, steps: memSteps, tag: memSize.join('x'),
+    });
   }
 
-  meta.loadavg.end = loadavgLine();
-  rec.add({ name: 'run.end', value: null, unit: '', backend, threads, loadavg_end: meta.loadavg.end });
   console.log('\n' + summary(rec.figures, mainTag, rec.notes));
   console.log(`\nfigures: ${files.join(', ')}`);
   if (args.markdown) console.log('\n' + markdown(rec.figures, meta, mainTag));

@@ -14,10 +14,51 @@ import { exportGraph, countTrainable, LayerGraph } from './graph';
 import { aggregateKernels, backwardVsForward, profileKernels, KernelRecord } from './profile';
 import { findTorch, TorchTiming, TorchWorker } from './torch';
 
-/** The distillation terms of the default run: CWD on the score map, T = 4, α = 3 (official CWD scripts). */
-export const DEFAULT_TERMS = [{ method: 'cwd', on: 'logits', weight: 3, temperature: 4 }];
+/** Fallback distillation terms when lib/train has no method presets: CWD on the feature map, T = 4, α = 3. */
+export const DEFAULT_TERMS: Record<string, unknown>[] = [{ method: 'cwd', on: 'feature', weight: 3, temperature: 4 }];
+
+/** What the step trains with: terms, optimiser and learning rate (lib/train config fields). */
+export interface StepSetup {
+  /** Name of the setup in the output, e.g. 'cwd-feature, sgd'. */
+  label: string;
+  terms: Record<string, unknown>[];
+  /** Partial lib/train OptimizerConfig ({type, momentum, weightDecay, …}). */
+  optimizer: Record<string, unknown>;
+  lr: number;
+}
+
+/**
+ * The project's default KD setup: the demo's method (lib/train/demo.ts, `cwd-feature` = CWD on the
+ * feature map with the 1×1 aligner, T = 4, α = 3) and, for `kind: 'paper'`, the paper's optimiser
+ * (lib/train defaults: SGD momentum 0.9, weight decay 5e-4, lr 0.01); for `kind: 'demo'` the demo's
+ * own optimiser, crop and batch. Falls back to DEFAULT_TERMS + SGD with a note when lib/train lacks them.
+ */
+export function defaultSetup(kind: 'paper' | 'demo'): { setup: StepSetup; crop: [number, number] | null; batch: number | null; why: string } {
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    const demo = require('../lib/train/demo') as { defaultDemoOptions(): { method: string; crop?: [number, number]; batchSize: number; lr: number; optimizer: string } };
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    const presets = require('../lib/train/presets') as { methodPreset(name: string): Record<string, unknown>[] };
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    const config = require('../lib/train/config') as { defaultTrainConfig(): { lr: number; optimizer: Record<string, unknown> } };
+    const d = demo.defaultDemoOptions();
+    const terms = presets.methodPreset(d.method);
+    if (kind === 'paper') {
+      const t = config.defaultTrainConfig();
+      return { setup: { label: `${d.method}, ${t.optimizer.type} lr ${t.lr}`, terms, optimizer: t.optimizer, lr: t.lr }, crop: null, batch: null, why: '' };
+    }
+    const optimizer = { type: d.optimizer, weightDecay: d.optimizer === 'adam' ? 0 : 5e-4 };
+    return { setup: { label: `${d.method}, ${d.optimizer} lr ${d.lr} (demo)`, terms, optimizer, lr: d.lr }, crop: d.crop ?? null, batch: d.batchSize, why: '' };
+  } catch (e) {
+    return {
+      setup: { label: 'cwd-feature, sgd lr 0.01', terms: DEFAULT_TERMS, optimizer: { type: 'sgd', momentum: 0.9, weightDecay: 5e-4 }, lr: 0.01 },
+      crop: null, batch: null, why: `lib/train demo/presets not available (${errorMessage(e)}): using CWD on the feature map with SGD`,
+    };
+  }
+}
 
 export interface StepBenchOptions {
+  setup: StepSetup;
   teacher: string;
   student: string;
   batch: number;
@@ -45,8 +86,7 @@ interface TrainerLike {
 /** Build the project's teacher/student and a Trainer over a fixed random batch. */
 export function loadTraining(): { why: string; api: null | {
   buildNet: (preset: string, size: [number, number]) => SegNet;
-  makeTrainer: (student: SegNet, teacher: SegNet, batch: number, size: [number, number], terms: unknown[]) => { trainer: TrainerLike; dispose: () => void };
-  optimizer: Record<string, unknown>;
+  makeTrainer: (student: SegNet, teacher: SegNet, batch: number, size: [number, number], setup: StepSetup) => { trainer: TrainerLike; dispose: () => void };
 } } {
   let models: Record<string, unknown>;
   let trainerMod: Record<string, unknown>;
@@ -72,16 +112,15 @@ export function loadTraining(): { why: string; api: null | {
   }
   const Trainer = trainerMod.Trainer as new (o: Record<string, unknown>) => TrainerLike;
   const buildTerms = termsMod.buildTerms as (c: unknown[], ctx: Record<string, unknown>) => unknown[];
-  const defaultTrainConfig = configMod.defaultTrainConfig as () => { optimizer: Record<string, unknown>; lr: number };
-  if (!Trainer || !buildTerms || !defaultTrainConfig) return { why: 'lib/train lacks Trainer/buildTerms/defaultTrainConfig', api: null };
+  if (!Trainer || !buildTerms || !configMod.defaultTrainConfig) return { why: 'lib/train lacks Trainer/buildTerms/defaultTrainConfig', api: null };
   const buildModel = models.buildModel as (c: unknown) => SegNet;
   const modelConfig = models.modelConfig as (n: string, o?: unknown) => unknown;
-  const trainDefaults = defaultTrainConfig();
   return {
     why: '',
     api: {
       buildNet: (preset, size) => buildModel(modelConfig(preset, { inputSize: size })),
-      makeTrainer: (student, teacher, batch, size, terms) => {
+      makeTrainer: (student, teacher, batch, size, setup) => {
+        const terms = setup.terms;
         const [h, w] = size;
         const images = tf.randomNormal([batch, h, w, 3], 0, 1, 'float32', 7) as tf.Tensor4D;
         const labels = tf.tidy(() => {
@@ -94,7 +133,7 @@ export function loadTraining(): { why: string; api: null | {
         const built = buildTerms(terms, { student, teacher, seed: 0 });
         const trainer = new Trainer({
           student, teacher, terms: built, data,
-          config: { iters: 1_000_000, batchSize: batch, terms, checkpointEvery: 0, logEvery: 1_000_000 },
+          config: { iters: 1_000_000, batchSize: batch, terms, checkpointEvery: 0, logEvery: 1_000_000, optimizer: setup.optimizer, lr: setup.lr },
         });
         return {
           trainer,
@@ -105,7 +144,6 @@ export function loadTraining(): { why: string; api: null | {
           },
         };
       },
-      optimizer: { ...trainDefaults.optimizer, lr: trainDefaults.lr },
     },
   };
 }
@@ -128,7 +166,8 @@ const FORMATS = ['nchw', 'channels_last'] as const;
  * Start the PyTorch twin of the step: parameter counts checked against tfjs (a mismatch ends the
  * comparison), then the step state built. Returns null (with a note) when PyTorch is unavailable.
  */
-async function torchTwin(rec: Recorder, o: StepBenchOptions, student: LayerGraph, teacher: LayerGraph, optimizer: Record<string, unknown>, numClasses: number): Promise<TorchWorker | null> {
+async function torchTwin(rec: Recorder, o: StepBenchOptions, student: LayerGraph, teacher: LayerGraph, numClasses: number): Promise<TorchWorker | null> {
+  const optimizer: Record<string, unknown> = { type: 'sgd', momentum: 0.9, weightDecay: 0, ...o.setup.optimizer, lr: o.setup.lr };
   const torch = findTorch();
   if (!torch.info) {
     rec.note(`training step vs PyTorch: ${torch.why}`);
@@ -145,7 +184,7 @@ async function torchTwin(rec: Recorder, o: StepBenchOptions, student: LayerGraph
   try {
     const built = await worker.call<{ params: Record<string, number> }>({
       cmd: 'build_step', student, teacher, batch: o.batch, height: o.size[0], width: o.size[1], num_classes: numClasses,
-      terms: DEFAULT_TERMS,
+      terms: o.setup.terms,
       optimizer: { name: optimizer.type === 'adam' ? 'adam' : 'sgd', lr: optimizer.lr, momentum: optimizer.momentum, weightDecay: optimizer.weightDecay },
     });
     for (const [name, g] of [['student', student], ['teacher', teacher]] as const) {
@@ -185,9 +224,9 @@ export async function benchStep(rec: Recorder, o: StepBenchOptions): Promise<Ste
     student = api.buildNet(o.student, o.size);
     const sg = exportGraph(student.model);
     const tg = exportGraph(teacher.model);
-    made = api.makeTrainer(student, teacher, o.batch, o.size, DEFAULT_TERMS);
+    made = api.makeTrainer(student, teacher, o.batch, o.size, o.setup);
     const trainer = made.trainer;
-    const worker = o.torch ? await torchTwin(rec, o, sg, tg, api.optimizer, student.config.numClasses) : null;
+    const worker = o.torch ? await torchTwin(rec, o, sg, tg, student.config.numClasses) : null;
     try {
       progress(`step ${o.tag}: batch ${o.batch}, ${o.warmup} warm-up + ${o.steps} timed steps, tfjs on ${tf.getBackend()} (${backendThreads()} thread(s))`
         + `${worker ? ' interleaved with PyTorch (NCHW and channels-last)' : ''}`);
@@ -251,7 +290,7 @@ export async function benchStep(rec: Recorder, o: StepBenchOptions): Promise<Ste
         name: `step.${o.tag}`, value: t.median, unit: 'ms', shape, ratio_vs_torch: torchMs ? t.median / torchMs : null,
         ...(torchMs ? { torch_ms: torchMs, torch_format: bestFmt, cpu_ratio_vs_torch: cpuMs / (torchCpuMs as number) } : {}),
         cpu_ms: cpuMs, min: t.min, max: t.max, reps: times.length,
-        teacher: o.teacher, student: o.student, terms: DEFAULT_TERMS, loss_first: losses[0], loss_last: losses[losses.length - 1],
+        teacher: o.teacher, student: o.student, setup: o.setup.label, terms: o.setup.terms, optimizer: { ...o.setup.optimizer, lr: o.setup.lr }, loss_first: losses[0], loss_last: losses[losses.length - 1],
         params_student: countTrainable(student.model), params_teacher: countTrainable(teacher.model),
       });
       fig(rec, {
@@ -305,9 +344,14 @@ export async function benchStep(rec: Recorder, o: StepBenchOptions): Promise<Ste
       }
       // each backward conv kernel vs its forward conv at the same shapes
       const pairs = backwardVsForward(kernels);
-      const byKernel = new Map<string, { bwd: number; fwd: number; worst: number; worstKey: string; unmatched: number }>();
+      const byKernel = new Map<string, { bwd: number; fwd: number; worst: number; worstKey: string; unmatched: number; worstBig: number; worstBigKey: string }>();
       for (const p of pairs) {
-        const a = byKernel.get(p.kernel) ?? { bwd: 0, fwd: 0, worst: 0, worstKey: '', unmatched: 0 };
+        const a = byKernel.get(p.kernel) ?? { bwd: 0, fwd: 0, worst: 0, worstKey: '', unmatched: 0, worstBig: 0, worstBigKey: '' };
+        // shapes whose forward conv takes >= 1 ms: the ones that matter for the step time
+        if (p.forwardMs >= 1 && p.ratio > a.worstBig) {
+          a.worstBig = p.ratio;
+          a.worstBigKey = p.key;
+        }
         if (Number.isNaN(p.forwardMs)) {
           a.unmatched += p.calls;
         } else {
@@ -325,6 +369,7 @@ export async function benchStep(rec: Recorder, o: StepBenchOptions): Promise<Ste
         fig(rec, {
           name: `profile.${o.tag}.bwd_vs_fwd.${kernel}`, value: ratio, unit: 'x', shape,
           backward_ms: a.bwd, forward_ms: a.fwd, worst_shape_ratio: a.worst, worst_shape: a.worstKey,
+          worst_shape_ratio_fwd_over_1ms: a.worstBig || null, worst_shape_fwd_over_1ms: a.worstBigKey || null,
           ...(a.unmatched ? { unmatched_calls: a.unmatched } : {}),
           note: 'time-weighted: Σ backward ms / Σ forward conv ms over the same (x, filter, y) shapes',
         });
