@@ -182,6 +182,24 @@ test('UnsortedSegmentSum wasm == cpu (gradient of gather)', async () => {
   assert.ok(relMaxDiff(wg.values, cg.values) < 1e-6);
 });
 
+test('AvgPoolGrad on wasm (tiled fast path and the general kernel) == cpu', async () => {
+  await backendsReady();
+  const cases: [number[], number, number, 'valid' | 'same'][] = [
+    [[2, 32, 64, 5], 16, 16, 'valid'], [[2, 32, 64, 5], 32, 32, 'valid'], [[1, 13, 17, 3], 4, 4, 'valid'],
+    [[1, 12, 10, 3], 3, 2, 'same'], [[1, 12, 10, 3], 3, 1, 'valid'],
+  ];
+  for (const [i, [xs, f, st, pad]] of cases.entries()) {
+    const fn = () => {
+      const x = rand(xs, 111 + i) as tf.Tensor4D;
+      return tf.grad((t: tf.Tensor) => tf.avgPool(t as tf.Tensor4D, f, st, pad).mul(rand(tf.avgPool(x, f, st, pad).shape, 112 + i)).sum())(x);
+    };
+    const [c] = await runOn('cpu', fn);
+    const [w] = await runOn('wasm', fn);
+    assert.equal(w.shape, xs);
+    assert.ok(relMaxDiff(w.values, c.values) < 1e-6, `case ${i}: ${relMaxDiff(w.values, c.values)}`);
+  }
+});
+
 test('registered wasm kernels leak no tensors', async () => {
   await backendsReady();
   const prev = tf.getBackend();
