@@ -98,6 +98,15 @@ test('FastBatchNorm equals tf.layers.batchNormalization: outputs, moving average
     const m = tf.randomNormal(x.shape, 0, 1, 'float32', 9);
     const g = (layer: tf.layers.Layer) => tf.grad((t: tf.Tensor) => tf.sum(tf.mul(layer.apply(t, { training: true }) as tf.Tensor, m)))(x);
     assert.ok(maxAbsDiff(g(ref), g(mine)) < 1e-3, `dx diff ${maxAbsDiff(g(ref), g(mine))}`);
+    // gamma / beta gradients too
+    const gw = (layer: tf.layers.Layer) => {
+      const vars = layer.trainableWeights.map((w) => w.read() as tf.Variable);
+      const { grads } = tf.variableGrads(() => tf.sum(tf.mul(layer.apply(x, { training: true }) as tf.Tensor, m)) as tf.Scalar, vars);
+      return vars.map((v) => grads[v.name]);
+    };
+    const [refG, mineG] = [gw(ref), gw(mine)];
+    assert.is(mineG.length, 2);
+    refG.forEach((t, i) => assert.ok(maxAbsDiff(t, mineG[i]) < 1e-3, `d(weight ${i}) diff ${maxAbsDiff(t, mineG[i])}`));
   });
   tf.dispose([x, ...init, ...before]);
 });
