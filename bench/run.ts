@@ -11,7 +11,8 @@
  * --demo-size HxW|demo|none (second step size; default "demo": the crop, batch, method and optimiser of
  * `npm run demo`), --memory-steps N (default 200; runs at the demo setting),
  * --teacher PRESET, --student PRESET, --backend wasm|cpu|tensorflow, --threads N, --no-torch,
- * --no-profile, --json-out FILE, --note TEXT (added to the markdown header).
+ * --no-profile, --json-out FILE, --note TEXT (added to the markdown header),
+ * --write-results[=FILE] (write the markdown of this run to bench/RESULTS.md, or FILE).
  *
  * Output: one JSON line per figure on stdout (name, value, unit, backend, threads, shape,
  * ratio_vs_torch = tfjs time / PyTorch time), also written to runs/bench/<timestamp>.jsonl (and
@@ -51,6 +52,8 @@ export interface BenchArgs {
   jsonOut: string | null;
   markdown: boolean;
   markdownFrom: string | null;
+  /** Write bench/RESULTS.md (or the given file) with the markdown of this run. */
+  writeResults: string | null;
   note: string | null;
 }
 
@@ -70,7 +73,7 @@ export function parseArgs(argv: string[]): BenchArgs {
   const a: BenchArgs = {
     only: [...SECTIONS], quick: false, steps: null, batch: null, size: [256, 512], demoSize: 'demo', memorySteps: null,
     teacher: 'teacher', student: 'student-r18', backend: null, threads: null, torch: true, profile: true,
-    jsonOut: null, markdown: false, markdownFrom: null, note: null,
+    jsonOut: null, markdown: false, markdownFrom: null, writeResults: null, note: null,
   };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
@@ -106,6 +109,7 @@ export function parseArgs(argv: string[]): BenchArgs {
       case '--markdown': a.markdown = true; break;
       case '--markdown-from': a.markdownFrom = value(); a.markdown = true; break;
       case '--note': a.note = value(); break;
+      case '--write-results': a.writeResults = inline ?? path.join(__dirname, 'RESULTS.md'); a.markdown = true; break;
       case '--help': case '-h':
         console.log(fs.readFileSync(__filename, 'utf8').split('*/')[0].replace(/^\/\*\*?|^ \* ?/gm, ''));
         process.exit(0);
@@ -144,13 +148,39 @@ function readJsonl(file: string): { figs: Figure[]; meta: RunMeta | null } {
   return { figs, meta };
 }
 
+/** bench/RESULTS.md: how to reproduce and read the table, then the table of one run. */
+function writeResults(file: string, md: string, source: string): void {
+  const text = [
+    '# Training speed: channel-distill (TensorFlow.js) side by side with PyTorch',
+    '',
+    'Written by `npm run bench -- --write-results` (or `npm run bench -- --markdown-from <run.jsonl> --write-results`'
+      + ' for a saved run); every figure is also a JSON line in `' + source + '` (git-ignored `runs/`).',
+    '',
+    'How the figures are taken (`bench/`): the KD step is lib/train\'s `Trainer.trainStep` (frozen teacher forward +'
+      + ' student forward/backward + CE + distillation terms + optimiser update) on a fixed random batch; the PyTorch twin'
+      + ' is the same teacher/student translated layer by layer from the tfjs graphs (`bench/torch/keras_graph.py`;'
+      + ' trainable parameter counts asserted equal, outputs equal to 1e-4 in `test/bench/torch-graph.test.ts`), same'
+      + ' batch, size, terms, optimiser and thread count (`torch.set_num_threads`), NCHW and channels-last, the faster'
+      + ' counted. PyTorch and tfjs steps alternate one by one so both see the same machine load; medians are reported.'
+      + ' Per-loss figures are forward + backward of lib/distill\'s registry losses at the paper\'s shapes, with PyTorch'
+      + ' twins in `bench/torch/losses.py`; "GB/s" counts reading both maps and writing the gradient once.',
+    '',
+    md,
+    '',
+  ].join('\n');
+  fs.writeFileSync(file, text);
+  console.log(`\nwrote ${file}`);
+}
+
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   const mainTag = args.size.join('x');
   if (args.markdownFrom) {
     const { figs, meta } = readJsonl(args.markdownFrom);
     if (!meta) throw new Error(`${args.markdownFrom} has no run.meta line (not written by npm run bench?)`);
-    console.log(markdown(figs, meta, (meta as RunMeta & { mainTag?: string }).mainTag ?? mainTag));
+    const md = markdown(figs, meta, (meta as RunMeta & { mainTag?: string }).mainTag ?? mainTag);
+    console.log(md);
+    if (args.writeResults) writeResults(args.writeResults, md, args.markdownFrom);
     return;
   }
   if (args.backend) process.env.CWD_BACKEND = args.backend;
@@ -240,7 +270,11 @@ async function main(): Promise<void> {
 
   console.log('\n' + summary(rec.figures, mainTag, rec.notes));
   console.log(`\nfigures: ${files.join(', ')}`);
-  if (args.markdown) console.log('\n' + markdown(rec.figures, meta, mainTag));
+  if (args.markdown) {
+    const md = markdown(rec.figures, meta, mainTag);
+    console.log('\n' + md);
+    if (args.writeResults) writeResults(args.writeResults, md, files[0]);
+  }
   void LOSS_SHAPES;
   void checkTargets;
 }
