@@ -101,7 +101,7 @@ export interface CurvePoint {
  * @example
  *   curvesSpec([{run: 'cwd', step: 10, metric: 'loss', value: 1.2}, {run: 'cwd', step: 20, metric: 'loss', value: 0.9}])
  */
-export function curvesSpec(points: CurvePoint[], options: { title?: string; width?: number; height?: number; columns?: number; logMetrics?: string[] } = {}): VegaLiteSpec {
+export function curvesSpec(points: CurvePoint[], options: { title?: string; xTitle?: string; width?: number; height?: number; columns?: number } = {}): VegaLiteSpec {
   checkRows(points, 'curvesSpec');
   points.forEach((p, i) => { checkFinite(p.step, 'curvesSpec', i, 'step'); checkFinite(p.value, 'curvesSpec', i, 'value'); });
   const metrics = [...new Set(points.map((p) => p.metric))];
@@ -117,7 +117,7 @@ export function curvesSpec(points: CurvePoint[], options: { title?: string; widt
       height: options.height ?? 180,
       mark: { type: 'line', point: points.length <= 200 },
       encoding: {
-        x: { field: 'step', type: 'quantitative', title: 'step' },
+        x: { field: 'step', type: 'quantitative', title: options.xTitle ?? 'step' },
         y: { field: 'value', type: 'quantitative', title: null, scale: { zero: false } },
         color: { field: 'run', type: 'nominal', title: 'run' },
         tooltip: [{ field: 'run' }, { field: 'step' }, { field: 'value', format: '.4f' }],
