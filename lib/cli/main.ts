@@ -171,14 +171,15 @@ export async function recordPackageEval(dir: string, dataRoot: string, downsampl
   const frames = await cachedFrames(dataRoot, 'val', downsample, valLimit);
   const r = await evaluate(net, frameBatches(frames, 4));
   const m = manifest as Record<string, unknown>;
-  if (m.valMIoUFloat32 === undefined) m.valMIoUFloat32 = m.valMIoU;
+  if (m.valMIoUFloat32 === undefined && typeof m.valMIoU === 'number') m.valMIoUFloat32 = m.valMIoU;
   m.valMIoU = r.mIoU;
   m.valPerClassIoU = r.perClassIoU;
   m.valImages = r.images;
   m.valEvaluatedOn = `the ${String(m.quantization)} package itself (${r.images} val frames, downsample ${downsample})`;
   fs.writeFileSync(path.join(dir, 'manifest.json'), JSON.stringify(m, null, 2) + '\n');
   net.model.dispose();
-  console.log(`${dir}: val mIoU of the ${String(m.quantization)} package ${(100 * r.mIoU).toFixed(2)} (float32 weights: ${(100 * Number(m.valMIoUFloat32)).toFixed(2)})`);
+  const f32 = typeof m.valMIoUFloat32 === 'number' ? ` (float32 weights: ${(100 * m.valMIoUFloat32).toFixed(2)})` : '';
+  console.log(`${dir}: val mIoU of the ${String(m.quantization)} package ${(100 * r.mIoU).toFixed(2)}${f32}`);
   return r.mIoU;
 }
 
@@ -313,6 +314,45 @@ export const COMMANDS: Record<string, Command> = {
       backend: TRAIN_OPTIONS.backend,
     },
     run: (o) => demoCommand(o),
+  },
+  export: {
+    summary: 'Write a run\'s latest checkpoint as a model package (model.json, weights.bin, manifest.json) and record its val mIoU.',
+    options: {
+      run: { type: 'string', help: 'run folder (its latest checkpoint)', meta: 'DIR' },
+      out: { type: 'string', help: 'package folder', meta: 'DIR' },
+      quantization: { type: 'string', choices: ['none', 'float16', 'uint8'], help: 'weight storage', default: 'float16' },
+      overwrite: { type: 'bool', help: 'replace an existing package' },
+      'val-limit': TRAIN_OPTIONS['val-limit'],
+      backend: TRAIN_OPTIONS.backend,
+    },
+    async run(o) {
+      if (o.run === undefined || o.out === undefined) throw new UsageError('export: --run DIR and --out DIR are required');
+      const run = String(o.run);
+      const latestFile = path.join(run, 'checkpoints', 'latest.json');
+      if (!fs.existsSync(latestFile)) throw new UsageError(`export: ${run} has no checkpoint (${latestFile} is missing)`);
+      if (fs.existsSync(path.join(String(o.out), 'manifest.json')) && !o.overwrite) throw new UsageError(`export: ${o.out} already holds a model package: add --overwrite to replace it`);
+      const info = JSON.parse(fs.readFileSync(path.join(run, 'config.json'), 'utf8')) as Record<string, any>;
+      const ptr = JSON.parse(fs.readFileSync(latestFile, 'utf8')) as { step: number; dir: string };
+      const backend = await startBackend(o);
+      const { buildModel } = await import('../models');
+      const { loadWeightsInto } = await import('../train/checkpoint');
+      const { saveModelPackage } = await import('../train/model-package');
+      const net = buildModel(info.config.student);
+      loadWeightsInto(net.model, path.join(run, 'checkpoints', ptr.dir, 'student'));
+      const train = info.config.train as { iters: number; seed: number };
+      await saveModelPackage(net, String(o.out), {
+        quantization: o.quantization as never,
+        manifest: {
+          command: info.command ?? null, exportCommand: `npx channel-distill ${process.argv.slice(2).join(' ')}`,
+          seed: train.seed, trainConfig: train, configHash: info.configHash, model: info.model ?? null, data: info.data ?? null,
+          stepsTrained: ptr.step, stepsPlanned: train.iters, backend, runDir: run, createdAt: new Date().toISOString(),
+          dataset: info.data?.root ? syntheticDatasetInfo(info.data.root) : null,
+          valMIoU: (() => { const e = path.join(run, 'eval.json'); return fs.existsSync(e) ? (JSON.parse(fs.readFileSync(e, 'utf8')) as { mIoU: number }).mIoU : undefined; })(),
+        },
+      });
+      net.model.dispose();
+      await recordPackageEval(String(o.out), info.data?.root ?? DEFAULT_DATA, info.data?.downsample ?? 2, o.valLimit as number | undefined);
+    },
   },
   bench: {
     summary: 'Benchmarks (delegates to bench/run.ts: npm run bench -- <args>).',
