@@ -20,7 +20,7 @@ test.before(async () => {
 test('--help of the CLI and of every command exits 0 and lists options', async () => {
   const top = await capture(() => main(['--help']));
   assert.is(top.code, 0);
-  for (const cmd of ['data', 'train-teacher', 'train-student', 'distill', 'sweep', 'merge', 'eval', 'demo']) {
+  for (const cmd of ['data', 'train-teacher', 'train-student', 'distill', 'sweep', 'merge', 'eval', 'export', 'demo']) {
     assert.match(top.out, cmd);
     const r = await capture(() => main([cmd, '--help']));
     assert.is(r.code, 0, cmd);
@@ -81,6 +81,8 @@ const BAD: [string[], RegExp][] = [
   [['eval'], /exactly one of --model-dir DIR .* or --run DIR/],
   [['eval', '--model-dir', '/nonexistent/pkg'], /is not a model package/],
   [['eval', '--run', '/nonexistent/run'], /has no checkpoint/],
+  [['export'], /--run DIR and --out DIR are required/],
+  [['export', '--run', '/nonexistent/run', '--out', '/tmp/never'], /has no checkpoint/],
   [['demo', '--method', 'baseline'], /--method must be a distillation preset/],
   [['demo', '--teacher', '/nonexistent/teacher'], /no teacher package in \/nonexistent\/teacher/],
   [['demo', '--iters', '-3'], /--iters must be >= 1/],

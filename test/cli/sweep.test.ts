@@ -3,6 +3,7 @@ import * as assert from 'uvu/assert';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../lib/backend';
 import { expandGrid, mergeSweep, parseShard, runSweep, shardCells, SweepSpec } from '../../lib/train/sweep';
 import { main } from '../../lib/cli/main';
@@ -10,7 +11,7 @@ import { capture, tinyDataset } from './fixtures';
 
 let data = '';
 test.before(async () => {
-  await initBackend({ quiet: true });
+  await tf.setBackend(await initBackend({ quiet: true }));
   data = await tinyDataset();
 });
 

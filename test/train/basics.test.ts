@@ -11,7 +11,9 @@ import { patchCpuBackend } from '../../lib/backend/cpu';
 
 const close = (a: number, b: number, tol = 1e-5, what = '') => assert.ok(Math.abs(a - b) <= tol * Math.max(1, Math.abs(b)), `${what}: ${a} vs ${b}`);
 
-test.before(async () => { await tf.setBackend('cpu'); patchCpuBackend(); });
+let prevBackend = '';
+test.before(async () => { prevBackend = tf.getBackend(); await tf.setBackend('cpu'); patchCpuBackend(); });
+test.after(async () => { if (prevBackend) await tf.setBackend(prevBackend); });
 
 test('crossEntropy2d: uniform logits give ln K over labelled pixels; 255 ignored', () => {
   const logits = tf.zeros([1, 2, 2, 19]) as tf.Tensor4D;

@@ -7,6 +7,7 @@ import * as assert from 'uvu/assert';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../lib/backend';
 import { generateSyntheticCityscapes, SYNTHETIC_VERSION } from '../../lib/cityscapes/synthetic';
 import { evaluate } from '../../lib/train/evaluate';
@@ -16,7 +17,7 @@ import { loadModelPackage } from '../../lib/train/model-package';
 const TEACHER = path.resolve(__dirname, '..', '..', 'data', 'teacher');
 
 test('shipped teacher reproduces its recorded val mIoU on a freshly generated val split', async () => {
-  await initBackend({ quiet: true });
+  await tf.setBackend(await initBackend({ quiet: true }));
   assert.ok(fs.existsSync(path.join(TEACHER, 'manifest.json')), 'data/teacher/manifest.json is committed');
   const { net, manifest } = loadModelPackage(TEACHER);
   const m = manifest as Record<string, any>;
