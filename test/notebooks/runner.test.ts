@@ -56,4 +56,27 @@ test('a failing cell fails the run, the real error text is reported, the committ
   assert.is(fs.readFileSync(path.join(fixtures, 'fails.ipynb'), 'utf8'), before);
 });
 
+test('Jupyter missing: every notebook counts as failed, with the install command', async () => {
+  const out = fs.mkdtempSync(path.join(os.tmpdir(), 'cwd-nb-'));
+  const summaryFile = path.join(out, 'summary.json');
+  const savedPath = process.env.PATH;
+  const errors: string[] = [];
+  const savedError = console.error;
+  console.error = (...a: unknown[]) => { errors.push(a.join(' ')); };
+  process.env.PATH = path.join(out, 'no-such-bin');
+  let code: number;
+  try {
+    code = await main(['--dir', fixtures, '--out-dir', out, '--summary-json', summaryFile]);
+  } finally {
+    process.env.PATH = savedPath;
+    console.error = savedError;
+  }
+  assert.is(code, 1);
+  const summary = JSON.parse(fs.readFileSync(summaryFile, 'utf8'));
+  assert.is(summary.passed, 0);
+  assert.is(summary.failed, 2);
+  assert.match(errors.join('\n'), /apt-get install -y --no-install-recommends jupyter-nbconvert python3-nbclient/);
+  assert.match(errors.join('\n'), /pip install nbclient nbconvert/);
+});
+
 test.run();

@@ -1,0 +1,44 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { BUDGETS, methodTerms, baseExperiment, checkSameRun, runName } from '../../notebooks/common';
+import { readRun } from '../../lib/viz';
+
+test('methodTerms: the training presets by our names, CWD overrides, clear errors', () => {
+  assert.equal(methodTerms('student'), []);
+  assert.equal(methodTerms('cwd'), [{ method: 'cwd', on: 'feature', weight: 3, temperature: 4 }]);
+  assert.equal(methodTerms('cwd', { temperature: 1, weight: 2 }), [{ method: 'cwd', on: 'feature', weight: 2, temperature: 1 }]);
+  assert.equal(methodTerms('mse'), [{ method: 'mse', on: 'feature', weight: 3 }]);
+  assert.equal(methodTerms('local'), [{ method: 'local', on: 'feature', weight: 3 }]);
+  assert.throws(() => methodTerms('nope'), /unknown method 'nope'/);
+  assert.throws(() => methodTerms('at', { weight: 1 }), /overrides are for 'cwd' only/);
+});
+
+test('budgets: quick is tiny, full is the research budget; names carry the seed', () => {
+  assert.ok(BUDGETS.quick.iters <= 20 && BUDGETS.quick.downsample >= 4);
+  assert.ok(BUDGETS.full.iters >= 500);
+  assert.is(BUDGETS.quick.runsDir === BUDGETS.full.runsDir, false);
+  assert.is(runName('cwd', 2), 'cwd@s2');
+});
+
+test('checkSameRun: a finished run is reused only when trained as asked', () => {
+  const b = BUDGETS.quick;
+  const spec = { name: 'cwd@s0', ...baseExperiment(b, { root: 'data/x' }, methodTerms('cwd')) };
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cwd-same-'));
+  const write = (over: Record<string, unknown>) => fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify({
+    model: b.student, teacherDir: spec.teacherDir,
+    data: { downsample: b.downsample, trainLimit: b.trainLimit, valLimit: b.valLimit },
+    config: { train: { iters: b.iters, batchSize: b.batchSize, seed: 0, terms: [{ method: 'cwd', on: 'feature', weight: 3, temperature: 4, extraDefault: 1 }] } },
+    ...over,
+  }));
+  write({});
+  checkSameRun(readRun(dir), spec);
+  write({ model: 'student-r18' });
+  assert.throws(() => checkSameRun(readRun(dir), spec), /trained differently \(model: run has student-r18, notebook wants student-r18-0.5\)/);
+  write({ config: { train: { iters: b.iters, batchSize: b.batchSize, seed: 0, terms: [{ method: 'cwd', on: 'feature', weight: 1, temperature: 4 }] } } });
+  assert.throws(() => checkSameRun(readRun(dir), spec), /terms: run has/);
+});
+
+test.run();
