@@ -8,7 +8,7 @@
  * (NHWC float32; anything else goes to the previous implementation).
  *
  * Build: `npx tsx lib/backend/native.ts build` (or automatically on first use when g++ and the Node
- * headers are present) writes `lib/backend/native/build/cwd_kernels.node`. Nothing is downloaded.
+ * headers are present) writes `lib/backend/native/build/cwd_kernels-<source hash>.node`. Nothing is downloaded.
  * When the addon cannot be built or loaded, the JS kernels of `wasm-kernels.ts` stay in use and
  * `nativeKernelsStatus()` says why (printed once by `startWasmBackend`). `CWD_NATIVE=0` disables it.
  * @example
@@ -18,6 +18,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { spawnSync } from 'child_process';
+import { createHash } from 'crypto';
 import * as tf from '@tensorflow/tfjs';
 
 export interface NativeAddon {
@@ -42,7 +43,16 @@ export interface NativeStatus {
 
 const SRC = path.join(__dirname, 'native', 'cwd_kernels.cc');
 const OUT_DIR = path.join(__dirname, 'native', 'build');
-const OUT = path.join(OUT_DIR, 'cwd_kernels.node');
+/** The build is named by a hash of the source (and compiler flags), so a stale build is never loaded. */
+const FLAGS = ['-O3', '-march=native', '-fopenmp', '-shared', '-fPIC', '-std=c++17', '-DNODE_GYP_MODULE_NAME=cwd_kernels'];
+function sourceHash(): string {
+  try {
+    return createHash('sha1').update(fs.readFileSync(SRC)).update(FLAGS.join(' ')).digest('hex').slice(0, 12);
+  } catch {
+    return 'missing-source';
+  }
+}
+const OUT = path.join(OUT_DIR, `cwd_kernels-${sourceHash()}.node`);
 
 let addon: NativeAddon | null = null;
 let status: NativeStatus | null = null;
@@ -70,8 +80,7 @@ export function buildNativeKernels(options: { quiet?: boolean } = {}): string {
   const cxx = process.env.CXX || 'g++';
   fs.mkdirSync(OUT_DIR, { recursive: true });
   const tmp = `${OUT}.${process.pid}.tmp`;
-  const args = ['-O3', '-march=native', '-fopenmp', '-shared', '-fPIC', '-std=c++17',
-    '-DNODE_GYP_MODULE_NAME=cwd_kernels', `-I${include}`, SRC, '-o', tmp];
+  const args = [...FLAGS, `-I${include}`, SRC, '-o', tmp];
   if (!options.quiet) console.error(`[channel-distill] building native conv kernels: ${cxx} ${args.join(' ')}`);
   const r = spawnSync(cxx, args, { encoding: 'utf8' });
   if (r.error) return `${cxx} could not run: ${r.error.message}`;
@@ -84,11 +93,7 @@ export function buildNativeKernels(options: { quiet?: boolean } = {}): string {
 }
 
 function stale(): boolean {
-  try {
-    return fs.statSync(OUT).mtimeMs < fs.statSync(SRC).mtimeMs;
-  } catch {
-    return true;
-  }
+  return !fs.existsSync(OUT);
 }
 
 /**

@@ -67,4 +67,24 @@ test('exp, relu, sum/mean/max over leading axes and the last axis: wasm == cpu',
   });
 });
 
+test('native exp: ~1 ulp over the float range, IEEE results outside it', async () => {
+  await backendsReady();
+  const n = 1 << 14;
+  const xs = Float32Array.from({ length: n }, (_, i) => -87 + (175 * i) / n);
+  const [w] = await runOn('wasm', () => tf.exp(tf.tensor1d(xs)));
+  let worst = 0;
+  xs.forEach((x, i) => { worst = Math.max(worst, Math.abs(w.values[i] - Math.exp(x)) / Math.exp(x)); });
+  assert.ok(worst < 5e-7, `max relative error ${worst}`);
+  const edge = new Float32Array(4096).fill(1);
+  edge.set([100, -110, NaN, Infinity, -Infinity, 88.5, -88]);
+  const [e] = await runOn('wasm', () => tf.exp(tf.tensor1d(edge)));
+  assert.is(e.values[0], Infinity);
+  assert.is(e.values[1], 0);
+  assert.ok(Number.isNaN(e.values[2]));
+  assert.is(e.values[3], Infinity);
+  assert.is(e.values[4], 0);
+  assert.ok(Math.abs(e.values[5] - Math.exp(88.5)) / Math.exp(88.5) < 1e-6);
+  assert.ok(Math.abs(e.values[6] - Math.exp(-88)) / Math.exp(-88) < 1e-5);
+});
+
 test.run();

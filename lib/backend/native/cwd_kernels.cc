@@ -344,10 +344,49 @@ static void binaryImpl(int op, const float* a, const float* b, float* o, long ro
   }
 }
 
+typedef int32_t v16i __attribute__((vector_size(64), aligned(4)));
+
+// exp on 16 floats: 2^n * p(r), n = round(x / ln2), r = x - n ln2 (Cody-Waite split), p the
+// degree-6 minimax polynomial of Cephes expf (~1 ulp); x clamped to the float range.
+static inline v16 exp16(v16 x) {
+  const v16 hi = x * 0.f + 88.3762626647949f, lo = x * 0.f - 87.3365478515625f;
+  x = x > hi ? hi : x;
+  x = x < lo ? lo : x;
+  v16 fx = x * 1.44269504088896341f;
+  // round to nearest
+  const v16i ni = __builtin_convertvector(fx + (fx >= 0.f ? (v16{} + 0.5f) : (v16{} - 0.5f)), v16i);
+  const v16 n = __builtin_convertvector(ni, v16);
+  v16 r = x - n * 0.693359375f;
+  r = r + n * 2.12194440e-4f;
+  const v16 r2 = r * r;
+  v16 p = (v16{} + 1.9875691500E-4f);
+  p = p * r + 1.3981999507E-3f;
+  p = p * r + 8.3334519073E-3f;
+  p = p * r + 4.1665795894E-2f;
+  p = p * r + 1.6666665459E-1f;
+  p = p * r + 5.0000001201E-1f;
+  p = p * r2 + r + 1.f;
+  const v16i e = (ni + 127) << 23;
+  v16 scale; std::memcpy(&scale, &e, sizeof(scale));
+  return p * scale;
+}
+
 // op: 0 exp, 1 relu
 static void unaryImpl(int op, const float* x, float* o, long n) {
-#pragma omp parallel for num_threads(ewThreads()) schedule(static) if (n > PAR_MIN)
-  for (long i = 0; i < n; i++) o[i] = op == 0 ? std::exp(x[i]) : (x[i] > 0.f ? x[i] : 0.f);
+  const long n16 = n / 16 * 16;
+  if (op == 0) {
+    for (long i = 0; i < n16; i += 16) {
+      const v16 v = loadv(x + i);
+      storev(o + i, exp16(v));
+      // outside [-87.33, 88.37] (denormal / overflow results, NaN) use libm for exact IEEE behaviour
+      bool edge = false;
+      for (int j = 0; j < 16; j++) edge |= !(v[j] > -87.33f && v[j] < 88.37f);
+      if (edge) for (int j = 0; j < 16; j++) o[i + j] = std::exp(x[i + j]);
+    }
+    for (long i = n16; i < n; i++) o[i] = std::exp(x[i]);
+  } else {
+    for (long i = 0; i < n; i++) o[i] = x[i] > 0.f ? x[i] : 0.f;
+  }
 }
 
 // Column sums of x[rows, c] -> o[c] (scaled by `scale`), per-thread partials in double.
