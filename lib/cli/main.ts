@@ -36,6 +36,7 @@ export const TRAIN_OPTIONS: OptSpecs = {
   'checkpoint-every': { type: 'int', min: 0, help: 'checkpoint every N steps (0: only at the end)' },
   'log-every': { type: 'int', min: 1, help: 'log line every N steps when not on a terminal' },
   fresh: { type: 'bool', help: 'delete an existing run folder instead of resuming it' },
+  'stop-at': { type: 'int', min: 1, help: 'stop after N steps of the --iters poly schedule (resume later to finish)' },
   eval: { type: 'bool', help: 'evaluate on val at the end (--no-eval to skip)', default: true },
   backend: { type: 'string', choices: ['tensorflow', 'wasm', 'cpu'], help: 'TensorFlow.js backend (default: best available; env CWD_BACKEND)' },
 };
@@ -120,14 +121,14 @@ async function trainCommand(command: 'train-teacher' | 'train-student' | 'distil
     trainLimit: o.trainLimit as number | undefined, valLimit: o.valLimit as number | undefined,
     crop: parseSize(command, 'crop', o.crop), model, modelOverrides: o.modelConfig as Record<string, unknown> | undefined,
     teacherDir: command === 'distill' ? (o.teacher as string) : undefined,
-    train, evaluate: o.eval as boolean, fresh: Boolean(o.fresh),
+    train, evaluate: o.eval as boolean, fresh: Boolean(o.fresh), stopAt: o.stopAt as number | undefined,
   };
   if (o.export !== undefined && fs.existsSync(path.join(String(o.export), 'manifest.json')) && !o.overwrite) {
     throw new UsageError(`${command}: --export ${o.export} already holds a model package: add --overwrite to replace it`);
   }
   const resolved = validateExperiment(spec);
   const backend = await startBackend(o);
-  const progress = new Progress(name, resolved.iters, { logEvery: resolved.logEvery });
+  const progress = new Progress(name, Math.min(resolved.iters, (o.stopAt as number | undefined) ?? Infinity), { logEvery: resolved.logEvery });
   const t0 = Date.now();
   const r = await runExperiment(spec, {
     onStep: (rec) => progress.update(rec),
@@ -148,6 +149,7 @@ async function trainCommand(command: 'train-teacher' | 'train-student' | 'distil
         command: `npx channel-distill ${process.argv.slice(2).join(' ')}`,
         seed: resolved.seed, trainConfig: resolved, configHash: configHash({ train: resolved, model: spec.model }),
         model: spec.model, data: { root: spec.dataRoot, downsample: spec.downsample, trainLimit: spec.trainLimit ?? null, crop: spec.crop ?? null },
+        stepsTrained: r.steps, stepsPlanned: resolved.iters,
         valMIoU: r.eval?.mIoU ?? null, valPerClassIoU: r.eval?.perClassIoU ?? null, valImages: r.eval?.images ?? null,
         wallSeconds: (Date.now() - t0) / 1000, trainSeconds: r.trainSeconds, meanStepSeconds: r.meanStepSeconds, backend,
         runDir: r.runDir, createdAt: new Date().toISOString(), dataset: syntheticDatasetInfo(spec.dataRoot),

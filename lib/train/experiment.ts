@@ -46,6 +46,11 @@ export interface ExperimentSpec {
   evaluate?: boolean;
   /** Delete an existing run folder first instead of resuming. */
   fresh?: boolean;
+  /**
+   * Stop after this many steps of the `train.iters` schedule (a budget cut that keeps the poly
+   * schedule of the full run; not part of the config hash, so the run can be resumed to the end).
+   */
+  stopAt?: number;
 }
 
 export interface ExperimentResult {
@@ -138,11 +143,12 @@ export async function runExperiment(
     const resumedAt = await trainer.resume();
     if (resumedAt !== null) log(`resuming ${runDir} at step ${resumedAt}/${train.iters}`);
     const t0 = Date.now();
-    const recs = await trainer.train();
+    if (spec.stopAt !== undefined && (!Number.isInteger(spec.stopAt) || spec.stopAt < 1)) throw new Error(`stopAt must be an integer >= 1, got ${spec.stopAt}`);
+    const recs = await trainer.train(spec.stopAt ?? train.iters);
     const trainSeconds = (Date.now() - t0) / 1000;
     let ev: ExperimentResult['eval'] = null;
     if (spec.evaluate !== false) {
-      if (existing && recs.length === 0) {
+      if (existing && recs.length === 0 && (existing as { step?: number }).step === trainer.step) {
         ev = existing as ExperimentResult['eval'];
       } else {
         const valFrames = await cachedFrames(spec.dataRoot, 'val', spec.downsample, spec.valLimit);
