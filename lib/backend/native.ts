@@ -26,6 +26,7 @@ export interface NativeAddon {
   backpropFilter(x: Float32Array, dy: Float32Array, dw: Float32Array, dims: Int32Array): void;
   backpropInput(dy: Float32Array, w: Float32Array, dx: Float32Array, dims: Int32Array): void;
   setThreads(n: number): number;
+  matmul(a: Float32Array, b: Float32Array, c: Float32Array, batchA: number, batchB: number, m: number, k: number, n: number, transA: boolean, transB: boolean): void;
   binary(op: number, a: Float32Array, b: Float32Array, out: Float32Array, rows: number, c: number, mode: number): void;
   unary(op: number, x: Float32Array, out: Float32Array): void;
   reduceRows(x: Float32Array, out: Float32Array, rows: number, c: number, scale: number): void;
@@ -303,6 +304,30 @@ export function nativeElementwiseFuncs(fallback: Record<string, tf.KernelFunc>):
       return out;
     };
   }
+  funcs.BatchMatMul = (args: KernelArgs) => {
+    const { a: x, b: y } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
+    const at = args.attrs as AnyAttrs;
+    const ra = x.shape.length;
+    const rb = y.shape.length;
+    if (!allFloat(x, y) || ra < 2 || rb < 2) return fallback.BatchMatMul(args);
+    const ta = !!at.transposeA;
+    const tb = !!at.transposeB;
+    const m = ta ? x.shape[ra - 1] : x.shape[ra - 2];
+    const k = ta ? x.shape[ra - 2] : x.shape[ra - 1];
+    const k2 = tb ? y.shape[rb - 1] : y.shape[rb - 2];
+    const n = tb ? y.shape[rb - 2] : y.shape[rb - 1];
+    const batchShapeA = x.shape.slice(0, -2);
+    const batchShapeB = y.shape.slice(0, -2);
+    const ba = tf.util.sizeFromShape(batchShapeA);
+    const bb = tf.util.sizeFromShape(batchShapeB);
+    if (k !== k2 || (ba !== bb && ba !== 1 && bb !== 1) || m * k * n < 1 << 16) return fallback.BatchMatMul(args);
+    const batchShape = tf.backend_util.assertAndGetBroadcastShape(batchShapeA, batchShapeB);
+    if (tf.util.sizeFromShape(batchShape) !== Math.max(ba, bb)) return fallback.BatchMatMul(args);
+    const be = args.backend as unknown as WasmBackendLike;
+    const out = be.makeOutput([...batchShape, m, n], 'float32');
+    a.matmul(be.typedArrayFromHeap(x), be.typedArrayFromHeap(y), be.typedArrayFromHeap(out), ba, bb, m, k, n, ta, tb);
+    return out;
+  };
   return funcs;
 }
 

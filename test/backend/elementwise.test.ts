@@ -67,6 +67,22 @@ test('exp, relu, sum/mean/max over leading axes and the last axis: wasm == cpu',
   });
 });
 
+test('batched matMul (native for float32, all transposes, batch broadcast) == cpu', async () => {
+  await backendsReady();
+  const cases: [number[], number[], boolean, boolean][] = [
+    [[6, 32], [32, 4099], false, false], [[37, 300], [300, 70], false, false], [[300, 37], [300, 70], true, false],
+    [[37, 300], [70, 300], false, true], [[300, 37], [70, 300], true, true], [[3, 40, 50], [3, 50, 60], false, false],
+    [[1, 40, 50], [4, 50, 60], false, false], [[2, 3, 40, 50], [60, 50], false, true], [[4, 5], [5, 6], false, false],
+  ];
+  for (const [i, [as, bs, ta, tb]] of cases.entries()) {
+    const fn = () => tf.matMul(rand(as, 120 + i), rand(bs, 130 + i), ta, tb);
+    const [c] = await runOn('cpu', fn);
+    const [w] = await runOn('wasm', fn);
+    assert.equal(w.shape, c.shape, `case ${i}`);
+    assert.ok(relMaxDiff(w.values, c.values) < 1e-5, `case ${i}: ${relMaxDiff(w.values, c.values)}`);
+  }
+});
+
 test('native exp: ~1 ulp over the float range, IEEE results outside it', async () => {
   await backendsReady();
   const n = 1 << 14;

@@ -300,6 +300,60 @@ static void backpropInputImpl(const float* dy, const float* w, float* dx, const 
 }
 
 
+
+// ---- batched matmul ---------------------------------------------------------------------------
+// C[b] = op(A[b]) op(B[b]) with A [M,K] (or [K,M] if transA), B [K,N] (or [N,K] if transB); a batch
+// of 1 broadcasts. Both operands are packed once per batch, then tiles run in parallel.
+static void matmulImpl(const float* a, const float* b, float* c, long batchA, long batchB, int M, int K, int N, bool ta, bool tb) {
+  typedef Wide T;
+  const long batch = std::max(batchA, batchB);
+  const int nkb = (K + KC - 1) / KC;
+  const long pm = T::panelM(M), pn = T::panelN(N);
+  std::vector<float> Ap((long)nkb * KC * pm), Bp((long)nkb * KC * pn);
+  const int NCOLS = 256;  // columns per tile (multiple of NR)
+  const long mTiles = (M + MC - 1) / MC, nTiles = (N + NCOLS - 1) / NCOLS;
+  const int nt = convThreads((double)M * K * N);
+  for (long bi = 0; bi < batch; bi++) {
+    const float* A = a + (batchA == 1 ? 0 : bi) * (long)M * K;
+    const float* B = b + (batchB == 1 ? 0 : bi) * (long)K * N;
+    float* C = c + bi * (long)M * N;
+    if (bi == 0 || batchA != 1) {
+      for (int kb = 0; kb < nkb; kb++) {
+        const int k0 = kb * KC, kc = std::min(KC, K - k0);
+        float* dst = Ap.data() + (long)kb * KC * pm;
+        for (int i0 = 0; i0 < M; i0 += MC) {
+          const int m = std::min(MC, M - i0);
+          T::packA(m, k0, kc, [&](int r, int kk0, int n, float* d, int st) {
+            const long i = i0 + r;
+            if (ta) for (int k = 0; k < n; k++) d[(long)k * st] = A[(long)(kk0 + k) * M + i];
+            else { const float* src = A + i * K + kk0; for (int k = 0; k < n; k++) d[(long)k * st] = src[k]; }
+          }, dst + (long)i0 * kc);
+        }
+      }
+    }
+    if (bi == 0 || batchB != 1) {
+      for (int kb = 0; kb < nkb; kb++) {
+        const int k0 = kb * KC, kc = std::min(KC, K - k0);
+        if (tb) T::packB(kc, N, [&](int k, int j) { return B[(long)j * K + k0 + k]; }, Bp.data() + (long)kb * KC * pn);
+        else T::packB(kc, N, [&](int k, int j) { return B[(long)(k0 + k) * N + j]; }, Bp.data() + (long)kb * KC * pn);
+      }
+    }
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 1) collapse(2)
+    for (long mt = 0; mt < mTiles; mt++) {
+      for (long ntile = 0; ntile < nTiles; ntile++) {
+        const int i0 = (int)(mt * MC), m = std::min(MC, M - i0);
+        const int j0 = (int)(ntile * NCOLS), n = std::min(NCOLS, N - j0);
+        for (int kb = 0; kb < nkb; kb++) {
+          const int kc = std::min(KC, K - kb * KC);
+          const float* ap = Ap.data() + (long)kb * KC * pm + (long)i0 * kc;
+          const float* bp = Bp.data() + (long)kb * KC * pn + (long)(j0 / T::NR) * kc * T::NR;
+          T::gemmPacked(m, n, kc, ap, bp, C + (long)i0 * N + j0, N, kb > 0);
+        }
+      }
+    }
+  }
+}
+
 // ---- element-wise and reductions (memory-bound; threaded above a size threshold) ----------------
 // Memory-bound: one thread. (Measured on the shared 2-core machine: waking a second OpenMP thread
 // for a ~1 ms op cost more than it saved; the conv kernels above amortise it.)
@@ -528,6 +582,23 @@ static napi_value ReduceLast(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+
+// matmul(a, b, c, batchA, batchB, M, K, N, transA, transB)
+static napi_value Matmul(napi_env env, napi_callback_info info) {
+  size_t argc = 10; napi_value a[10];
+  napi_get_cb_info(env, info, &argc, a, nullptr, nullptr);
+  if (argc < 10) return throwErr(env, "matmul(a, b, c, batchA, batchB, M, K, N, transA, transB)");
+  float *x, *y, *o; size_t nx, ny, no;
+  if (!getF32(env, a[0], &x, &nx) || !getF32(env, a[1], &y, &ny) || !getF32(env, a[2], &o, &no)) return throwErr(env, "matmul: a, b, c must be Float32Array");
+  const long ba = (long)num(env, a[3]), bb = (long)num(env, a[4]);
+  const int M = (int)num(env, a[5]), K = (int)num(env, a[6]), N = (int)num(env, a[7]);
+  bool ta = false, tb = false; napi_get_value_bool(env, a[8], &ta); napi_get_value_bool(env, a[9], &tb);
+  if ((size_t)(ba * M * K) != nx || (size_t)(bb * K * N) != ny || (size_t)(std::max(ba, bb) * M * N) != no || (ba != bb && ba != 1 && bb != 1))
+    return throwErr(env, "matmul: sizes do not match");
+  matmulImpl(x, y, o, ba, bb, M, K, N, ta, tb);
+  return nullptr;
+}
+
 static napi_value SetThreads(napi_env env, napi_callback_info info) {
   size_t argc = 1; napi_value a[1];
   napi_get_cb_info(env, info, &argc, a, nullptr, nullptr);
@@ -543,6 +614,7 @@ static napi_value Init(napi_env env, napi_value exports) {
     {"backpropFilter", nullptr, BackpropFilter, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"backpropInput", nullptr, BackpropInput, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"setThreads", nullptr, SetThreads, nullptr, nullptr, nullptr, napi_default, nullptr},
+    {"matmul", nullptr, Matmul, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"binary", nullptr, Binary, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"unary", nullptr, Unary, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"reduceRows", nullptr, ReduceRows, nullptr, nullptr, nullptr, napi_default, nullptr},
