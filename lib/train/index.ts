@@ -1,2 +1,46 @@
-// Public API of lib/train: each module adds its exports here.
-export {};
+/**
+ * lib/train: training, distillation (Eq. 1), evaluation, checkpoints, runs, sweeps, the holistic
+ * GAN term and the demo.
+ *
+ * @example
+ *   import { runExperiment } from 'channel-distill';
+ *   const r = await runExperiment({name: 'cwd', runsDir: 'runs', dataRoot: 'data/synthetic-cityscapes', downsample: 2,
+ *     model: 'student-r18', teacherDir: 'data/teacher',
+ *     train: {iters: 120, batchSize: 4, terms: [{method: 'cwd', on: 'feature', weight: 3, temperature: 4}]}});
+ *   console.log(r.eval?.mIoU);
+ */
+export { Rng, hashInts } from './rng';
+export { polyLR } from './schedule';
+export type { PolyLROptions } from './schedule';
+export { crossEntropy2d, downsampleLabels } from './loss';
+export type { CrossEntropyOptions } from './loss';
+export { Optimizer, defaultOptimizerConfig } from './optim';
+export type { OptimizerConfig } from './optim';
+export { defaultTrainConfig, resolveTrainConfig, configHash, canonicalJSON } from './config';
+export type { TrainConfig } from './config';
+export { termNames, validateTermConfigs } from './terms';
+export type { TermConfig, TapPoint, LossTerm, StepTensors } from './terms';
+export { buildTerms, checkTermOptions, termMethods, RegistryTerm } from './build-terms';
+export { HolisticTerm, Discriminator, defaultHolisticOptions, HOLISTIC_OPTION_KEYS } from './holistic';
+export type { HolisticOptions } from './holistic';
+export { Trainer } from './trainer';
+export type { TrainData, StepRecord, TrainerOptions } from './trainer';
+export { evaluate } from './evaluate';
+export type { EvalResult } from './evaluate';
+export {
+  fileIOHandler, readModelArtifacts, loadWeightsInto, saveTensors, loadTensors, CheckpointDir, writeFileAtomic, float32ToFloat16Bits,
+} from './checkpoint';
+export type { WeightQuantization, FileIOHandlerOptions, CheckpointPointer } from './checkpoint';
+export { saveModelPackage, loadModelPackage, readManifest } from './model-package';
+export type { ModelManifest } from './model-package';
+export { RunDir, gitCommit } from './run-dir';
+export type { RunInfo } from './run-dir';
+export { FrameSampler, frameBatches, framesToBatch, loadSplitFrames, renderSplitFrames, listSplit, downsampleFrame } from './frames';
+export type { FrameSamplerOptions } from './frames';
+export { runExperiment, validateExperiment, cachedFrames, cachedTeacher, disposeResult } from './experiment';
+export type { ExperimentSpec, ExperimentResult, TrainConfigInput } from './experiment';
+export { expandGrid, shardCells, parseShard, runSweep, mergeSweep, validateSweep } from './sweep';
+export type { SweepSpec, SweepCell, Shard, Grid, CellResult } from './sweep';
+export { METHOD_PRESETS, methodPreset } from './presets';
+export { runDemo, demoSpecs, defaultDemoOptions, validateDemo, demoChart } from './demo';
+export type { DemoOptions, DemoReport } from './demo';
