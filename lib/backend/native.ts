@@ -320,7 +320,8 @@ export function nativeElementwiseFuncs(fallback: Record<string, tf.KernelFunc>):
     const batchShapeB = y.shape.slice(0, -2);
     const ba = tf.util.sizeFromShape(batchShapeA);
     const bb = tf.util.sizeFromShape(batchShapeB);
-    if (k !== k2 || (ba !== bb && ba !== 1 && bb !== 1) || m * k * n < 1 << 16) return fallback.BatchMatMul(args);
+    // very thin products (e.g. 6xK·KxN resize matrices) are faster on XNNPACK than packed here
+    if (k !== k2 || (ba !== bb && ba !== 1 && bb !== 1) || m * k * n < 1 << 16 || Math.min(m, n) < 16) return fallback.BatchMatMul(args);
     const batchShape = tf.backend_util.assertAndGetBroadcastShape(batchShapeA, batchShapeB);
     if (tf.util.sizeFromShape(batchShape) !== Math.max(ba, bb)) return fallback.BatchMatMul(args);
     const be = args.backend as unknown as WasmBackendLike;

@@ -117,6 +117,17 @@ struct Tile {
 typedef Tile<6, 2> Wide;
 typedef Tile<12, 1> Narrow;
 
+// Uninitialised float scratch (std::vector would zero-fill it on every call).
+struct Buf {
+  float* p;
+  explicit Buf(long n) : p(new float[n > 0 ? n : 1]) {}
+  ~Buf() { delete[] p; }
+  Buf(const Buf&) = delete;
+  Buf& operator=(const Buf&) = delete;
+  float* data() { return p; }
+  const float* data() const { return p; }
+};
+
 static int g_threads = 0;
 static int threads() { return g_threads > 0 ? g_threads : omp_get_max_threads(); }
 // Threads for a conv of `flops` multiply-adds: one below ~4M (waking threads costs more).
@@ -157,7 +168,7 @@ static void conv2dT(const float* x, const float* w, float* y, const Dims& d, con
   const long M = d.M(); const int K = d.K(), N = d.Co;
   const int nkb = (K + KC - 1) / KC;
   const long pn = T::panelN(N);
-  std::vector<float> Bp((long)nkb * KC * pn);
+  Buf Bp((long)K * pn);
   for (int kb = 0; kb < nkb; kb++) {
     const int k0 = kb * KC, kc = std::min(KC, K - k0);
     T::packB(kc, N, [&](int k, int j) { return w[(long)(k0 + k) * N + j]; }, Bp.data() + (long)kb * KC * pn);
@@ -166,7 +177,7 @@ static void conv2dT(const float* x, const float* w, float* y, const Dims& d, con
   const long nblocks = (M + MC - 1) / MC;
 #pragma omp parallel num_threads(convThreads((double)M * K * N))
   {
-    std::vector<float> Ap((long)MC * KC);
+    Buf Ap((long)MC * KC);
 #pragma omp for schedule(dynamic, 4)
     for (long blk = 0; blk < nblocks; blk++) {
       const long i0 = blk * MC; const int m = (int)std::min<long>(MC, M - i0);
@@ -205,9 +216,9 @@ static void backpropFilterT(const float* x, const float* dy, float* dwOut, const
     const int t = omp_get_thread_num();
     std::vector<float>& acc = partial[t];
     acc.assign((long)Co * K, 0.f);
-    std::vector<float> Ap(T::panelM(Co) * KC);
-    std::vector<float> Bp((long)KC * T::panelN(K));
-    std::vector<float> rowbuf((long)K);
+    Buf Ap(T::panelM(Co) * KC);
+    Buf Bp((long)KC * T::panelN(K));
+    Buf rowbuf((long)K);
 #pragma omp for schedule(dynamic, 2)
     for (long c = 0; c < nchunks; c++) {
       const long i0 = c * chunk; const int kc = (int)std::min<long>(chunk, M - i0);
@@ -246,7 +257,7 @@ static void backpropInputT(const float* dy, const float* w, float* dx, const Dim
   const int nkb = (Co + KC - 1) / KC;
   const long pk = T::panelN(K);
   // B = w^T [Co, K], packed once per Co block
-  std::vector<float> Bp((long)nkb * KC * pk);
+  Buf Bp((long)Co * pk);
   for (int kb = 0; kb < nkb; kb++) {
     const int c0 = kb * KC, cc = std::min(KC, Co - c0);
     T::packB(cc, K, [&](int c, int k) { return w[(long)k * Co + c0 + c]; }, Bp.data() + (long)kb * KC * pk);
@@ -257,8 +268,8 @@ static void backpropInputT(const float* dy, const float* w, float* dx, const Dim
   // Parallel over images: the col2im scatter of one image never touches another's rows.
 #pragma omp parallel num_threads(convThreads((double)d.M() * K * Co))
   {
-    std::vector<float> Ap((long)MC * KC);
-    std::vector<float> col((long)MC * K);
+    Buf Ap((long)MC * KC);
+    Buf col((long)MC * K);
 #pragma omp for schedule(dynamic, 1)
     for (int b = 0; b < d.B; b++) {
       for (long blk = 0; blk < blocksPerImage; blk++) {
@@ -309,7 +320,7 @@ static void matmulImpl(const float* a, const float* b, float* c, long batchA, lo
   const long batch = std::max(batchA, batchB);
   const int nkb = (K + KC - 1) / KC;
   const long pm = T::panelM(M), pn = T::panelN(N);
-  std::vector<float> Ap((long)nkb * KC * pm), Bp((long)nkb * KC * pn);
+  Buf Ap((long)K * pm), Bp((long)K * pn);
   const int NCOLS = 256;  // columns per tile (multiple of NR)
   const long mTiles = (M + MC - 1) / MC, nTiles = (N + NCOLS - 1) / NCOLS;
   const int nt = convThreads((double)M * K * N);
@@ -320,7 +331,7 @@ static void matmulImpl(const float* a, const float* b, float* c, long batchA, lo
     if (bi == 0 || batchA != 1) {
       for (int kb = 0; kb < nkb; kb++) {
         const int k0 = kb * KC, kc = std::min(KC, K - k0);
-        float* dst = Ap.data() + (long)kb * KC * pm;
+        float* dst = Ap.data() + (long)k0 * pm;
         for (int i0 = 0; i0 < M; i0 += MC) {
           const int m = std::min(MC, M - i0);
           T::packA(m, k0, kc, [&](int r, int kk0, int n, float* d, int st) {
@@ -334,8 +345,8 @@ static void matmulImpl(const float* a, const float* b, float* c, long batchA, lo
     if (bi == 0 || batchB != 1) {
       for (int kb = 0; kb < nkb; kb++) {
         const int k0 = kb * KC, kc = std::min(KC, K - k0);
-        if (tb) T::packB(kc, N, [&](int k, int j) { return B[(long)j * K + k0 + k]; }, Bp.data() + (long)kb * KC * pn);
-        else T::packB(kc, N, [&](int k, int j) { return B[(long)(k0 + k) * N + j]; }, Bp.data() + (long)kb * KC * pn);
+        if (tb) T::packB(kc, N, [&](int k, int j) { return B[(long)j * K + k0 + k]; }, Bp.data() + (long)k0 * pn);
+        else T::packB(kc, N, [&](int k, int j) { return B[(long)(k0 + k) * N + j]; }, Bp.data() + (long)k0 * pn);
       }
     }
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 1) collapse(2)
@@ -346,7 +357,7 @@ static void matmulImpl(const float* a, const float* b, float* c, long batchA, lo
         for (int kb = 0; kb < nkb; kb++) {
           const int kc = std::min(KC, K - kb * KC);
           const float* ap = Ap.data() + (long)kb * KC * pm + (long)i0 * kc;
-          const float* bp = Bp.data() + (long)kb * KC * pn + (long)(j0 / T::NR) * kc * T::NR;
+          const float* bp = Bp.data() + (long)kb * KC * pn + (long)(j0 / T::NR) * kc * T::NR;  // kb*KC == k0
           T::gemmPacked(m, n, kc, ap, bp, C + (long)i0 * N + j0, N, kb > 0);
         }
       }
