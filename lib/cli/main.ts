@@ -280,6 +280,10 @@ export const COMMANDS: Record<string, Command> = {
       const { mergeSweep } = await import('../train/sweep');
       const m = mergeSweep(String(o.runs), String(o.name));
       console.log(`merged ${m.results.length} cell(s) -> ${m.json}, ${m.csv}`);
+      for (const g of m.groups) {
+        const label = Object.keys(g.params).length ? Object.entries(g.params).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`).join(' ') : '(all cells)';
+        console.log(`  ${label}: mIoU ${(100 * g.mean).toFixed(2)}${g.n > 1 ? ` ± ${(100 * g.std).toFixed(2)}` : ''} (n=${g.n})`);
+      }
       if (m.missing.length) {
         console.error(`missing ${m.missing.length} cell(s): ${m.missing.join(' ')}`);
         if (!o.allowMissing) throw new Error(`merge: ${m.missing.length} cell(s) have no result yet (run the remaining shards, or pass --allow-missing)`);

@@ -39,8 +39,8 @@ export { FrameSampler, frameBatches, framesToBatch, loadSplitFrames, renderSplit
 export type { FrameSamplerOptions } from './frames';
 export { runExperiment, validateExperiment, cachedFrames, cachedTeacher, disposeResult } from './experiment';
 export type { ExperimentSpec, ExperimentResult, TrainConfigInput } from './experiment';
-export { expandGrid, shardCells, parseShard, runSweep, mergeSweep, validateSweep } from './sweep';
-export type { SweepSpec, SweepCell, Shard, Grid, CellResult } from './sweep';
+export { expandGrid, shardCells, parseShard, runSweep, mergeSweep, validateSweep, groupOverSeeds } from './sweep';
+export type { SweepSpec, SweepCell, Shard, Grid, CellResult, SeedGroup } from './sweep';
 export { METHOD_PRESETS, methodPreset } from './presets';
 export { runDemo, demoSpecs, defaultDemoOptions, validateDemo, demoChart } from './demo';
 export type { DemoOptions, DemoReport } from './demo';

@@ -195,7 +195,7 @@ function csvCell(v: unknown): string {
  * Collect all cells' results into `<sweep>/results.json` and `results.csv` (one row per cell, in
  * cell order; columns: index, id, each grid key, mIoU, steps, seconds, per-class IoU).
  */
-export function mergeSweep(runsDir: string, name: string): { results: CellResult[]; missing: string[]; json: string; csv: string } {
+export function mergeSweep(runsDir: string, name: string): { results: CellResult[]; missing: string[]; groups: SeedGroup[]; json: string; csv: string } {
   const dir = path.join(runsDir, name);
   const specFile = path.join(dir, 'sweep.json');
   if (!fs.existsSync(specFile)) throw new Error(`merge: ${specFile} does not exist (run the sweep first, or check --runs/--name)`);
@@ -214,7 +214,42 @@ export function mergeSweep(runsDir: string, name: string): { results: CellResult
   const csv = [header.map(csvCell).join(','), ...rows].join('\n') + '\n';
   const jsonFile = path.join(dir, 'results.json');
   const csvFile = path.join(dir, 'results.csv');
-  writeFileAtomic(jsonFile, JSON.stringify({ name, grid: sweep.grid, complete: missing.length === 0, missing, results }, null, 2) + '\n');
+  const groups = groupOverSeeds(results);
+  writeFileAtomic(jsonFile, JSON.stringify({ name, grid: sweep.grid, complete: missing.length === 0, missing, groups, results }, null, 2) + '\n');
   writeFileAtomic(csvFile, csv);
-  return { results, missing, json: jsonFile, csv: csvFile };
+  return { results, missing, groups, json: jsonFile, csv: csvFile };
+}
+
+export interface SeedGroup {
+  /** The cell parameters other than the seed. */
+  params: Record<string, unknown>;
+  seeds: unknown[];
+  mIoU: number[];
+  n: number;
+  mean: number;
+  /** Sample standard deviation (n − 1); NaN for n = 1. */
+  std: number;
+}
+
+/** Group cells that differ only in `train.seed`: mean ± sample std of mIoU per group (cell order kept). */
+export function groupOverSeeds(results: CellResult[]): SeedGroup[] {
+  const groups = new Map<string, SeedGroup>();
+  for (const r of results) {
+    if (r.mIoU === null) continue;
+    const { ['train.seed']: seed, ...rest } = r.params;
+    const key = canonicalJSON(rest);
+    let g = groups.get(key);
+    if (!g) {
+      g = { params: rest, seeds: [], mIoU: [], n: 0, mean: NaN, std: NaN };
+      groups.set(key, g);
+    }
+    g.seeds.push(seed ?? null);
+    g.mIoU.push(r.mIoU);
+  }
+  for (const g of groups.values()) {
+    g.n = g.mIoU.length;
+    g.mean = g.mIoU.reduce((a, b) => a + b, 0) / g.n;
+    g.std = g.n > 1 ? Math.sqrt(g.mIoU.reduce((a, b) => a + (b - g.mean) ** 2, 0) / (g.n - 1)) : NaN;
+  }
+  return [...groups.values()];
 }

@@ -64,6 +64,13 @@ test('sweep shards run separately, merge reports missing cells, a rerun skips fi
   assert.match(csv[2], /^1,"seed=0,lr=0.002",0,0.002,/);
   const json = JSON.parse(fs.readFileSync(merged.json, 'utf8'));
   assert.is(json.complete, true);
+  assert.is(merged.groups.length, 2, 'grouped over seeds by lr');
+  const g = merged.groups[0];
+  assert.equal(g.params, { 'train.lr': 0.001 });
+  assert.is(g.n, 2);
+  const vals = merged.results.filter((r) => r.params['train.lr'] === 0.001).map((r) => r.mIoU as number);
+  assert.ok(Math.abs(g.mean - (vals[0] + vals[1]) / 2) < 1e-12);
+  assert.ok(Math.abs(g.std - Math.abs(vals[0] - vals[1]) / Math.SQRT2) < 1e-12);
   // a different grid under the same name is refused
   await assert.not.throws(() => expandGrid({ ...s, grid: { 'train.seed': [5] } }));
   let err = '';
