@@ -27,6 +27,7 @@ export interface NativeAddon {
   backpropInput(dy: Float32Array, w: Float32Array, dx: Float32Array, dims: Int32Array): void;
   setThreads(n: number): number;
   matmul(a: Float32Array, b: Float32Array, c: Float32Array, batchA: number, batchB: number, m: number, k: number, n: number, transA: boolean, transB: boolean): void;
+  slice(x: Float32Array, out: Float32Array, shape: Int32Array, begin: Int32Array, size: Int32Array): void;
   binary(op: number, a: Float32Array, b: Float32Array, out: Float32Array, rows: number, c: number, mode: number): void;
   unary(op: number, x: Float32Array, out: Float32Array): void;
   reduceRows(x: Float32Array, out: Float32Array, rows: number, c: number, scale: number): void;
@@ -304,6 +305,40 @@ export function nativeElementwiseFuncs(fallback: Record<string, tf.KernelFunc>):
       return out;
     };
   }
+  const asF32 = (v: Float32Array | Int32Array): Float32Array => (v instanceof Float32Array ? v : new Float32Array(v.buffer, v.byteOffset, v.length));
+  const heap = (be: WasmBackendLike, t: tf.TensorInfo) => asF32(be.typedArrayFromHeap(t) as Float32Array | Int32Array);
+  const pad4 = (v: number[], fill: number) => Int32Array.from([...new Array(4 - v.length).fill(fill), ...v]);
+  const nativeSlice = (be: WasmBackendLike, x: tf.TensorInfo, begin: number[], size: number[]): tf.TensorInfo => {
+    const out = be.makeOutput(size, x.dtype);
+    a.slice(heap(be, x), heap(be, out), pad4(x.shape, 1), pad4(begin, 0), pad4(size, 1));
+    return out;
+  };
+  const sliceable = (x: tf.TensorInfo) => (x.dtype === 'float32' || x.dtype === 'int32') && x.shape.length >= 1 && x.shape.length <= 4;
+  funcs.Slice = (args: KernelArgs) => {
+    const { x } = args.inputs as { x: tf.TensorInfo };
+    const at = args.attrs as AnyAttrs;
+    if (!sliceable(x)) return fallback.Slice(args);
+    const [begin, size] = tf.slice_util.parseSliceParams(x as unknown as tf.Tensor, at.begin, at.size);
+    if (tf.util.sizeFromShape(size) < ELEMENTWISE_MIN) return fallback.Slice(args);
+    return nativeSlice(args.backend as unknown as WasmBackendLike, x, begin, size);
+  };
+  funcs.SplitV = (args: KernelArgs) => {
+    const { x } = args.inputs as { x: tf.TensorInfo };
+    const at = args.attrs as AnyAttrs;
+    if (!sliceable(x) || tf.util.sizeFromShape(x.shape) < ELEMENTWISE_MIN) return fallback.SplitV(args);
+    const axis = tf.util.parseAxisParam(at.axis, x.shape)[0];
+    const sizes = tf.backend_util.prepareSplitSize(x as unknown as tf.Tensor, at.numOrSizeSplits, axis) as number[];
+    const be = args.backend as unknown as WasmBackendLike;
+    let offset = 0;
+    return sizes.map((s) => {
+      const begin = x.shape.map(() => 0);
+      const size = x.shape.slice();
+      begin[axis] = offset;
+      size[axis] = s;
+      offset += s;
+      return nativeSlice(be, x, begin, size);
+    });
+  };
   funcs.BatchMatMul = (args: KernelArgs) => {
     const { a: x, b: y } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
     const at = args.attrs as AnyAttrs;

@@ -83,6 +83,26 @@ test('batched matMul (native for float32, all transposes, batch broadcast) == cp
   }
 });
 
+test('slice and split (native for float32/int32, rank <= 4) == cpu', async () => {
+  await backendsReady();
+  const fn = () => {
+    const x = rand([2, 17, 23, 40], 140);
+    const xi = tf.cast(x.mul(100), 'int32');
+    return [
+      tf.slice(x, [0, 3, 5, 7], [2, 10, 11, 20]), tf.slice(x, [1, 0, 0, 0], [1, 17, 23, 40]), tf.slice(x, [0, 2, 0, 0], [2, 9, 23, 40]),
+      tf.slice(x, [0, 0, 0, 39], [2, 17, 23, 1]), tf.slice(xi, [0, 1, 2, 3], [2, 15, 20, 30]), tf.slice(x.reshape([-1]), [5], [20000]),
+      tf.slice(x.reshape([34, 920]), [3, 100], [30, 700]),
+      ...tf.split(x, [8, 12, 20], 3), ...tf.split(x, 2, 0), ...tf.split(x, [10, 7], 1), ...tf.split(xi, 4, 3),
+    ];
+  };
+  const c = await runOn('cpu', fn);
+  const w = await runOn('wasm', fn);
+  c.forEach((ci, i) => {
+    assert.equal(w[i].shape, ci.shape, `output ${i}`);
+    assert.ok(relMaxDiff(w[i].values, ci.values) === 0, `output ${i}`);
+  });
+});
+
 test('native exp: ~1 ulp over the float range, IEEE results outside it', async () => {
   await backendsReady();
   const n = 1 << 14;

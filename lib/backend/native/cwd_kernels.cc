@@ -365,6 +365,24 @@ static void matmulImpl(const float* a, const float* b, float* c, long batchA, lo
   }
 }
 
+
+// ---- slice (rank <= 4, any 4-byte dtype) --------------------------------------------------------
+static void sliceImpl(const float* x, float* o, const int* shape, const int* begin, const int* size) {
+  const long C = shape[3], W = shape[2], H = shape[1];
+  const long run = size[3];
+  float* dst = o;
+  for (int b = 0; b < size[0]; b++)
+    for (int h = 0; h < size[1]; h++) {
+      const float* row = x + (((long)(b + begin[0]) * H + (h + begin[1])) * W + begin[2]) * C + begin[3];
+      if (run == C && size[2] == W) { std::memcpy(dst, row, sizeof(float) * run * W); dst += run * W; continue; }
+      for (int w = 0; w < size[2]; w++) {
+        const float* src = row + (long)w * C;
+        if (run == 1) *dst = *src; else std::memcpy(dst, src, sizeof(float) * run);
+        dst += run;
+      }
+    }
+}
+
 // ---- element-wise and reductions (memory-bound; threaded above a size threshold) ----------------
 // Memory-bound: one thread. (Measured on the shared 2-core machine: waking a second OpenMP thread
 // for a ~1 ms op cost more than it saved; the conv kernels above amortise it.)
@@ -610,6 +628,29 @@ static napi_value Matmul(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+
+// slice(x, out, shape4, begin4, size4) — typed arrays viewed as Float32Array (bitwise copy)
+static napi_value Slice(napi_env env, napi_callback_info info) {
+  size_t argc = 5; napi_value a[5];
+  napi_get_cb_info(env, info, &argc, a, nullptr, nullptr);
+  float *x, *o; size_t nx, no;
+  if (argc < 5 || !getF32(env, a[0], &x, &nx) || !getF32(env, a[1], &o, &no)) return throwErr(env, "slice(x, out, shape, begin, size)");
+  int* p[3];
+  for (int i = 0; i < 3; i++) {
+    napi_typedarray_type type; size_t len; void* data; napi_value ab; size_t off;
+    if (napi_get_typedarray_info(env, a[2 + i], &type, &len, &data, &ab, &off) != napi_ok || type != napi_int32_array || len != 4) return throwErr(env, "slice: shape/begin/size must be Int32Array(4)");
+    p[i] = (int*)data;
+  }
+  size_t total = 1, outN = 1;
+  for (int i = 0; i < 4; i++) {
+    total *= p[0][i]; outN *= p[2][i];
+    if (p[1][i] < 0 || p[2][i] < 0 || p[1][i] + p[2][i] > p[0][i]) return throwErr(env, "slice: out of range");
+  }
+  if (total != nx || outN != no) return throwErr(env, "slice: sizes do not match");
+  sliceImpl(x, o, p[0], p[1], p[2]);
+  return nullptr;
+}
+
 static napi_value SetThreads(napi_env env, napi_callback_info info) {
   size_t argc = 1; napi_value a[1];
   napi_get_cb_info(env, info, &argc, a, nullptr, nullptr);
@@ -626,6 +667,7 @@ static napi_value Init(napi_env env, napi_value exports) {
     {"backpropInput", nullptr, BackpropInput, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"setThreads", nullptr, SetThreads, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"matmul", nullptr, Matmul, nullptr, nullptr, nullptr, napi_default, nullptr},
+    {"slice", nullptr, Slice, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"binary", nullptr, Binary, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"unary", nullptr, Unary, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"reduceRows", nullptr, ReduceRows, nullptr, nullptr, nullptr, napi_default, nullptr},
