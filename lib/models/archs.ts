@@ -24,7 +24,7 @@ export type ModelConfig = {
   inputSize: [number, number];
   backbone: BackboneConfig;
   head: HeadConfig;
-  /** Dropout before the classifier (training only). */
+  /** Channel dropout (Dropout2d) before the classifier, training only; masks seeded from `seed` per call. */
   dropout: number;
   /** Seed of the weight initialisers. */
   seed: number;

@@ -2,11 +2,11 @@
  * Decoder heads producing the distilled `feature` map (the map before the classifier):
  * - PSPNet's pyramid pooling module (Zhao et al., CVPR 2017, https://arxiv.org/abs/1612.01105);
  * - DeepLabV3's ASPP (Chen et al., 2017, https://arxiv.org/abs/1706.05587).
- * Then the classifier: dropout → 1×1 conv with bias → `logits`.
+ * Then the classifier: channel dropout → 1×1 conv with bias → `logits`.
  */
 import * as tf from '@tensorflow/tfjs';
 import { LayerFactory, Sym } from './blocks';
-import { AdaptiveAvgPool2D, BilinearResize } from './layers';
+import { AdaptiveAvgPool2D, BilinearResize, ChannelDropout } from './layers';
 
 /** Pyramid pooling head. Paper (mmseg PSPHead, R101): bins [1,2,3,6], poolChannels 512, channels 512. */
 export type PPMHeadConfig = {
@@ -76,10 +76,10 @@ export function asppHead(f: LayerFactory, x: Sym, c: ASPPHeadConfig): Sym {
   return f.convBnAct(cat, { filters: c.channels, kernel: 3, name: 'bottleneck', actName: 'feature' });
 }
 
-/** Classifier: dropout (training only) → 1×1 conv with bias → the layer named `logits`. */
+/** Classifier: channel dropout (training only, PyTorch Dropout2d) → 1×1 conv with bias → the layer named `logits`. */
 export function classifier(f: LayerFactory, feature: Sym, numClasses: number, dropout: number): Sym {
   let y = feature;
-  if (dropout > 0) y = tf.layers.dropout({ name: f.name('cls_dropout'), rate: dropout, seed: f.options.seed }).apply(y) as Sym;
+  if (dropout > 0) y = new ChannelDropout({ name: f.name('cls_dropout'), rate: dropout, seed: f.options.seed }).apply(y) as Sym;
   return f.conv(y, { filters: numClasses, kernel: 1, useBias: true, name: 'logits' });
 }
 

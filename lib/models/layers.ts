@@ -305,3 +305,51 @@ export class FastBatchNorm extends BatchNormBase {
   }
 }
 tf.serialization.registerClass(FastBatchNorm as unknown as tf.serialization.SerializableConstructor<tf.serialization.Serializable>);
+
+export interface ChannelDropoutArgs extends LayerArgs {
+  /** Fraction of channels zeroed in training mode. */
+  rate: number;
+  /** Base seed; call k uses seed·1000003 + k, so masks differ per step but a run is reproducible. */
+  seed?: number | null;
+}
+
+/**
+ * Channel dropout (PyTorch `Dropout2d`, as in PSPNet's classifier): in training mode each channel of
+ * each sample is zeroed with probability `rate` (the others scaled by 1/(1−rate)); identity in
+ * inference mode. Seeded per call — unlike `tf.layers.dropout({seed})`, which draws the same mask at
+ * every call and so would drop the same units for the whole training run.
+ * @example const y = new ChannelDropout({rate: 0.1, seed: 0}).apply(feature);
+ */
+export class ChannelDropout extends tf.layers.Layer {
+  static className = 'ChannelDropout';
+  readonly rate: number;
+  readonly seed: number | null;
+  private calls = 0;
+
+  constructor(args: ChannelDropoutArgs) {
+    super(args);
+    if (!(args.rate >= 0 && args.rate < 1)) throw new Error(`ChannelDropout: rate must be in [0, 1), got ${args.rate}`);
+    this.rate = args.rate;
+    this.seed = args.seed ?? null;
+  }
+
+  computeOutputShape(inputShape: Shape | Shape[]): Shape {
+    return (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as Shape;
+  }
+
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  call(inputs: tf.Tensor | tf.Tensor[], kwargs: { [key: string]: any }): tf.Tensor {
+    return tf.tidy(() => {
+      const x = single(inputs, this.name);
+      if (!kwargs.training || this.rate === 0) return tf.clone(x);
+      const seed = this.seed == null ? undefined : this.seed * 1000003 + this.calls;
+      this.calls += 1;
+      return tf.dropout(x, this.rate, [x.shape[0], 1, 1, x.shape[3]], seed);
+    });
+  }
+
+  getConfig(): tf.serialization.ConfigDict {
+    return { ...super.getConfig(), rate: this.rate, seed: this.seed };
+  }
+}
+tf.serialization.registerClass(ChannelDropout);

@@ -8,7 +8,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../lib/backend';
-import { AdaptiveAvgPool2D, AtrousConv2D, BilinearResize, FastBatchNorm, adaptiveAvgPool, adaptivePoolMatrix } from '../../lib/models';
+import { AdaptiveAvgPool2D, AtrousConv2D, BilinearResize, ChannelDropout, FastBatchNorm, adaptiveAvgPool, adaptivePoolMatrix } from '../../lib/models';
 
 interface Case { kind: 'adaptive_pool' | 'resize'; bins?: number; size?: [number, number]; x: number[][][][]; y: number[][][][]; w: number[][][][]; dx: number[][][][] }
 const golden = JSON.parse(fs.readFileSync(path.join(__dirname, '../fixtures/models/golden-layers.json'), 'utf8')) as { cases: Case[] };
@@ -137,6 +137,25 @@ test('AtrousConv2D equals tf.layers.conv2d (dilation 2) and its kernel gradient 
     }
   });
   x.dispose();
+});
+
+test('ChannelDropout: whole channels dropped, a new mask every call, reproducible from the seed, identity at inference', () => {
+  tf.tidy(() => {
+    const x = tf.ones([2, 3, 4, 64]);
+    const masks = (seed: number) => {
+      const d = new ChannelDropout({ rate: 0.5, seed });
+      return [0, 1, 2].map(() => (d.apply(x, { training: true }) as tf.Tensor));
+    };
+    const [a0, a1] = masks(7);
+    const [b0] = masks(7);
+    // each (sample, channel) is all 0 or all 2 over H, W
+    const perChannel = tf.sum(a0, [1, 2]).arraySync() as number[][];
+    perChannel.flat().forEach((v) => assert.ok(v === 0 || v === 24, `channel sum ${v}`));
+    assert.ok(perChannel.flat().some((v) => v === 0) && perChannel.flat().some((v) => v === 24));
+    assert.ok(maxAbsDiff(a0, a1) > 0, 'a new mask at the next call');
+    assert.is(maxAbsDiff(a0, b0), 0, 'same seed → same first mask');
+    assert.is(maxAbsDiff(new ChannelDropout({ rate: 0.5, seed: 1 }).apply(x) as tf.Tensor, x), 0, 'inference: identity');
+  });
 });
 
 test.run();

@@ -23,7 +23,7 @@ for (const arch of ARCHS) {
     const artifacts = await netToArtifacts(net);
     const json = JSON.stringify(artifacts.modelTopology);
     // (PSPNet-MobileNetV2 has dilated depthwise convs only: no AtrousConv2D)
-    for (const cls of ['AdaptiveAvgPool2D', 'BilinearResize', 'FastBatchNorm', ...(arch === 'pspnet-mobilenetv2' ? [] : ['AtrousConv2D'])]) {
+    for (const cls of ['AdaptiveAvgPool2D', 'BilinearResize', 'FastBatchNorm', 'ChannelDropout', ...(arch === 'pspnet-mobilenetv2' ? [] : ['AtrousConv2D'])]) {
       assert.ok(json.includes(`"class_name":"${cls}"`), `topology uses ${cls}`);
     }
     const copy = await loadNet(tf.io.fromMemory(artifacts));
