@@ -142,7 +142,10 @@ export function tableRows(figs: Figure[]): Row[] {
     } else if (n.endsWith('.tensor_growth')) {
       rows.push({ what: `tensor growth over ${f.steps ?? '?'} steps`, shape: shapeStr(f.shape), tfjs: f.value === null ? `n/a: ${f.note}` : `${f.value} tensors`, torch: '—', ratio: '—', cpuRatio: '—' });
     } else if (n.endsWith('.peak_rss')) {
-      rows.push({ what: 'peak RSS', shape: shapeStr(f.shape), tfjs: `${fmt(f.value)} MB`, torch: '—', ratio: '—', cpuRatio: '—' });
+      rows.push({
+        what: 'peak RSS of the bench process (all sections); RSS over the memory run', shape: shapeStr(f.shape),
+        tfjs: `${fmt(f.value)} MB; ${fmt(f.rss_step1_mb)} → ${fmt(f.rss_last_mb)} MB`, torch: '—', ratio: '—', cpuRatio: '—',
+      });
     }
   }
   return rows;
