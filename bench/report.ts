@@ -116,10 +116,12 @@ export function tableRows(figs: Figure[]): Row[] {
     } else if (n.startsWith('teacher_forward.')) {
       const tag = n.slice('teacher_forward.'.length);
       const t = figs.filter((g) => g.name.startsWith(`torch.teacher_forward.${tag}.`) && typeof g.value === 'number');
-      const best = t.length ? Math.min(...t.map((g) => g.value as number)) : null;
+      const bestFig = t.length ? t.reduce((a, b) => ((b.value as number) < (a.value as number) ? b : a)) : null;
+      const best = bestFig ? (bestFig.value as number) : null;
+      const cpu = bestFig && typeof f.cpu_ms === 'number' && typeof bestFig.cpu_ms === 'number' ? f.cpu_ms / bestFig.cpu_ms : null;
       rows.push({
         what: `teacher forward (inference) ${tag}`, shape: shapeStr(f.shape), tfjs: `${fmt(f.value)} ms`,
-        torch: best !== null ? `${fmt(best)} ms` : '—', ratio: best ? `${fmt((f.value as number) / best)}×` : '—', cpuRatio: '—',
+        torch: best !== null ? `${fmt(best)} ms` : '—', ratio: best ? `${fmt((f.value as number) / best)}×` : '—', cpuRatio: ratioCell(cpu),
       });
     } else if (/^loss\..*\.fwd_bwd$/.test(n)) {
       const bw = figs.find((g) => g.name === n.replace('.fwd_bwd', '.bandwidth'));
@@ -169,6 +171,12 @@ export function markdown(figs: Figure[], meta: RunMeta, mainTag: string): string
   lines.push(`Measured ${meta.machine.date.slice(0, 16).replace('T', ' ')} UTC with \`${meta.command}\` on ${meta.machine.nproc} × ${meta.machine.cpu} `
     + `(Node ${meta.machine.node}, TensorFlow.js ${meta.machine.tfjs} backend **${meta.backend}**, ${meta.threads} thread(s); `
     + `${meta.torch ? `PyTorch ${meta.torch} CPU with the same thread count` : 'PyTorch not available'}).`);
+  const br = meta.backendReport as { threads?: number; threaded?: boolean; nativeThreads?: number; note?: string } | undefined;
+  if (br && meta.backend === 'wasm') {
+    lines.push('', `Backend: tfjs \`wasm\` ${br.threaded ? `multi-threaded (${br.threads} threads)` : 'single-threaded'}`
+      + `${br.nativeThreads ? `, with the project's native conv/matmul kernels registered on it (lib/backend/native: N-API addon, OpenMP, ${br.nativeThreads} threads; \`CWD_NATIVE=0\` turns them off)` : ', wasm kernels only (no native kernels)'}`
+      + `${br.note ? `; note: ${br.note}` : ''}.`);
+  }
   if (meta.loadavg?.start) {
     lines.push('', `Load average (1, 5, 15 min) at the start: ${meta.loadavg.start}${meta.loadavg.end ? `; at the end: ${meta.loadavg.end}` : ''}`
       + ` (${meta.machine.nproc} cores: above ${meta.machine.nproc} other processes competed for the CPU).`);
@@ -183,7 +191,10 @@ export function markdown(figs: Figure[], meta: RunMeta, mainTag: string): string
     const total = figs.find((f) => f.name === `profile.${mainTag}.kernel_total`);
     lines.push('', `Where the step's time goes (${mainTag}, \`tf.profile\`, top ${prof.length} kernels of ${fmt(total?.value)} ms):`, '');
     lines.push('| kernel | ms | calls | share |', '|---|---|---|---|');
-    for (const f of prof) lines.push(`| ${f.name.split('.').pop()} | ${fmt(f.value)} | ${f.calls} | ${((f.share as number) * 100).toFixed(1)}% |`);
+    for (const f of prof) {
+      const label = f.name.slice(`profile.${mainTag}.kernel.`.length) + (f.inside ? ` (mostly ${f.inside})` : '');
+      lines.push(`| ${label} | ${fmt(f.value)} | ${f.calls} | ${((f.share as number) * 100).toFixed(1)}% |`);
+    }
   }
   const checks = checkTargets(figs, mainTag);
   lines.push('', '| target (issue 6) | result | measured |', '|---|---|---|');

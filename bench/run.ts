@@ -195,7 +195,10 @@ async function main(): Promise<void> {
   if (args.jsonOut) files.push(args.jsonOut);
   const rec = new Recorder(files);
   const machine = machineInfo();
-  const command = `npm run bench${process.argv.length > 2 ? ' -- ' + process.argv.slice(2).join(' ') : ''}`;
+  const quote = (a: string) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`);
+  const envPrefix = ['CWD_BACKEND', 'CWD_NATIVE', 'CWD_TORCH_PYTHON'].filter((k) => process.env[k] !== undefined && !(k === 'CWD_BACKEND' && args.backend))
+    .map((k) => `${k}=${quote(process.env[k] as string)} `).join('');
+  const command = `${envPrefix}npm run bench${process.argv.length > 2 ? ' -- ' + process.argv.slice(2).map(quote).join(' ') : ''}`;
   const meta: RunMeta & { mainTag: string } = {
     command, machine, backend, threads, torch: torchFound.info?.torch ?? null, mainTag, ...(args.note ? { note: args.note } : {}),
   };
@@ -216,7 +219,7 @@ async function main(): Promise<void> {
   const torchOnly = args.only.length === 1 && args.only[0] === 'torch';
   const useTorch = args.torch && !!torchFound.info;
   const reps = q ? 3 : 7;
-  const steps = args.steps ?? (q ? 2 : 5);
+  const steps = args.steps ?? (q ? 2 : 7);
   const stepBatch = args.batch ?? (q ? 2 : 8);
 
   if (torchOnly) {

@@ -311,15 +311,21 @@ export async function benchStep(rec: Recorder, o: StepBenchOptions): Promise<Ste
     // teacher forward alone (what caching teacher outputs would save)
     const x = tf.randomNormal(shape.input as [number, number, number, number]) as tf.Tensor4D;
     const tt: number[] = [];
+    const tc: number[] = [];
     for (let i = 0; i < Math.max(2, Math.ceil(o.steps / 2)) + 1; i++) {
+      const c0 = process.cpuUsage();
       const t0 = performance.now();
       const out = teacher.model.predict(x) as tf.Tensor[];
       await out[1].data();
       tf.dispose(out);
-      if (i > 0) tt.push(performance.now() - t0);
+      const c = process.cpuUsage(c0);
+      if (i > 0) {
+        tt.push(performance.now() - t0);
+        tc.push((c.user + c.system) / 1000);
+      }
     }
     x.dispose();
-    fig(rec, { name: `teacher_forward.${o.tag}`, value: median(tt), unit: 'ms', shape, share_of_step: median(tt) / t.median });
+    fig(rec, { name: `teacher_forward.${o.tag}`, value: median(tt), unit: 'ms', shape, cpu_ms: median(tc), share_of_step: median(tt) / t.median });
 
     if (o.profile) {
       progress(`profiling one step (tf.profile)`);
@@ -331,8 +337,22 @@ export async function benchStep(rec: Recorder, o: StepBenchOptions): Promise<Ste
       const top = aggregateKernels(kernels, 1);
       const totalMs = top.reduce((a, k) => a + k.ms, 0);
       fig(rec, { name: `profile.${o.tag}.kernel_total`, value: totalMs, unit: 'ms', shape, wall_ms: wallMs, kernels: kernels.filter((k) => k.depth === 1).length });
+      // op scopes (custom-gradient wrappers such as fusedConv2d__op, or unnamed ones): the kernel they mostly run
+      const inside = new Map<string, Map<string, number>>();
+      for (const r of kernels) {
+        if (r.depth !== 2) continue;
+        const m = inside.get(r.parent) ?? new Map<string, number>();
+        m.set(r.name, (m.get(r.name) ?? 0) + r.ms);
+        inside.set(r.parent, m);
+      }
       for (const k of top.slice(0, 15)) {
-        fig(rec, { name: `profile.${o.tag}.kernel.${k.name}`, value: k.ms, unit: 'ms', shape, calls: k.calls, share: k.share });
+        const children = inside.get(k.name);
+        const main = children ? [...children.entries()].sort((a, b) => b[1] - a[1])[0] : null;
+        const isScope = k.name === '' || k.name.endsWith('__op') || !tf.getKernel(k.name, tf.getBackend());
+        fig(rec, {
+          name: `profile.${o.tag}.kernel.${k.name || '(unnamed scope)'}`, value: k.ms, unit: 'ms', shape, calls: k.calls, share: k.share,
+          ...(isScope && main ? { inside: main[0] } : {}),
+        });
       }
       const nested = aggregateKernels(kernels, 2);
       if (nested.length) {

@@ -274,6 +274,9 @@ class KerasGraph(nn.Module):
             self.unsupported.append(f"{layer['name']} ({cls} with weights {layer['weights']})")
             return None
         low = cls.lower()
+        if 'dropout' in low:
+            rate = float(cfg.get('rate', 0.0))
+            return nn.Dropout2d(rate) if ('channel' in low or 'spatial' in low) else nn.Dropout(rate)
         if any(w in low for w in ('resize', 'upsampl', 'interp', 'bilinear')):
             ac = bool(cfg.get('alignCorners', False))
             if cfg.get('factor'):
