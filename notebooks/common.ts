@@ -11,6 +11,7 @@ import * as path from 'path';
 import { runExperiment, disposeResult, type ExperimentResult, type ExperimentSpec } from '../lib/train/experiment';
 import type { TermConfig } from '../lib/train/terms';
 import type { StepRecord } from '../lib/train/trainer';
+import type { TrainConfig } from '../lib/train/config';
 import { resolveCityscapesRoot } from '../lib/cityscapes/dataset';
 import { generateSyntheticCityscapes } from '../lib/cityscapes/synthetic';
 import { methodPreset } from '../lib/train/presets';
@@ -30,8 +31,13 @@ export interface Budget {
   downsample: number;
   trainLimit?: number;
   valLimit?: number;
+  /** Random training crop [h, w] (none: whole frames). */
+  crop?: [number, number];
   iters: number;
   batchSize: number;
+  /** Optimiser and base learning rate (poly schedule): the recipe of the shipped teacher and the demo. */
+  optimizer: 'adam' | 'sgd';
+  lr: number;
   seeds: number[];
   /** Steps between progress lines. */
   logEvery: number;
@@ -40,11 +46,11 @@ export interface Budget {
 export const BUDGETS: Record<NotebookProfile, Budget> = {
   quick: {
     profile: 'quick', runsDir: 'runs/notebooks-quick', student: 'student-r18-0.5', downsample: 4,
-    trainLimit: 16, valLimit: 8, iters: 8, batchSize: 2, seeds: [0], logEvery: 4,
+    trainLimit: 16, valLimit: 8, iters: 8, batchSize: 2, optimizer: 'adam', lr: 0.002, seeds: [0], logEvery: 4,
   },
   full: {
-    profile: 'full', runsDir: 'runs/notebooks-full', student: 'student-r18', downsample: 2,
-    iters: 600, batchSize: 4, seeds: [0], logEvery: 50,
+    profile: 'full', runsDir: 'runs/notebooks-full', student: 'student-r18', downsample: 2, crop: [128, 128],
+    iters: 400, batchSize: 4, optimizer: 'adam', lr: 0.002, seeds: [0], logEvery: 50,
   },
 };
 
@@ -82,8 +88,12 @@ export function methodTerms(method: string, options: { temperature?: number; wei
 export function baseExperiment(b: Budget, data: { root: string }, terms: TermConfig[], seed = b.seeds[0]): Omit<ExperimentSpec, 'name'> {
   return {
     runsDir: b.runsDir, dataRoot: data.root, downsample: b.downsample, trainLimit: b.trainLimit,
-    valLimit: b.valLimit, model: b.student, teacherDir: terms.length ? TEACHER_DIR : undefined,
-    train: { iters: b.iters, batchSize: b.batchSize, seed, terms, logEvery: b.logEvery, checkpointEvery: Math.max(b.logEvery, Math.floor(b.iters / 4)) },
+    valLimit: b.valLimit, crop: b.crop, model: b.student, teacherDir: terms.length ? TEACHER_DIR : undefined,
+    train: {
+      iters: b.iters, batchSize: b.batchSize, seed, terms, lr: b.lr,
+      optimizer: { type: b.optimizer, weightDecay: b.optimizer === 'adam' ? 0 : 5e-4 } as TrainConfig['optimizer'],
+      logEvery: b.logEvery, checkpointEvery: Math.max(b.logEvery, Math.floor(b.iters / 4)),
+    },
   };
 }
 
@@ -168,12 +178,14 @@ export function checkSameRun(run: RunRecord, spec: ExperimentSpec): void {
   const stored = {
     model: c.model, downsample: c.data?.downsample, trainLimit: c.data?.trainLimit ?? undefined, valLimit: c.data?.valLimit ?? undefined,
     iters: c.config?.train?.iters, batchSize: c.config?.train?.batchSize, seed: c.config?.train?.seed,
+    lr: c.config?.train?.lr, optimizer: c.config?.train?.optimizer?.type, crop: JSON.stringify(c.data?.crop ?? null),
     terms: JSON.stringify(c.config?.train?.terms ?? []),
     teacher: c.teacherDir ? path.resolve(c.teacherDir) : undefined,
   };
   const wanted = {
     model: spec.model, downsample: spec.downsample, trainLimit: spec.trainLimit, valLimit: spec.valLimit,
     iters: spec.train.iters, batchSize: spec.train.batchSize, seed: spec.train.seed,
+    lr: spec.train.lr, optimizer: spec.train.optimizer?.type, crop: JSON.stringify(spec.crop ?? null),
     terms: JSON.stringify(spec.train.terms ?? []),
     teacher: spec.teacherDir ? path.resolve(spec.teacherDir) : undefined,
   };

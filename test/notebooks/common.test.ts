@@ -18,7 +18,7 @@ test('methodTerms: the training presets by our names, CWD overrides, clear error
 
 test('budgets: quick is tiny, full is the research budget; names carry the seed', () => {
   assert.ok(BUDGETS.quick.iters <= 20 && BUDGETS.quick.downsample >= 4);
-  assert.ok(BUDGETS.full.iters >= 500);
+  assert.ok(BUDGETS.full.iters >= 400);
   assert.is(BUDGETS.quick.runsDir === BUDGETS.full.runsDir, false);
   assert.is(runName('cwd', 2), 'cwd@s2');
 });
@@ -30,14 +30,14 @@ test('checkSameRun: a finished run is reused only when trained as asked', () => 
   const write = (over: Record<string, unknown>) => fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify({
     model: b.student, teacherDir: spec.teacherDir,
     data: { downsample: b.downsample, trainLimit: b.trainLimit, valLimit: b.valLimit },
-    config: { train: { iters: b.iters, batchSize: b.batchSize, seed: 0, terms: [{ method: 'cwd', on: 'feature', weight: 3, temperature: 4, extraDefault: 1 }] } },
+    config: { train: { iters: b.iters, batchSize: b.batchSize, seed: 0, lr: b.lr, optimizer: { type: b.optimizer }, terms: [{ method: 'cwd', on: 'feature', weight: 3, temperature: 4, extraDefault: 1 }] } },
     ...over,
   }));
   write({});
   checkSameRun(readRun(dir), spec);
   write({ model: 'student-r18' });
   assert.throws(() => checkSameRun(readRun(dir), spec), /trained differently \(model: run has student-r18, notebook wants student-r18-0.5\)/);
-  write({ config: { train: { iters: b.iters, batchSize: b.batchSize, seed: 0, terms: [{ method: 'cwd', on: 'feature', weight: 1, temperature: 4 }] } } });
+  write({ config: { train: { iters: b.iters, batchSize: b.batchSize, seed: 0, lr: b.lr, optimizer: { type: b.optimizer }, terms: [{ method: 'cwd', on: 'feature', weight: 1, temperature: 4 }] } } });
   assert.throws(() => checkSameRun(readRun(dir), spec), /terms: run has/);
 });
 
