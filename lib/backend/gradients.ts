@@ -62,14 +62,31 @@ export function resizeBilinearGradDense(
   });
 }
 
-let registered = false;
+let ourConvGrad: tf.GradFunc | null = null;
+
+/**
+ * package.json maps `@tensorflow/tfjs-node` to plain `@tensorflow/tfjs` (danfojs-node requires it).
+ * That copy of the tfjs bundle re-registers every stock gradient when it is first loaded, which would
+ * silently replace the gradients below (e.g. when a notebook loads danfojs after training). Load it
+ * first so that ours are registered last; a real tfjs-node build is left alone.
+ */
+function preloadTfjsNodeAlias(): void {
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    const pkg = require('@tensorflow/tfjs-node/package.json') as { name?: string };
+    if (pkg.name === '@tensorflow/tfjs') require('@tensorflow/tfjs-node');
+  } catch {
+    // not installed: nothing can overwrite the registry that way
+  }
+}
 
 /**
  * Register the dilated `Conv2D` / `DepthwiseConv2dNative` gradients and the `ResizeBilinear`
  * gradient with half-pixel centres (idempotent).
  */
 export function registerDilatedConvGradients(): void {
-  if (registered) return;
+  preloadTfjsNodeAlias();
+  if (ourConvGrad && tf.getGradient('Conv2D')?.gradFunc === ourConvGrad) return;
   const conv = tf.getGradient('Conv2D');
   const depthwise = tf.getGradient('DepthwiseConv2dNative');
   if (!conv || !depthwise) throw new Error('tfjs-core has no Conv2D / DepthwiseConv2dNative gradient to extend');
@@ -127,5 +144,5 @@ export function registerDilatedConvGradients(): void {
       return { images: () => resizeBilinearGradDense(dy as tf.Tensor4D, images.shape, !!a.alignCorners, true) };
     },
   });
-  registered = true;
+  ourConvGrad = tf.getGradient('Conv2D')!.gradFunc;
 }

@@ -28,6 +28,8 @@ export interface NativeAddon {
   setThreads(n: number): number;
   matmul(a: Float32Array, b: Float32Array, c: Float32Array, batchA: number, batchB: number, m: number, k: number, n: number, transA: boolean, transB: boolean): void;
   slice(x: Float32Array, out: Float32Array, shape: Int32Array, begin: Int32Array, size: Int32Array): void;
+  avgPoolGrad(dy: Float32Array, dx: Float32Array, params: Int32Array, scale: number): void;
+  maxPoolGrad(x: Float32Array, dy: Float32Array, dx: Float32Array, params: Int32Array): void;
   binary(op: number, a: Float32Array, b: Float32Array, out: Float32Array, rows: number, c: number, mode: number): void;
   unary(op: number, x: Float32Array, out: Float32Array): void;
   reduceRows(x: Float32Array, out: Float32Array, rows: number, c: number, scale: number): void;
@@ -338,6 +340,30 @@ export function nativeElementwiseFuncs(fallback: Record<string, tf.KernelFunc>):
       offset += s;
       return nativeSlice(be, x, begin, size);
     });
+  };
+  const poolParams = (ci: tf.backend_util.Conv2DInfo) => Int32Array.from([
+    ci.batchSize, ci.inHeight, ci.inWidth, ci.inChannels, ci.outHeight, ci.outWidth,
+    ci.effectiveFilterHeight, ci.effectiveFilterWidth, ci.strideHeight, ci.strideWidth, ci.padInfo.top, ci.padInfo.left]);
+  funcs.AvgPoolGrad = (args: KernelArgs) => {
+    const { dy, input } = args.inputs as { dy: tf.TensorInfo; input: tf.TensorInfo };
+    const at = args.attrs as AnyAttrs;
+    // 'valid' only: every window is full, so 1/area is the exact divisor (as the forward pass uses)
+    if (!allFloat(dy, input) || input.shape.length !== 4 || !(at.pad === 'valid' || at.pad === 0)) return fallback.AvgPoolGrad(args);
+    const ci = tf.backend_util.computePool2DInfo(input.shape as [number, number, number, number], at.filterSize, at.strides, 1, at.pad, at.dimRoundingMode);
+    const be = args.backend as unknown as WasmBackendLike;
+    const out = be.makeOutput(input.shape, 'float32');
+    a.avgPoolGrad(be.typedArrayFromHeap(dy), be.typedArrayFromHeap(out), poolParams(ci), 1 / (ci.effectiveFilterHeight * ci.effectiveFilterWidth));
+    return out;
+  };
+  funcs.MaxPoolGrad = (args: KernelArgs) => {
+    const { dy, input } = args.inputs as { dy: tf.TensorInfo; input: tf.TensorInfo };
+    const at = args.attrs as AnyAttrs;
+    if (!allFloat(dy, input) || input.shape.length !== 4) return fallback.MaxPoolGrad(args);
+    const ci = tf.backend_util.computePool2DInfo(input.shape as [number, number, number, number], at.filterSize, at.strides, 1, at.pad, at.dimRoundingMode);
+    const be = args.backend as unknown as WasmBackendLike;
+    const out = be.makeOutput(input.shape, 'float32');
+    a.maxPoolGrad(be.typedArrayFromHeap(input), be.typedArrayFromHeap(dy), be.typedArrayFromHeap(out), poolParams(ci));
+    return out;
   };
   funcs.BatchMatMul = (args: KernelArgs) => {
     const { a: x, b: y } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };

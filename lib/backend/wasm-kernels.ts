@@ -134,7 +134,7 @@ function avgPoolGradTiled(fallback: tf.KernelFunc): tf.KernelFunc {
 let registered: { native: boolean } | null = null;
 
 /** Element-wise / reduction kernels the native addon also takes over (large float32 tensors, common broadcasts). */
-export const NATIVE_ELEMENTWISE = ['Add', 'Sub', 'Multiply', 'RealDiv', 'Exp', 'Relu', 'Sum', 'Mean', 'Max', 'BatchMatMul', 'Slice', 'SplitV'];
+export const NATIVE_ELEMENTWISE = ['Add', 'Sub', 'Multiply', 'RealDiv', 'Exp', 'Relu', 'Sum', 'Mean', 'Max', 'BatchMatMul', 'Slice', 'SplitV', 'AvgPoolGrad', 'MaxPoolGrad'];
 
 /**
  * Register the training kernels of `WASM_TRAINING_KERNELS` for the 'wasm' backend (idempotent;
@@ -160,8 +160,8 @@ export function registerWasmTrainingKernels(options: { native?: boolean; element
   replaceKernel('DepthwiseConv2dNativeBackpropFilter', 'wasm', depthwiseBackpropFilter);
   replaceKernel('DepthwiseConv2dNativeBackpropInput', 'wasm', depthwiseBackpropInput);
   replaceKernel('UnsortedSegmentSum', 'wasm', cpuFallbackKernel('UnsortedSegmentSum'));
-  const avgPoolGrad = tf.getKernel('AvgPoolGrad', 'wasm');
-  if (avgPoolGrad) replaceKernel('AvgPoolGrad', 'wasm', avgPoolGradTiled(avgPoolGrad.kernelFunc));
+  replaceKernel('AvgPoolGrad', 'wasm', avgPoolGradTiled(original.AvgPoolGrad));
+  original.AvgPoolGrad = tf.getKernel('AvgPoolGrad', 'wasm')!.kernelFunc; // the native one falls back to the tiled JS one
   let native = false;
   if (options.native !== false && loadNativeKernels().loaded) {
     const funcs = nativeKernelFuncs({ ...original, Conv2DBackpropFilter: conv2DBackpropFilter, Conv2DBackpropInput: conv2DBackpropInput });

@@ -200,6 +200,21 @@ test('AvgPoolGrad on wasm (tiled fast path and the general kernel) == cpu', asyn
   }
 });
 
+test('MaxPoolGrad on wasm (native when built) == cpu (3x3 s2 same, 2x2 s2 valid, ReLU ties)', async () => {
+  await backendsReady();
+  const cases: [number[], number, number, 'valid' | 'same'][] = [[[2, 17, 23, 5], 3, 2, 'same'], [[2, 16, 24, 5], 2, 2, 'valid'], [[1, 9, 9, 3], 3, 1, 'same']];
+  for (const [i, [xs, f, st, pad]] of cases.entries()) {
+    const fn = () => {
+      const x = tf.relu(rand(xs, 151 + i)) as tf.Tensor4D; // many zeros: ties must go to the first maximum, as cpu does
+      return tf.grad((t: tf.Tensor) => tf.maxPool(t as tf.Tensor4D, f, st, pad).mul(rand(tf.maxPool(x, f, st, pad).shape, 152 + i)).sum())(x);
+    };
+    const [c] = await runOn('cpu', fn);
+    const [w] = await runOn('wasm', fn);
+    assert.equal(w.shape, xs);
+    assert.ok(relMaxDiff(w.values, c.values) < 1e-6, `case ${i}: ${relMaxDiff(w.values, c.values)}`);
+  }
+});
+
 test('registered wasm kernels leak no tensors', async () => {
   await backendsReady();
   const prev = tf.getBackend();

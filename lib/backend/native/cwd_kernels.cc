@@ -383,6 +383,57 @@ static void sliceImpl(const float* x, float* o, const int* shape, const int* beg
     }
 }
 
+
+// ---- pooling gradients ---------------------------------------------------------------------------
+// p = [B, H, W, C, OH, OW, fh, fw, sh, sw, padTop, padLeft]
+// avgPoolGrad: dx[window] += dy * scale over every window (scale = 1 / window area, as tfjs).
+static void avgPoolGradImpl(const float* dy, float* dx, const int* p, float scale) {
+  const int B = p[0], H = p[1], W = p[2], C = p[3], OH = p[4], OW = p[5], fh = p[6], fw = p[7], sh = p[8], sw = p[9], pt = p[10], pl = p[11];
+  std::memset(dx, 0, sizeof(float) * (long)B * H * W * C);
+  for (int b = 0; b < B; b++)
+    for (int oh = 0; oh < OH; oh++)
+      for (int ow = 0; ow < OW; ow++) {
+        const float* g = dy + (((long)b * OH + oh) * OW + ow) * C;
+        for (int i = 0; i < fh; i++) {
+          const int ih = oh * sh - pt + i;
+          if (ih < 0 || ih >= H) continue;
+          for (int j = 0; j < fw; j++) {
+            const int iw = ow * sw - pl + j;
+            if (iw < 0 || iw >= W) continue;
+            float* o = dx + (((long)b * H + ih) * W + iw) * C;
+            for (int c = 0; c < C; c++) o[c] += g[c] * scale;
+          }
+        }
+      }
+}
+
+// maxPoolGrad: dy goes to the first maximum of each window (row-major window order, as tfjs cpu).
+static void maxPoolGradImpl(const float* x, const float* dy, float* dx, const int* p) {
+  const int B = p[0], H = p[1], W = p[2], C = p[3], OH = p[4], OW = p[5], fh = p[6], fw = p[7], sh = p[8], sw = p[9], pt = p[10], pl = p[11];
+  std::memset(dx, 0, sizeof(float) * (long)B * H * W * C);
+  std::vector<float> best(C);
+  std::vector<long> arg(C);
+  for (int b = 0; b < B; b++)
+    for (int oh = 0; oh < OH; oh++)
+      for (int ow = 0; ow < OW; ow++) {
+        std::fill(best.begin(), best.end(), -INFINITY);
+        std::fill(arg.begin(), arg.end(), -1L);
+        for (int i = 0; i < fh; i++) {
+          const int ih = oh * sh - pt + i;
+          if (ih < 0 || ih >= H) continue;
+          for (int j = 0; j < fw; j++) {
+            const int iw = ow * sw - pl + j;
+            if (iw < 0 || iw >= W) continue;
+            const long base = (((long)b * H + ih) * W + iw) * C;
+            const float* xv = x + base;
+            for (int c = 0; c < C; c++) if (arg[c] < 0 || xv[c] > best[c]) { best[c] = xv[c]; arg[c] = base + c; }
+          }
+        }
+        const float* g = dy + (((long)b * OH + oh) * OW + ow) * C;
+        for (int c = 0; c < C; c++) if (arg[c] >= 0) dx[arg[c]] += g[c];
+      }
+}
+
 // ---- element-wise and reductions (memory-bound; threaded above a size threshold) ----------------
 // Memory-bound: one thread. (Measured on the shared 2-core machine: waking a second OpenMP thread
 // for a ~1 ms op cost more than it saved; the conv kernels above amortise it.)
@@ -651,6 +702,33 @@ static napi_value Slice(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+
+static bool i32n(napi_env env, napi_value v, int** data, size_t n) {
+  napi_typedarray_type type; size_t len; napi_value ab; size_t off;
+  return napi_get_typedarray_info(env, v, &type, &len, (void**)data, &ab, &off) == napi_ok && type == napi_int32_array && len == n;
+}
+
+// avgPoolGrad(dy, dx, params12, scale) / maxPoolGrad(x, dy, dx, params12)
+static napi_value AvgPoolGrad(napi_env env, napi_callback_info info) {
+  size_t argc = 4; napi_value a[4];
+  napi_get_cb_info(env, info, &argc, a, nullptr, nullptr);
+  float *dy, *dx; size_t ndy, ndx; int* p;
+  if (argc < 4 || !getF32(env, a[0], &dy, &ndy) || !getF32(env, a[1], &dx, &ndx) || !i32n(env, a[2], &p, 12)) return throwErr(env, "avgPoolGrad(dy, dx, params, scale)");
+  if ((size_t)p[0] * p[1] * p[2] * p[3] != ndx || (size_t)p[0] * p[4] * p[5] * p[3] != ndy) return throwErr(env, "avgPoolGrad: sizes do not match");
+  avgPoolGradImpl(dy, dx, p, (float)num(env, a[3]));
+  return nullptr;
+}
+
+static napi_value MaxPoolGrad(napi_env env, napi_callback_info info) {
+  size_t argc = 4; napi_value a[4];
+  napi_get_cb_info(env, info, &argc, a, nullptr, nullptr);
+  float *x, *dy, *dx; size_t nx, ndy, ndx; int* p;
+  if (argc < 4 || !getF32(env, a[0], &x, &nx) || !getF32(env, a[1], &dy, &ndy) || !getF32(env, a[2], &dx, &ndx) || !i32n(env, a[3], &p, 12)) return throwErr(env, "maxPoolGrad(x, dy, dx, params)");
+  if ((size_t)p[0] * p[1] * p[2] * p[3] != ndx || nx != ndx || (size_t)p[0] * p[4] * p[5] * p[3] != ndy) return throwErr(env, "maxPoolGrad: sizes do not match");
+  maxPoolGradImpl(x, dy, dx, p);
+  return nullptr;
+}
+
 static napi_value SetThreads(napi_env env, napi_callback_info info) {
   size_t argc = 1; napi_value a[1];
   napi_get_cb_info(env, info, &argc, a, nullptr, nullptr);
@@ -668,6 +746,8 @@ static napi_value Init(napi_env env, napi_value exports) {
     {"setThreads", nullptr, SetThreads, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"matmul", nullptr, Matmul, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"slice", nullptr, Slice, nullptr, nullptr, nullptr, napi_default, nullptr},
+    {"avgPoolGrad", nullptr, AvgPoolGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
+    {"maxPoolGrad", nullptr, MaxPoolGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"binary", nullptr, Binary, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"unary", nullptr, Unary, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"reduceRows", nullptr, ReduceRows, nullptr, nullptr, nullptr, napi_default, nullptr},
