@@ -9,6 +9,8 @@
  * | `DepthwiseConv2dNativeBackpropFilter`  | per-tap multiply-and-sum                               |
  * | `DepthwiseConv2dNativeBackpropInput`   | zero-insert + flipped depthwise conv                   |
  * | `UnsortedSegmentSum`                   | the cpu backend's kernel on a copy of the data (gradient of gather) |
+ * | `MaxPoolGrad`                          | the cpu kernel on a copy: wasm's own drops some windows' gradient |
+ * | `AvgPoolGrad`                          | tiled windows (pyramid pooling bins) as a broadcast, else wasm's |
  *
  * They are built from ops the wasm backend has (XNNPACK conv, matMul, slice, pad …).
  * @example
@@ -22,6 +24,8 @@ import { loadNativeKernels, nativeElementwiseFuncs, nativeKernelFuncs } from './
 
 /** The kernels `registerWasmTrainingKernels` installs for the 'wasm' backend. */
 export const WASM_TRAINING_KERNELS = [
+  'MaxPoolGrad',
+  'AvgPoolGrad',
   'Conv2DBackpropFilter',
   'Conv2DBackpropInput',
   'DepthwiseConv2dNativeBackpropFilter',
@@ -160,6 +164,11 @@ export function registerWasmTrainingKernels(options: { native?: boolean; element
   replaceKernel('DepthwiseConv2dNativeBackpropFilter', 'wasm', depthwiseBackpropFilter);
   replaceKernel('DepthwiseConv2dNativeBackpropInput', 'wasm', depthwiseBackpropInput);
   replaceKernel('UnsortedSegmentSum', 'wasm', cpuFallbackKernel('UnsortedSegmentSum'));
+  // tfjs-backend-wasm 4.22's MaxPoolGrad loses the gradient of some windows (80 of 960 on a
+  // [2,16,24,5] 2x2/2 'valid' pool; test/backend/kernels.test.ts): use the cpu kernel on a copy
+  // (the native kernel replaces this when the addon is built).
+  replaceKernel('MaxPoolGrad', 'wasm', cpuFallbackKernel('MaxPoolGrad'));
+  original.MaxPoolGrad = tf.getKernel('MaxPoolGrad', 'wasm')!.kernelFunc;
   replaceKernel('AvgPoolGrad', 'wasm', avgPoolGradTiled(original.AvgPoolGrad));
   original.AvgPoolGrad = tf.getKernel('AvgPoolGrad', 'wasm')!.kernelFunc; // the native one falls back to the tiled JS one
   let native = false;
