@@ -307,6 +307,24 @@ static void backpropInputT(const float* dy, const float* w, float* dx, const Dim
 }
 
 static void backpropInputImpl(const float* dy, const float* w, float* dx, const Dims& d) {
+  if (d.sh == 1 && d.sw == 1 && d.Ci > d.Co && (d.KH - 1) * d.dh >= d.pt && (d.KW - 1) * d.dw >= d.pl &&
+      getenv("CWD_NATIVE_BPI_COL2IM") == nullptr) {
+    // Stride 1 with more input than output channels: dx is a plain convolution of dy with the
+    // flipped, in/out-swapped filter (GEMM over Co*KH*KW, no col2im scatter of Ci*KH*KW columns).
+    std::vector<float> wt((long)d.KH * d.KW * d.Co * d.Ci);
+    for (int kh = 0; kh < d.KH; kh++)
+      for (int kw = 0; kw < d.KW; kw++) {
+        const float* src = w + ((long)((d.KH - 1 - kh) * d.KW + (d.KW - 1 - kw))) * d.Ci * d.Co;
+        float* dst = wt.data() + ((long)(kh * d.KW + kw)) * d.Co * d.Ci;
+        for (int ci = 0; ci < d.Ci; ci++)
+          for (int co = 0; co < d.Co; co++) dst[(long)co * d.Ci + ci] = src[(long)ci * d.Co + co];
+      }
+    Dims t = d;
+    t.H = d.OH; t.W = d.OW; t.Ci = d.Co; t.OH = d.H; t.OW = d.W; t.Co = d.Ci;
+    t.pt = (d.KH - 1) * d.dh - d.pt; t.pl = (d.KW - 1) * d.dw - d.pl;
+    conv2dImpl(dy, wt.data(), dx, t, nullptr, 0);
+    return;
+  }
   if (narrowBetter(d.K())) backpropInputT<Narrow>(dy, w, dx, d); else backpropInputT<Wide>(dy, w, dx, d);
 }
 
