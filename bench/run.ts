@@ -76,6 +76,11 @@ function writeResults(file: string, md: string, source: string): void {
       + ' Per-loss figures are forward + backward of lib/distill\'s registry losses at the paper\'s shapes, with PyTorch'
       + ' twins in `bench/torch/losses.py`; "GB/s" counts reading both maps and writing the gradient once.',
     '',
+    'Run it: `npm run bench` (everything, ~12 min on 2 busy cores), `npm run bench -- --quick` (< 2 min: batch 2, fewer'
+      + ' repeats, losses at the logits shape), `npm run bench -- --only losses|step|pipeline|memory|torch`,'
+      + ' `npm run bench -- --markdown` (this table at the end), `CWD_NATIVE=0 npm run bench` (wasm without the native'
+      + ' kernels), `npm run bench -- --help` (all options). Targets print PASS / FAIL / NOT MEASURED with their numbers.',
+    '',
     md,
     '',
   ].join('\n');
