@@ -197,6 +197,13 @@ export function markdown(figs: Figure[], meta: RunMeta, mainTag: string): string
       lines.push(`| ${label} | ${fmt(f.value)} | ${f.calls} | ${((f.share as number) * 100).toFixed(1)}% |`);
     }
   }
+  const tprof = byPrefix(figs, `torch.profile.${mainTag}.op.`);
+  if (tprof.length) {
+    const total = figs.find((f) => f.name === `torch.profile.${mainTag}.op_total`);
+    lines.push('', `PyTorch's step for comparison (${mainTag}, ${total?.format ?? ''}, \`torch.autograd.profiler\`, self CPU time, top ${tprof.length} ops of ${fmt(total?.value)} ms):`, '');
+    lines.push('| op | ms | calls | share |', '|---|---|---|---|');
+    for (const f of tprof) lines.push(`| ${f.name.slice(`torch.profile.${mainTag}.op.`.length)} | ${fmt(f.value)} | ${f.calls} | ${((f.share as number) * 100).toFixed(1)}% |`);
+  }
   const checks = checkTargets(figs, mainTag);
   lines.push('', '| target (issue 6) | result | measured |', '|---|---|---|');
   for (const c of checks) lines.push(`| ${c.target} | **${c.verdict}** | ${c.detail} |`);

@@ -302,6 +302,17 @@ export async function benchStep(rec: Recorder, o: StepBenchOptions): Promise<Ste
         name: `step.${o.tag}.images_per_s`, value: result.imagesPerSec, unit: 'images/s', shape,
         ratio_vs_torch: torchMs ? t.median / torchMs : null, ...(torchMs ? { torch_value: o.batch / (torchMs / 1000) } : {}),
       });
+      if (worker && o.profile) {
+        try {
+          const p = await worker.call<{ total_ms: number; ops: { name: string; ms: number; calls: number }[] }>({ cmd: 'profile_step', format: bestFmt, top: 10 });
+          rec.add({ name: `torch.profile.${o.tag}.op_total`, value: p.total_ms, unit: 'ms', backend: 'torch-cpu', threads, shape, format: bestFmt });
+          for (const op of p.ops) {
+            rec.add({ name: `torch.profile.${o.tag}.op.${op.name}`, value: op.ms, unit: 'ms', backend: 'torch-cpu', threads, shape, calls: op.calls, share: op.ms / p.total_ms });
+          }
+        } catch (e) {
+          rec.note(`PyTorch profile of the step failed: ${errorMessage(e)}`);
+        }
+      }
       if (worker) {
         for (const fmt of FORMATS) {
           const tf1 = await worker.call<TorchTiming>({ cmd: 'teacher_forward', format: fmt, reps: Math.max(2, Math.ceil(o.steps / 2)), warmup: 1 });

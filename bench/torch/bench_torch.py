@@ -12,6 +12,7 @@ Commands ({"cmd": ...}):
 - build_step {student, teacher, batch, height, width, num_classes, terms, optimizer}: the KD step state.
 - run_step  {format: nchw|channels_last, reps, warmup}: timed steps of the built state.
 - teacher_forward {format, reps}: inference of the teacher alone.
+- profile_step {format, top}: one step under torch.autograd.profiler, ops by self CPU time.
 - forward   {graph, weights, input, training}: outputs of a translated graph with given Keras weights.
 - exit
 Every timing answer: {median, min, max, all (ms wall), cpu_median (ms process CPU time per call)}.
@@ -164,6 +165,18 @@ def cmd_run_step(c):
     return r
 
 
+def cmd_profile_step(c):
+    """One step under torch.autograd.profiler: ops by self CPU time (ms), largest first."""
+    set_format(c.get('format', 'nchw'))
+    STATE['student'].train()
+    with torch.autograd.profiler.profile() as prof:
+        one_step()
+    rows = [{'name': e.key, 'ms': e.self_cpu_time_total / 1e3, 'calls': e.count} for e in prof.key_averages()]
+    rows.sort(key=lambda r: -r['ms'])
+    total = sum(r['ms'] for r in rows)
+    return {'total_ms': total, 'ops': rows[:int(c.get('top', 15))]}
+
+
 def cmd_teacher_forward(c):
     set_format(c.get('format', 'nchw'))
 
@@ -195,6 +208,7 @@ COMMANDS = {
     'build_step': cmd_build_step,
     'run_step': cmd_run_step,
     'teacher_forward': cmd_teacher_forward,
+    'profile_step': cmd_profile_step,
     'forward': cmd_forward,
 }
 
