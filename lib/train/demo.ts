@@ -34,7 +34,7 @@ export interface DemoOptions {
 export function defaultDemoOptions(): DemoOptions {
   return {
     dataRoot: path.join('data', 'synthetic-cityscapes'), teacherDir: path.join('data', 'teacher'), runsDir: 'runs',
-    student: 'student-r18', iters: 200, batchSize: 4, crop: [128, 128], downsample: 2, seed: 0, lr: 0.002, optimizer: 'adam',
+    student: 'student-r18', iters: 400, batchSize: 4, crop: [128, 128], downsample: 2, seed: 0, lr: 0.002, optimizer: 'adam',
     method: 'cwd-feature',
   };
 }
