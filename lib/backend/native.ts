@@ -30,6 +30,7 @@ export interface NativeAddon {
   slice(x: Float32Array, out: Float32Array, shape: Int32Array, begin: Int32Array, size: Int32Array): void;
   avgPoolGrad(dy: Float32Array, dx: Float32Array, params: Int32Array, scale: number): void;
   maxPoolGrad(x: Float32Array, dy: Float32Array, dx: Float32Array, params: Int32Array): void;
+  oneHot(indices: Int32Array, out: Float32Array, depth: number, on: number, off: number): void;
   binary(op: number, a: Float32Array, b: Float32Array, out: Float32Array, rows: number, c: number, mode: number): void;
   unary(op: number, x: Float32Array, out: Float32Array): void;
   reduceRows(x: Float32Array, out: Float32Array, rows: number, c: number, scale: number): void;
@@ -365,6 +366,17 @@ export function nativeElementwiseFuncs(fallback: Record<string, tf.KernelFunc>):
     a.maxPoolGrad(be.typedArrayFromHeap(input), be.typedArrayFromHeap(dy), be.typedArrayFromHeap(out), poolParams(ci));
     return out;
   };
+  funcs.OneHot = (args: KernelArgs) => {
+    const { indices } = args.inputs as { indices: tf.TensorInfo };
+    const at = args.attrs as AnyAttrs;
+    const depth = at.depth as number;
+    const dtype = (at.dtype ?? 'int32') as tf.DataType;
+    if (indices.dtype !== 'int32' || dtype !== 'float32' || tf.util.sizeFromShape(indices.shape) * depth < ELEMENTWISE_MIN) return fallback.OneHot(args);
+    const be = args.backend as unknown as WasmBackendLike;
+    const out = be.makeOutput([...indices.shape, depth], 'float32');
+    a.oneHot(be.typedArrayFromHeap(indices) as unknown as Int32Array, be.typedArrayFromHeap(out), depth, at.onValue ?? 1, at.offValue ?? 0);
+    return out;
+  };
   funcs.BatchMatMul = (args: KernelArgs) => {
     const { a: x, b: y } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
     const at = args.attrs as AnyAttrs;
@@ -381,8 +393,8 @@ export function nativeElementwiseFuncs(fallback: Record<string, tf.KernelFunc>):
     const batchShapeB = y.shape.slice(0, -2);
     const ba = tf.util.sizeFromShape(batchShapeA);
     const bb = tf.util.sizeFromShape(batchShapeB);
-    // very thin products (e.g. 6xK·KxN resize matrices) are faster on XNNPACK than packed here
-    if (k !== k2 || (ba !== bb && ba !== 1 && bb !== 1) || m * k * n < 1 << 16 || Math.min(m, n) < 16) return fallback.BatchMatMul(args);
+    // thin products (m < 16, e.g. the 6xK·KxN resize matrices) use a streaming kernel unless B is transposed
+    if (k !== k2 || (ba !== bb && ba !== 1 && bb !== 1) || m * k * n < 1 << 16 || (m < 16 && tb) || n < 16) return fallback.BatchMatMul(args);
     const batchShape = tf.backend_util.assertAndGetBroadcastShape(batchShapeA, batchShapeB);
     if (tf.util.sizeFromShape(batchShape) !== Math.max(ba, bb)) return fallback.BatchMatMul(args);
     const be = args.backend as unknown as WasmBackendLike;

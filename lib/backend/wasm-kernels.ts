@@ -138,7 +138,7 @@ function avgPoolGradTiled(fallback: tf.KernelFunc): tf.KernelFunc {
 let registered: { native: boolean } | null = null;
 
 /** Element-wise / reduction kernels the native addon also takes over (large float32 tensors, common broadcasts). */
-export const NATIVE_ELEMENTWISE = ['Add', 'Sub', 'Multiply', 'RealDiv', 'Exp', 'Relu', 'Sum', 'Mean', 'Max', 'BatchMatMul', 'Slice', 'SplitV', 'AvgPoolGrad', 'MaxPoolGrad'];
+export const NATIVE_ELEMENTWISE = ['Add', 'Sub', 'Multiply', 'RealDiv', 'Exp', 'Relu', 'Sum', 'Mean', 'Max', 'BatchMatMul', 'Slice', 'SplitV', 'AvgPoolGrad', 'MaxPoolGrad', 'OneHot'];
 
 /**
  * Register the training kernels of `WASM_TRAINING_KERNELS` for the 'wasm' backend (idempotent;

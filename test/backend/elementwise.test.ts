@@ -73,6 +73,7 @@ test('batched matMul (native for float32, all transposes, batch broadcast) == cp
     [[6, 32], [32, 4099], false, false], [[37, 300], [300, 70], false, false], [[300, 37], [300, 70], true, false],
     [[37, 300], [70, 300], false, true], [[300, 37], [70, 300], true, true], [[3, 40, 50], [3, 50, 60], false, false],
     [[1, 40, 50], [4, 50, 60], false, false], [[2, 3, 40, 50], [60, 50], false, true], [[4, 5], [5, 6], false, false],
+    [[3, 32], [32, 5000], false, false], [[64, 6], [64, 3000], true, false], [[2, 6, 64], [64, 3000], false, false],
   ];
   for (const [i, [as, bs, ta, tb]] of cases.entries()) {
     const fn = () => tf.matMul(rand(as, 120 + i), rand(bs, 130 + i), ta, tb);
@@ -94,6 +95,20 @@ test('slice and split (native for float32/int32, rank <= 4) == cpu', async () =>
       tf.slice(x.reshape([34, 920]), [3, 100], [30, 700]),
       ...tf.split(x, [8, 12, 20], 3), ...tf.split(x, 2, 0), ...tf.split(x, [10, 7], 1), ...tf.split(xi, 4, 3),
     ];
+  };
+  const c = await runOn('cpu', fn);
+  const w = await runOn('wasm', fn);
+  c.forEach((ci, i) => {
+    assert.equal(w[i].shape, ci.shape, `output ${i}`);
+    assert.ok(relMaxDiff(w[i].values, ci.values) === 0, `output ${i}`);
+  });
+});
+
+test('oneHot (native for float32 output) == cpu, out-of-range indices give all off', async () => {
+  await backendsReady();
+  const fn = () => {
+    const idx = tf.tensor1d(Int32Array.from({ length: 5000 }, (_, i) => (i * 7) % 23 - 2), 'int32');
+    return [tf.oneHot(idx, 19, 2, -1, 'float32'), tf.oneHot(idx, 19), tf.oneHot(idx.reshape([50, 100]), 5, 1, 0, 'float32')];
   };
   const c = await runOn('cpu', fn);
   const w = await runOn('wasm', fn);

@@ -333,7 +333,33 @@ static void backpropInputImpl(const float* dy, const float* w, float* dx, const 
 // ---- batched matmul ---------------------------------------------------------------------------
 // C[b] = op(A[b]) op(B[b]) with A [M,K] (or [K,M] if transA), B [K,N] (or [N,K] if transB); a batch
 // of 1 broadcasts. Both operands are packed once per batch, then tiles run in parallel.
+// Thin products (M < 16 rows, B not transposed): C rows updated by axpys over column chunks of B,
+// so B and C are streamed once (the packed GEMM would copy all of B to pack it).
+static void matmulThin(const float* A, const float* B, float* C, int M, int K, int N, bool ta) {
+  const int CH = 2048;
+#pragma omp parallel for num_threads(convThreads((double)M * K * N)) schedule(dynamic, 1)
+  for (int j0 = 0; j0 < N; j0 += CH) {
+    const int n = std::min(CH, N - j0);
+    for (int i = 0; i < M; i++) std::memset(C + (long)i * N + j0, 0, sizeof(float) * n);
+    for (int k = 0; k < K; k++) {
+      const float* brow = B + (long)k * N + j0;
+      for (int i = 0; i < M; i++) {
+        const float aik = ta ? A[(long)k * M + i] : A[(long)i * K + k];
+        if (aik == 0.f) continue;
+        float* crow = C + (long)i * N + j0;
+        for (int j = 0; j < n; j++) crow[j] += aik * brow[j];
+      }
+    }
+  }
+}
+
 static void matmulImpl(const float* a, const float* b, float* c, long batchA, long batchB, int M, int K, int N, bool ta, bool tb) {
+  if (M < 16 && !tb) {
+    const long batch = std::max(batchA, batchB);
+    for (long bi = 0; bi < batch; bi++)
+      matmulThin(a + (batchA == 1 ? 0 : bi) * (long)M * K, b + (batchB == 1 ? 0 : bi) * (long)K * N, c + bi * (long)M * N, M, K, N, ta);
+    return;
+  }
   typedef Wide T;
   const long batch = std::max(batchA, batchB);
   const int nkb = (K + KC - 1) / KC;
@@ -450,6 +476,17 @@ static void maxPoolGradImpl(const float* x, const float* dy, float* dx, const in
         const float* g = dy + (((long)b * OH + oh) * OW + ow) * C;
         for (int c = 0; c < C; c++) if (arg[c] >= 0) dx[arg[c]] += g[c];
       }
+}
+
+
+// ---- oneHot ----------------------------------------------------------------------------------------
+static void oneHotImpl(const int32_t* idx, float* o, long n, int depth, float on, float off) {
+  for (long i = 0; i < n; i++) {
+    float* row = o + i * depth;
+    for (int d = 0; d < depth; d++) row[d] = off;
+    const int32_t v = idx[i];
+    if (v >= 0 && v < depth) row[v] = on;
+  }
 }
 
 // ---- element-wise and reductions (memory-bound; threaded above a size threshold) ----------------
@@ -747,6 +784,21 @@ static napi_value MaxPoolGrad(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+
+// oneHot(indices Int32Array, out Float32Array, depth, on, off)
+static napi_value OneHot(napi_env env, napi_callback_info info) {
+  size_t argc = 5; napi_value a[5];
+  napi_get_cb_info(env, info, &argc, a, nullptr, nullptr);
+  napi_typedarray_type type; size_t n; void* data; napi_value ab; size_t off;
+  float* o; size_t no;
+  if (argc < 5 || napi_get_typedarray_info(env, a[0], &type, &n, &data, &ab, &off) != napi_ok || type != napi_int32_array || !getF32(env, a[1], &o, &no))
+    return throwErr(env, "oneHot(indices, out, depth, on, off)");
+  const int depth = (int)num(env, a[2]);
+  if (no != n * (size_t)depth) return throwErr(env, "oneHot: sizes do not match");
+  oneHotImpl((const int32_t*)data, o, (long)n, depth, (float)num(env, a[3]), (float)num(env, a[4]));
+  return nullptr;
+}
+
 static napi_value SetThreads(napi_env env, napi_callback_info info) {
   size_t argc = 1; napi_value a[1];
   napi_get_cb_info(env, info, &argc, a, nullptr, nullptr);
@@ -766,6 +818,7 @@ static napi_value Init(napi_env env, napi_value exports) {
     {"slice", nullptr, Slice, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"avgPoolGrad", nullptr, AvgPoolGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"maxPoolGrad", nullptr, MaxPoolGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
+    {"oneHot", nullptr, OneHot, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"binary", nullptr, Binary, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"unary", nullptr, Unary, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"reduceRows", nullptr, ReduceRows, nullptr, nullptr, nullptr, napi_default, nullptr},
