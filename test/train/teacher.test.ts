@@ -39,4 +39,22 @@ test('shipped teacher reproduces its recorded val mIoU on a freshly generated va
   fs.rmSync(out, { recursive: true, force: true });
 });
 
+test('real models: a student distils from the shipped teacher (CWD on features through an aligner + holistic) without tensor growth', async () => {
+  await tf.setBackend(await initBackend({ quiet: true }));
+  const { tinyDataset } = await import('../cli/fixtures');
+  const { runExperiment } = await import('../../lib/train/experiment');
+  const runs = fs.mkdtempSync(path.join(os.tmpdir(), 'cd-real-distill-'));
+  const counts: number[] = [];
+  const r = await runExperiment({
+    name: 'd', runsDir: runs, dataRoot: await tinyDataset(), downsample: 1, model: 'student-r18-0.5', teacherDir: TEACHER, valLimit: 1,
+    train: { iters: 4, batchSize: 1, lr: 0.001, optimizer: { type: 'adam', weightDecay: 0 },
+      terms: [{ method: 'cwd', on: 'feature', weight: 3, temperature: 4 }, { method: 'holistic', on: 'logits', weight: 0.1, discChannels: 8 }] },
+  }, { onStep: (rec) => { counts.push(tf.memory().numTensors); assert.ok(Number.isFinite(rec.terms['cwd@feature']) && Number.isFinite(rec.terms['holistic@logits.d_loss'])); } });
+  assert.is(r.steps, 4);
+  assert.is(counts[3], counts[1], `numTensors ${counts}`);
+  assert.ok(r.eval && r.eval.perClassIoU.length === 19);
+  r.student.model.dispose();
+  fs.rmSync(runs, { recursive: true, force: true });
+});
+
 test.run();
