@@ -11,6 +11,7 @@
  * | `UnsortedSegmentSum`                   | the cpu backend's kernel on a copy of the data (gradient of gather) |
  * | `MaxPoolGrad`                          | the cpu kernel on a copy: wasm's own drops some windows' gradient |
  * | `AvgPoolGrad`                          | tiled windows (pyramid pooling bins) as a broadcast, else wasm's |
+ * | `OneHot`                               | float32 output via the cpu kernel: wasm's writes int bit patterns |
  *
  * They are built from ops the wasm backend has (XNNPACK conv, matMul, slice, pad …).
  * @example
@@ -24,6 +25,7 @@ import { loadNativeKernels, nativeElementwiseFuncs, nativeKernelFuncs } from './
 
 /** The kernels `registerWasmTrainingKernels` installs for the 'wasm' backend. */
 export const WASM_TRAINING_KERNELS = [
+  'OneHot',
   'MaxPoolGrad',
   'AvgPoolGrad',
   'Conv2DBackpropFilter',
@@ -168,6 +170,12 @@ export function registerWasmTrainingKernels(options: { native?: boolean; element
   // [2,16,24,5] 2x2/2 'valid' pool; test/backend/kernels.test.ts): use the cpu kernel on a copy
   // (the native kernel replaces this when the addon is built).
   replaceKernel('MaxPoolGrad', 'wasm', cpuFallbackKernel('MaxPoolGrad'));
+  // tfjs-backend-wasm 4.22's OneHot with dtype 'float32' writes int32 bit patterns (on=1 reads as
+  // 1.4e-45): float32 one-hots go to the cpu kernel (or the native one below).
+  const oneHotCpu = cpuFallbackKernel('OneHot');
+  const oneHotWasm = original.OneHot;
+  replaceKernel('OneHot', 'wasm', (args: KernelArgs) => ((args.attrs as AnyAttrs).dtype === 'float32' ? oneHotCpu(args) : oneHotWasm(args)));
+  original.OneHot = tf.getKernel('OneHot', 'wasm')!.kernelFunc;
   original.MaxPoolGrad = tf.getKernel('MaxPoolGrad', 'wasm')!.kernelFunc;
   replaceKernel('AvgPoolGrad', 'wasm', avgPoolGradTiled(original.AvgPoolGrad));
   original.AvgPoolGrad = tf.getKernel('AvgPoolGrad', 'wasm')!.kernelFunc; // the native one falls back to the tiled JS one
