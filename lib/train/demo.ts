@@ -107,11 +107,11 @@ export async function demoChart(r: DemoReport): Promise<string> {
   r.classNames.forEach((c, i) => {
     const bv = r.baseline.perClassIoU[i];
     const dv = r.distilled.perClassIoU[i];
-    if (!Number.isNaN(bv)) bars.push({ category: c, group: 'student (baseline)', value: 100 * bv });
-    if (!Number.isNaN(dv)) bars.push({ category: c, group: `student + ${r.distilled.method}`, value: 100 * dv });
+    if (!Number.isNaN(bv)) bars.push({ category: c, group: 'baseline', value: 100 * bv });
+    if (!Number.isNaN(dv)) bars.push({ category: c, group: `+${r.distilled.method}`, value: 100 * dv });
   });
-  bars.push({ category: 'mIoU', group: 'student (baseline)', value: 100 * r.baseline.mIoU });
-  bars.push({ category: 'mIoU', group: `student + ${r.distilled.method}`, value: 100 * r.distilled.mIoU });
+  bars.push({ category: 'mIoU', group: 'baseline', value: 100 * r.baseline.mIoU });
+  bars.push({ category: 'mIoU', group: `+${r.distilled.method}`, value: 100 * r.distilled.mIoU });
   const spec = groupedBarSpec(bars, {
     title: `Per-class IoU on synthetic val (${r.options.student}, ${r.options.iters} steps, seed ${r.options.seed}): mIoU ${(100 * r.baseline.mIoU).toFixed(1)} → ${(100 * r.distilled.mIoU).toFixed(1)}`,
     yTitle: 'IoU (%)', format: '.1f',
