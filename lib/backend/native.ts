@@ -112,7 +112,13 @@ export function loadNativeKernels(): NativeStatus {
     return status;
   }
   let note = '';
-  if (stale()) note = buildNativeKernels();
+  if (stale()) {
+    try {
+      note = buildNativeKernels();
+    } catch (e) {
+      note = `could not build into ${OUT_DIR}: ${(e as Error).message}`;
+    }
+  }
   if (!note) {
     // Idle OpenMP threads sleep instead of spinning (the wasm threads and other processes share the cores).
     process.env.OMP_WAIT_POLICY ??= 'PASSIVE';
