@@ -52,7 +52,9 @@ const OUT_DIR = path.join(__dirname, 'native', 'build');
 const FLAGS = ['-O3', '-march=native', '-fopenmp', '-shared', '-fPIC', '-std=c++17', '-DNODE_GYP_MODULE_NAME=cwd_kernels'];
 function sourceHash(): string {
   try {
-    return createHash('sha1').update(fs.readFileSync(SRC)).update(FLAGS.join(' ')).digest('hex').slice(0, 12);
+    // -march=native: the CPU model is part of the name, so a checkout shared across machines rebuilds
+    const cpu = require('os').cpus()[0]?.model ?? '';
+    return createHash('sha1').update(fs.readFileSync(SRC)).update(FLAGS.join(' ')).update(cpu).update(process.versions.napi ?? '').digest('hex').slice(0, 12);
   } catch {
     return 'missing-source';
   }
