@@ -115,7 +115,7 @@ export async function initBackend(options: BackendOptions = {}): Promise<Backend
   (require('./backend/gradients') as typeof import('./backend/gradients')).registerDilatedConvGradients();
   initialised = chosen;
   if (!options.quiet && !process.env.CWD_QUIET_BACKEND) {
-    const extra = chosen === 'wasm' ? ` (${wasmThreads()} thread(s))` : chosen === 'cpu' ? ' (pure JS: slow, a last resort)' : '';
+    const extra = chosen === 'wasm' ? ` (${wasmThreads()} thread(s)${nativeNote()})` : chosen === 'cpu' ? ' (pure JS: slow, a last resort)' : '';
     console.log(`[channel-distill] backend: ${chosen}${extra}`);
   }
   return chosen;
@@ -124,6 +124,12 @@ export async function initBackend(options: BackendOptions = {}): Promise<Backend
 /** The backend chosen by `initBackend`, or null before it ran. */
 export function currentBackend(): BackendName | null {
   return initialised;
+}
+
+function nativeNote(): string {
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  const s = (require('./backend/native') as typeof import('./backend/native')).nativeKernelsStatus();
+  return s?.loaded ? `, native kernels on ${s.threads} thread(s)` : ', JS training kernels';
 }
 
 function wasmThreads(): number {
