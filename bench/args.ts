@@ -18,6 +18,8 @@ export interface BenchArgs {
   memorySteps: number | null;
   teacher: string;
   student: string;
+  /** More students timed at the main size with their profile (default: student-mnv2, the depthwise one; none in --quick). */
+  alsoStudents: string[] | null;
   backend: string | null;
   threads: number | null;
   torch: boolean;
@@ -45,7 +47,7 @@ function parseInt10(v: string | undefined, opt: string): number {
 export function parseArgs(argv: string[]): BenchArgs {
   const a: BenchArgs = {
     only: [...SECTIONS], quick: false, steps: null, batch: null, size: [256, 512], demoSize: 'demo', memorySteps: null,
-    teacher: 'teacher', student: 'student-r18', backend: null, threads: null, torch: true, profile: true,
+    teacher: 'teacher', student: 'student-r18', alsoStudents: null, backend: null, threads: null, torch: true, profile: true,
     jsonOut: null, markdown: false, markdownFrom: null, writeResults: null, note: null,
   };
   for (let i = 0; i < argv.length; i++) {
@@ -74,6 +76,7 @@ export function parseArgs(argv: string[]): BenchArgs {
       case '--memory-steps': a.memorySteps = parseInt10(value(), '--memory-steps'); break;
       case '--teacher': a.teacher = value(); break;
       case '--student': a.student = value(); break;
+      case '--also-students': { const v = value(); a.alsoStudents = v === 'none' ? [] : v.split(',').map((x) => x.trim()).filter(Boolean); break; }
       case '--backend': a.backend = value(); break;
       case '--threads': a.threads = parseInt10(value(), '--threads'); break;
       case '--no-torch': a.torch = false; break;

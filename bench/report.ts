@@ -53,6 +53,21 @@ export function checkTargets(figs: Figure[], mainTag: string): TargetCheck[] {
         + `${typeof worst.worst_shape_ratio_fwd_over_1ms === 'number' ? `; worst among shapes whose forward takes ≥ 1 ms ${fmt(worst.worst_shape_ratio_fwd_over_1ms)}× at ${worst.worst_shape_fwd_over_1ms}` : ''})`,
     });
   }
+  // other students timed at the main size: their backward kernels, for information
+  const others = new Set(figs.filter((f) => f.name.startsWith(`profile.${mainTag}-`) && f.name.includes('.bwd_vs_fwd.')).map((f) => f.name.split('.')[1]));
+  for (const tag of others) {
+    const fs = byPrefix(figs, `profile.${tag}.bwd_vs_fwd.`).filter((f) => typeof f.value === 'number');
+    if (!fs.length) continue;
+    const worst = fs.reduce((a, b) => ((b.value as number) > (a.value as number) ? b : a));
+    const step = figs.find((f) => f.name === `step.${tag}`);
+    out.push({
+      target: `(other student) no backward conv kernel > 2× its forward conv: ${step?.student ?? tag}`,
+      verdict: (worst.value as number) <= 2 ? 'PASS' : 'FAIL',
+      detail: fs.map((f) => `${f.name.split('.').pop()} ${fmt(f.value)}×`).join(', ')
+        + `${typeof worst.worst_shape_ratio_fwd_over_1ms === 'number' ? ` (worst among shapes whose forward takes ≥ 1 ms ${fmt(worst.worst_shape_ratio_fwd_over_1ms)}× at ${worst.worst_shape_fwd_over_1ms})` : ''}`
+        + `${step && typeof step.ratio_vs_torch === 'number' ? `; its KD step ${fmt(step.ratio_vs_torch)}× PyTorch (${fmt(step.cpu_ratio_vs_torch)}× CPU time)` : ''}`,
+    });
+  }
   const growth = figs.find((f) => f.name.startsWith('memory.') && f.name.endsWith('.tensor_growth'));
   if (!growth || growth.value === null) {
     out.push({ target: 'no tensor growth', verdict: 'NOT MEASURED', detail: growth?.note ? String(growth.note) : 'memory section not run' });

@@ -10,7 +10,8 @@
  * Options: --steps N (timed training steps), --batch N, --size HxW (main step size, default 256x512),
  * --demo-size HxW|demo|none (second step size; default "demo": the crop, batch, method and optimiser of
  * `npm run demo`), --memory-steps N (default 200; runs at the demo setting),
- * --teacher PRESET, --student PRESET, --backend wasm|cpu|tensorflow, --threads N, --no-torch,
+ * --teacher PRESET, --student PRESET, --also-students A,B|none (more students at the main size, with their
+ * profile; default student-mnv2, none in --quick), --backend wasm|cpu|tensorflow, --threads N, --no-torch,
  * --no-profile, --json-out FILE, --note TEXT (added to the markdown header),
  * --write-results[=FILE] (write the markdown of this run to bench/RESULTS.md, or FILE).
  *
@@ -171,6 +172,13 @@ async function main(): Promise<void> {
       await benchStep(rec, {
         setup: demoSetup, teacher: args.teacher, student: args.student, batch: demoBatch, size: demoSize, steps, warmup: 2,
         torch: useTorch, profile: false, tag: demoSize.join('x'),
+      });
+    }
+    // other students at the main size (their kernels differ: MobileNetV2's depthwise convs)
+    for (const student of args.alsoStudents ?? (q ? [] : ['student-mnv2'])) {
+      await benchStep(rec, {
+        setup: paper.setup, teacher: args.teacher, student, batch: stepBatch, size: args.size, steps: Math.max(3, Math.ceil(steps / 2)),
+        warmup: 1, torch: useTorch, profile: args.profile, tag: `${mainTag}-${student}`, teacherForward: false,
       });
     }
   }

@@ -69,6 +69,8 @@ export interface StepBenchOptions {
   profile: boolean;
   /** Label added to figure names, e.g. '256x512'. */
   tag: string;
+  /** Also time the teacher's forward alone (default true). */
+  teacherForward?: boolean;
 }
 
 interface SegNet {
@@ -313,7 +315,7 @@ export async function benchStep(rec: Recorder, o: StepBenchOptions): Promise<Ste
           rec.note(`PyTorch profile of the step failed: ${errorMessage(e)}`);
         }
       }
-      if (worker) {
+      if (worker && o.teacherForward !== false) {
         for (const fmt of FORMATS) {
           const tf1 = await worker.call<TorchTiming>({ cmd: 'teacher_forward', format: fmt, reps: Math.max(2, Math.ceil(o.steps / 2)), warmup: 1 });
           rec.add({ name: `torch.teacher_forward.${o.tag}.${fmt}`, value: tf1.median, unit: 'ms', backend: 'torch-cpu', threads, shape, cpu_ms: tf1.cpu_median });
@@ -325,6 +327,9 @@ export async function benchStep(rec: Recorder, o: StepBenchOptions): Promise<Ste
     const t = { median: result.stepMs as number };
 
     // teacher forward alone (what caching teacher outputs would save)
+    if (o.teacherForward === false) {
+      // timed with the main student already
+    } else {
     const x = tf.randomNormal(shape.input as [number, number, number, number]) as tf.Tensor4D;
     const tt: number[] = [];
     const tc: number[] = [];
@@ -342,6 +347,7 @@ export async function benchStep(rec: Recorder, o: StepBenchOptions): Promise<Ste
     }
     x.dispose();
     fig(rec, { name: `teacher_forward.${o.tag}`, value: median(tt), unit: 'ms', shape, cpu_ms: median(tc), share_of_step: median(tt) / t.median });
+    }
 
     if (o.profile) {
       progress(`profiling one step (tf.profile)`);
