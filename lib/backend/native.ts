@@ -96,6 +96,10 @@ export function buildNativeKernels(options: { quiet?: boolean } = {}): string {
     return `${cxx} failed (exit ${r.status}): ${(r.stderr || '').split('\n').slice(0, 5).join(' | ')}`;
   }
   fs.renameSync(tmp, OUT); // atomic: concurrent processes never load a half-written file
+  // drop builds of older sources (a process that loaded one keeps its mapping)
+  for (const f of fs.readdirSync(OUT_DIR)) {
+    if (/^cwd_kernels-[0-9a-f]+\.node$/.test(f) && path.join(OUT_DIR, f) !== OUT) fs.rmSync(path.join(OUT_DIR, f), { force: true });
+  }
   return '';
 }
 
