@@ -129,6 +129,10 @@ async function main(): Promise<void> {
   }
   rec.add({ name: 'run.meta', value: null, unit: '', backend, threads, meta });
   if (!torchFound.info) rec.note(torchFound.why);
+  const load1 = Number((meta.loadavg.start ?? '').split(',')[0]);
+  if (load1 > machine.nproc) {
+    rec.note(`load average ${load1} on ${machine.nproc} cores at the start: other processes compete for the CPU, wall times are inflated and noisy (compare the ratios, and the CPU-time ratios)`);
+  }
   progress(`backend ${backend}, ${threads} thread(s); PyTorch: ${torchFound.info ? `${torchFound.info.torch} (${torchFound.info.python})` : torchFound.why}`);
 
   const q = args.quick;
