@@ -16,7 +16,7 @@ import { resolveCityscapesRoot } from '../lib/cityscapes/dataset';
 import { generateSyntheticCityscapes } from '../lib/cityscapes/synthetic';
 import { methodPreset } from '../lib/train/presets';
 import { notebookProfile, type NotebookProfile } from '../lib/viz/profile';
-import { readRun, runFinished, type RunRecord } from '../lib/viz/runs';
+import { readRun, runFinished, meanStd, type RunRecord } from '../lib/viz/runs';
 import { buildModel, type ModelConfig } from '../lib/models';
 import type { SegmentationNet } from '../lib/models/types';
 import { CheckpointDir, loadWeightsInto } from '../lib/train/checkpoint';
@@ -202,4 +202,37 @@ function sameTerms(a: string, b: string): boolean {
   const sa = JSON.parse(a) as Record<string, unknown>[];
   const sb = JSON.parse(b) as Record<string, unknown>[];
   return sa.length === sb.length && sb.every((t, i) => Object.entries(t).every(([k, v]) => JSON.stringify(sa[i][k]) === JSON.stringify(v)));
+}
+
+/** The committed research result (data/results, a merged CLI sweep over methods × seeds), if present. */
+export const RESEARCH_RESULTS = 'data/results/b400-results.json';
+
+export interface MethodSummary {
+  method: string;
+  mIoU: { mean: number; std: number; n: number };
+  perClassIoU: number[];
+  classNames: string[];
+}
+
+/**
+ * Mean ± std over seeds of each method of a merged sweep (`mergeSweep` results.json: results[].params.method,
+ * mIoU, perClassIoU). Returns null when the file does not exist; a malformed file is an error.
+ */
+export function readResearchResults(file = RESEARCH_RESULTS): { methods: MethodSummary[]; complete: boolean; missing: string[] } | null {
+  if (!fs.existsSync(file)) return null;
+  const json = JSON.parse(fs.readFileSync(file, 'utf8')) as { complete?: boolean; missing?: string[]; results?: { params: Record<string, unknown>; mIoU: number | null; perClassIoU: (number | null)[] | null; classNames?: string[] }[] };
+  if (!Array.isArray(json.results)) throw new Error(`${file}: no 'results' list (expected the results.json written by mergeSweep)`);
+  const by = new Map<string, typeof json.results>();
+  for (const r of json.results) {
+    const m = String(r.params?.method ?? 'single');
+    if (!by.has(m)) by.set(m, []);
+    by.get(m)!.push(r);
+  }
+  const methods = [...by.entries()].map(([method, rs]) => {
+    const classNames = rs.find((r) => r.classNames)?.classNames ?? [];
+    const k = Math.max(0, ...rs.map((r) => r.perClassIoU?.length ?? 0));
+    const perClassIoU = Array.from({ length: k }, (_, j) => meanStd(rs.map((r) => (r.perClassIoU?.[j] ?? NaN) as number)).mean);
+    return { method, mIoU: meanStd(rs.map((r) => (r.mIoU ?? NaN) as number)), perClassIoU, classNames };
+  });
+  return { methods, complete: json.complete ?? false, missing: json.missing ?? [] };
 }
