@@ -12,7 +12,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { assertNHWC, pair } from './conv-util';
 import { conv2dFilterGrad, conv2dInputGrad, depthwiseFilterGrad, depthwiseInputGrad } from './conv-grads';
-import { wasmTrainingKernelsRegistered } from './wasm-kernels';
+import { wasmNativeKernelsActive, wasmTrainingKernelsRegistered } from './wasm-kernels';
 
 type AnyAttrs = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -138,7 +138,8 @@ export function registerDilatedConvGradients(): void {
     gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[], attrs: tf.NamedAttrMap) => {
       const a = attrs as AnyAttrs;
       const [images] = saved;
-      if (!a.halfPixelCenters) {
+      if (!a.halfPixelCenters || (tf.getBackend() === 'wasm' && wasmNativeKernelsActive())) {
+        // (the native wasm ResizeBilinearGrad honours halfPixelCenters)
         return { images: () => tf.engine().runKernel('ResizeBilinearGrad', { dy: dy as tf.Tensor, images }, attrs) as tf.Tensor };
       }
       return { images: () => resizeBilinearGradDense(dy as tf.Tensor4D, images.shape, !!a.alignCorners, true) };

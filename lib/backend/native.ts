@@ -31,6 +31,7 @@ export interface NativeAddon {
   avgPoolGrad(dy: Float32Array, dx: Float32Array, params: Int32Array, scale: number): void;
   maxPoolGrad(x: Float32Array, dy: Float32Array, dx: Float32Array, params: Int32Array): void;
   oneHot(indices: Int32Array, out: Float32Array, depth: number, on: number, off: number): void;
+  resizeBilinearGrad(dy: Float32Array, dx: Float32Array, params: Int32Array, alignCorners: boolean, halfPixelCenters: boolean): void;
   binary(op: number, a: Float32Array, b: Float32Array, out: Float32Array, rows: number, c: number, mode: number): void;
   unary(op: number, x: Float32Array, out: Float32Array): void;
   reduceRows(x: Float32Array, out: Float32Array, rows: number, c: number, scale: number): void;
@@ -376,6 +377,18 @@ export function nativeElementwiseFuncs(fallback: Record<string, tf.KernelFunc>):
     const be = args.backend as unknown as WasmBackendLike;
     const out = be.makeOutput(input.shape, 'float32');
     a.maxPoolGrad(be.typedArrayFromHeap(input), be.typedArrayFromHeap(dy), be.typedArrayFromHeap(out), poolParams(ci));
+    return out;
+  };
+  // Honours halfPixelCenters (tfjs's own ResizeBilinearGrad kernels do not).
+  funcs.ResizeBilinearGrad = (args: KernelArgs) => {
+    const { images, dy } = args.inputs as { images: tf.TensorInfo; dy: tf.TensorInfo };
+    const at = args.attrs as AnyAttrs;
+    if (!allFloat(images, dy) || images.shape.length !== 4) return fallback.ResizeBilinearGrad(args);
+    const be = args.backend as unknown as WasmBackendLike;
+    const out = be.makeOutput(images.shape, 'float32');
+    const [b, ih, iw, c] = images.shape;
+    a.resizeBilinearGrad(be.typedArrayFromHeap(dy), be.typedArrayFromHeap(out), Int32Array.from([b, ih, iw, c, dy.shape[1], dy.shape[2]]),
+      !!at.alignCorners, !!at.halfPixelCenters);
     return out;
   };
   funcs.OneHot = (args: KernelArgs) => {

@@ -140,7 +140,7 @@ function avgPoolGradTiled(fallback: tf.KernelFunc): tf.KernelFunc {
 let registered: { native: boolean } | null = null;
 
 /** Element-wise / reduction kernels the native addon also takes over (large float32 tensors, common broadcasts). */
-export const NATIVE_ELEMENTWISE = ['Add', 'Sub', 'Multiply', 'RealDiv', 'Exp', 'Relu', 'Sum', 'Mean', 'Max', 'BatchMatMul', 'Slice', 'SplitV', 'AvgPoolGrad', 'MaxPoolGrad', 'OneHot'];
+export const NATIVE_ELEMENTWISE = ['Add', 'Sub', 'Multiply', 'RealDiv', 'Exp', 'Relu', 'Sum', 'Mean', 'Max', 'BatchMatMul', 'Slice', 'SplitV', 'AvgPoolGrad', 'MaxPoolGrad', 'OneHot', 'ResizeBilinearGrad'];
 
 /**
  * Register the training kernels of `WASM_TRAINING_KERNELS` for the 'wasm' backend (idempotent;
@@ -183,13 +183,21 @@ export function registerWasmTrainingKernels(options: { native?: boolean; element
   if (options.native !== false && loadNativeKernels().loaded) {
     const funcs = nativeKernelFuncs({ ...original, Conv2DBackpropFilter: conv2DBackpropFilter, Conv2DBackpropInput: conv2DBackpropInput });
     for (const [k, f] of Object.entries(funcs)) replaceKernel(k, 'wasm', f);
+    const elementwise = nativeElementwiseFuncs(original);
+    // ResizeBilinearGrad is not element-wise but the halfPixelCenters gradient relies on it
+    replaceKernel('ResizeBilinearGrad', 'wasm', elementwise.ResizeBilinearGrad);
     if (options.elementwise !== false && process.env.CWD_NATIVE_ELEMENTWISE !== '0') {
-      for (const [k, f] of Object.entries(nativeElementwiseFuncs(original))) replaceKernel(k, 'wasm', f);
+      for (const [k, f] of Object.entries(elementwise)) replaceKernel(k, 'wasm', f);
     }
     native = true;
   }
   registered = { native };
   return native;
+}
+
+/** True when the native kernels are registered for wasm (its ResizeBilinearGrad honours halfPixelCenters). */
+export function wasmNativeKernelsActive(): boolean {
+  return registered?.native === true;
 }
 
 /** True once `registerWasmTrainingKernels` ran (our Conv2DBackprop* kernels honour `dilations`). */

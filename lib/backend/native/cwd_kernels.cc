@@ -489,6 +489,45 @@ static void oneHotImpl(const int32_t* idx, float* o, long n, int depth, float on
   }
 }
 
+
+// ---- resizeBilinear gradient (honours halfPixelCenters, unlike tfjs 4.22's kernels) ----------------
+// p = [B, IH, IW, C, OH, OW], flags: alignCorners, halfPixelCenters. Same source-index formula as
+// the forward kernel (TF's): src = ratio*(o+0.5)-0.5 or ratio*o; lo = max(0, floor), hi = min(in-1, ceil).
+static void axisWeights(int in, int out, bool align, bool half, std::vector<int>& lo, std::vector<int>& hi, std::vector<float>& fr) {
+  const double effIn = (align && out > 1) ? in - 1 : in, effOut = (align && out > 1) ? out - 1 : out;
+  const double ratio = effIn / effOut;
+  lo.resize(out); hi.resize(out); fr.resize(out);
+  for (int o = 0; o < out; o++) {
+    const double src = half ? ratio * (o + 0.5) - 0.5 : ratio * o;
+    const int l = std::max(0, (int)std::floor(src));
+    lo[o] = l; hi[o] = std::min(in - 1, (int)std::ceil(src)); fr[o] = (float)(src - l);
+  }
+}
+
+static void resizeBilinearGradImpl(const float* dy, float* dx, const int* p, bool align, bool half) {
+  const int B = p[0], IH = p[1], IW = p[2], C = p[3], OH = p[4], OW = p[5];
+  std::vector<int> hlo, hhi, wlo, whi; std::vector<float> hfr, wfr;
+  axisWeights(IH, OH, align, half, hlo, hhi, hfr);
+  axisWeights(IW, OW, align, half, wlo, whi, wfr);
+  std::memset(dx, 0, sizeof(float) * (long)B * IH * IW * C);
+#pragma omp parallel for num_threads(convThreads((double)B * OH * OW * C * 4)) schedule(static)
+  for (int b = 0; b < B; b++) {
+    for (int oh = 0; oh < OH; oh++) {
+      const float fy = hfr[oh];
+      float* top = dx + ((long)b * IH + hlo[oh]) * IW * C;
+      float* bot = dx + ((long)b * IH + hhi[oh]) * IW * C;
+      for (int ow = 0; ow < OW; ow++) {
+        const float fx = wfr[ow];
+        const float* g = dy + (((long)b * OH + oh) * OW + ow) * C;
+        const float w00 = (1 - fy) * (1 - fx), w01 = (1 - fy) * fx, w10 = fy * (1 - fx), w11 = fy * fx;
+        float* tl = top + (long)wlo[ow] * C; float* tr = top + (long)whi[ow] * C;
+        float* bl = bot + (long)wlo[ow] * C; float* br = bot + (long)whi[ow] * C;
+        for (int c = 0; c < C; c++) { const float v = g[c]; tl[c] += v * w00; tr[c] += v * w01; bl[c] += v * w10; br[c] += v * w11; }
+      }
+    }
+  }
+}
+
 // ---- element-wise and reductions (memory-bound; threaded above a size threshold) ----------------
 // Memory-bound: one thread. (Measured on the shared 2-core machine: waking a second OpenMP thread
 // for a ~1 ms op cost more than it saved; the conv kernels above amortise it.)
@@ -799,6 +838,19 @@ static napi_value OneHot(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+
+// resizeBilinearGrad(dy, dx, params6, alignCorners, halfPixelCenters)
+static napi_value ResizeBilinearGrad(napi_env env, napi_callback_info info) {
+  size_t argc = 5; napi_value a[5];
+  napi_get_cb_info(env, info, &argc, a, nullptr, nullptr);
+  float *dy, *dx; size_t ndy, ndx; int* p;
+  if (argc < 5 || !getF32(env, a[0], &dy, &ndy) || !getF32(env, a[1], &dx, &ndx) || !i32n(env, a[2], &p, 6)) return throwErr(env, "resizeBilinearGrad(dy, dx, params, alignCorners, halfPixelCenters)");
+  if ((size_t)p[0] * p[1] * p[2] * p[3] != ndx || (size_t)p[0] * p[4] * p[5] * p[3] != ndy) return throwErr(env, "resizeBilinearGrad: sizes do not match");
+  bool align = false, half = false; napi_get_value_bool(env, a[3], &align); napi_get_value_bool(env, a[4], &half);
+  resizeBilinearGradImpl(dy, dx, p, align, half);
+  return nullptr;
+}
+
 static napi_value SetThreads(napi_env env, napi_callback_info info) {
   size_t argc = 1; napi_value a[1];
   napi_get_cb_info(env, info, &argc, a, nullptr, nullptr);
@@ -819,6 +871,7 @@ static napi_value Init(napi_env env, napi_value exports) {
     {"avgPoolGrad", nullptr, AvgPoolGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"maxPoolGrad", nullptr, MaxPoolGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"oneHot", nullptr, OneHot, nullptr, nullptr, nullptr, napi_default, nullptr},
+    {"resizeBilinearGrad", nullptr, ResizeBilinearGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"binary", nullptr, Binary, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"unary", nullptr, Unary, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"reduceRows", nullptr, ReduceRows, nullptr, nullptr, nullptr, napi_default, nullptr},
