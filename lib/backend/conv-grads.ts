@@ -6,6 +6,19 @@
 import * as tf from '@tensorflow/tfjs';
 import { Pad, Pair, im2colTaps, padForInputGrad, padInput, pair, zeroInsert } from './conv-util';
 
+/** The window of tap (i, j) of the padded input (see `im2colTaps`), as a one-element list. */
+function im2colTapAt(xp: tf.Tensor4D, i: number, j: number, ci: tf.backend_util.Conv2DInfo): tf.Tensor4D[] {
+  const [b, , , c] = xp.shape;
+  const h0 = i * ci.dilationHeight;
+  const w0 = j * ci.dilationWidth;
+  const sh = ci.strideHeight;
+  const sw = ci.strideWidth;
+  const t = sh === 1 && sw === 1
+    ? tf.slice(xp, [0, h0, w0, 0], [b, ci.outHeight, ci.outWidth, c])
+    : tf.stridedSlice(xp, [0, h0, w0, 0], [b, h0 + (ci.outHeight - 1) * sh + 1, w0 + (ci.outWidth - 1) * sw + 1, c], [1, sh, sw, 1]) as tf.Tensor4D;
+  return [t];
+}
+
 export interface ConvGeometry {
   strides: Pair;
   pad: Pad;
@@ -34,12 +47,15 @@ export function conv2dFilterGrad(
     const [kh, kw, cin, cout] = filterShape;
     if (x.shape[3] !== cin) throw new Error(`conv2dFilterGrad: x has ${x.shape[3]} channels but filterShape expects ${cin}`);
     const xp = padInput(x, ci.padInfo);
-    const taps = im2colTaps(xp, kh, kw, ci.strideHeight, ci.strideWidth, ci.dilationHeight, ci.dilationWidth, ci.outHeight, ci.outWidth);
     const dyT = tf.transpose(dy.reshape([-1, cout]));                    // [Co, N]
-    if (taps.length === 1) {
-      return tf.transpose(tf.matMul(dyT, taps[0].reshape([-1, cin]))).reshape(filterShape) as tf.Tensor4D;
+    // one tap at a time: K x [Co, Ci] (all windows alive at once would multiply the peak memory)
+    const parts: tf.Tensor[] = [];
+    for (let i = 0; i < kh; i++) {
+      for (let j = 0; j < kw; j++) {
+        parts.push(tf.tidy(() => tf.matMul(dyT, im2colTapAt(xp, i, j, ci)[0].reshape([-1, cin]))));
+      }
     }
-    const parts = taps.map((t) => tf.matMul(dyT, t.reshape([-1, cin]))); // K x [Co, Ci]
+    if (parts.length === 1) return tf.transpose(parts[0]).reshape(filterShape) as tf.Tensor4D;
     return tf.transpose(tf.stack(parts), [0, 2, 1]).reshape(filterShape) as tf.Tensor4D;
   });
 }
@@ -72,11 +88,18 @@ export function depthwiseFilterGrad(
     const ci = info(x.shape, filterShape, g, true);
     const [kh, kw, c, m] = filterShape;
     const xp = padInput(x, ci.padInfo);
-    const taps = im2colTaps(xp, kh, kw, ci.strideHeight, ci.strideWidth, ci.dilationHeight, ci.dilationWidth, ci.outHeight, ci.outWidth);
     const [b, oh, ow] = dy.shape;
-    const sums = m === 1
-      ? taps.map((t) => tf.sum(tf.mul(t, dy), [0, 1, 2]))
-      : taps.map((t) => tf.sum(tf.mul(t.reshape([b, oh, ow, c, 1]), dy.reshape([b, oh, ow, c, m])), [0, 1, 2]));
+    const dy5 = m === 1 ? dy : dy.reshape([b, oh, ow, c, m]);
+    // one tap at a time (each window is as large as dy: keeping all of them alive multiplies the peak memory)
+    const sums: tf.Tensor[] = [];
+    for (let i = 0; i < kh; i++) {
+      for (let j = 0; j < kw; j++) {
+        sums.push(tf.tidy(() => {
+          const [t] = im2colTapAt(xp, i, j, ci);
+          return m === 1 ? tf.sum(tf.mul(t, dy5), [0, 1, 2]) : tf.sum(tf.mul(t.reshape([b, oh, ow, c, 1]), dy5), [0, 1, 2]);
+        }));
+      }
+    }
     return tf.stack(sums).reshape(filterShape) as tf.Tensor4D;
   });
 }
