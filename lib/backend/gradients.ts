@@ -126,6 +126,14 @@ export function registerDilatedConvGradients(): void {
       const [x, filter] = saved as [tf.Tensor4D, tf.Tensor4D];
       const g = { strides: a.strides, pad: a.pad, dilations: a.dilations, dimRoundingMode: a.dimRoundingMode };
       const d = dy as tf.Tensor4D;
+      if (tf.getBackend() === 'wasm' && wasmTrainingKernelsRegistered()) {
+        // our wasm depthwise backprop kernels (native or JS) take the dilation directly
+        const base = { strides: a.strides, pad: a.pad, dimRoundingMode: a.dimRoundingMode, dilations: a.dilations };
+        return {
+          x: () => tf.engine().runKernel('DepthwiseConv2dNativeBackpropInput', { dy: d, filter }, { ...base, inputShape: x.shape }) as tf.Tensor,
+          filter: () => tf.engine().runKernel('DepthwiseConv2dNativeBackpropFilter', { x, dy: d }, { ...base, filterShape: filter.shape }) as tf.Tensor,
+        };
+      }
       return {
         x: () => depthwiseInputGrad(d, filter, x.shape, g),
         filter: () => depthwiseFilterGrad(x, d, filter.shape, g),

@@ -4,7 +4,8 @@
  * The wasm backend keeps every tensor in its WebAssembly heap; these kernels receive Float32Array
  * views of that heap and compute in place (no copies), with an im2col-free packed GEMM compiled
  * for the machine (`-O3 -march=native -fopenmp`). They replace, for the 'wasm' backend:
- * `Conv2D`, `FusedConv2D` (bias + linear/relu/relu6), `Conv2DBackpropFilter`, `Conv2DBackpropInput`
+ * `Conv2D`, `FusedConv2D` (bias + linear/relu/relu6), `Conv2DBackpropFilter`, `Conv2DBackpropInput`,
+ * `DepthwiseConv2dNativeBackpropFilter/Input`
  * (NHWC float32; anything else goes to the previous implementation).
  *
  * Build: `npx tsx lib/backend/native.ts build` (or automatically on first use when g++ and the Node
@@ -32,6 +33,8 @@ export interface NativeAddon {
   maxPoolGrad(x: Float32Array, dy: Float32Array, dx: Float32Array, params: Int32Array): void;
   oneHot(indices: Int32Array, out: Float32Array, depth: number, on: number, off: number): void;
   resizeBilinearGrad(dy: Float32Array, dx: Float32Array, params: Int32Array, alignCorners: boolean, halfPixelCenters: boolean): void;
+  dwBackpropFilter(x: Float32Array, dy: Float32Array, dw: Float32Array, dims: Int32Array): void;
+  dwBackpropInput(dy: Float32Array, w: Float32Array, dx: Float32Array, dims: Int32Array): void;
   binary(op: number, a: Float32Array, b: Float32Array, out: Float32Array, rows: number, c: number, mode: number): void;
   unary(op: number, x: Float32Array, out: Float32Array): void;
   reduceRows(x: Float32Array, out: Float32Array, rows: number, c: number, scale: number): void;
@@ -223,6 +226,28 @@ export function nativeKernelFuncs(fallback: Record<string, tf.KernelFunc>): Reco
         at.strides, at.dilations ?? 1, at.pad, at.dimRoundingMode);
       const out = be.makeOutput(at.filterShape, 'float32');
       a.backpropFilter(be.typedArrayFromHeap(x), be.typedArrayFromHeap(dy), be.typedArrayFromHeap(out), dims(ci));
+      return out;
+    },
+    DepthwiseConv2dNativeBackpropFilter: (args: KernelArgs) => {
+      const { x, dy } = args.inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
+      const at = args.attrs as AnyAttrs;
+      if (!allFloat(x, dy) || x.shape.length !== 4) return fallback.DepthwiseConv2dNativeBackpropFilter(args);
+      const be = args.backend as unknown as WasmBackendLike;
+      const ci = tf.backend_util.computeConv2DInfo(x.shape as [number, number, number, number], at.filterShape,
+        at.strides, at.dilations ?? 1, at.pad, at.dimRoundingMode, true);
+      const out = be.makeOutput(at.filterShape, 'float32');
+      a.dwBackpropFilter(be.typedArrayFromHeap(x), be.typedArrayFromHeap(dy), be.typedArrayFromHeap(out), dims(ci));
+      return out;
+    },
+    DepthwiseConv2dNativeBackpropInput: (args: KernelArgs) => {
+      const { dy, filter } = args.inputs as { dy: tf.TensorInfo; filter: tf.TensorInfo };
+      const at = args.attrs as AnyAttrs;
+      if (!allFloat(dy, filter) || at.inputShape.length !== 4) return fallback.DepthwiseConv2dNativeBackpropInput(args);
+      const be = args.backend as unknown as WasmBackendLike;
+      const ci = tf.backend_util.computeConv2DInfo(at.inputShape, filter.shape as [number, number, number, number],
+        at.strides, at.dilations ?? 1, at.pad, at.dimRoundingMode, true);
+      const out = be.makeOutput(at.inputShape, 'float32');
+      a.dwBackpropInput(be.typedArrayFromHeap(dy), be.typedArrayFromHeap(filter), be.typedArrayFromHeap(out), dims(ci));
       return out;
     },
     Conv2DBackpropInput: (args: KernelArgs) => {

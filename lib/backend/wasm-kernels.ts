@@ -181,7 +181,10 @@ export function registerWasmTrainingKernels(options: { native?: boolean; element
   original.AvgPoolGrad = tf.getKernel('AvgPoolGrad', 'wasm')!.kernelFunc; // the native one falls back to the tiled JS one
   let native = false;
   if (options.native !== false && loadNativeKernels().loaded) {
-    const funcs = nativeKernelFuncs({ ...original, Conv2DBackpropFilter: conv2DBackpropFilter, Conv2DBackpropInput: conv2DBackpropInput });
+    const funcs = nativeKernelFuncs({
+      ...original, Conv2DBackpropFilter: conv2DBackpropFilter, Conv2DBackpropInput: conv2DBackpropInput,
+      DepthwiseConv2dNativeBackpropFilter: depthwiseBackpropFilter, DepthwiseConv2dNativeBackpropInput: depthwiseBackpropInput,
+    });
     for (const [k, f] of Object.entries(funcs)) replaceKernel(k, 'wasm', f);
     const elementwise = nativeElementwiseFuncs(original);
     // ResizeBilinearGrad is not element-wise but the halfPixelCenters gradient relies on it

@@ -528,6 +528,67 @@ static void resizeBilinearGradImpl(const float* dy, float* dx, const int* p, boo
   }
 }
 
+
+// ---- depthwise conv gradients (channel multiplier M; Dims.Co = Ci * M) ------------------------------
+static void dwBackpropFilterImpl(const float* x, const float* dy, float* dw, const Dims& d) {
+  const int C = d.Ci, M = d.Co / d.Ci, K = d.KH * d.KW;
+  const long n = (long)K * C * M;
+  const long rows = (long)d.B * d.OH;
+  const int nt = convThreads((double)d.M() * K * d.Co);
+  std::vector<std::vector<double>> part(nt);
+#pragma omp parallel num_threads(nt)
+  {
+    std::vector<double>& acc = part[omp_get_thread_num()];
+    acc.assign(n, 0.0);
+    Buf row(n);
+#pragma omp for schedule(dynamic, 4)
+    for (long r = 0; r < rows; r++) {
+      const int b = (int)(r / d.OH), oh = (int)(r % d.OH);
+      std::memset(row.data(), 0, sizeof(float) * n);
+      for (int ow = 0; ow < d.OW; ow++) {
+        const float* g = dy + (((long)b * d.OH + oh) * d.OW + ow) * d.Co;
+        for (int kh = 0; kh < d.KH; kh++) {
+          const int ih = oh * d.sh - d.pt + kh * d.dh;
+          if (ih < 0 || ih >= d.H) continue;
+          for (int kw = 0; kw < d.KW; kw++) {
+            const int iw = ow * d.sw - d.pl + kw * d.dw;
+            if (iw < 0 || iw >= d.W) continue;
+            const float* xv = x + (((long)b * d.H + ih) * d.W + iw) * C;
+            float* a = row.data() + (long)(kh * d.KW + kw) * C * M;
+            if (M == 1) for (int c = 0; c < C; c++) a[c] += xv[c] * g[c];
+            else for (int c = 0; c < C; c++) for (int m = 0; m < M; m++) a[c * M + m] += xv[c] * g[c * M + m];
+          }
+        }
+      }
+      for (long i = 0; i < n; i++) acc[i] += row.data()[i];
+    }
+  }
+  for (long i = 0; i < n; i++) { double sum = 0; for (int t = 0; t < nt; t++) sum += part[t][i]; dw[i] = (float)sum; }
+}
+
+static void dwBackpropInputImpl(const float* dy, const float* w, float* dx, const Dims& d) {
+  const int C = d.Ci, M = d.Co / d.Ci;
+  std::memset(dx, 0, sizeof(float) * (long)d.B * d.H * d.W * C);
+#pragma omp parallel for num_threads(convThreads((double)d.M() * d.KH * d.KW * d.Co)) schedule(dynamic, 1)
+  for (int b = 0; b < d.B; b++)
+    for (int oh = 0; oh < d.OH; oh++)
+      for (int ow = 0; ow < d.OW; ow++) {
+        const float* g = dy + (((long)b * d.OH + oh) * d.OW + ow) * d.Co;
+        for (int kh = 0; kh < d.KH; kh++) {
+          const int ih = oh * d.sh - d.pt + kh * d.dh;
+          if (ih < 0 || ih >= d.H) continue;
+          for (int kw = 0; kw < d.KW; kw++) {
+            const int iw = ow * d.sw - d.pl + kw * d.dw;
+            if (iw < 0 || iw >= d.W) continue;
+            float* o = dx + (((long)b * d.H + ih) * d.W + iw) * C;
+            const float* wk = w + (long)(kh * d.KW + kw) * C * M;
+            if (M == 1) for (int c = 0; c < C; c++) o[c] += wk[c] * g[c];
+            else for (int c = 0; c < C; c++) { float s = 0; for (int m = 0; m < M; m++) s += wk[c * M + m] * g[c * M + m]; o[c] += s; }
+          }
+        }
+      }
+}
+
 // ---- element-wise and reductions (memory-bound; threaded above a size threshold) ----------------
 // Memory-bound: one thread. (Measured on the shared 2-core machine: waking a second OpenMP thread
 // for a ~1 ms op cost more than it saved; the conv kernels above amortise it.)
@@ -851,6 +912,32 @@ static napi_value ResizeBilinearGrad(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+
+static bool dwSizes(const Dims& d, size_t x, size_t w, size_t y) {
+  return d.Ci > 0 && d.Co % d.Ci == 0 && x == (size_t)d.B * d.H * d.W * d.Ci && w == (size_t)d.KH * d.KW * d.Co && y == (size_t)d.B * d.OH * d.OW * d.Co;
+}
+
+// dwBackpropFilter(x, dy, dw, dims) / dwBackpropInput(dy, w, dx, dims); dims.Co = Ci * multiplier
+static napi_value DwBackpropFilter(napi_env env, napi_callback_info info) {
+  size_t argc = 4; napi_value a[4];
+  napi_get_cb_info(env, info, &argc, a, nullptr, nullptr);
+  float *x, *dy, *dw; size_t nx, ndy, ndw; Dims d;
+  if (argc < 4 || !f32(env, a[0], &x, &nx) || !f32(env, a[1], &dy, &ndy) || !f32(env, a[2], &dw, &ndw) || !dimsOf(env, a[3], &d)) return throwErr(env, "dwBackpropFilter(x, dy, dw, dims)");
+  if (!dwSizes(d, nx, ndw, ndy)) return throwErr(env, "dwBackpropFilter: array sizes do not match dims");
+  dwBackpropFilterImpl(x, dy, dw, d);
+  return nullptr;
+}
+
+static napi_value DwBackpropInput(napi_env env, napi_callback_info info) {
+  size_t argc = 4; napi_value a[4];
+  napi_get_cb_info(env, info, &argc, a, nullptr, nullptr);
+  float *dy, *w, *dx; size_t ndy, nw, ndx; Dims d;
+  if (argc < 4 || !f32(env, a[0], &dy, &ndy) || !f32(env, a[1], &w, &nw) || !f32(env, a[2], &dx, &ndx) || !dimsOf(env, a[3], &d)) return throwErr(env, "dwBackpropInput(dy, w, dx, dims)");
+  if (!dwSizes(d, ndx, nw, ndy)) return throwErr(env, "dwBackpropInput: array sizes do not match dims");
+  dwBackpropInputImpl(dy, w, dx, d);
+  return nullptr;
+}
+
 static napi_value SetThreads(napi_env env, napi_callback_info info) {
   size_t argc = 1; napi_value a[1];
   napi_get_cb_info(env, info, &argc, a, nullptr, nullptr);
@@ -872,6 +959,8 @@ static napi_value Init(napi_env env, napi_value exports) {
     {"maxPoolGrad", nullptr, MaxPoolGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"oneHot", nullptr, OneHot, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"resizeBilinearGrad", nullptr, ResizeBilinearGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
+    {"dwBackpropFilter", nullptr, DwBackpropFilter, nullptr, nullptr, nullptr, napi_default, nullptr},
+    {"dwBackpropInput", nullptr, DwBackpropInput, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"binary", nullptr, Binary, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"unary", nullptr, Unary, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"reduceRows", nullptr, ReduceRows, nullptr, nullptr, nullptr, napi_default, nullptr},
