@@ -10,8 +10,8 @@
  * Options: --steps N (timed training steps), --batch N, --size HxW (main step size, default 256x512),
  * --demo-size HxW|demo|none (second step size; default "demo": the crop, batch, method and optimiser of
  * `npm run demo`), --memory-steps N (default 200; runs at the demo setting),
- * --teacher PRESET, --student PRESET, --also-students A,B|none (more students at the main size, with their
- * profile; default student-mnv2, none in --quick), --backend wasm|cpu|tensorflow, --threads N, --no-torch,
+ * --teacher PRESET, --student PRESET, --also-students A,B|none (more students at the main size, batch 2
+ * unless --batch, with their profile; default student-mnv2, none in --quick), --backend wasm|cpu|tensorflow, --threads N, --no-torch,
  * --no-profile, --json-out FILE, --note TEXT (added to the markdown header),
  * --write-results[=FILE] (write the markdown of this run to bench/RESULTS.md, or FILE).
  *
@@ -178,10 +178,11 @@ async function main(): Promise<void> {
         torch: useTorch, profile: false, tag: demoSize.join('x'),
       });
     }
-    // other students at the main size (their kernels differ: MobileNetV2's depthwise convs)
+    // other students at the main size (their kernels differ: MobileNetV2's depthwise convs); batch 2 by
+    // default: the kernel check needs no more, and slow depthwise backward kernels make batch 8 take minutes
     for (const student of args.alsoStudents ?? (q ? [] : ['student-mnv2'])) {
       await benchStep(rec, {
-        setup: paper.setup, teacher: args.teacher, student, batch: stepBatch, size: args.size, steps: Math.max(3, Math.ceil(steps / 2)),
+        setup: paper.setup, teacher: args.teacher, student, batch: args.batch ?? 2, size: args.size, steps: 3,
         warmup: 1, torch: useTorch, profile: args.profile, tag: `${mainTag}-${student}`, teacherForward: false,
       });
     }
