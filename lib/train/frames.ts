@@ -12,9 +12,8 @@
  *   ImageNet mean/std normalisation.
  * - `frameBatches(frames, batchSize)`: whole-image eval batches in order.
  */
-import * as fs from 'fs';
-import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
+import { listCityscapes, loadCityscapesFrame, type CityscapesEntry } from '../cityscapes/dataset';
 import { labelIdsToTrainIds } from '../cityscapes/labels';
 import { renderSyntheticFrame } from '../cityscapes/synthetic';
 import type { Batch, Frame } from '../data/types';
@@ -46,55 +45,31 @@ export function downsampleFrame(f: Frame, factor: number): Frame {
   return { id: f.id, width: w, height: h, image, label };
 }
 
-/** List `{id, image, label}` file pairs of a split in the Cityscapes layout (sorted by id). */
+/**
+ * List `{id, image, label}` file pairs of a split in the Cityscapes layout (sorted by id), through the
+ * data layer's reader (`listCityscapes`: named errors for a missing root or split, an image without its
+ * label or the reverse, an empty split; `_gtFine_labelTrainIds.png` preferred when present).
+ */
 export function listSplit(root: string, split: string): { id: string; image: string; label: string }[] {
-  const imgRoot = path.join(root, 'leftImg8bit', split);
-  if (!fs.existsSync(imgRoot)) throw new Error(`dataset: ${imgRoot} does not exist (generate the synthetic data with \`npm run data\` or set --data to a Cityscapes root)`);
-  const out: { id: string; image: string; label: string }[] = [];
-  for (const city of fs.readdirSync(imgRoot).sort()) {
-    const dir = path.join(imgRoot, city);
-    if (!fs.statSync(dir).isDirectory()) continue;
-    for (const file of fs.readdirSync(dir).sort()) {
-      if (!file.endsWith('_leftImg8bit.png')) continue;
-      const id = file.slice(0, -'_leftImg8bit.png'.length);
-      const label = path.join(root, 'gtFine', split, city, `${id}_gtFine_labelIds.png`);
-      if (!fs.existsSync(label)) throw new Error(`dataset: ${path.join(dir, file)} has no label file ${label}`);
-      out.push({ id, image: path.join(dir, file), label });
-    }
-  }
-  if (out.length === 0) throw new Error(`dataset: split '${split}' under ${root} has no images`);
-  return out.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  return listEntries(root, split).map((e) => ({ id: e.id, image: e.imagePath, label: e.labelPath }));
 }
 
-async function decodePNG(file: string, channels: 1 | 3): Promise<{ data: Uint8Array; width: number; height: number }> {
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
-  const sharp = require('sharp') as any;
-  try {
-    let img = sharp(file);
-    img = channels === 1 ? img.toColourspace('b-w').extractChannel(0) : img.removeAlpha().toColourspace('srgb');
-    const { data, info } = await img.raw().toBuffer({ resolveWithObject: true });
-    if (info.channels !== channels) throw new Error(`expected ${channels} channel(s), got ${info.channels}`);
-    return { data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width: info.width, height: info.height };
-  } catch (e) {
-    throw new Error(`dataset: cannot decode ${file}: ${(e as Error).message}`);
-  }
+function listEntries(root: string, split: string): CityscapesEntry[] {
+  return listCityscapes(root, split).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
 }
 
 /**
  * Load a split into memory as frames (trainIds), shrunk by `downsample` (integer, default 1).
+ * Decoding and validation (corrupt PNGs, size mismatches, label values that are not Cityscapes ids,
+ * each error naming the file) are the data layer's `loadCityscapesFrame` at full size; the shrink is
+ * this file's exact box filter, so the same files always give the same tensors.
  * @example const val = await loadSplitFrames('data/synthetic-cityscapes', 'val', {downsample: 2});
  */
 export async function loadSplitFrames(root: string, split: string, o: { downsample?: number; limit?: number } = {}): Promise<Frame[]> {
-  const files = listSplit(root, split).slice(0, o.limit ?? Infinity);
+  const entries = listEntries(root, split).slice(0, o.limit ?? Infinity);
   const frames: Frame[] = [];
-  for (const f of files) {
-    const img = await decodePNG(f.image, 3);
-    const lab = await decodePNG(f.label, 1);
-    if (img.width !== lab.width || img.height !== lab.height) {
-      throw new Error(`dataset: ${f.image} is ${img.width}x${img.height} but its label ${f.label} is ${lab.width}x${lab.height}`);
-    }
-    const label = labelIdsToTrainIds(lab.data, undefined, f.label);
-    frames.push(downsampleFrame({ id: f.id, width: img.width, height: img.height, image: img.data, label }, o.downsample ?? 1));
+  for (const entry of entries) {
+    frames.push(downsampleFrame(await loadCityscapesFrame(entry, 1), o.downsample ?? 1));
   }
   return frames;
 }
