@@ -107,12 +107,12 @@ export function trainConfigFromOptions(command: string, o: Record<string, unknow
 }
 
 async function startBackend(o: Record<string, unknown>): Promise<string> {
-  const { initBackend } = await import('../backend');
+  const { initBackend } = require('../backend') as typeof import('../backend');
   return initBackend({ backend: o.backend as never });
 }
 
 async function trainCommand(command: 'train-teacher' | 'train-student' | 'distill', o: Record<string, unknown>): Promise<void> {
-  const { validateExperiment, runExperiment } = await import('../train/experiment');
+  const { validateExperiment, runExperiment } = require('../train/experiment') as typeof import('../train/experiment');
   const train = trainConfigFromOptions(command, o);
   const model = (o.model as string | undefined) ?? (command === 'train-teacher' ? 'teacher' : 'student-r18');
   const name = (o.name as string | undefined) ?? `${command}-${model}`;
@@ -141,8 +141,8 @@ async function trainCommand(command: 'train-teacher' | 'train-student' | 'distil
     console.log(`${name}: val mIoU ${(100 * r.eval.mIoU).toFixed(2)} (${r.eval.images} images) -> ${path.join(r.runDir, 'eval.json')}`);
   }
   if (o.export !== undefined) {
-    const { saveModelPackage } = await import('../train/model-package');
-    const { configHash } = await import('../train/config');
+    const { saveModelPackage } = require('../train/model-package') as typeof import('../train/model-package');
+    const { configHash } = require('../train/config') as typeof import('../train/config');
     await saveModelPackage(r.student, String(o.export), {
       quantization: o.quantization as never,
       manifest: {
@@ -165,10 +165,10 @@ async function trainCommand(command: 'train-teacher' | 'train-student' | 'distil
 
 /** Evaluate a model package on val and store the result as its manifest's valMIoU (the float32 value is kept). */
 export async function recordPackageEval(dir: string, dataRoot: string, downsample: number, valLimit?: number): Promise<number> {
-  const { loadModelPackage } = await import('../train/model-package');
-  const { cachedFrames } = await import('../train/experiment');
-  const { frameBatches } = await import('../train/frames');
-  const { evaluate } = await import('../train/evaluate');
+  const { loadModelPackage } = require('../train/model-package') as typeof import('../train/model-package');
+  const { cachedFrames } = require('../train/experiment') as typeof import('../train/experiment');
+  const { frameBatches } = require('../train/frames') as typeof import('../train/frames');
+  const { evaluate } = require('../train/evaluate') as typeof import('../train/evaluate');
   const { net, manifest } = loadModelPackage(dir);
   const frames = await cachedFrames(dataRoot, 'val', downsample, valLimit);
   const r = await evaluate(net, frameBatches(frames, 4));
@@ -277,7 +277,7 @@ export const COMMANDS: Record<string, Command> = {
     },
     async run(o) {
       if (!o.name) throw new UsageError('merge: --name is required');
-      const { mergeSweep } = await import('../train/sweep');
+      const { mergeSweep } = require('../train/sweep') as typeof import('../train/sweep');
       const m = mergeSweep(String(o.runs), String(o.name));
       console.log(`merged ${m.results.length} cell(s) -> ${m.json}, ${m.csv}`);
       for (const g of m.groups) {
@@ -340,9 +340,9 @@ export const COMMANDS: Record<string, Command> = {
       const info = JSON.parse(fs.readFileSync(path.join(run, 'config.json'), 'utf8')) as Record<string, any>;
       const ptr = JSON.parse(fs.readFileSync(latestFile, 'utf8')) as { step: number; dir: string };
       const backend = await startBackend(o);
-      const { buildModel } = await import('../models');
-      const { loadWeightsInto } = await import('../train/checkpoint');
-      const { saveModelPackage } = await import('../train/model-package');
+      const { buildModel } = require('../models') as typeof import('../models');
+      const { loadWeightsInto } = require('../train/checkpoint') as typeof import('../train/checkpoint');
+      const { saveModelPackage } = require('../train/model-package') as typeof import('../train/model-package');
       const net = buildModel(info.config.student);
       loadWeightsInto(net.model, path.join(run, 'checkpoints', ptr.dir, 'student'));
       const train = info.config.train as { iters: number; seed: number };
@@ -413,8 +413,8 @@ export function sweepGridFromOptions(o: Record<string, unknown>): Record<string,
 }
 
 async function sweepCommand(o: Record<string, unknown>): Promise<void> {
-  const { validateSweep, runSweep, parseShard, shardCells, mergeSweep } = await import('../train/sweep');
-  const { METHOD_PRESETS } = await import('../train/presets');
+  const { validateSweep, runSweep, parseShard, shardCells, mergeSweep } = require('../train/sweep') as typeof import('../train/sweep');
+  const { METHOD_PRESETS } = require('../train/presets') as typeof import('../train/presets');
   const train = readConfigFile(o.config);
   for (const [k, v] of Object.entries({ iters: o.iters, batchSize: o.batch, lr: o.lr, seed: o.seed, checkpointEvery: o.checkpointEvery, logEvery: o.logEvery, warmupIters: o.warmup })) if (v !== undefined) train[k] = v;
   const opt: Record<string, unknown> = { ...((train.optimizer as Record<string, unknown>) ?? {}) };
@@ -450,11 +450,11 @@ async function sweepCommand(o: Record<string, unknown>): Promise<void> {
 }
 
 async function evalCommand(o: Record<string, unknown>): Promise<void> {
-  const { loadModelPackage } = await import('../train/model-package');
-  const { listSplit, frameBatches } = await import('../train/frames');
-  const { cachedFrames } = await import('../train/experiment');
-  const { evaluate } = await import('../train/evaluate');
-  const { CITYSCAPES_TRAIN_CLASSES } = await import('../cityscapes/labels');
+  const { loadModelPackage } = require('../train/model-package') as typeof import('../train/model-package');
+  const { listSplit, frameBatches } = require('../train/frames') as typeof import('../train/frames');
+  const { cachedFrames } = require('../train/experiment') as typeof import('../train/experiment');
+  const { evaluate } = require('../train/evaluate') as typeof import('../train/evaluate');
+  const { CITYSCAPES_TRAIN_CLASSES } = require('../cityscapes/labels') as typeof import('../cityscapes/labels');
   if ((o.modelDir === undefined) === (o.run === undefined)) throw new UsageError('eval: give exactly one of --model-dir DIR (a model package) or --run DIR (a run folder)');
   let dir = String(o.modelDir ?? '');
   if (o.run !== undefined) {
@@ -469,8 +469,8 @@ async function evalCommand(o: Record<string, unknown>): Promise<void> {
   await startBackend(o);
   let net;
   if (o.run !== undefined) {
-    const { buildModel } = await import('../models');
-    const { loadWeightsInto } = await import('../train/checkpoint');
+    const { buildModel } = require('../models') as typeof import('../models');
+    const { loadWeightsInto } = require('../train/checkpoint') as typeof import('../train/checkpoint');
     const cfg = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8')) as { config: { student: never } };
     const ptr = JSON.parse(fs.readFileSync(path.join(dir, 'checkpoints', 'latest.json'), 'utf8')) as { dir: string };
     net = buildModel(cfg.config.student);
@@ -490,8 +490,8 @@ async function evalCommand(o: Record<string, unknown>): Promise<void> {
 }
 
 async function demoCommand(o: Record<string, unknown>): Promise<void> {
-  const { defaultDemoOptions, validateDemo, runDemo } = await import('../train/demo');
-  const { METHOD_PRESETS } = await import('../train/presets');
+  const { defaultDemoOptions, validateDemo, runDemo } = require('../train/demo') as typeof import('../train/demo');
+  const { METHOD_PRESETS } = require('../train/presets') as typeof import('../train/presets');
   const d = defaultDemoOptions();
   const opts = {
     ...d,
@@ -545,7 +545,7 @@ async function generateData(o: Record<string, unknown>, log: (m: string) => void
     log(`data: ${out} exists (${manifest}); use --force to regenerate`);
     return;
   }
-  const { generateSyntheticCityscapes } = await import('../cityscapes/synthetic');
+  const { generateSyntheticCityscapes } = require('../cityscapes/synthetic') as typeof import('../cityscapes/synthetic');
   const t0 = Date.now();
   await generateSyntheticCityscapes({
     out: path.resolve(out), seed: o.seed as number, train: o.train as number, val: o.val as number,

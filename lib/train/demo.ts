@@ -102,7 +102,7 @@ export async function runDemo(
 
 /** Per-class IoU bars of both students (vega-lite via lib/viz). */
 export async function demoChart(r: DemoReport): Promise<string> {
-  const { groupedBarSpec, renderSVG } = await import('../viz');
+  const { groupedBarSpec, renderSVG } = require('../viz') as typeof import('../viz');
   const bars = [] as { category: string; group: string; value: number }[];
   r.classNames.forEach((c, i) => {
     const bv = r.baseline.perClassIoU[i];
