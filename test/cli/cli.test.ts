@@ -92,6 +92,16 @@ const BAD: [string[], RegExp][] = [
   [['train-student', '--backend', 'gpu'], /--backend must be one of tensorflow, wasm, cpu/],
 ];
 
+test('the installed bin (bin/channel-distill.cjs) reaches the commands that load modules lazily', () => {
+  // Runs the real entry point in a child process (CommonJS tsx hook), as `npx channel-distill` does.
+  const { spawnSync } = require('child_process') as typeof import('child_process');
+  const bin = path.join(__dirname, '..', '..', 'bin', 'channel-distill.cjs');
+  const r = spawnSync(process.execPath, [bin, 'sweep', '--name', 'x', '--methods', 'nope', '--runs', runs], { encoding: 'utf8' });
+  assert.is(r.status, 2, r.stderr + r.stdout);
+  assert.match(r.stderr + r.stdout, /unknown method preset 'nope'/);
+  assert.not.match(r.stderr + r.stdout, /Cannot find module/);
+});
+
 test('every bad option or config fails with a clear error before any work', async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cd-cli-cfg-'));
   const badConfig = path.join(dir, 'bad.json');
