@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
 """Render the merged sweep results (runs/<sweep>/results.json, written by `channel-distill merge`)
-as the markdown table in data/results/README.md. Usage: python3 data/results/make_table.py runs/research/b400/results.json"""
+as the markdown table in data/results/README.md. Usage: python3 data/results/make_table.py runs/research/b400/results.json [more results.json ...]
+Several files (e.g. two sweeps over different seeds of the same methods) are pooled per method; "vs baseline"
+uses the baseline rows of any of them."""
 import json, math, statistics, sys
 
 CLASSES = None
-d = json.load(open(sys.argv[1]))
+files = [json.load(open(p)) for p in sys.argv[1:]]
 rows = {}
-for r in d['results']:
+for r in [r for d in files for r in d['results']]:
     m = r['params'].get('method', '(none)')
     rows.setdefault(m, []).append((r['params'].get('train.seed'), r['mIoU'], r['perClassIoU'], r['meanStepSeconds']))
     CLASSES = r.get('classNames') or CLASSES
@@ -23,5 +25,6 @@ for m, xs in rows.items():
     sps = statistics.mean(x[3] for x in xs)
     std_s = f' ± {100*std:.2f}' if not math.isnan(std) else ''
     print(f'| {m} | {",".join(str(x[0]) for x in xs)} | {100*mean:.2f}{std_s} | {per} | {diff} | {sps:.3f} |')
-if d.get('missing'):
-    print(f'\nNot finished (partial result): {", ".join(d["missing"])}')
+missing = [m for d in files for m in d.get('missing') or []]
+if missing:
+    print(f'\nNot finished (partial result): {", ".join(missing)}')
