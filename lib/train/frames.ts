@@ -16,12 +16,11 @@ import * as tf from '@tensorflow/tfjs';
 import { listCityscapes, loadCityscapesFrame, type CityscapesEntry } from '../cityscapes/dataset';
 import { labelIdsToTrainIds } from '../cityscapes/labels';
 import { renderSyntheticFrame } from '../cityscapes/synthetic';
+import { IMAGENET_MEAN, IMAGENET_STD } from '../data/augment';
 import type { Batch, Frame } from '../data/types';
 import { hashInts, Rng } from './rng';
 import type { TrainData } from './trainer';
 
-export const IMAGENET_MEAN = [0.485 * 255, 0.456 * 255, 0.406 * 255];
-export const IMAGENET_STD = [0.229 * 255, 0.224 * 255, 0.225 * 255];
 
 /** Shrink a frame by an integer factor: 2×2 (f×f) box average for RGB, pixel-centre label. */
 export function downsampleFrame(f: Frame, factor: number): Frame {
