@@ -10,7 +10,7 @@ export {
 export type { BackboneConfig, MobileNetV2BackboneConfig, ResNetBackboneConfig } from './backbones';
 export { defaultASPPConfig, defaultPPMConfig } from './heads';
 export type { ASPPHeadConfig, HeadConfig, PPMHeadConfig } from './heads';
-export { AdaptiveAvgPool2D, AtrousConv2D, BilinearResize, ChannelDropout, FastBatchNorm, batchNormTraining, adaptiveAvgPool, adaptivePoolMatrix, upsampleLogits } from './layers';
+export { AdaptiveAvgPool2D, AtrousConv2D, BilinearResize, ChannelDropout, dropoutCounters, setDropoutCounters, FastBatchNorm, batchNormTraining, adaptiveAvgPool, adaptivePoolMatrix, upsampleLogits } from './layers';
 export { countFlops, countMacs, countParams, layerCosts } from './complexity';
 export type { LayerCost } from './complexity';
 export { forward, freezeNet, predictLabels, predictLogits, trainableVariables } from './predict';

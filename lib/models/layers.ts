@@ -324,7 +324,8 @@ export class ChannelDropout extends tf.layers.Layer {
   static className = 'ChannelDropout';
   readonly rate: number;
   readonly seed: number | null;
-  private calls = 0;
+  /** Training-mode calls so far: part of the training state (checkpointed, see `dropoutCounters`). */
+  calls = 0;
 
   constructor(args: ChannelDropoutArgs) {
     super(args);
@@ -353,3 +354,25 @@ export class ChannelDropout extends tf.layers.Layer {
   }
 }
 tf.serialization.registerClass(ChannelDropout);
+
+/**
+ * The call counters of a model's ChannelDropout layers, in layer order: the state that decides the
+ * next dropout masks, which a checkpoint must hold for a resumed run to draw the masks an
+ * uninterrupted one would.
+ * @example const saved = dropoutCounters(net.model); …; setDropoutCounters(net.model, saved);
+ */
+export function dropoutCounters(model: tf.LayersModel): number[] {
+  return model.layers.filter((l): l is ChannelDropout => l instanceof ChannelDropout).map((l) => l.calls);
+}
+
+/** Restore counters saved by `dropoutCounters` (same architecture: same number of dropout layers). */
+export function setDropoutCounters(model: tf.LayersModel, counters: number[]): void {
+  const layers = model.layers.filter((l): l is ChannelDropout => l instanceof ChannelDropout);
+  if (counters.length !== layers.length) {
+    throw new Error(`setDropoutCounters: ${counters.length} saved counter(s) for ${layers.length} ChannelDropout layer(s) (different architecture?)`);
+  }
+  layers.forEach((l, i) => {
+    if (!(Number.isInteger(counters[i]) && counters[i] >= 0)) throw new Error(`setDropoutCounters: counter ${i} must be an integer >= 0, got ${counters[i]}`);
+    l.calls = counters[i];
+  });
+}

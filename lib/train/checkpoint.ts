@@ -9,23 +9,75 @@
  *   place, plus a `latest.json` pointer replaced atomically (temp file + rename). A process killed at
  *   any moment leaves either the previous or the new checkpoint, never a half-written one.
  */
+import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 
 export type WeightQuantization = 'none' | 'float16' | 'uint8';
 
-/** Write `data` to `file` atomically: temp file in the same folder, fsync, rename. */
+/**
+ * Write `data` to `file` atomically: temp file in the same folder, every byte written (a short write
+ * is retried, and an error naming the file when the disk takes no more), fsync, size check, rename,
+ * fsync of the folder. A failed write removes its temp file and leaves `file` as it was.
+ */
 export function writeFileAtomic(file: string, data: string | Uint8Array): void {
   const tmp = `${file}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
-  const fd = fs.openSync(tmp, 'w');
+  const buf = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+  let fd: number | null = null;
   try {
-    fs.writeSync(fd, typeof data === 'string' ? Buffer.from(data, 'utf8') : data);
+    fd = fs.openSync(tmp, 'w');
+    let written = 0;
+    while (written < buf.byteLength) {
+      let n: number;
+      try {
+        n = fs.writeSync(fd, buf, written, buf.byteLength - written);
+      } catch (e) {
+        throw new Error(`writing ${file}: ${written} of ${buf.byteLength} bytes written, then ${(e as Error).message}`);
+      }
+      if (!(n > 0)) throw new Error(`writing ${file}: short write, ${written} of ${buf.byteLength} bytes written (disk full?)`);
+      written += n;
+    }
     fs.fsyncSync(fd);
-  } finally {
+    const size = fs.fstatSync(fd).size;
+    if (size !== buf.byteLength) throw new Error(`writing ${file}: the file has ${size} bytes after the write, expected ${buf.byteLength}`);
     fs.closeSync(fd);
+    fd = null;
+    fs.renameSync(tmp, file);
+  } catch (e) {
+    if (fd !== null) try { fs.closeSync(fd); } catch { /* already failing */ }
+    fs.rmSync(tmp, { force: true });
+    throw e;
   }
-  fs.renameSync(tmp, file);
+  fsyncDir(path.dirname(file));
+}
+
+/** fsync a folder so that a rename into it survives a power loss (best effort where unsupported). */
+export function fsyncDir(dir: string): void {
+  let fd: number | null = null;
+  try {
+    fd = fs.openSync(dir, 'r');
+    fs.fsyncSync(fd);
+  } catch {
+    // some file systems refuse fsync on folders; the rename itself is still atomic
+  } finally {
+    if (fd !== null) fs.closeSync(fd);
+  }
+}
+
+/** Parse a JSON file; a missing file or invalid JSON is an error that names the file (and `what` it is). */
+export function readJSONFile<T = unknown>(file: string, what = 'file'): T {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new Error(`${what} ${file} cannot be read: ${(e as Error).message}`);
+  }
+  try {
+    return JSON.parse(text) as T;
+  } catch (e) {
+    throw new Error(`${what} ${file} is not valid JSON (${(e as Error).message}; ${text.length} bytes)`);
+  }
 }
 
 function weightDataToBuffer(data: tf.io.WeightData): ArrayBuffer {
@@ -150,24 +202,34 @@ export function fileIOHandler(dir: string, options: FileIOHandlerOptions = {}): 
 export function readModelArtifacts(dir: string): tf.io.ModelArtifacts {
   const jsonPath = path.join(dir, 'model.json');
   if (!fs.existsSync(jsonPath)) throw new Error(`checkpoint: ${jsonPath} does not exist`);
-  let modelJSON: tf.io.ModelJSON;
-  try {
-    modelJSON = JSON.parse(fs.readFileSync(jsonPath, 'utf8'));
-  } catch (e) {
-    throw new Error(`checkpoint: ${jsonPath} is not valid JSON (${(e as Error).message})`);
-  }
+  const modelJSON = readJSONFile<tf.io.ModelJSON>(jsonPath, 'checkpoint: model file');
   const specs: tf.io.WeightsManifestEntry[] = [];
   const buffers: ArrayBuffer[] = [];
   for (const group of modelJSON.weightsManifest ?? []) {
+    let bytes = 0;
+    const files: string[] = [];
     for (const p of group.paths) {
       const file = path.join(dir, p);
       if (!fs.existsSync(file)) throw new Error(`checkpoint: weights file ${file} named in ${jsonPath} is missing`);
       const b = fs.readFileSync(file);
+      bytes += b.byteLength;
+      files.push(file);
       buffers.push(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
+    }
+    const need = group.weights.reduce((a, w) => a + weightBytes(w), 0);
+    if (bytes !== need) {
+      throw new Error(`checkpoint: ${files.join(' + ')} ${files.length > 1 ? 'have' : 'has'} ${bytes} bytes, but the weights listed in ${jsonPath} need ${need} (${bytes < need ? 'truncated' : 'extra bytes'}: a damaged or mismatched file)`);
     }
     specs.push(...group.weights);
   }
   return tf.io.getModelArtifactsForJSONSync(modelJSON, specs, tf.io.CompositeArrayBuffer.join(buffers));
+}
+
+/** Bytes of one weights-manifest entry as stored (quantised entries take 1 or 2 bytes per value). */
+export function weightBytes(w: tf.io.WeightsManifestEntry): number {
+  const n = w.shape.reduce((a, b) => a * b, 1);
+  if (w.quantization) return n * (w.quantization.dtype === 'float16' || w.quantization.dtype === 'uint16' ? 2 : 1);
+  return n * (w.dtype === 'bool' ? 1 : 4);
 }
 
 /**
@@ -212,8 +274,10 @@ export function loadTensors(dir: string, name: string): tf.Tensor[] {
   if (!fs.existsSync(specFile) || !fs.existsSync(binFile)) {
     throw new Error(`checkpoint: ${specFile} or ${binFile} is missing`);
   }
-  const specs = JSON.parse(fs.readFileSync(specFile, 'utf8')) as tf.io.WeightsManifestEntry[];
+  const specs = readJSONFile<tf.io.WeightsManifestEntry[]>(specFile, 'checkpoint: tensor list');
   const b = fs.readFileSync(binFile);
+  const need = specs.reduce((a, w) => a + weightBytes(w), 0);
+  if (b.byteLength !== need) throw new Error(`checkpoint: ${binFile} has ${b.byteLength} bytes, but ${specFile} lists ${need} (a damaged or mismatched file)`);
   const named = tf.io.decodeWeights(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength), specs);
   return specs.map((s) => named[s.name]);
 }
@@ -223,8 +287,52 @@ export interface CheckpointPointer {
   dir: string;
 }
 
+/** The result of `CheckpointDir.verify`: `problem` is set when the folder is damaged. */
+export interface CheckpointCheck {
+  ok: boolean;
+  problem?: string;
+  /** True for a folder written before manifests existed (loaded without checksums). */
+  unverified?: boolean;
+}
+
+/** Checkpoint folders of this process being written right now (their temp folders are not stale). */
+const activeTemp = new Set<string>();
+
+function isAlive(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function sha256File(file: string): string {
+  return crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex');
+}
+
+function listFiles(dir: string, prefix = ''): string[] {
+  const out: string[] = [];
+  for (const e of fs.readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+    const rel = prefix ? `${prefix}/${e.name}` : e.name;
+    if (e.isDirectory()) out.push(...listFiles(path.join(dir, e.name), rel));
+    else out.push(rel);
+  }
+  return out;
+}
+
+function fsyncTree(dir: string): void {
+  for (const e of fs.readdirSync(dir, { withFileTypes: true })) if (e.isDirectory()) fsyncTree(path.join(dir, e.name));
+  fsyncDir(dir);
+}
+
+export const CHECKPOINT_MANIFEST = 'manifest.json';
+
 /**
- * The `checkpoints/` folder of a run.
+ * The `checkpoints/` folder of a run. Every checkpoint folder holds a `manifest.json` with the size
+ * and sha256 of each of its files, written last and verified on load (`verify`); a damaged newest
+ * checkpoint is reported by name and the newest intact one is used instead (`candidates`).
  * @example
  *   const ck = new CheckpointDir('runs/x/checkpoints');
  *   await ck.write(100, async (tmp) => { await saveTensors(tmp, 'opt', slots); });
@@ -233,54 +341,137 @@ export interface CheckpointPointer {
 export class CheckpointDir {
   constructor(readonly root: string, readonly keep = 2) {}
 
+  /** latest.json's pointer (not verified), or null when there is none; invalid JSON is an error naming the file. */
   latest(): CheckpointPointer | null {
     const p = path.join(this.root, 'latest.json');
     if (!fs.existsSync(p)) return null;
-    const ptr = JSON.parse(fs.readFileSync(p, 'utf8')) as CheckpointPointer;
+    const ptr = readJSONFile<CheckpointPointer>(p, 'checkpoint pointer');
+    if (typeof ptr?.step !== 'number' || typeof ptr?.dir !== 'string' || !/^step-\d+$/.test(ptr.dir)) {
+      throw new Error(`checkpoint pointer ${p} is not {"step": N, "dir": "step-…"}: ${JSON.stringify(ptr).slice(0, 200)}`);
+    }
     const dir = path.join(this.root, ptr.dir);
     if (!fs.existsSync(dir)) throw new Error(`checkpoint pointer ${p} names ${dir}, which does not exist`);
     return { step: ptr.step, dir };
   }
 
-  /** Write a checkpoint for `step`: `fill` writes into a temp folder that is then renamed into place. */
+  /** Step folders on disk, newest first. */
+  list(): CheckpointPointer[] {
+    if (!fs.existsSync(this.root)) return [];
+    return fs.readdirSync(this.root).filter((e) => /^step-\d+$/.test(e))
+      .map((e) => ({ step: Number(e.slice(5)), dir: path.join(this.root, e) }))
+      .sort((a, b) => b.step - a.step);
+  }
+
+  /**
+   * Checkpoints to try on resume, best first: latest.json's, then the older ones newest first (none
+   * newer than the pointer: those belong to a timeline abandoned by a fallback). Problems with
+   * latest.json itself are passed to `warn` and the folders are used instead.
+   */
+  candidates(warn: (msg: string) => void = () => undefined): CheckpointPointer[] {
+    let ptr: CheckpointPointer | null = null;
+    try {
+      ptr = this.latest();
+    } catch (e) {
+      warn(`${(e as Error).message}: using the checkpoint folders instead`);
+    }
+    const all = this.list();
+    if (!ptr) return all;
+    return [ptr, ...all.filter((c) => c.step < ptr!.step)];
+  }
+
+  /** Check a checkpoint folder against its manifest (sizes and sha256 of every file). */
+  static verify(dir: string): CheckpointCheck {
+    const mf = path.join(dir, CHECKPOINT_MANIFEST);
+    if (!fs.existsSync(mf)) {
+      if (fs.existsSync(path.join(dir, 'state.json'))) return { ok: true, unverified: true };
+      return { ok: false, problem: `${mf} is missing` };
+    }
+    let m: { files?: Record<string, { bytes: number; sha256: string }> };
+    try {
+      m = readJSONFile(mf, 'checkpoint manifest');
+    } catch (e) {
+      return { ok: false, problem: (e as Error).message };
+    }
+    if (!m || typeof m.files !== 'object' || m.files === null) return { ok: false, problem: `${mf} has no "files" table` };
+    for (const [rel, want] of Object.entries(m.files)) {
+      const f = path.join(dir, rel);
+      if (!fs.existsSync(f)) return { ok: false, problem: `${f} is missing (listed in ${mf})` };
+      const size = fs.statSync(f).size;
+      if (size !== want.bytes) return { ok: false, problem: `${f} has ${size} bytes, the manifest says ${want.bytes} (${size < want.bytes ? 'truncated' : 'overwritten'})` };
+      if (sha256File(f) !== want.sha256) return { ok: false, problem: `${f} does not match its sha256 checksum in ${mf} (overwritten or corrupted bytes)` };
+    }
+    return { ok: true };
+  }
+
+  /**
+   * Write a checkpoint for `step`: `fill` writes into a temp folder; a manifest with every file's size
+   * and sha256 is added, the folder is fsynced and renamed into place, then latest.json is replaced.
+   * A failure removes the temp folder and leaves the previous checkpoint untouched.
+   */
   async write(step: number, fill: (tmpDir: string) => Promise<void>): Promise<string> {
     fs.mkdirSync(this.root, { recursive: true });
-    this.cleanTemp();
+    this.cleanStale();
     const name = `step-${String(step).padStart(6, '0')}`;
     const tmp = path.join(this.root, `.tmp-${name}-${process.pid}`);
-    fs.rmSync(tmp, { recursive: true, force: true });
-    fs.mkdirSync(tmp, { recursive: true });
-    await fill(tmp);
     const final = path.join(this.root, name);
-    fs.rmSync(final, { recursive: true, force: true });
-    fs.renameSync(tmp, final);
+    activeTemp.add(tmp);
+    try {
+      fs.rmSync(tmp, { recursive: true, force: true });
+      fs.mkdirSync(tmp, { recursive: true });
+      await fill(tmp);
+      const files: Record<string, { bytes: number; sha256: string }> = {};
+      for (const rel of listFiles(tmp)) {
+        const f = path.join(tmp, rel);
+        files[rel] = { bytes: fs.statSync(f).size, sha256: sha256File(f) };
+      }
+      writeFileAtomic(path.join(tmp, CHECKPOINT_MANIFEST), JSON.stringify({ version: 1, step, files }, null, 1) + '\n');
+      fsyncTree(tmp);
+      fs.rmSync(final, { recursive: true, force: true });
+      fs.renameSync(tmp, final);
+      fsyncDir(this.root);
+    } catch (e) {
+      fs.rmSync(tmp, { recursive: true, force: true });
+      let prev = 'there is no earlier checkpoint';
+      try {
+        const p = this.latest();
+        if (p) prev = `the previous checkpoint ${p.dir} (step ${p.step}) is untouched`;
+      } catch { /* reported on resume */ }
+      throw new Error(`checkpoint of step ${step} was not written (${(e as Error).message}); ${prev}`);
+    } finally {
+      activeTemp.delete(tmp);
+    }
     writeFileAtomic(path.join(this.root, 'latest.json'), JSON.stringify({ step, dir: name }));
-    this.prune(name);
+    this.prune(step);
     return final;
   }
 
-  /** Remove temp folders left by killed writers (never those of a live process). */
-  private cleanTemp(): void {
+  /**
+   * Remove temp folders and files left by writers that died (a kill, a full disk): those of dead
+   * processes, and those of this process's id that no writer of this process is using (the id of a
+   * dead process is often reused in containers). Returns the removed paths.
+   */
+  cleanStale(): string[] {
+    if (!fs.existsSync(this.root)) return [];
+    const removed: string[] = [];
     for (const e of fs.readdirSync(this.root)) {
-      const m = /^\.tmp-.*-(\d+)$/.exec(e);
+      const m = /^\.tmp-.*-(\d+)$/.exec(e) ?? /\.tmp-(\d+)-[a-z0-9]+$/.exec(e);
       if (!m) continue;
+      const p = path.join(this.root, e);
       const pid = Number(m[1]);
-      let alive = pid === process.pid;
-      if (!alive) {
-        try {
-          process.kill(pid, 0);
-          alive = true;
-        } catch {
-          alive = false;
-        }
+      const stale = pid === process.pid ? !activeTemp.has(p) : !isAlive(pid);
+      if (stale) {
+        fs.rmSync(p, { recursive: true, force: true });
+        removed.push(p);
       }
-      if (!alive) fs.rmSync(path.join(this.root, e), { recursive: true, force: true });
     }
+    return removed;
   }
 
-  private prune(current: string): void {
-    const steps = fs.readdirSync(this.root).filter((e) => /^step-\d+$/.test(e) && e !== current).sort();
-    const extra = steps.length - (this.keep - 1);
-    for (let i = 0; i < extra; i++) fs.rmSync(path.join(this.root, steps[i]), { recursive: true, force: true });
+  /** Keep the `keep` newest checkpoints up to `current`; drop any newer one (an abandoned timeline). */
+  private prune(current: number): void {
+    const others = this.list().filter((c) => c.step !== current);
+    const newer = others.filter((c) => c.step > current);
+    const older = others.filter((c) => c.step < current);
+    for (const c of [...newer, ...older.slice(Math.max(0, this.keep - 1))]) fs.rmSync(c.dir, { recursive: true, force: true });
   }
 }

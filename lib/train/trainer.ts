@@ -6,19 +6,28 @@
  * - The teacher runs in inference mode (`model.predict`, BatchNorm moving statistics, no dropout),
  *   OUTSIDE the gradient tape: it is frozen and never receives gradient.
  * - The student (and every aligner) is updated by one optimiser with the poly schedule.
- * - All randomness is a function of (seed, step): batch `k` is `data.batch(k)`, so a resumed run
- *   continues exactly where a killed one stopped (up to the steps since the last checkpoint).
+ * - All randomness is a function of (seed, step) or checkpointed: batch `k` is `data.batch(k)`, and
+ *   a checkpoint holds the weights (BatchNorm statistics included), optimiser slots and iteration
+ *   counts, term states and the dropout layers' call counters, so a resumed run is bit-identical to
+ *   an uninterrupted one (on a deterministic backend such as `cpu`).
+ * - A run folder is locked (`RunLock`) while the trainer uses it; checkpoints are verified on load
+ *   (manifest with sizes + sha256) and a damaged newest one falls back to the newest intact one.
+ * - Nothing non-finite is kept: a step whose loss, term or gradient is NaN/Infinity stops training
+ *   before the update, naming the value with a hint at the cause; weights are checked before every
+ *   checkpoint. A term that is exactly 0 and a loss that explodes are reported once (`log`).
  * - Per-step tensor work runs in `tf.tidy`; `tf.memory().numTensors` stays flat over steps.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { Batch } from '../data/types';
 import type { SegmentationNet } from '../models/types';
 import { forward as modelForward } from '../models';
-import { CheckpointDir, loadTensors, loadWeightsInto, fileIOHandler, saveTensors, writeFileAtomic } from './checkpoint';
+import { dropoutCounters, setDropoutCounters } from '../models/layers';
+import { CheckpointDir, loadTensors, loadWeightsInto, fileIOHandler, readJSONFile, saveTensors, writeFileAtomic } from './checkpoint';
+import { countNonFinite, describeNonFinite, modelWeightTensors } from './finite';
 import { TrainConfig, resolveTrainConfig, configHash } from './config';
 import { crossEntropy2d } from './loss';
 import { Optimizer } from './optim';
-import { RunDir } from './run-dir';
+import { RunDir, RunLock } from './run-dir';
 import { polyLR } from './schedule';
 import type { LossTerm, StepTensors } from './terms';
 import * as fs from 'fs';
@@ -54,6 +63,13 @@ export interface TrainerOptions {
   runInfo?: Record<string, unknown>;
   /** Called after every step (progress bar, log lines). */
   onStep?: (r: StepRecord, trainer: Trainer) => void;
+  /** Warnings and notes (checkpoint fallback, a term that is exactly 0, a diverging loss); default stderr. */
+  log?: (msg: string) => void;
+}
+
+/** A value that is not finite (NaN or ±Infinity) or a number formatted for a message. */
+function num(v: number): string {
+  return Number.isFinite(v) ? String(+v.toPrecision(5)) : String(v);
 }
 
 function forward(net: SegmentationNet, images: tf.Tensor4D, training: boolean): { feature: tf.Tensor4D; logits: tf.Tensor4D } {
@@ -78,7 +94,14 @@ export class Trainer {
   private readonly variables: tf.Variable[];
   private readonly onStep?: TrainerOptions['onStep'];
   private readonly ckpt?: CheckpointDir;
+  private readonly lock?: RunLock;
+  private readonly log: (msg: string) => void;
   private resumedFrom: number | null = null;
+  /** First step run by this trainer object (no update applied before it in this process). */
+  private firstStep: number | null = null;
+  private firstLoss: number | null = null;
+  private warnedDiverging = false;
+  private readonly warnedZero = new Set<string>();
 
   constructor(o: TrainerOptions) {
     this.config = resolveTrainConfig(o.config as Record<string, unknown>);
@@ -91,11 +114,13 @@ export class Trainer {
     }
     this.data = o.data;
     this.onStep = o.onStep;
+    this.log = o.log ?? ((m) => process.stderr.write(`${m}\n`));
     const studentVars = this.student.model.trainableWeights.map((w) => (w as unknown as { read(): tf.Variable }).read());
     this.variables = [...studentVars, ...this.terms.flatMap((t) => t.studentVariables())];
     this.optimizer = new Optimizer(this.variables, this.config.optimizer);
     if (o.runDir) {
       this.run = new RunDir(o.runDir);
+      this.lock = RunLock.acquire(o.runDir, { log: this.log });
       this.run.init({
         name: path.basename(o.runDir),
         kind: this.terms.length ? 'distill' : 'train',
@@ -110,6 +135,7 @@ export class Trainer {
         ...(o.runInfo ?? {}),
       });
       this.ckpt = new CheckpointDir(this.run.checkpoints, this.config.keepCheckpoints);
+      for (const p of this.ckpt.cleanStale()) this.log(`removed ${p}, left by an interrupted checkpoint write`);
     }
   }
 
@@ -118,14 +144,37 @@ export class Trainer {
     return polyLR({ baseLR: this.config.lr, maxIters: this.config.iters, power: this.config.lrPower, warmupIters: this.config.warmupIters }, step);
   }
 
-  /** Resume from the run's latest checkpoint when there is one. Returns the step resumed at (or null). */
+  /**
+   * Resume from the run's newest intact checkpoint when there is one; returns the step resumed at (or
+   * null). Each checkpoint is verified against its manifest first; a damaged one is named with what is
+   * wrong and the next older one is tried (and `log` says so). No intact checkpoint at all is an error.
+   */
   async resume(): Promise<number | null> {
-    const latest = this.ckpt?.latest();
-    if (!latest) return null;
-    await this.loadCheckpoint(latest.dir);
-    this.run!.truncateMetrics(this.step);
-    this.resumedFrom = this.step;
-    return this.step;
+    if (!this.ckpt) return null;
+    const candidates = this.ckpt.candidates(this.log);
+    if (candidates.length === 0) return null;
+    const damaged: string[] = [];
+    for (const c of candidates) {
+      const check = CheckpointDir.verify(c.dir);
+      let problem = check.problem;
+      if (!problem) {
+        try {
+          await this.loadCheckpoint(c.dir);
+        } catch (e) {
+          problem = (e as Error).message;
+        }
+      }
+      if (!problem) {
+        if (check.unverified) this.log(`checkpoint ${c.dir} has no manifest (written by an older version): loaded without checksums`);
+        if (damaged.length) this.log(`resuming from ${c.dir} (step ${this.step}), the newest intact checkpoint, instead`);
+        this.run!.truncateMetrics(this.step);
+        this.resumedFrom = this.step;
+        return this.step;
+      }
+      damaged.push(`${path.basename(c.dir)}: ${problem}`);
+      this.log(`checkpoint ${c.dir} is damaged: ${problem}`);
+    }
+    throw new Error(`${this.ckpt.root}: no intact checkpoint to resume from (${damaged.join('; ')}); start over with --fresh (deletes the run) or another --name`);
   }
 
   get resumedAt(): number | null {
@@ -139,7 +188,9 @@ export class Trainer {
     const batch = await this.data.batch(step, this.config.batchSize);
     const lr = this.lrAt(step);
     const names = this.terms.map((t) => t.name);
+    if (this.firstStep === null) this.firstStep = step;
     let values: number[];
+    let badGradient: string | null = null;
     let extra: Record<string, number> = {};
     try {
       values = tf.tidy(() => {
@@ -166,12 +217,25 @@ export class Trainer {
         }, this.variables);
         const ordered = this.variables.map((v) => {
           const g = grads[v.name];
-          if (!g) throw new Error(`no gradient for variable '${v.name}' (is it used by the model or an aligner?)`);
+          if (!g) {
+            kept.forEach((t) => t.dispose());
+            throw new Error(`no gradient for variable '${v.name}' (is it used by the model or an aligner?)`);
+          }
           return g;
         });
-        this.optimizer.apply(ordered, lr);
+        // read the losses and a finiteness probe of every gradient (sum(g·0): 0 when finite, NaN
+        // otherwise, never an overflow) BEFORE the update, so a non-finite step changes no weight
         const stacked = kept[kept.length - 1];
         const vals = Array.from(stacked.dataSync());
+        const probe = tf.stack(ordered.map((g) => tf.sum(tf.mul(g, 0)))).dataSync();
+        const badVar = probe.findIndex((x) => !Number.isFinite(x));
+        if (!vals.every(Number.isFinite) || badVar >= 0) {
+          if (badVar >= 0) badGradient = this.variables[badVar].name;
+          kept.forEach((t) => t.dispose());
+          kept = [];
+          return vals;
+        }
+        this.optimizer.apply(ordered, lr);
         if (teacherOut && this.terms.some((t) => t.afterStudentStep)) {
           const detached: StepTensors = {
             images: batch.images, labels: batch.labels,
@@ -191,9 +255,8 @@ export class Trainer {
       batch.labels.dispose();
     }
     const [loss, ce, ...termValues] = values;
-    if (!Number.isFinite(loss)) {
-      throw new Error(`step ${step}: loss is ${loss} (ce ${ce}, ${names.map((n, i) => `${n} ${termValues[i]}`).join(', ')}): lower the learning rate or a term weight`);
-    }
+    if (!values.every(Number.isFinite) || badGradient !== null) throw new Error(this.nonFiniteMessage(step, values, badGradient));
+    this.warnAnomalies(step, loss, termValues);
     this.step = step + 1;
     const seconds = (performance.now() - t0) / 1000;
     const terms: Record<string, number> = {};
@@ -212,13 +275,40 @@ export class Trainer {
   async train(untilStep = this.config.iters): Promise<StepRecord[]> {
     const out: StepRecord[] = [];
     while (this.step < Math.min(untilStep, this.config.iters)) out.push(await this.trainStep());
-    if (this.ckpt && (this.ckpt.latest()?.step ?? -1) !== this.step) await this.saveCheckpoint();
+    let saved = -1;
+    try {
+      saved = this.ckpt?.latest()?.step ?? -1;
+    } catch { /* a damaged pointer: write a new checkpoint */ }
+    if (this.ckpt && saved !== this.step) await this.saveCheckpoint();
+    else this.assertFiniteState();
     return out;
   }
 
-  /** Save model weights, optimiser slots, term states and the step counter. */
+  /** Weights (BatchNorm statistics included), optimiser slots and term states of this trainer. */
+  private stateTensorsNamed(): { name: string; tensor: tf.Tensor }[] {
+    return [
+      ...modelWeightTensors(this.student.model).map((w) => ({ name: `student ${w.name}`, tensor: w.tensor })),
+      ...this.optimizer.stateTensors().map((t, i) => ({ name: `optimizer slot ${i}`, tensor: t })),
+      ...this.terms.flatMap((term) => term.stateTensors().map((t, i) => ({ name: `term '${term.name}' state ${i}`, tensor: t }))),
+    ];
+  }
+
+  /** Throw when any weight, BatchNorm statistic, optimiser slot or term state is not finite. */
+  assertFiniteState(): void {
+    const r = countNonFinite(this.stateTensorsNamed());
+    if (r.count === 0) return;
+    let last = 'no checkpoint was saved before';
+    try {
+      const p = this.ckpt?.latest();
+      if (p) last = `the last saved checkpoint, ${p.dir} (step ${p.step}), is kept`;
+    } catch { /* reported on resume */ }
+    throw new Error(`step ${this.step}: ${describeNonFinite(r, 'the training state')}: NOT saved (${last}). ${this.divergenceHint(false, null)}`);
+  }
+
+  /** Save model weights, optimiser slots, term states, dropout counters and the step counter (all finite, or an error). */
   async saveCheckpoint(): Promise<string> {
     if (!this.ckpt) throw new Error('saveCheckpoint: this trainer has no runDir');
+    this.assertFiniteState();
     return this.ckpt.write(this.step, async (dir) => {
       await this.student.model.save(fileIOHandler(path.join(dir, 'student')));
       await saveTensors(dir, 'optimizer', this.optimizer.stateTensors());
@@ -229,6 +319,7 @@ export class Trainer {
         seed: this.config.seed,
         configHash: configHash(this.config),
         optimizerIterations: this.optimizer.iterations,
+        dropoutCounters: dropoutCounters(this.student.model),
         terms: this.terms.map((t) => ({ name: t.name, tensors: t.stateTensors().length, iterations: t.stateIterations() })),
       }));
     });
@@ -237,9 +328,9 @@ export class Trainer {
   async loadCheckpoint(dir: string): Promise<void> {
     const statePath = path.join(dir, 'state.json');
     if (!fs.existsSync(statePath)) throw new Error(`checkpoint ${dir} has no state.json`);
-    const state = JSON.parse(fs.readFileSync(statePath, 'utf8')) as {
-      step: number; configHash: string; optimizerIterations: number; terms: { name: string; tensors: number; iterations: number[] }[];
-    };
+    const state = readJSONFile<{
+      step: number; configHash: string; optimizerIterations: number; dropoutCounters?: number[]; terms: { name: string; tensors: number; iterations: number[] }[];
+    }>(statePath, 'checkpoint state');
     if (state.configHash !== configHash(this.config)) {
       throw new Error(`checkpoint ${dir} was written with a different training config (hash ${state.configHash}, now ${configHash(this.config)})`);
     }
@@ -262,11 +353,69 @@ export class Trainer {
     } finally {
       termTensors.forEach((t) => t.dispose());
     }
+    // checkpoints written before the counters were saved: the student runs once in training mode per
+    // step, so a run trained from step 0 has made exactly `step` calls
+    setDropoutCounters(this.student.model, state.dropoutCounters ?? dropoutCounters(this.student.model).map(() => state.step));
     this.step = state.step;
+  }
+
+  /** The message of a step whose loss, term or gradient is not finite: which value, and a hint at the cause. */
+  private nonFiniteMessage(step: number, values: number[], badGradient: string | null): string {
+    const [loss, ce, ...termValues] = values;
+    const names = this.terms.map((t) => t.name);
+    const parts = `loss ${num(loss)} = ce ${num(ce)}${names.map((n, i) => ` + ${this.terms[i].config.weight} × ${n} ${num(termValues[i])}`).join('')}`;
+    const first = this.firstStep === step;
+    const badTerm = termValues.findIndex((v) => !Number.isFinite(v));
+    let what: string;
+    let culprit: number | null = null;
+    if (!Number.isFinite(ce)) what = `the cross-entropy is ${ce}`;
+    else if (badTerm >= 0) { what = `term '${names[badTerm]}' is ${termValues[badTerm]}`; culprit = badTerm; }
+    else if (!Number.isFinite(loss)) what = `the weighted sum overflows to ${loss} although every part is finite`;
+    else what = `the gradient of '${badGradient}' is not finite although the loss is`;
+    return `step ${step + 1}: ${what} (${parts}); training stopped before the update, no weight was changed. ${this.divergenceHint(first, culprit, !Number.isFinite(ce))}`;
+  }
+
+  /** A hint that fits the cause: a term's options, a term weight, the learning rate, or the data. */
+  private divergenceHint(first: boolean, culprit: number | null, ceBad = false): string {
+    const odd: string[] = [];
+    this.terms.forEach((t, i) => {
+      if (culprit !== null && i !== culprit) return;
+      const temp = t.config.temperature;
+      if (typeof temp === 'number' && (temp > 100 || temp < 0.01)) {
+        odd.push(`term '${t.name}' has temperature ${temp} (${temp > 100 ? 'T² scales the term and overflows float32' : 'the softened maps underflow'}; the paper uses 1..4): use a temperature around 1..10`);
+      }
+      if (t.config.weight > 1000) odd.push(`term '${t.name}' has weight ${t.config.weight} (the paper uses 3..10 for CWD): lower it (--weight)`);
+    });
+    const lrHigh = this.config.optimizer.type === 'adam' ? 0.01 : 1;
+    if (this.config.lr > lrHigh && culprit === null) odd.push(`the learning rate ${this.config.lr} is high for ${this.config.optimizer.type}: lower --lr`);
+    if (odd.length) return `Likely cause: ${odd.join('; ')}.`;
+    if (first && culprit !== null) return `This is the first step of this process, before any update: the term itself gives a non-finite value on these inputs; check its options (${JSON.stringify(this.terms[culprit].config)}).`;
+    if (first && ceBad) return 'This is the first step of this process, before any update: check the labels (ids 0..numClasses-1 or 255) and the model config.';
+    return `The weights diverged: lower --lr (now ${this.config.lr}) or a term weight${this.config.warmupIters ? '' : ', or add --warmup'}.`;
+  }
+
+  /** Once per run: a term that is exactly 0 (an underflow), and a loss far above the first step's. */
+  private warnAnomalies(step: number, loss: number, termValues: number[]): void {
+    this.terms.forEach((t, i) => {
+      if (termValues[i] === 0 && t.config.weight > 0 && !this.warnedZero.has(t.name)) {
+        this.warnedZero.add(t.name);
+        const temp = t.config.temperature;
+        const why = typeof temp === 'number' && temp < 0.01
+          ? `with temperature ${temp} the softened maps are one-hot and the T²-scaled value underflows float32: use a temperature around 1..10`
+          : 'check its options and that the student and teacher maps differ';
+        this.log(`warning: step ${step + 1}: term '${t.name}' is exactly 0, so it adds nothing to the loss or the gradient (${why}); reported once`);
+      }
+    });
+    if (this.firstLoss === null) this.firstLoss = loss;
+    else if (!this.warnedDiverging && loss > 1000 * Math.max(this.firstLoss, 1)) {
+      this.warnedDiverging = true;
+      this.log(`warning: step ${step + 1}: loss ${num(loss)} is over 1000 × the first step's ${num(this.firstLoss)}: training is diverging; ${this.divergenceHint(false, null)}`);
+    }
   }
 
   dispose(): void {
     this.optimizer.dispose();
     this.terms.forEach((t) => t.dispose());
+    this.lock?.release();
   }
 }
