@@ -2,6 +2,9 @@
 
 It is nbconvert's own ExecutePreprocessor (nbclient underneath) with two additions:
 - a progress line per cell on stderr (cell index, seconds);
+- an unhandled promise rejection or uncaught exception in the kernel (an un-awaited async throw in a
+  cell: tslab itself only logs it) fails the notebook at the first cell after which it is seen; the
+  kernel launcher records them in $CWD_NB_REJECTIONS (see scripts/install-kernel.cjs);
 - when a cell fails, the real error text. tslab reports only "<Error>:" to Jupyter; the message and
   stack trace are in the failing cell's stderr stream, which nbconvert does not print. This prints
   that stream (and stdout tail) and writes the partially executed notebook to $CWD_NB_PARTIAL so the
@@ -10,6 +13,7 @@ It is nbconvert's own ExecutePreprocessor (nbclient underneath) with two additio
 Run as: PYTHONPATH=jupyter jupyter nbconvert --to notebook \
           --NotebookExporter.preprocessors=cwd_execute.ReportingExecutePreprocessor ...
 """
+import json
 import os
 import sys
 import time
@@ -41,10 +45,49 @@ class ReportingExecutePreprocessor(ExecutePreprocessor):
             # The report above says everything; exit without nbconvert's long Python traceback.
             # (SystemExit still runs nbclient's kernel clean-up on the way out.)
             raise SystemExit(1)
+        async_errors = self._async_errors()
+        if async_errors:
+            self._report_async(cell, index, async_errors, time.time() - t0)
+            raise SystemExit(1)
         self._done += 1
         sys.stderr.write("[cell %d/%d] ok in %.1f s\n" % (self._done, self._code_cells, time.time() - t0))
         sys.stderr.flush()
         return result
+
+    def _async_errors(self):
+        """Records the kernel launcher wrote to $CWD_NB_REJECTIONS (one JSON object per line)."""
+        path = os.environ.get("CWD_NB_REJECTIONS")
+        if not path or not os.path.exists(path):
+            return []
+        out = []
+        with open(path, encoding="utf-8") as f:
+            for line in f:
+                line = line.strip()
+                if line:
+                    try:
+                        out.append(json.loads(line))
+                    except ValueError:
+                        out.append({"kind": "async error", "error": line})
+        return out
+
+    def _report_async(self, cell, index, records, seconds):
+        lines = ["", "=" * 72,
+                 "cell %d (code cell %d of %d) FAILED after %.1f s: %s in the kernel during or before this cell"
+                 % (index, self._done + 1, self._code_cells, seconds, records[0].get("kind", "async error")),
+                 "--- source " + "-" * 61]
+        lines += cell.source.splitlines()[:40]
+        lines += ["--- stderr: the real error (an un-awaited async error: await the promise, or .catch it) " + "-" * 2]
+        for r in records:
+            lines += ("%s" % r.get("error", "")).splitlines()[:40]
+        lines.append("=" * 72)
+        sys.stderr.write("\n".join(lines) + "\n")
+        sys.stderr.flush()
+        partial = os.environ.get("CWD_NB_PARTIAL")
+        if partial:
+            try:
+                nbformat.write(self._nb, partial)
+            except Exception:
+                pass
 
     def _report(self, cell, index, error, seconds):
         lines = ["", "=" * 72,

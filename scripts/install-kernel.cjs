@@ -18,7 +18,9 @@
  *   in the cell after one that wrote a file under the project (figures under runs/); it now queues them;
  * - its bundled TypeScript 5.0.4 type-checked every imported library file and rejected constructs the
  *   project's TypeScript 5.9 accepts; it now reports the errors of the cells (and of imported files
- *   outside lib/), while lib/ is type-checked by `npx tsc --noEmit -p .`.
+ *   outside lib/), while lib/ is type-checked by `npx tsc --noEmit -p .`;
+ * - it only logged an unhandled promise rejection (an un-awaited async throw in a cell) to the
+ *   kernel's stderr; start.cjs also records it in $CWD_NB_REJECTIONS, and the runner fails the notebook.
  *
  * Usage: node scripts/install-kernel.cjs [--check]   (--check: exit 1 if the files are missing or stale)
  */
@@ -116,6 +118,20 @@ patchModule(converterPath, [[
   '        if (dep !== sourceFile.fileName && !dep.startsWith(require("path").join(process.cwd(), "lib") + "/")) {\\n            files.push(builder.getSourceFile(dep));',
   'diagnostics of library files',
 ]]);
+
+// 4. tslab only logs an unhandled promise rejection or an uncaught exception (an un-awaited async
+//    throw in a cell) to the kernel's own stderr, and the notebook passes. Record each one in the
+//    file named by CWD_NB_REJECTIONS (set by scripts/run-notebooks.ts), which fails the notebook.
+function recordAsyncError(kind, reason) {
+  const text = reason && reason.stack ? String(reason.stack) : String(reason);
+  process.stderr.write('[channel-distill kernel] ' + kind + ': ' + text + '\\n');
+  const file = process.env.CWD_NB_REJECTIONS;
+  if (file) {
+    try { fs.appendFileSync(file, JSON.stringify({ kind: kind, at: new Date().toISOString(), error: text }) + '\\n'); } catch (e) { /* the stderr line above remains */ }
+  }
+}
+process.on('unhandledRejection', (reason) => recordAsyncError('unhandled promise rejection', reason));
+process.on('uncaughtException', (error) => recordAsyncError('uncaught exception', error));
 
 const connectionFile = process.argv[2];
 process.argv = [process.argv[0], path.join(tslabDir, 'bin', 'tslab'), 'kernel', '--config-path', connectionFile];

@@ -14,7 +14,9 @@
  * notebook ran without error.
  *
  * A failing cell fails the notebook; the real error text (tslab reports only "<Error>:" to
- * Jupyter) is printed from the cell's stderr by jupyter/cwd_execute.py. Each notebook has a time
+ * Jupyter) is printed from the cell's stderr by jupyter/cwd_execute.py. So does an unhandled promise
+ * rejection or uncaught exception in the kernel (an un-awaited async throw, which tslab only logs):
+ * the kernel launcher records it in $CWD_NB_REJECTIONS, checked after every cell and at the end. Each notebook has a time
  * limit (--timeout seconds). Jupyter missing is a failure with the install command, never a skip.
  *
  * --summary-json <file> writes {passed, failed, profile, notebooks: [{name, ok, seconds, error?}]}
@@ -147,7 +149,8 @@ export function executeNotebook(file: string, opts: RunnerOptions): Promise<Note
   fs.mkdirSync(opts.outDir, { recursive: true });
   const output = path.join(opts.outDir, `${name}.ipynb`);
   const partial = path.join(opts.outDir, `${name}.partial.ipynb`);
-  for (const f of [output, partial]) if (fs.existsSync(f)) fs.unlinkSync(f);
+  const asyncErrors = path.join(opts.outDir, `${name}.async-errors.jsonl`);
+  for (const f of [output, partial, asyncErrors]) if (fs.existsSync(f)) fs.unlinkSync(f);
   const jupyterDir = path.join(ROOT, 'jupyter');
   const runtimeDir = path.join(jupyterDir, 'runtime');
   fs.mkdirSync(runtimeDir, { recursive: true });
@@ -156,6 +159,7 @@ export function executeNotebook(file: string, opts: RunnerOptions): Promise<Note
     CWD_PROFILE: opts.profile,
     CWD_NOTEBOOK: name,
     CWD_NB_PARTIAL: partial,
+    CWD_NB_REJECTIONS: asyncErrors,
     JUPYTER_PATH: [jupyterDir, process.env.JUPYTER_PATH].filter(Boolean).join(path.delimiter),
     JUPYTER_RUNTIME_DIR: runtimeDir,
     PYTHONPATH: [jupyterDir, process.env.PYTHONPATH].filter(Boolean).join(path.delimiter),
@@ -212,6 +216,13 @@ export function executeNotebook(file: string, opts: RunnerOptions): Promise<Note
           error: [failed, realError].filter(Boolean).join(': ')
             || `jupyter nbconvert exited with ${code ?? signal}: ${tail.trim().split('\n').slice(-3).join(' | ')}`,
         });
+        return;
+      }
+      const late = fs.existsSync(asyncErrors) ? fs.readFileSync(asyncErrors, 'utf8').trim() : '';
+      if (late) {
+        // after the last cell (the preprocessor checks after every cell): still a failure
+        const first = (() => { try { return JSON.parse(late.split('\n')[0]) as { kind: string; error: string }; } catch { return { kind: 'async error', error: late }; } })();
+        resolve({ name, ok: false, seconds, error: `${first.kind} in the kernel after the last cell: ${first.error.split('\n')[0]}` });
         return;
       }
       if (opts.inPlace) fs.copyFileSync(output, file);

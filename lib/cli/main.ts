@@ -189,7 +189,12 @@ export async function recordPackageEval(dir: string, dataRoot: string, downsampl
 export function syntheticDatasetInfo(root: string): Record<string, unknown> | null {
   const f = path.join(root, 'synthetic-cityscapes.json');
   if (!fs.existsSync(f)) return null;
-  const m = JSON.parse(fs.readFileSync(f, 'utf8')) as { version?: number; options?: Record<string, unknown> };
+  let m: { version?: number; options?: Record<string, unknown> };
+  try {
+    m = JSON.parse(fs.readFileSync(f, 'utf8'));
+  } catch (e) {
+    throw new Error(`dataset description ${f} is not valid JSON (${(e as Error).message})`);
+  }
   const { out: _out, concurrency: _c, compressionLevel: _z, ...options } = m.options ?? {};
   return { generator: 'lib/cityscapes/synthetic.ts', version: m.version ?? null, options };
 }
@@ -302,7 +307,7 @@ export const COMMANDS: Record<string, Command> = {
       out: { type: 'string', help: 'write the result as JSON', meta: 'FILE' },
       backend: TRAIN_OPTIONS.backend,
     },
-    run: (o) => evalCommand(o),
+    run: (o, argv) => evalCommand(o, argv),
   },
   demo: {
     summary: 'The main job: data if absent, shipped teacher, baseline vs CWD student (same seed and budget), IoU table, runs/demo/.',
@@ -337,14 +342,14 @@ export const COMMANDS: Record<string, Command> = {
       const latestFile = path.join(run, 'checkpoints', 'latest.json');
       if (!fs.existsSync(latestFile)) throw new UsageError(`export: ${run} has no checkpoint (${latestFile} is missing)`);
       if (fs.existsSync(path.join(String(o.out), 'manifest.json')) && !o.overwrite) throw new UsageError(`export: ${o.out} already holds a model package: add --overwrite to replace it`);
-      const info = JSON.parse(fs.readFileSync(path.join(run, 'config.json'), 'utf8')) as Record<string, any>;
-      const ptr = JSON.parse(fs.readFileSync(latestFile, 'utf8')) as { step: number; dir: string };
+      const { CheckpointDir, loadWeightsInto, readJSONFile } = require('../train/checkpoint') as typeof import('../train/checkpoint');
+      const info = readJSONFile<Record<string, any>>(path.join(run, 'config.json'), 'run config');
+      const ptr = new CheckpointDir(path.join(run, 'checkpoints')).newestIntact((m) => console.error(`export: ${m}`))!;
       const backend = await startBackend(o);
       const { buildModel } = require('../models') as typeof import('../models');
-      const { loadWeightsInto } = require('../train/checkpoint') as typeof import('../train/checkpoint');
       const { saveModelPackage } = require('../train/model-package') as typeof import('../train/model-package');
       const net = buildModel(info.config.student);
-      loadWeightsInto(net.model, path.join(run, 'checkpoints', ptr.dir, 'student'));
+      loadWeightsInto(net.model, path.join(ptr.dir, 'student'));
       const train = info.config.train as { iters: number; seed: number };
       await saveModelPackage(net, String(o.out), {
         quantization: o.quantization as never,
@@ -353,7 +358,7 @@ export const COMMANDS: Record<string, Command> = {
           seed: train.seed, trainConfig: train, configHash: info.configHash, model: info.model ?? null, data: info.data ?? null,
           stepsTrained: ptr.step, stepsPlanned: train.iters, backend, runDir: run, createdAt: new Date().toISOString(),
           dataset: info.data?.root ? syntheticDatasetInfo(info.data.root) : null,
-          valMIoU: (() => { const e = path.join(run, 'eval.json'); return fs.existsSync(e) ? (JSON.parse(fs.readFileSync(e, 'utf8')) as { mIoU: number }).mIoU : undefined; })(),
+          valMIoU: (() => { const e = path.join(run, 'eval.json'); return fs.existsSync(e) ? readJSONFile<{ mIoU: number }>(e, 'run evaluation').mIoU : undefined; })(),
         },
       });
       net.model.dispose();
@@ -449,43 +454,60 @@ async function sweepCommand(o: Record<string, unknown>): Promise<void> {
   console.log(`results: ${merged.json}, ${merged.csv}${merged.missing.length ? ` (${merged.missing.length} cell(s) not finished yet: other shards?)` : ''}`);
 }
 
-async function evalCommand(o: Record<string, unknown>): Promise<void> {
+/** True when `--flag` (or `--flag=…`) was given on the command line (not just defaulted). */
+function flagGiven(argv: string[], flag: string): boolean {
+  return argv.some((a) => a === `--${flag}` || a.startsWith(`--${flag}=`));
+}
+
+async function evalCommand(o: Record<string, unknown>, argv: string[] = []): Promise<void> {
   const { loadModelPackage } = require('../train/model-package') as typeof import('../train/model-package');
   const { listSplit, frameBatches } = require('../train/frames') as typeof import('../train/frames');
   const { cachedFrames } = require('../train/experiment') as typeof import('../train/experiment');
   const { evaluate } = require('../train/evaluate') as typeof import('../train/evaluate');
   const { CITYSCAPES_TRAIN_CLASSES } = require('../cityscapes/labels') as typeof import('../cityscapes/labels');
   if ((o.modelDir === undefined) === (o.run === undefined)) throw new UsageError('eval: give exactly one of --model-dir DIR (a model package) or --run DIR (a run folder)');
+  const { CheckpointDir, loadWeightsInto, readJSONFile } = require('../train/checkpoint') as typeof import('../train/checkpoint');
   let dir = String(o.modelDir ?? '');
+  let dataRoot = String(o.data);
+  let downsample = o.downsample as number;
+  let runCfg: { config: { student: never }; data?: { root?: string; downsample?: number } } | null = null;
   if (o.run !== undefined) {
     const run = String(o.run);
     const latest = path.join(run, 'checkpoints', 'latest.json');
     if (!fs.existsSync(latest)) throw new UsageError(`eval: ${run} has no checkpoint (${latest} is missing)`);
     dir = run;
+    // the run's own data root and downsample unless overridden, and say which
+    runCfg = readJSONFile(path.join(run, 'config.json'), 'run config');
+    const rec = runCfg!.data ?? {};
+    const src = (flag: string, recorded: unknown) => (flagGiven(argv, flag) ? `--${flag}` : recorded !== undefined && recorded !== null ? `recorded in ${path.join(run, 'config.json')}` : `the --${flag} default`);
+    const dataSrc = src('data', rec.root);
+    const downSrc = src('downsample', rec.downsample);
+    if (!flagGiven(argv, 'data') && typeof rec.root === 'string') dataRoot = rec.root;
+    if (!flagGiven(argv, 'downsample') && typeof rec.downsample === 'number') downsample = rec.downsample;
+    console.error(`eval: data ${dataRoot} (${dataSrc}), downsample ${downsample} (${downSrc})`);
   } else if (!fs.existsSync(path.join(dir, 'manifest.json'))) {
     throw new UsageError(`eval: ${dir} is not a model package (no manifest.json)`);
   }
-  listSplit(String(o.data), String(o.split));
+  listSplit(dataRoot, String(o.split));
   await startBackend(o);
   let net;
   if (o.run !== undefined) {
     const { buildModel } = require('../models') as typeof import('../models');
-    const { loadWeightsInto } = require('../train/checkpoint') as typeof import('../train/checkpoint');
-    const cfg = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8')) as { config: { student: never } };
-    const ptr = JSON.parse(fs.readFileSync(path.join(dir, 'checkpoints', 'latest.json'), 'utf8')) as { dir: string };
-    net = buildModel(cfg.config.student);
-    loadWeightsInto(net.model, path.join(dir, 'checkpoints', ptr.dir, 'student'));
+    const ptr = new CheckpointDir(path.join(dir, 'checkpoints')).newestIntact((m) => console.error(`eval: ${m}`))!;
+    console.error(`eval: checkpoint ${ptr.dir} (step ${ptr.step})`);
+    net = buildModel(runCfg!.config.student);
+    loadWeightsInto(net.model, path.join(ptr.dir, 'student'));
   } else {
     net = loadModelPackage(dir).net;
   }
-  const frames = await cachedFrames(String(o.data), String(o.split), o.downsample as number, o.limit as number | undefined);
+  const frames = await cachedFrames(dataRoot, String(o.split), downsample, o.limit as number | undefined);
   const r = await evaluate(net, frameBatches(frames, 4), { classNames: [...CITYSCAPES_TRAIN_CLASSES] });
   const label = path.basename(path.resolve(dir));
   console.log(formatIoUTable([{ name: label, eval: r }]));
   console.log(`${label}: ${o.split} mIoU ${(100 * r.mIoU).toFixed(2)} on ${r.images} images (${r.seconds.toFixed(1)} s)`);
   if (o.out !== undefined) {
     fs.mkdirSync(path.dirname(path.resolve(String(o.out))), { recursive: true });
-    fs.writeFileSync(String(o.out), JSON.stringify({ model: dir, split: o.split, downsample: o.downsample, ...r }, null, 2) + '\n');
+    fs.writeFileSync(String(o.out), JSON.stringify({ model: dir, split: o.split, data: dataRoot, downsample, ...r }, null, 2) + '\n');
   }
 }
 

@@ -379,6 +379,26 @@ export class CheckpointDir {
     return [ptr, ...all.filter((c) => c.step < ptr!.step)];
   }
 
+  /**
+   * The newest intact checkpoint (verified against its manifest), or null when there is none at all.
+   * Damaged ones are reported to `warn` by name; all of them damaged is an error.
+   */
+  newestIntact(warn: (msg: string) => void = () => undefined): CheckpointPointer | null {
+    const candidates = this.candidates(warn);
+    if (candidates.length === 0) return null;
+    const damaged: string[] = [];
+    for (const c of candidates) {
+      const check = CheckpointDir.verify(c.dir);
+      if (check.ok) {
+        if (damaged.length) warn(`using ${c.dir} (step ${c.step}), the newest intact checkpoint, instead`);
+        return c;
+      }
+      damaged.push(`${path.basename(c.dir)}: ${check.problem}`);
+      warn(`checkpoint ${c.dir} is damaged: ${check.problem}`);
+    }
+    throw new Error(`${this.root}: no intact checkpoint (${damaged.join('; ')})`);
+  }
+
   /** Check a checkpoint folder against its manifest (sizes and sha256 of every file). */
   static verify(dir: string): CheckpointCheck {
     const mf = path.join(dir, CHECKPOINT_MANIFEST);

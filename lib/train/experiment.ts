@@ -3,12 +3,19 @@
  * distillation terms, evaluate on val, write eval.json. Used by the CLI, sweeps and the demo.
  *
  * `validateExperiment` checks everything that can be checked without heavy work (options, model
- * preset, term methods/options, data and teacher folders), so bad input fails before training.
+ * preset, term methods/options, the run name, the teacher folder, and every PNG of both splits:
+ * structure, sizes, channels, and that the frames after `downsample` (or the crop) are large enough
+ * for the model), so bad input fails before the first step rather than at the final evaluation.
+ *
+ * `runExperiment` locks the run folder (lib/train/run-dir.ts `RunLock`) for its whole duration, so a
+ * second process on the same run refuses; `fresh` deletes only that run folder, inside `runsDir`,
+ * and says what it deleted.
  */
 import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { CITYSCAPES_TRAIN_CLASSES } from '../cityscapes/labels';
+import { checkSplitFiles } from '../cityscapes/png-check';
 import { buildModel, modelConfig, ModelConfig, PRESETS } from '../models';
 import type { Frame } from '../data/types';
 import type { SegmentationNet } from '../models/types';
@@ -18,6 +25,7 @@ import type { OptimizerConfig } from './optim';
 import { evaluate, EvalResult } from './evaluate';
 import { FrameSampler, frameBatches, listSplit, loadSplitFrames } from './frames';
 import { loadModelPackage, readManifest } from './model-package';
+import { deleteRun, RunLock, runDirOf } from './run-dir';
 import { StepRecord, Trainer } from './trainer';
 
 /** A partial train config as accepted by `resolveTrainConfig`. */
@@ -66,21 +74,48 @@ export interface ExperimentResult {
 
 /** Check a spec without heavy work; returns the resolved train config. Throws naming the bad field. */
 export function validateExperiment(spec: ExperimentSpec): TrainConfig {
-  if (!/^[A-Za-z0-9._@=+,-]+(\/[A-Za-z0-9._@=+,-]+)*$/.test(spec.name)) {
-    throw new Error(`run name '${spec.name}' may contain only letters, digits and . _ - @ = + , (and / for sub-folders)`);
-  }
+  runDirOf(spec.runsDir, spec.name); // the name must name a folder inside runsDir
   if (!(spec.model in PRESETS)) throw new Error(`unknown model preset '${spec.model}'; valid: ${Object.keys(PRESETS).join(', ')}`);
-  modelConfig(spec.model, spec.modelOverrides as never); // validates overrides
+  const mc = modelConfig(spec.model, spec.modelOverrides as never); // validates overrides
   if (!Number.isInteger(spec.downsample) || spec.downsample < 1) throw new Error(`downsample must be an integer >= 1, got ${spec.downsample}`);
   const train = resolveTrainConfig(spec.train as Record<string, unknown>, 'train config');
   checkTermOptions(train.terms, 'train config.terms');
   listSplit(spec.dataRoot, 'train');
   if (spec.evaluate !== false) listSplit(spec.dataRoot, 'val');
+  checkFrameSizes(spec, mc, 'train');
+  if (spec.evaluate !== false) checkFrameSizes(spec, mc, 'val');
   if (train.terms.length > 0) {
     if (!spec.teacherDir) throw new Error('distillation terms need a teacher (--teacher DIR, e.g. data/teacher)');
     readManifest(spec.teacherDir);
   }
   return train;
+}
+
+/** The smallest input side a model accepts: its PPM grid on the stride-8 map (ceil(side / 8) >= largest bin), else 8. */
+export function minInputSide(c: ModelConfig): number {
+  return c.head.type === 'ppm' ? 8 * (Math.max(...c.head.bins) - 1) + 1 : 8;
+}
+
+/** Check the PNGs of a split (structure, channels, sizes) and that its frames, downsampled (and cropped), suit the model. */
+function checkFrameSizes(spec: ExperimentSpec, mc: ModelConfig, split: 'train' | 'val'): void {
+  const { sizes } = checkSplitFiles(spec.dataRoot, split);
+  const need = minInputSide(mc);
+  const why = mc.head.type === 'ppm' ? `its pyramid pooling has a ${Math.max(...mc.head.bins)}x${Math.max(...mc.head.bins)} grid on the stride-8 map` : 'its output stride is 8';
+  for (const [w0, h0] of sizes) {
+    const w = Math.floor(w0 / spec.downsample);
+    const h = Math.floor(h0 / spec.downsample);
+    const maxDown = Math.floor(Math.min(w0, h0) / need);
+    if (Math.min(w, h) < need) {
+      throw new Error(`downsample ${spec.downsample} (--downsample) shrinks the ${w0}x${h0} ${split} frames of ${spec.dataRoot} to ${w}x${h}, `
+        + `below the ${need}-pixel side that model '${spec.model}' needs (${why}): `
+        + (maxDown >= 1 ? `use a downsample of ${maxDown} or less` : 'these frames are too small for this model'));
+    }
+    if (split === 'train' && spec.crop) {
+      const [ch, cw] = spec.crop;
+      if (ch > h || cw > w) throw new Error(`crop ${ch}x${cw} (--crop HxW) is larger than the ${split} frames of ${spec.dataRoot} after downsample ${spec.downsample} (${h}x${w}, HxW)`);
+      if (Math.min(ch, cw) < need) throw new Error(`crop ${ch}x${cw} (--crop HxW) is below the ${need}-pixel side that model '${spec.model}' needs (${why})`);
+    }
+  }
 }
 
 const frameCache = new Map<string, Frame[]>();
@@ -119,7 +154,23 @@ export async function runExperiment(
   const log = hooks.log ?? (() => undefined);
   const train = validateExperiment(spec);
   const runDir = path.join(spec.runsDir, spec.name);
-  if (spec.fresh) fs.rmSync(runDir, { recursive: true, force: true });
+  const lock = RunLock.acquire(runDirOf(spec.runsDir, spec.name), { log, command: hooks.runInfo?.command as string | undefined });
+  try {
+    if (spec.fresh) {
+      const what = deleteRun(spec.runsDir, spec.name, lock);
+      if (what) log(`fresh: deleted the previous run ${what}`);
+    }
+    return await runLocked(spec, train, runDir, hooks, log, hooks.log);
+  } finally {
+    lock.release();
+  }
+}
+
+async function runLocked(
+  spec: ExperimentSpec, train: TrainConfig, runDir: string,
+  hooks: { onStep?: (r: StepRecord, t: Trainer) => void; runInfo?: Record<string, unknown> }, log: (m: string) => void,
+  warn: ((m: string) => void) | undefined,
+): Promise<ExperimentResult> {
   const trainFrames = await cachedFrames(spec.dataRoot, 'train', spec.downsample, spec.trainLimit);
   const student = buildModel({ ...modelConfig(spec.model, spec.modelOverrides as never), seed: train.seed } as ModelConfig);
   const teacher = train.terms.length ? cachedTeacher(spec.teacherDir!) : undefined;
@@ -137,6 +188,7 @@ export async function runExperiment(
       ...(hooks.runInfo ?? {}),
     },
     onStep: hooks.onStep,
+    log: warn, // undefined: the trainer's default (stderr), so warnings are never swallowed
   });
   try {
     const existing = trainer.run!.readJSON<{ mIoU: number }>('eval.json');

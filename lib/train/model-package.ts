@@ -7,7 +7,8 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { buildModel, ModelConfig } from '../models';
 import type { SegmentationNet } from '../models/types';
-import { fileIOHandler, loadWeightsInto, WeightQuantization, writeFileAtomic } from './checkpoint';
+import { fileIOHandler, loadWeightsInto, readJSONFile, WeightQuantization, writeFileAtomic } from './checkpoint';
+import { assertFiniteModel } from './finite';
 
 export interface ModelManifest {
   /** Config for `buildModel`. */
@@ -27,6 +28,7 @@ export async function saveModelPackage(
   o: { quantization?: WeightQuantization; manifest?: Record<string, unknown> } = {},
 ): Promise<void> {
   const quantization = o.quantization ?? 'none';
+  assertFiniteModel(net.model, `the network to export to ${dir}`, 'the model package was NOT written');
   fs.mkdirSync(dir, { recursive: true });
   await net.model.save(fileIOHandler(dir, { quantization }));
   const manifest: ModelManifest = { ...(o.manifest ?? {}), modelConfig: net.config as unknown as ModelConfig, quantization };
@@ -36,7 +38,7 @@ export async function saveModelPackage(
 export function readManifest(dir: string): ModelManifest {
   const file = path.join(dir, 'manifest.json');
   if (!fs.existsSync(file)) throw new Error(`model package ${dir}: manifest.json is missing (is this a folder written by saveModelPackage / train-teacher --export?)`);
-  return JSON.parse(fs.readFileSync(file, 'utf8')) as ModelManifest;
+  return readJSONFile<ModelManifest>(file, 'model package manifest');
 }
 
 /** Rebuild the network from the manifest's config and load its weights (dequantised to float32). */
@@ -44,5 +46,11 @@ export function loadModelPackage(dir: string): { net: SegmentationNet; manifest:
   const manifest = readManifest(dir);
   const net = buildModel(manifest.modelConfig);
   loadWeightsInto(net.model, dir);
+  try {
+    assertFiniteModel(net.model, `model package ${dir}`, 'this package is damaged or was exported from a diverged run; re-export it from a good checkpoint');
+  } catch (e) {
+    net.model.dispose();
+    throw e;
+  }
   return { net, manifest };
 }

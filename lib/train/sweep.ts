@@ -14,7 +14,8 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { writeFileAtomic } from './checkpoint';
+import { readJSONFile, writeFileAtomic } from './checkpoint';
+import { runDirOf } from './run-dir';
 import { canonicalJSON, configHash } from './config';
 import { ExperimentResult, ExperimentSpec, runExperiment, validateExperiment } from './experiment';
 import { methodPreset } from './presets';
@@ -113,11 +114,12 @@ export function shardCells(cells: SweepCell[], shard?: Shard): SweepCell[] {
 }
 
 function sweepDir(spec: SweepSpec): string {
-  return path.join(spec.base.runsDir, spec.name);
+  return runDirOf(spec.base.runsDir, spec.name);
 }
 
 /** Validate every cell (configs, methods, folders) before any cell runs. */
 export function validateSweep(spec: SweepSpec): SweepCell[] {
+  sweepDir(spec); // the sweep name must name a folder inside runsDir
   const cells = expandGrid(spec);
   for (const c of cells) {
     try {
@@ -157,7 +159,7 @@ export async function runSweep(
   const hash = configHash({ base: spec.base, grid: spec.grid });
   const specFile = path.join(dir, 'sweep.json');
   if (fs.existsSync(specFile)) {
-    const prev = JSON.parse(fs.readFileSync(specFile, 'utf8')) as { hash: string };
+    const prev = readJSONFile<{ hash: string }>(specFile, 'sweep spec');
     if (prev.hash !== hash) throw new Error(`sweep ${dir} exists with a different grid/base config (hash ${prev.hash}, now ${hash}): use another --name`);
   } else {
     writeFileAtomic(specFile, JSON.stringify({ hash, name: spec.name, base: spec.base, grid: spec.grid, cells: cells.map((c) => ({ index: c.index, id: c.id, params: c.params })) }, null, 2) + '\n');
@@ -196,15 +198,15 @@ function csvCell(v: unknown): string {
  * cell order; columns: index, id, each grid key, mIoU, steps, seconds, per-class IoU).
  */
 export function mergeSweep(runsDir: string, name: string): { results: CellResult[]; missing: string[]; groups: SeedGroup[]; json: string; csv: string } {
-  const dir = path.join(runsDir, name);
+  const dir = runDirOf(runsDir, name);
   const specFile = path.join(dir, 'sweep.json');
   if (!fs.existsSync(specFile)) throw new Error(`merge: ${specFile} does not exist (run the sweep first, or check --runs/--name)`);
-  const sweep = JSON.parse(fs.readFileSync(specFile, 'utf8')) as { grid: Grid; cells: { index: number; id: string; params: Record<string, unknown> }[] };
+  const sweep = readJSONFile<{ grid: Grid; cells: { index: number; id: string; params: Record<string, unknown> }[] }>(specFile, 'sweep spec');
   const results: CellResult[] = [];
   const missing: string[] = [];
   for (const c of sweep.cells) {
     const f = path.join(dir, 'cells', c.id, 'result.json');
-    if (fs.existsSync(f)) results.push(JSON.parse(fs.readFileSync(f, 'utf8')));
+    if (fs.existsSync(f)) results.push(readJSONFile<CellResult>(f, 'sweep cell result'));
     else missing.push(c.id);
   }
   const keys = Object.keys(sweep.grid);

@@ -28,7 +28,7 @@ test('parseArgs: profiles, time limits, in-place, filters; bad options are error
 });
 
 test('findNotebooks: sorted, filtered by substring', () => {
-  assert.equal(findNotebooks(fixtures, []).map((f) => path.basename(f)), ['fails.ipynb', 'passes.ipynb']);
+  assert.equal(findNotebooks(fixtures, []).map((f) => path.basename(f)), ['fails.ipynb', 'passes.ipynb', 'rejects.ipynb']);
   assert.equal(findNotebooks(fixtures, ['pass']).map((f) => path.basename(f)), ['passes.ipynb']);
 });
 
@@ -36,7 +36,7 @@ test('a failing cell fails the run, the real error text is reported, the committ
   const out = fs.mkdtempSync(path.join(os.tmpdir(), 'cwd-nb-'));
   const summaryFile = path.join(out, 'summary.json');
   const before = fs.readFileSync(path.join(fixtures, 'fails.ipynb'), 'utf8');
-  const code = await main(['--dir', fixtures, '--out-dir', out, '--summary-json', summaryFile, '--timeout', '120']);
+  const code = await main(['--dir', fixtures, '--out-dir', out, '--summary-json', summaryFile, '--timeout', '120', 'fails', 'passes']);
   assert.is(code, 1);
   const summary = JSON.parse(fs.readFileSync(summaryFile, 'utf8'));
   assert.is(summary.passed, 1);
@@ -54,6 +54,24 @@ test('a failing cell fails the run, the real error text is reported, the committ
   const passed = JSON.parse(fs.readFileSync(path.join(out, 'passes.ipynb'), 'utf8'));
   assert.match(JSON.stringify(passed.cells[0].outputs), /profile quick/);
   assert.is(fs.readFileSync(path.join(fixtures, 'fails.ipynb'), 'utf8'), before);
+});
+
+test('an unhandled promise rejection in a cell (an un-awaited async throw) fails the notebook, naming the error', async () => {
+  const out = fs.mkdtempSync(path.join(os.tmpdir(), 'cwd-nb-'));
+  const summaryFile = path.join(out, 'summary.json');
+  const code = await main(['--dir', fixtures, '--out-dir', out, '--summary-json', summaryFile, '--timeout', '120', 'rejects']);
+  assert.is(code, 1);
+  const summary = JSON.parse(fs.readFileSync(summaryFile, 'utf8'));
+  assert.is(summary.passed, 0);
+  assert.is(summary.failed, 1);
+  const r = summary.notebooks[0];
+  assert.is(r.name, 'rejects');
+  assert.is(r.ok, false);
+  assert.match(r.error, /unhandled promise rejection/);
+  assert.match(r.error, /fixture rejection: nobody awaited this promise/);
+  // the cells after the failure did not run
+  const partial = JSON.parse(fs.readFileSync(path.join(out, 'rejects.partial.ipynb'), 'utf8'));
+  assert.not.match(JSON.stringify(partial.cells[2].outputs), /cell 3 must not run/);
 });
 
 test('Jupyter missing: every notebook counts as failed, with the install command', async () => {
@@ -74,7 +92,7 @@ test('Jupyter missing: every notebook counts as failed, with the install command
   assert.is(code, 1);
   const summary = JSON.parse(fs.readFileSync(summaryFile, 'utf8'));
   assert.is(summary.passed, 0);
-  assert.is(summary.failed, 2);
+  assert.is(summary.failed, 3);
   assert.match(errors.join('\n'), /apt-get install -y --no-install-recommends jupyter-nbconvert python3-nbclient/);
   assert.match(errors.join('\n'), /pip install nbclient nbconvert/);
 });

@@ -78,6 +78,20 @@ patchModule(converterPath, [[
   'diagnostics of library files',
 ]]);
 
+// 4. tslab only logs an unhandled promise rejection or an uncaught exception (an un-awaited async
+//    throw in a cell) to the kernel's own stderr, and the notebook passes. Record each one in the
+//    file named by CWD_NB_REJECTIONS (set by scripts/run-notebooks.ts), which fails the notebook.
+function recordAsyncError(kind, reason) {
+  const text = reason && reason.stack ? String(reason.stack) : String(reason);
+  process.stderr.write('[channel-distill kernel] ' + kind + ': ' + text + '\n');
+  const file = process.env.CWD_NB_REJECTIONS;
+  if (file) {
+    try { fs.appendFileSync(file, JSON.stringify({ kind: kind, at: new Date().toISOString(), error: text }) + '\n'); } catch (e) { /* the stderr line above remains */ }
+  }
+}
+process.on('unhandledRejection', (reason) => recordAsyncError('unhandled promise rejection', reason));
+process.on('uncaughtException', (error) => recordAsyncError('uncaught exception', error));
+
 const connectionFile = process.argv[2];
 process.argv = [process.argv[0], path.join(tslabDir, 'bin', 'tslab'), 'kernel', '--config-path', connectionFile];
 require(path.join(tslabDir, 'dist', 'main.js')).main();
