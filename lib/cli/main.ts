@@ -35,7 +35,7 @@ export const TRAIN_OPTIONS: OptSpecs = {
   'loss-mode': { type: 'string', choices: ['upsample', 'downsample'], help: 'CE on logits upsampled to labels, or on labels downsampled' },
   'checkpoint-every': { type: 'int', min: 0, help: 'checkpoint every N steps (0: only at the end)' },
   'log-every': { type: 'int', min: 1, help: 'log line every N steps when not on a terminal' },
-  fresh: { type: 'bool', help: 'delete an existing run folder instead of resuming it' },
+  fresh: { type: 'bool', help: 'delete an existing run folder (only a run folder inside --runs; says what it deletes) instead of resuming it' },
   'stop-at': { type: 'int', min: 1, help: 'stop after N steps of the --iters poly schedule (resume later to finish)' },
   eval: { type: 'bool', help: 'evaluate on val at the end (--no-eval to skip)', default: true },
   backend: { type: 'string', choices: ['tensorflow', 'wasm', 'cpu'], help: 'TensorFlow.js backend (default: best available; env CWD_BACKEND)' },
@@ -299,7 +299,7 @@ export const COMMANDS: Record<string, Command> = {
     summary: 'Evaluate a model package (--model-dir) or a run\'s latest checkpoint (--run) on a split: per-class IoU, mIoU.',
     options: {
       'model-dir': { type: 'string', help: 'model package folder (e.g. data/teacher)', meta: 'DIR' },
-      run: { type: 'string', help: 'run folder (uses its latest checkpoint)', meta: 'DIR' },
+      run: { type: 'string', help: 'run folder (its newest intact checkpoint, and its recorded --data and --downsample unless given)', meta: 'DIR' },
       data: TRAIN_OPTIONS.data,
       split: { type: 'string', help: 'split to evaluate', default: 'val' },
       downsample: TRAIN_OPTIONS.downsample,

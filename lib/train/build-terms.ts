@@ -167,6 +167,7 @@ export function buildTerms(configs: TermConfig[], ctx: BuildTermsContext): LossT
 
 function dryRun(terms: LossTerm[], ctx: BuildTermsContext): void {
   const K = ctx.student.config.numClasses;
+  const KT = ctx.teacher.config.numClasses;
   tf.tidy(() => {
     const h = 4;
     const w = 4;
@@ -176,7 +177,7 @@ function dryRun(terms: LossTerm[], ctx: BuildTermsContext): void {
       images: tf.zeros([1, h * 8, w * 8, 3]) as tf.Tensor4D,
       labels,
       student: { feature: mk(ctx.student.featureChannels), logits: mk(K) },
-      teacher: { feature: mk(ctx.teacher.featureChannels), logits: mk(K) },
+      teacher: { feature: mk(ctx.teacher.featureChannels), logits: mk(KT) },
     };
     for (const term of terms) {
       let v: tf.Scalar;

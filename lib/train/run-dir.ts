@@ -137,6 +137,14 @@ export function runDirOf(runsDir: string, name: string): string {
   const root = path.resolve(runsDir);
   const dir = path.resolve(root, name);
   if (!isInside(root, dir)) throw new Error(`run name '${name}' resolves to ${dir}, outside the runs folder ${root}`);
+  // a symbolic link on the way must not lead outside either
+  let existing = dir;
+  while (!fs.existsSync(existing) && isInside(root, existing)) existing = path.dirname(existing);
+  if (existing !== root && fs.existsSync(root) && isInside(root, existing)) {
+    const realRoot = fs.realpathSync(root);
+    const real = fs.realpathSync(existing);
+    if (!isInside(realRoot, real)) throw new Error(`run name '${name}': ${existing} is a link to ${real}, outside the runs folder ${realRoot}`);
+  }
   return dir;
 }
 

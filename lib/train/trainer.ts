@@ -372,7 +372,7 @@ export class Trainer {
     else if (badTerm >= 0) { what = `term '${names[badTerm]}' is ${termValues[badTerm]}`; culprit = badTerm; }
     else if (!Number.isFinite(loss)) what = `the weighted sum overflows to ${loss} although every part is finite`;
     else what = `the gradient of '${badGradient}' is not finite although the loss is`;
-    return `step ${step + 1}: ${what} (${parts}); training stopped before the update, no weight was changed. ${this.divergenceHint(first, culprit, !Number.isFinite(ce))}`;
+    return `step ${step + 1}: ${what} (${parts}); training stopped before the update (no trainable weight changed). ${this.divergenceHint(first, culprit, !Number.isFinite(ce))}`;
   }
 
   /** A hint that fits the cause: a term's options, a term weight, the learning rate, or the data. */
