@@ -82,8 +82,9 @@ export function validateExperiment(spec: ExperimentSpec): TrainConfig {
   checkTermOptions(train.terms, 'train config.terms');
   listSplit(spec.dataRoot, 'train');
   if (spec.evaluate !== false) listSplit(spec.dataRoot, 'val');
-  checkFrameSizes(spec, mc, 'train');
-  if (spec.evaluate !== false) checkFrameSizes(spec, mc, 'val');
+  const splits = spec.evaluate !== false ? (['train', 'val'] as const) : (['train'] as const);
+  for (const split of splits) checkSplitFiles(spec.dataRoot, split); // every file of both splits first
+  for (const split of splits) checkFrameSizes(spec, mc, split);
   if (train.terms.length > 0) {
     if (!spec.teacherDir) throw new Error('distillation terms need a teacher (--teacher DIR, e.g. data/teacher)');
     readManifest(spec.teacherDir);

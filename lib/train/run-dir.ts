@@ -143,7 +143,7 @@ export function runDirOf(runsDir: string, name: string): string {
   if (existing !== root && fs.existsSync(root) && isInside(root, existing)) {
     const realRoot = fs.realpathSync(root);
     const real = fs.realpathSync(existing);
-    if (!isInside(realRoot, real)) throw new Error(`run name '${name}': ${existing} is a link to ${real}, outside the runs folder ${realRoot}`);
+    if (!isInside(realRoot, real)) throw new Error(`run name '${name}': ${existing} leads to ${real} (through a symbolic link), outside the runs folder ${realRoot}`);
   }
   return dir;
 }

@@ -69,7 +69,8 @@ export interface TrainerOptions {
 
 /** A value that is not finite (NaN or ±Infinity) or a number formatted for a message. */
 function num(v: number): string {
-  return Number.isFinite(v) ? String(+v.toPrecision(5)) : String(v);
+  if (!Number.isFinite(v)) return String(v);
+  return v !== 0 && (Math.abs(v) >= 1e6 || Math.abs(v) < 1e-4) ? v.toExponential(4) : String(+v.toPrecision(5));
 }
 
 function forward(net: SegmentationNet, images: tf.Tensor4D, training: boolean): { feature: tf.Tensor4D; logits: tf.Tensor4D } {

@@ -141,6 +141,19 @@ test('a term with a huge temperature stops with a temperature hint; a tiny one w
   t2.dispose();
 });
 
+test('a diverging run (Adam, lr 1e6) is reported: a warning while the loss explodes, a learning-rate hint when it stops', async () => {
+  const student = tinyNet(1, 8);
+  const logs: string[] = [];
+  const tr = new Trainer({ student, data: toyData(3), log: (m) => logs.push(m), config: { iters: 30, batchSize: 2, lr: 1e6, optimizer: { type: 'adam', weightDecay: 0 } as never, checkpointEvery: 0 } });
+  let msg = '';
+  try { await tr.train(); } catch (e) { msg = (e as Error).message; }
+  const warned = logs.find((l) => /training is diverging/.test(l));
+  assert.ok(warned || msg, 'either a divergence warning or a non-finite stop');
+  for (const text of [warned, msg].filter(Boolean) as string[]) assert.match(text, /learning rate 1000000 is high for adam: lower --lr/);
+  assert.ok(warned, `warned before any stop (logs: ${logs.join(' | ')}; error: ${msg})`);
+  tr.dispose();
+});
+
 test('a truncated latest checkpoint is named and the previous intact one is used; the resumed run ends identical', async () => {
   const root = tmp();
   const cfg = { iters: 6, batchSize: 2, lr: 0.05, checkpointEvery: 2, keepCheckpoints: 3 };
