@@ -122,19 +122,25 @@ export class Trainer {
     if (o.runDir) {
       this.run = new RunDir(o.runDir);
       this.lock = RunLock.acquire(o.runDir, { log: this.log });
-      this.run.init({
-        name: path.basename(o.runDir),
-        kind: this.terms.length ? 'distill' : 'train',
-        config: {
-          train: this.config,
-          student: this.student.config,
-          teacher: this.teacher?.config ?? null,
-          ...(o.runInfo?.hashExtra ? { extra: o.runInfo.hashExtra } : {}),
-        },
-        seed: this.config.seed,
-        backend: tf.getBackend(),
-        ...(o.runInfo ?? {}),
-      });
+      try {
+        this.run.init({
+          name: path.basename(o.runDir),
+          kind: this.terms.length ? 'distill' : 'train',
+          config: {
+            train: this.config,
+            student: this.student.config,
+            teacher: this.teacher?.config ?? null,
+            ...(o.runInfo?.hashExtra ? { extra: o.runInfo.hashExtra } : {}),
+          },
+          seed: this.config.seed,
+          backend: tf.getBackend(),
+          ...(o.runInfo ?? {}),
+        });
+      } catch (e) {
+        this.lock.release();
+        this.optimizer.dispose();
+        throw e;
+      }
       this.ckpt = new CheckpointDir(this.run.checkpoints, this.config.keepCheckpoints);
       for (const p of this.ckpt.cleanStale()) this.log(`removed ${p}, left by an interrupted checkpoint write`);
     }

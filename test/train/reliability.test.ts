@@ -95,7 +95,17 @@ test('--weight 1e30: training stops naming the cause, no checkpoint holds a non-
   assert.not.match(err!.message, /learning rate/);
   assert.ok(tr.step < 20);
   for (const c of allCheckpointWeightsFinite(runDir)) assert.is(c.bad, 0, `checkpoint of step ${c.step} holds ${c.bad} non-finite weights`);
-  // no weight is NaN after the stop (the non-finite step changed nothing) or, if the last update overflowed, no save happens
+  // a weight that has become NaN (as after an update that overflowed) is never saved
+  const saved = new CheckpointDir(path.join(runDir, 'checkpoints')).list().map((c) => c.step);
+  const v0 = student.model.weights[0];
+  const bad = v0.read().dataSync().slice();
+  bad[0] = NaN;
+  bad[1] = Infinity;
+  v0.write(tf.tensor(bad, v0.shape as number[]));
+  let saveErr = '';
+  try { await tr.saveCheckpoint(); } catch (e) { saveErr = (e as Error).message; }
+  assert.match(saveErr, new RegExp(`step ${tr.step}: 2 of \\d+ values of the training state are not finite .*first: student .*: NOT saved \\(the last saved checkpoint, .*step-0+${saved[0]} \\(step ${saved[0]}\\), is kept\\)`));
+  assert.equal(new CheckpointDir(path.join(runDir, 'checkpoints')).list().map((c) => c.step), saved, 'no checkpoint written');
   tr.dispose();
 
   // export refuses a network with a NaN weight; a NaN package written by other means is refused as a teacher

@@ -47,8 +47,12 @@ test('a run killed with SIGKILL resumes from its last checkpoint and ends bit-id
   const linesBefore = fs.readFileSync(path.join(run, 'metrics.jsonl'), 'utf8').trim().split('\n').length;
   assert.ok(linesBefore >= killedAt, 'metrics were written up to the kill');
 
+  // the killed process left its run lock behind: stale (its pid is gone), so the resuming process takes it over
+  assert.is(JSON.parse(fs.readFileSync(path.join(run, '.lock'), 'utf8')).pid, child.pid);
   const r2 = spawnSync(process.execPath, [...NODE_ARGS, CHILD, run, String(ITERS), String(EVERY), '0'], { env, encoding: 'utf8', cwd: ROOT });
   assert.is(r2.status, 0, r2.stderr);
+  assert.match(r2.stderr, new RegExp(`removed a stale lock of pid ${child.pid} .*no longer running`));
+  assert.not.ok(fs.existsSync(path.join(run, '.lock')), 'released at exit');
   const resumed = Number(/resumed (\d+)/.exec(r2.stdout)?.[1]);
   assert.ok(resumed >= killedAt && resumed % EVERY === 0, `resumed at ${resumed} (kill after checkpoint ${killedAt})`);
 
