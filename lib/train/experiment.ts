@@ -3,9 +3,10 @@
  * distillation terms, evaluate on val, write eval.json. Used by the CLI, sweeps and the demo.
  *
  * `validateExperiment` checks everything that can be checked without heavy work (options, model
- * preset, term methods/options, the run name, the teacher folder, and every PNG of both splits:
- * structure, sizes, channels, and that the frames after `downsample` (or the crop) are large enough
- * for the model), so bad input fails before the first step rather than at the final evaluation.
+ * preset, term methods/options, the run name, the teacher folder, the PNG headers of both splits
+ * (sizes, channels; for val also every chunk and CRC, as val is otherwise decoded only after
+ * training), and that the frames after `downsample` (or the crop) are large enough for the model), so
+ * bad input fails before the first step rather than at the final evaluation.
  *
  * `runExperiment` locks the run folder (lib/train/run-dir.ts `RunLock`) for its whole duration, so a
  * second process on the same run refuses; `fresh` deletes only that run folder, inside `runsDir`,
@@ -82,13 +83,14 @@ export function validateExperiment(spec: ExperimentSpec): TrainConfig {
   checkTermOptions(train.terms, 'train config.terms');
   listSplit(spec.dataRoot, 'train');
   if (spec.evaluate !== false) listSplit(spec.dataRoot, 'val');
-  const splits = spec.evaluate !== false ? (['train', 'val'] as const) : (['train'] as const);
-  for (const split of splits) checkSplitFiles(spec.dataRoot, split); // every file of both splits first
-  for (const split of splits) checkFrameSizes(spec, mc, split);
   if (train.terms.length > 0) {
     if (!spec.teacherDir) throw new Error('distillation terms need a teacher (--teacher DIR, e.g. data/teacher)');
     readManifest(spec.teacherDir);
   }
+  const splits = spec.evaluate !== false ? (['train', 'val'] as const) : (['train'] as const);
+  // headers of both splits (train frames are decoded in full before the first step), and every byte of val
+  for (const split of splits) checkSplitFiles(spec.dataRoot, split, split === 'val');
+  for (const split of splits) checkFrameSizes(spec, mc, split);
   return train;
 }
 
@@ -99,7 +101,7 @@ export function minInputSide(c: ModelConfig): number {
 
 /** Check the PNGs of a split (structure, channels, sizes) and that its frames, downsampled (and cropped), suit the model. */
 function checkFrameSizes(spec: ExperimentSpec, mc: ModelConfig, split: 'train' | 'val'): void {
-  const { sizes } = checkSplitFiles(spec.dataRoot, split);
+  const { sizes } = checkSplitFiles(spec.dataRoot, split, split === 'val');
   const need = minInputSide(mc);
   const why = mc.head.type === 'ppm' ? `its pyramid pooling has a ${Math.max(...mc.head.bins)}x${Math.max(...mc.head.bins)} grid on the stride-8 map` : 'its output stride is 8';
   for (const [w0, h0] of sizes) {

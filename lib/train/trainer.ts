@@ -199,6 +199,9 @@ export class Trainer {
     let values: number[];
     let badGradient: string | null = null;
     let extra: Record<string, number> = {};
+    // the forward pass in training mode moves the BatchNorm statistics: keep them to undo a non-finite step
+    const statVars = this.student.model.nonTrainableWeights;
+    const statsBefore = statVars.map((w) => tf.clone(w.read()));
     try {
       values = tf.tidy(() => {
         const teacherOut = this.teacher && this.terms.length ? forward(this.teacher, batch.images, false) : null;
@@ -257,9 +260,11 @@ export class Trainer {
         void stepTensors;
         return vals;
       });
+      if (!values.every(Number.isFinite) || badGradient !== null) statVars.forEach((w, i) => w.write(statsBefore[i]));
     } finally {
       batch.images.dispose();
       batch.labels.dispose();
+      statsBefore.forEach((t) => t.dispose());
     }
     const [loss, ce, ...termValues] = values;
     if (!values.every(Number.isFinite) || badGradient !== null) throw new Error(this.nonFiniteMessage(step, values, badGradient));
@@ -379,7 +384,7 @@ export class Trainer {
     else if (badTerm >= 0) { what = `term '${names[badTerm]}' is ${termValues[badTerm]}`; culprit = badTerm; }
     else if (!Number.isFinite(loss)) what = `the weighted sum overflows to ${loss} although every part is finite`;
     else what = `the gradient of '${badGradient}' is not finite although the loss is`;
-    return `step ${step + 1}: ${what} (${parts}); training stopped before the update (no trainable weight changed). ${this.divergenceHint(first, culprit, !Number.isFinite(ce))}`;
+    return `step ${step + 1}: ${what} (${parts}); training stopped before the update (no weight or BatchNorm statistic changed). ${this.divergenceHint(first, culprit, !Number.isFinite(ce))}`;
   }
 
   /** A hint that fits the cause: a term's options, a term weight, the learning rate, or the data. */
