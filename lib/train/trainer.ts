@@ -33,9 +33,15 @@ import type { LossTerm, StepTensors } from './terms';
 import * as fs from 'fs';
 import * as path from 'path';
 
-/** Training data: the batch of 0-based step `step` (must be a pure function of the data seed and step). */
+/**
+ * Training data: the batch of 0-based step `step`, a pure function of the data seed and step. A source
+ * that cannot be one (e.g. it keeps a stream position) implements `state`/`setState`: the JSON value is
+ * saved in every checkpoint and restored on resume, so a resumed run still sees the same batches.
+ */
 export interface TrainData {
   batch(step: number, batchSize: number): Promise<Batch> | Batch;
+  state?(): unknown;
+  setState?(state: unknown): void;
 }
 
 export interface StepRecord {
@@ -332,6 +338,7 @@ export class Trainer {
         configHash: configHash(this.config),
         optimizerIterations: this.optimizer.iterations,
         dropoutCounters: dropoutCounters(this.student.model),
+        ...(this.data.state ? { data: this.data.state() } : {}),
         terms: this.terms.map((t) => ({ name: t.name, tensors: t.stateTensors().length, iterations: t.stateIterations() })),
       }));
     });
@@ -341,7 +348,7 @@ export class Trainer {
     const statePath = path.join(dir, 'state.json');
     if (!fs.existsSync(statePath)) throw new Error(`checkpoint ${dir} has no state.json`);
     const state = readJSONFile<{
-      step: number; configHash: string; optimizerIterations: number; dropoutCounters?: number[]; terms: { name: string; tensors: number; iterations: number[] }[];
+      step: number; configHash: string; optimizerIterations: number; dropoutCounters?: number[]; data?: unknown; terms: { name: string; tensors: number; iterations: number[] }[];
     }>(statePath, 'checkpoint state');
     if (state.configHash !== configHash(this.config)) {
       throw new Error(`checkpoint ${dir} was written with a different training config (hash ${state.configHash}, now ${configHash(this.config)})`);
@@ -368,6 +375,10 @@ export class Trainer {
     // checkpoints written before the counters were saved: the student runs once in training mode per
     // step, so a run trained from step 0 has made exactly `step` calls
     setDropoutCounters(this.student.model, state.dropoutCounters ?? dropoutCounters(this.student.model).map(() => state.step));
+    if (this.data.setState) {
+      if (state.data === undefined) throw new Error(`checkpoint ${dir}: the training data keeps a state, but state.json has none (written by another data source?)`);
+      this.data.setState(state.data);
+    }
     this.step = state.step;
   }
 

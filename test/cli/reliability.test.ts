@@ -8,6 +8,7 @@ import * as assert from 'uvu/assert';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import * as tf from '@tensorflow/tfjs';
 import { main } from '../../lib/cli/main';
 import { buildModel, modelConfig } from '../../lib/models';
 import { buildTerms } from '../../lib/train/build-terms';
@@ -111,7 +112,8 @@ test('corrupt or unsuitable data fails before the first step, naming the file or
   assert.not.ok(fs.existsSync(path.join(runs, 'x')));
 });
 
-test('the channel-mismatch message names student and teacher in the right order', () => {
+test('the channel-mismatch message names student and teacher in the right order', async () => {
+  await tf.setBackend('cpu');
   const student = buildModel({ ...modelConfig('student-r18-0.5'), numClasses: 19 });
   const teacher = buildModel({ ...modelConfig('student-r18-0.5'), numClasses: 10, seed: 2 });
   // an aligner maps the 19 student channels to the teacher's 10: this must build (it failed with swapped counts)

@@ -18,7 +18,7 @@ import { FrameSampler, renderSplitFrames } from '../../lib/train/frames';
 import { loadModelPackage, saveModelPackage } from '../../lib/train/model-package';
 import { RunLock } from '../../lib/train/run-dir';
 import { Trainer } from '../../lib/train/trainer';
-import { tinyNet, toyData } from './helpers';
+import { tinyNet, toyBatch, toyData } from './helpers';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'cd-rel-'));
@@ -74,6 +74,33 @@ test('stop and resume on cpu with student-r18 (channel dropout): bit-identical t
   assert.equal(weightsOf(bNet.model), refWeights, 'final weights (BatchNorm statistics included) identical');
   refNet.model.dispose();
   bNet.model.dispose();
+});
+
+test('a stateful data source (state/setState) is checkpointed and restored: the resumed run sees the same batches', async () => {
+  const stream = () => {
+    let drawn = 0; // a stream position, not a function of the step
+    return {
+      batch: (_step: number, bs: number) => toyBatch(1000 + drawn++, bs),
+      state: () => ({ drawn }),
+      setState: (st: unknown) => { drawn = (st as { drawn: number }).drawn; },
+    };
+  };
+  const root = tmp();
+  const cfg = { iters: 4, batchSize: 2, lr: 0.05, checkpointEvery: 2 };
+  const refNet = tinyNet(1);
+  const ref = new Trainer({ student: refNet, config: cfg, data: stream(), runDir: path.join(root, 'ref'), log: () => undefined });
+  await ref.train();
+  ref.dispose();
+  const a = new Trainer({ student: tinyNet(1), config: cfg, data: stream(), runDir: path.join(root, 'run'), log: () => undefined });
+  await a.train(2);
+  a.dispose();
+  assert.equal(readJSONFile<{ data: unknown }>(path.join(root, 'run', 'checkpoints', 'step-000002', 'state.json')).data, { drawn: 2 });
+  const bNet = tinyNet(1);
+  const b = new Trainer({ student: bNet, config: cfg, data: stream(), runDir: path.join(root, 'run'), log: () => undefined });
+  await b.resume();
+  await b.train();
+  b.dispose();
+  assert.equal(weightsOf(bNet.model), weightsOf(refNet.model));
 });
 
 test('--weight 1e30: training stops naming the cause, no checkpoint holds a non-finite weight, export and teacher loading refuse NaN', async () => {
