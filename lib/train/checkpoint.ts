@@ -5,9 +5,13 @@
  *   and `weights.bin` into a folder, and reads them back (`model.save(fileIOHandler(dir))`,
  *   `tf.loadLayersModel(fileIOHandler(dir))`). Optional float16 / uint8 weight quantisation.
  * - `saveTensors` / `loadTensors`: a plain list of tensors (optimiser slots, aligners, discriminator).
- * - `CheckpointDir`: `checkpoints/step-000100/…` folders written in a temp folder and renamed into
- *   place, plus a `latest.json` pointer replaced atomically (temp file + rename). A process killed at
- *   any moment leaves either the previous or the new checkpoint, never a half-written one.
+ * - `CheckpointDir`: `checkpoints/step-000100/…` folders written in a temp folder, given a
+ *   `manifest.json` (size + sha256 of every file), fsynced and renamed into place, plus a `latest.json`
+ *   pointer replaced atomically (temp file + rename). A process killed at any moment leaves either the
+ *   previous or the new checkpoint, never a half-written one; `verify` / `newestIntact` find a damaged
+ *   one (truncated, overwritten) and fall back to the newest intact one.
+ * - `writeFileAtomic` (every byte written or an error naming the file, fsync, size check, rename) and
+ *   `readJSONFile` (errors name the file) are the file primitives of lib/train.
  */
 import * as crypto from 'crypto';
 import * as fs from 'fs';
