@@ -315,14 +315,75 @@ export interface OpenCityscapesOptions extends Partial<CityscapesDatasetConfig> 
   verbose?: boolean;
 }
 
-/** Which root `openCityscapes` would use, and why. */
-export function resolveCityscapesRoot(
-  root?: string, syntheticRoot: string = DEFAULT_SYNTHETIC_ROOT,
-): { root: string; source: 'option' | 'CITYSCAPES_ROOT' | 'synthetic' } {
-  if (root) return { root: path.resolve(root), source: 'option' };
+/** How a dataset root was chosen: the option, the CITYSCAPES_ROOT variable, or the synthetic default. */
+export type DataRootSource = 'option' | 'CITYSCAPES_ROOT' | 'synthetic';
+
+/** A resolved dataset root and how it was chosen (for messages and run records). */
+export interface DataRoot {
+  root: string;
+  source: DataRootSource;
+  /** e.g. "--data /x", "CITYSCAPES_ROOT=/x", "the synthetic set (default)". */
+  how: string;
+}
+
+/**
+ * Which root would be used, and why: the option, else CITYSCAPES_ROOT, else the synthetic set.
+ * Pure (touches no file); `resolveDataRoot` is the one that checks and generates.
+ */
+export function resolveCityscapesRoot(root?: string, syntheticRoot: string = DEFAULT_SYNTHETIC_ROOT): DataRoot {
+  if (root !== undefined && root !== '') return { root: path.resolve(root), source: 'option', how: `the root option (${root})` };
   const env = process.env.CITYSCAPES_ROOT;
-  if (env && env.trim()) return { root: path.resolve(env.trim()), source: 'CITYSCAPES_ROOT' };
-  return { root: path.resolve(syntheticRoot), source: 'synthetic' };
+  if (env && env.trim()) return { root: path.resolve(env.trim()), source: 'CITYSCAPES_ROOT', how: `CITYSCAPES_ROOT=${env.trim()}` };
+  return { root: path.resolve(syntheticRoot), source: 'synthetic', how: `the synthetic set (default; neither a root option nor CITYSCAPES_ROOT given)` };
+}
+
+/**
+ * The one check that a synthetic set is current: its manifest exists, parses, and was written by this
+ * generator version. Returns null when current, else why not.
+ */
+export function syntheticSetStaleness(root: string): string | null {
+  const manifest = path.join(root, SYNTHETIC_MANIFEST);
+  if (!fs.existsSync(manifest)) return `${manifest} is missing`;
+  try {
+    const v = (JSON.parse(fs.readFileSync(manifest, 'utf8')) as { version?: unknown }).version;
+    return v === SYNTHETIC_VERSION ? null : `${manifest} has generator version ${String(v)}, this generator writes ${SYNTHETIC_VERSION}`;
+  } catch (e) {
+    return `${manifest} is not valid JSON (${(e as Error).message})`;
+  }
+}
+
+/**
+ * The one data-root resolver of the project (CLI, notebooks, demo, bench): `option` → CITYSCAPES_ROOT →
+ * the synthetic set, generated (or regenerated when its generator version is outdated) when absent.
+ * A root given by option or CITYSCAPES_ROOT must exist and hold leftImg8bit/ and gtFine/; the error
+ * names the root and how it was chosen (never a silent fallback to synthetic data). An option that
+ * names the default synthetic folder itself counts as the synthetic set.
+ * @example const { root, how } = await resolveDataRoot(opts.data); // CITYSCAPES_ROOT, else synthetic
+ */
+export async function resolveDataRoot(
+  option?: string,
+  o: { syntheticRoot?: string; synthetic?: Partial<SyntheticCityscapesOptions>; log?: (msg: string) => void } = {},
+): Promise<DataRoot> {
+  const syntheticRoot = path.resolve(o.syntheticRoot ?? DEFAULT_SYNTHETIC_ROOT);
+  const r = resolveCityscapesRoot(option, syntheticRoot);
+  if (r.source === 'synthetic' || r.root === syntheticRoot) {
+    const stale = syntheticSetStaleness(r.root);
+    if (stale !== null) {
+      o.log?.(`synthetic Cityscapes at ${r.root} is absent or outdated (${stale}): generating it (same as npm run data)…`);
+      const g = await generateSyntheticCityscapes({ ...o.synthetic, out: r.root });
+      o.log?.(`  wrote ${g.frames.train + g.frames.val + g.frames.test} frames in ${g.seconds.toFixed(1)} s`);
+    }
+    return r;
+  }
+  const missing = ['leftImg8bit', 'gtFine'].filter((d) => !fs.existsSync(path.join(r.root, d)));
+  if (!fs.existsSync(r.root) || missing.length > 0) {
+    throw new CityscapesDataError(
+      `dataset root ${r.root} (chosen by ${r.how}) ${fs.existsSync(r.root) ? `has no ${missing.join('/ or ')}/ folder` : 'does not exist'}: ` +
+      'it must hold leftImg8bit/ and gtFine/ as unzipped from cityscapes-dataset.com (or drop the option and unset CITYSCAPES_ROOT for the synthetic set)',
+      r.root,
+    );
+  }
+  return r;
 }
 
 /**
@@ -334,23 +395,7 @@ export function resolveCityscapesRoot(
  */
 export async function openCityscapes(options: OpenCityscapesOptions): Promise<CityscapesDataset> {
   const { root: given, split, synthetic, syntheticRoot, verbose = true, ...config } = options;
-  const { root, source } = resolveCityscapesRoot(given, syntheticRoot);
-  if (source === 'synthetic') {
-    const manifest = path.join(root, SYNTHETIC_MANIFEST);
-    let ok = false;
-    if (fs.existsSync(manifest)) {
-      try {
-        ok = JSON.parse(fs.readFileSync(manifest, 'utf8')).version === SYNTHETIC_VERSION;
-      } catch {
-        ok = false;
-      }
-    }
-    if (!ok) {
-      if (verbose) console.log(`synthetic Cityscapes not found (or outdated) at ${root}: generating it (npm run data)…`);
-      const r = await generateSyntheticCityscapes({ ...synthetic, out: root });
-      if (verbose) console.log(`  wrote ${r.frames.train + r.frames.val + r.frames.test} frames in ${r.seconds.toFixed(1)} s`);
-    }
-  }
+  const { root, source } = await resolveDataRoot(given, { syntheticRoot, synthetic, log: verbose ? (m) => console.log(m) : undefined });
   const ds = new CityscapesDataset(root, split, config);
   if (verbose) {
     console.log(`Cityscapes ${split}: ${ds.length} frames from ${root} (${source === 'synthetic' ? 'synthetic' : source === 'CITYSCAPES_ROOT' ? 'CITYSCAPES_ROOT' : 'root option'}), scale ${ds.config.scale}`);

@@ -9,8 +9,8 @@ export {
 } from './synthetic';
 export type { SyntheticCityscapesOptions, SyntheticCityscapesResult } from './synthetic';
 export {
-  CityscapesDataset, CityscapesDataError, openCityscapes, listCityscapes, loadCityscapesFrame, resolveCityscapesRoot,
+  CityscapesDataset, CityscapesDataError, openCityscapes, listCityscapes, loadCityscapesFrame, resolveCityscapesRoot, resolveDataRoot, syntheticSetStaleness,
   resizeNearest, scaledSize,
 } from './dataset';
-export type { CityscapesEntry, CityscapesDatasetConfig, LabelSource, OpenCityscapesOptions } from './dataset';
+export type { CityscapesEntry, CityscapesDatasetConfig, LabelSource, OpenCityscapesOptions, DataRoot, DataRootSource } from './dataset';
 export { encodePng } from './synthetic';

@@ -16,11 +16,13 @@ const DEFAULT_TEACHER = path.join('data', 'teacher');
 export const TRAIN_OPTIONS: OptSpecs = {
   name: { type: 'string', help: 'run name: results go to <runs>/<name>/ (an existing run with the same config resumes)', meta: 'NAME' },
   runs: { type: 'string', help: 'folder of run folders', default: 'runs', meta: 'DIR' },
-  data: { type: 'string', help: 'dataset root in the Cityscapes layout', default: DEFAULT_DATA, meta: 'DIR' },
+  data: { type: 'string', help: 'dataset root in the Cityscapes layout (default: $CITYSCAPES_ROOT, else the synthetic set data/synthetic-cityscapes, generated when absent)', meta: 'DIR' },
   downsample: { type: 'int', min: 1, help: 'shrink frames by this integer factor (2: 512x256 -> 256x128)', default: 2 },
   'train-limit': { type: 'int', min: 1, help: 'use only the first N train frames' },
   'val-limit': { type: 'int', min: 1, help: 'evaluate on the first N val frames' },
-  crop: { type: 'string', help: 'random training crop HEIGHTxWIDTH (default: whole frames)', meta: 'HxW' },
+  crop: { type: 'string', help: 'random training crop HEIGHTxWIDTH (default: the frame size)', meta: 'HxW' },
+  scale: { type: 'string', help: 'random scale range MIN-MAX of the training augmentation (the paper: 0.5-2; 1 disables)', default: '0.5-2', meta: 'MIN-MAX' },
+  jitter: { type: 'bool', help: 'photometric jitter (brightness/contrast/saturation ±0.25) in the training augmentation', default: false },
   model: { type: 'string', help: 'model preset (lib/models PRESETS)', meta: 'PRESET' },
   'model-config': { type: 'json', help: 'JSON overrides of the model config', meta: 'JSON' },
   config: { type: 'string', help: 'JSON file with train config fields (iters, lr, terms, ...); flags override it', meta: 'FILE' },
@@ -106,6 +108,25 @@ export function trainConfigFromOptions(command: string, o: Record<string, unknow
   return c;
 }
 
+/** The dataset root of a command through lib's one resolver (--data, else CITYSCAPES_ROOT, else synthetic), printed with how it was chosen. */
+async function dataRootOf(command: string, o: Record<string, unknown>): Promise<string> {
+  const { resolveDataRoot } = require('../cityscapes/dataset') as typeof import('../cityscapes/dataset');
+  const given = o.data === undefined ? undefined : String(o.data);
+  const r = await resolveDataRoot(given, { log: (m) => console.error(m) });
+  console.error(`${command}: data ${r.root} (${r.how})`);
+  return r.root;
+}
+
+/** `--scale MIN-MAX` (or one number) → [min, max]. */
+export function parseScaleRange(command: string, raw: unknown): [number, number] {
+  const txt = String(raw ?? '0.5-2');
+  const m = /^\s*([0-9.]+)\s*(?:-\s*([0-9.]+)\s*)?$/.exec(txt);
+  const lo = m ? Number(m[1]) : NaN;
+  const hi = m ? Number(m[2] ?? m[1]) : NaN;
+  if (!(lo > 0 && hi >= lo && hi <= 8)) throw new UsageError(`${command}: --scale must be MIN-MAX with 0 < MIN <= MAX <= 8 (e.g. 0.5-2, or 1 to disable), got '${txt}'`);
+  return [lo, hi];
+}
+
 async function startBackend(o: Record<string, unknown>): Promise<string> {
   const { initBackend } = require('../backend') as typeof import('../backend');
   return initBackend({ backend: o.backend as never });
@@ -116,10 +137,11 @@ async function trainCommand(command: 'train-teacher' | 'train-student' | 'distil
   const train = trainConfigFromOptions(command, o);
   const model = (o.model as string | undefined) ?? (command === 'train-teacher' ? 'teacher' : 'student-r18');
   const name = (o.name as string | undefined) ?? `${command}-${model}`;
+  const scale = parseScaleRange(command, o.scale);
   const spec = {
-    name, runsDir: o.runs as string, dataRoot: o.data as string, downsample: o.downsample as number,
+    name, runsDir: o.runs as string, dataRoot: await dataRootOf(command, o), downsample: o.downsample as number,
     trainLimit: o.trainLimit as number | undefined, valLimit: o.valLimit as number | undefined,
-    crop: parseSize(command, 'crop', o.crop), model, modelOverrides: o.modelConfig as Record<string, unknown> | undefined,
+    crop: parseSize(command, 'crop', o.crop), scale, jitter: Boolean(o.jitter), model, modelOverrides: o.modelConfig as Record<string, unknown> | undefined,
     teacherDir: command === 'distill' ? (o.teacher as string) : undefined,
     train, evaluate: o.eval as boolean, fresh: Boolean(o.fresh), stopAt: o.stopAt as number | undefined,
   };
@@ -148,7 +170,7 @@ async function trainCommand(command: 'train-teacher' | 'train-student' | 'distil
       manifest: {
         command: `npx channel-distill ${process.argv.slice(2).join(' ')}`,
         seed: resolved.seed, trainConfig: resolved, configHash: configHash({ train: resolved, model: spec.model }),
-        model: spec.model, data: { root: spec.dataRoot, downsample: spec.downsample, trainLimit: spec.trainLimit ?? null, crop: spec.crop ?? null },
+        model: spec.model, data: { root: spec.dataRoot, downsample: spec.downsample, trainLimit: spec.trainLimit ?? null, crop: spec.crop ?? null, scale: spec.scale, jitter: spec.jitter },
         stepsTrained: r.steps, stepsPlanned: resolved.iters,
         valMIoU: r.eval?.mIoU ?? null, valPerClassIoU: r.eval?.perClassIoU ?? null, valImages: r.eval?.images ?? null,
         wallSeconds: (Date.now() - t0) / 1000, trainSeconds: r.trainSeconds, meanStepSeconds: r.meanStepSeconds, backend,
@@ -357,7 +379,7 @@ export const COMMANDS: Record<string, Command> = {
         },
       });
       net.model.dispose();
-      await recordPackageEval(String(o.out), info.data?.root ?? DEFAULT_DATA, info.data?.downsample ?? 2, o.valLimit as number | undefined);
+      await recordPackageEval(String(o.out), info.data?.root ?? await dataRootOf('export', o), info.data?.downsample ?? 2, o.valLimit as number | undefined);
     },
   },
   bench: {
@@ -374,11 +396,11 @@ export const COMMANDS: Record<string, Command> = {
 };
 
 
-function experimentBase(command: string, o: Record<string, unknown>, train: Record<string, unknown>) {
+function experimentBase(command: string, o: Record<string, unknown>, train: Record<string, unknown>, dataRoot: string) {
   return {
-    runsDir: o.runs as string, dataRoot: o.data as string, downsample: o.downsample as number,
+    runsDir: o.runs as string, dataRoot, downsample: o.downsample as number,
     trainLimit: o.trainLimit as number | undefined, valLimit: o.valLimit as number | undefined,
-    crop: parseSize(command, 'crop', o.crop), model: (o.model as string | undefined) ?? 'student-r18',
+    crop: parseSize(command, 'crop', o.crop), scale: parseScaleRange(command, o.scale), jitter: Boolean(o.jitter), model: (o.model as string | undefined) ?? 'student-r18',
     modelOverrides: o.modelConfig as Record<string, unknown> | undefined, teacherDir: o.teacher as string,
     train, evaluate: o.eval as boolean,
   };
@@ -429,7 +451,7 @@ async function sweepCommand(o: Record<string, unknown>): Promise<void> {
   }
   if (!o.name) throw new UsageError('sweep: --name is required (the sweep folder under --runs)');
   const shard = o.shard !== undefined ? (() => { try { return parseShard(String(o.shard)); } catch (e) { throw new UsageError(`sweep: ${(e as Error).message}`); } })() : undefined;
-  const spec = { name: String(o.name), base: experimentBase('sweep', o, train), grid };
+  const spec = { name: String(o.name), base: experimentBase('sweep', o, train, await dataRootOf('sweep', o)), grid };
   const cells = validateSweep(spec);
   const mine = shardCells(cells, shard);
   console.error(`sweep ${spec.name}: ${cells.length} cells${shard ? `, shard ${shard.index}/${shard.count} runs ${mine.length}` : ''}`);
@@ -465,7 +487,8 @@ async function evalCommand(o: Record<string, unknown>): Promise<void> {
   } else if (!fs.existsSync(path.join(dir, 'manifest.json'))) {
     throw new UsageError(`eval: ${dir} is not a model package (no manifest.json)`);
   }
-  listSplit(String(o.data), String(o.split));
+  const dataRoot = await dataRootOf('eval', o);
+  listSplit(dataRoot, String(o.split));
   await startBackend(o);
   let net;
   if (o.run !== undefined) {
@@ -478,7 +501,7 @@ async function evalCommand(o: Record<string, unknown>): Promise<void> {
   } else {
     net = loadModelPackage(dir).net;
   }
-  const frames = await cachedFrames(String(o.data), String(o.split), o.downsample as number, o.limit as number | undefined);
+  const frames = await cachedFrames(dataRoot, String(o.split), o.downsample as number, o.limit as number | undefined);
   const r = await evaluate(net, frameBatches(frames, 4), { classNames: [...CITYSCAPES_TRAIN_CLASSES] });
   const label = path.basename(path.resolve(dir));
   console.log(formatIoUTable([{ name: label, eval: r }]));
@@ -493,9 +516,10 @@ async function demoCommand(o: Record<string, unknown>): Promise<void> {
   const { defaultDemoOptions, validateDemo, runDemo } = require('../train/demo') as typeof import('../train/demo');
   const { METHOD_PRESETS } = require('../train/presets') as typeof import('../train/presets');
   const d = defaultDemoOptions();
+  const t0 = Date.now();
   const opts = {
     ...d,
-    dataRoot: String(o.data ?? d.dataRoot), teacherDir: String(o.teacher ?? d.teacherDir), runsDir: String(o.runs ?? d.runsDir),
+    dataRoot: await dataRootOf('demo', o), teacherDir: String(o.teacher ?? d.teacherDir), runsDir: String(o.runs ?? d.runsDir),
     student: String(o.student ?? d.student), iters: (o.iters as number | undefined) ?? d.iters, batchSize: (o.batch as number | undefined) ?? d.batchSize,
     crop: o.crop !== undefined ? (String(o.crop) === 'none' ? undefined : parseSize('demo', 'crop', o.crop)) : d.crop,
     seed: (o.seed as number | undefined) ?? d.seed, method: String(o.method ?? d.method), valLimit: o.valLimit as number | undefined,
@@ -505,11 +529,6 @@ async function demoCommand(o: Record<string, unknown>): Promise<void> {
   }
   if (!fs.existsSync(path.join(opts.teacherDir, 'manifest.json'))) {
     throw new UsageError(`demo: no teacher package in ${opts.teacherDir} (manifest.json missing): the repository ships one in data/teacher; or train one with train-teacher --export ${opts.teacherDir}`);
-  }
-  const t0 = Date.now();
-  if (!fs.existsSync(path.join(opts.dataRoot, 'synthetic-cityscapes.json')) && !fs.existsSync(path.join(opts.dataRoot, 'leftImg8bit'))) {
-    console.error(`demo: ${opts.dataRoot} is absent: generating the synthetic dataset`);
-    await generateData({ ...Object.fromEntries(Object.entries(COMMANDS.data.options).map(([k, s]) => [k, s.default])), out: opts.dataRoot }, (m) => console.error(m));
   }
   validateDemo(opts);
   const backend = await startBackend(o);

@@ -35,8 +35,7 @@ export { saveModelPackage, loadModelPackage, readManifest } from './model-packag
 export type { ModelManifest } from './model-package';
 export { RunDir, gitCommit } from './run-dir';
 export type { RunInfo } from './run-dir';
-export { FrameSampler, frameBatches, framesToBatch, loadSplitFrames, renderSplitFrames, listSplit, downsampleFrame } from './frames';
-export type { FrameSamplerOptions } from './frames';
+export { frameBatches, framesToBatch, loadSplitFrames, renderSplitFrames, listSplit, downsampleFrame } from './frames';
 export { runExperiment, validateExperiment, cachedFrames, cachedTeacher, disposeResult } from './experiment';
 export type { ExperimentSpec, ExperimentResult, TrainConfigInput } from './experiment';
 export { expandGrid, shardCells, parseShard, runSweep, mergeSweep, validateSweep, groupOverSeeds } from './sweep';
