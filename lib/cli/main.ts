@@ -287,18 +287,30 @@ export const COMMANDS: Record<string, Command> = {
       seeds: { type: 'list', help: 'values of train.seed', meta: 'S1,S2' },
       shard: { type: 'string', help: 'run only cells k with k mod n = i (0-based i)', meta: 'i/n' },
       'dry-run': { type: 'bool', help: 'list this shard\'s cells and exit' },
+      results: { type: 'string', help: 'results folder (e.g. data/results/NAME): each finished cell is stored there at once, and cells already stored there (same protocol) are skipped', meta: 'DIR' },
     },
     run: (o) => sweepCommand(o),
   },
   merge: {
-    summary: 'Collect the results of a sweep (all shards) into <runs>/<name>/results.json and results.csv.',
+    summary: 'Collect the results of a sweep (all shards) into <runs>/<name>/results.json and results.csv; or, with --from, pool results folders / merged files of one protocol (mean ± std over seeds, per class) into --out PREFIX.{json,csv,md}.',
     options: {
       name: { type: 'string', help: 'sweep name', meta: 'NAME' },
       runs: TRAIN_OPTIONS.runs,
       'allow-missing': { type: 'bool', help: 'exit 0 even when cells are missing' },
+      from: { type: 'list', help: 'pool these results folders (sweep --results) and/or merged results.json files', meta: 'A,B' },
+      out: { type: 'string', help: 'with --from: output prefix (writes PREFIX.json, PREFIX.csv, PREFIX.md)', meta: 'PREFIX' },
     },
     async run(o) {
-      if (!o.name) throw new UsageError('merge: --name is required');
+      if (o.from !== undefined) {
+        if (o.out === undefined) throw new UsageError('merge: --from needs --out PREFIX');
+        const { poolResults, writePooled, pooledMarkdown } = require('../train/results') as typeof import('../train/results');
+        const p = poolResults((o.from as string[]).map(String));
+        const w = writePooled(p, String(o.out));
+        console.log(pooledMarkdown(p));
+        console.log(`pooled ${p.rows.reduce((a, r) => a + r.n, 0)} cell(s) of protocol ${p.protocol} -> ${w.json}, ${w.csv}, ${w.md}`);
+        return;
+      }
+      if (!o.name) throw new UsageError('merge: --name is required (or --from to pool results folders)');
       const { mergeSweep } = require('../train/sweep') as typeof import('../train/sweep');
       const m = mergeSweep(String(o.runs), String(o.name));
       console.log(`merged ${m.results.length} cell(s) -> ${m.json}, ${m.csv}`);
@@ -451,7 +463,7 @@ async function sweepCommand(o: Record<string, unknown>): Promise<void> {
   }
   if (!o.name) throw new UsageError('sweep: --name is required (the sweep folder under --runs)');
   const shard = o.shard !== undefined ? (() => { try { return parseShard(String(o.shard)); } catch (e) { throw new UsageError(`sweep: ${(e as Error).message}`); } })() : undefined;
-  const spec = { name: String(o.name), base: experimentBase('sweep', o, train, await dataRootOf('sweep', o)), grid };
+  const spec = { name: String(o.name), base: experimentBase('sweep', o, train, await dataRootOf('sweep', o)), grid, resultsDir: o.results as string | undefined };
   const cells = validateSweep(spec);
   const mine = shardCells(cells, shard);
   console.error(`sweep ${spec.name}: ${cells.length} cells${shard ? `, shard ${shard.index}/${shard.count} runs ${mine.length}` : ''}`);

@@ -14,6 +14,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
+import { protocolOf, readCellResult, writeCellResult } from './results';
 import { writeFileAtomic } from './checkpoint';
 import { canonicalJSON, configHash } from './config';
 import { ExperimentResult, ExperimentSpec, runExperiment, validateExperiment } from './experiment';
@@ -27,6 +28,12 @@ export interface SweepSpec {
   name: string;
   /** Base experiment (its `name` is ignored). */
   base: Omit<ExperimentSpec, 'name'>;
+  /**
+   * Results folder (e.g. data/results/<protocol>): each finished cell's result is written there at once
+   * (lib/train/results.ts), and a cell already stored there under the same protocol is not run again,
+   * so a sweep can continue on another machine or in another session.
+   */
+  resultsDir?: string;
   grid: Grid;
 }
 
@@ -160,17 +167,29 @@ export async function runSweep(
     const prev = JSON.parse(fs.readFileSync(specFile, 'utf8')) as { hash: string };
     if (prev.hash !== hash) throw new Error(`sweep ${dir} exists with a different grid/base config (hash ${prev.hash}, now ${hash}): use another --name`);
   } else {
-    writeFileAtomic(specFile, JSON.stringify({ hash, name: spec.name, base: spec.base, grid: spec.grid, cells: cells.map((c) => ({ index: c.index, id: c.id, params: c.params })) }, null, 2) + '\n');
+    writeFileAtomic(specFile, JSON.stringify({ hash, protocol: protocolOf(spec.base).hash, name: spec.name, base: spec.base, grid: spec.grid, cells: cells.map((c) => ({ index: c.index, id: c.id, params: c.params })) }, null, 2) + '\n');
   }
   const mine = shardCells(cells, shard);
   const ran: CellResult[] = [];
   const skipped: string[] = [];
+  const protocol = protocolOf(spec.base);
   for (let k = 0; k < mine.length; k++) {
     const c = mine[k];
     const resultFile = path.join(c.spec.runsDir, c.spec.name, 'result.json');
     if (fs.existsSync(resultFile)) {
       skipped.push(c.id);
       hooks.log?.(`cell ${c.index} ${c.id}: done already, skipped`);
+      if (spec.resultsDir && !readCellResult(spec.resultsDir, c.id, protocol)) {
+        writeCellResult(spec.resultsDir, JSON.parse(fs.readFileSync(resultFile, 'utf8')) as CellResult, protocol, spec.name);
+      }
+      continue;
+    }
+    const stored = spec.resultsDir ? readCellResult(spec.resultsDir, c.id, protocol) : null;
+    if (stored) {
+      skipped.push(c.id);
+      hooks.log?.(`cell ${c.index} ${c.id}: result stored in ${spec.resultsDir} (protocol ${protocol.hash}), skipped`);
+      fs.mkdirSync(path.dirname(resultFile), { recursive: true });
+      writeFileAtomic(resultFile, JSON.stringify({ ...stored, index: c.index, runDir: path.join(c.spec.runsDir, c.spec.name) }, null, 2) + '\n');
       continue;
     }
     hooks.onCellStart?.(c, k, mine.length);
@@ -180,6 +199,10 @@ export async function runSweep(
       classNames: r.eval?.classNames, steps: r.steps, trainSeconds: r.trainSeconds, meanStepSeconds: r.meanStepSeconds, runDir: r.runDir,
     };
     writeFileAtomic(resultFile, JSON.stringify(result, null, 2) + '\n');
+    if (spec.resultsDir) {
+      const stored = writeCellResult(spec.resultsDir, result, protocol, spec.name);
+      hooks.log?.(`cell ${c.index} ${c.id}: result -> ${stored}`);
+    }
     r.student.model.dispose();
     ran.push(result);
   }
@@ -199,7 +222,8 @@ export function mergeSweep(runsDir: string, name: string): { results: CellResult
   const dir = path.join(runsDir, name);
   const specFile = path.join(dir, 'sweep.json');
   if (!fs.existsSync(specFile)) throw new Error(`merge: ${specFile} does not exist (run the sweep first, or check --runs/--name)`);
-  const sweep = JSON.parse(fs.readFileSync(specFile, 'utf8')) as { grid: Grid; cells: { index: number; id: string; params: Record<string, unknown> }[] };
+  const sweep = JSON.parse(fs.readFileSync(specFile, 'utf8')) as { grid: Grid; protocol?: string; base: SweepSpec['base']; cells: { index: number; id: string; params: Record<string, unknown> }[] };
+  const protocol = sweep.protocol ?? protocolOf(sweep.base).hash;
   const results: CellResult[] = [];
   const missing: string[] = [];
   for (const c of sweep.cells) {
@@ -215,7 +239,7 @@ export function mergeSweep(runsDir: string, name: string): { results: CellResult
   const jsonFile = path.join(dir, 'results.json');
   const csvFile = path.join(dir, 'results.csv');
   const groups = groupOverSeeds(results);
-  writeFileAtomic(jsonFile, JSON.stringify({ name, grid: sweep.grid, complete: missing.length === 0, missing, groups, results }, null, 2) + '\n');
+  writeFileAtomic(jsonFile, JSON.stringify({ name, protocol, grid: sweep.grid, complete: missing.length === 0, missing, groups, results }, null, 2) + '\n');
   writeFileAtomic(csvFile, csv);
   return { results, missing, groups, json: jsonFile, csv: csvFile };
 }
