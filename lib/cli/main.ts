@@ -553,13 +553,23 @@ async function demoCommand(o: Record<string, unknown>): Promise<void> {
   const wall = (Date.now() - t0) / 1000;
   console.log('');
   console.log(formatIoUTable([
+    { name: 'teacher', eval: { perClassIoU: report.teacher.perClassIoU, mIoU: report.teacher.mIoU, classNames: report.classNames } },
     { name: 'baseline', eval: { perClassIoU: report.baseline.perClassIoU, mIoU: report.baseline.mIoU, classNames: report.classNames } },
     { name: `+${report.distilled.method}`, eval: { perClassIoU: report.distilled.perClassIoU, mIoU: report.distilled.mIoU, classNames: report.classNames } },
   ]));
   const t = report.teacher.recordedValMIoU;
-  console.log(`\nteacher (${opts.teacherDir}, recorded val mIoU ${t === null ? 'n/a' : (100 * t).toFixed(2)})`);
+  console.log(`\nteacher ${opts.teacherDir}: val mIoU ${(100 * report.teacher.mIoU).toFixed(2)} on these frames (its manifest records ${t === null ? 'n/a' : (100 * t).toFixed(2)} at its own resolution)`);
   console.log(`student ${opts.student}, ${opts.iters} steps x batch ${opts.batchSize}, seed ${opts.seed}, backend ${backend}`);
-  console.log(`mIoU: baseline ${(100 * report.baseline.mIoU).toFixed(2)}, +${report.distilled.method} ${(100 * report.distilled.mIoU).toFixed(2)}, difference ${(100 * report.mIoUDifference >= 0 ? '+' : '')}${(100 * report.mIoUDifference).toFixed(2)} (one seed: see data/results for means over seeds)`);
+  const diff = 100 * report.mIoUDifference;
+  console.log(`mIoU: baseline ${(100 * report.baseline.mIoU).toFixed(2)}, +${report.distilled.method} ${(100 * report.distilled.mIoU).toFixed(2)}, difference ${diff >= 0 ? '+' : ''}${diff.toFixed(2)} (one seed)`);
+  const sp = report.spread;
+  if (sp) {
+    console.log(`seed-averaged (${sp.table}): baseline ${(100 * sp.baseline.mean).toFixed(2)} ± ${(100 * sp.baseline.std).toFixed(2)} (n=${sp.baseline.n}), ` +
+      `+${report.distilled.method} ${(100 * sp.distilled.mean).toFixed(2)} ± ${(100 * sp.distilled.std).toFixed(2)} (n=${sp.distilled.n}); ` +
+      `this run's difference is ${sp.withinNoise ? 'WITHIN' : 'outside'} the seed spread of a single-run difference (±${(100 * sp.noise).toFixed(2)})`);
+  } else {
+    console.log(`no seed-averaged results for this comparison at ${opts.resultsTable}: a single run's difference says little (see data/results/README.md)`);
+  }
   console.log(`wall time ${wall.toFixed(0)} s; report: ${path.join(opts.runsDir, 'demo', 'report.json')}, chart: ${path.join(opts.runsDir, 'demo', 'miou.svg')}`);
   const reportFile = path.join(opts.runsDir, 'demo', 'report.json');
   const rep = JSON.parse(fs.readFileSync(reportFile, 'utf8'));
