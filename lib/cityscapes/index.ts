@@ -14,3 +14,4 @@ export {
 } from './dataset';
 export type { CityscapesEntry, CityscapesDatasetConfig, CityscapesGroundTruth, LabelSource, OpenCityscapesOptions } from './dataset';
 export { encodePng, encodePng16 } from './synthetic';
+export { PREDICTION_SUFFIX, PredictionFolder, predictionPaths, readPredictionLabelIds, writePrediction } from './predictions';
