@@ -115,7 +115,7 @@ for (const flags of [[], ['--mode', 'slide', '--window', '96x160', '--flip', '--
     assert.equal([meta.width, meta.height, meta.channels, meta.depth], [2048, 1024, 1, 'uchar']);
     const { data } = await sharp(file).raw().toBuffer({ resolveWithObject: true });
     const allowed = new Set(TRAIN_ID_TO_LABEL_ID);
-    assert.ok(data.every((v) => allowed.has(v)), 'labelIds of the 19 classes');
+    assert.ok(data.every((v: number) => allowed.has(v)), 'labelIds of the 19 classes');
     const colour = await sharp(path.join(predDir, 'color', e.city, `${e.id}_leftImg8bit.png`)).metadata();
     assert.equal([colour.width, colour.channels], [2048, 3]);
     // pointing at the folder that also holds color/ is the official script's "multiple predictions" error
