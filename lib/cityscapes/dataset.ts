@@ -20,7 +20,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import sharp from 'sharp';
 import type { Frame } from '../data/types';
-import { IGNORE_INDEX, NUM_CLASSES, labelIdsToTrainIds } from './labels';
+import { IGNORE_INDEX, MAX_LABEL_ID, NUM_CLASSES, labelIdsToTrainIds, trainIdsToLabelIds } from './labels';
 import {
   DEFAULT_SYNTHETIC_ROOT, SYNTHETIC_MANIFEST, SYNTHETIC_VERSION, generateSyntheticCityscapes, SyntheticCityscapesOptions,
 } from './synthetic';
@@ -36,6 +36,10 @@ export interface CityscapesEntry {
   imagePath: string;
   labelPath: string;
   labelKind: 'labelIds' | 'labelTrainIds';
+  /** `_gtFine_labelIds.png` when present (what cityscapesScripts scores against). */
+  labelIdsPath?: string;
+  /** `_gtFine_instanceIds.png` when present (16-bit; needed for iIoU). */
+  instanceIdsPath?: string;
 }
 
 export interface CityscapesDatasetConfig {
@@ -49,6 +53,7 @@ export interface CityscapesDatasetConfig {
 const IMG_SUFFIX = '_leftImg8bit.png';
 const LABEL_IDS_SUFFIX = '_gtFine_labelIds.png';
 const TRAIN_IDS_SUFFIX = '_gtFine_labelTrainIds.png';
+const INSTANCE_IDS_SUFFIX = '_gtFine_instanceIds.png';
 
 /** Error type for every data problem, so callers can tell them from bugs. */
 export class CityscapesDataError extends Error {
@@ -111,7 +116,10 @@ export function listCityscapes(root: string, split: string, labelSource: LabelSo
           path.join(imgDir, f),
         );
       }
-      entries.push({ id, city, split, imagePath: path.join(imgDir, f), labelPath: path.join(gtDir, labelFile), labelKind: kind });
+      const entry: CityscapesEntry = { id, city, split, imagePath: path.join(imgDir, f), labelPath: path.join(gtDir, labelFile), labelKind: kind };
+      if (hasIds) entry.labelIdsPath = path.join(gtDir, id + LABEL_IDS_SUFFIX);
+      if (gtSet.has(id + INSTANCE_IDS_SUFFIX)) entry.instanceIdsPath = path.join(gtDir, id + INSTANCE_IDS_SUFFIX);
+      entries.push(entry);
     }
     for (const g of gts) {
       const suffix = g.endsWith(LABEL_IDS_SUFFIX) ? LABEL_IDS_SUFFIX : g.endsWith(TRAIN_IDS_SUFFIX) ? TRAIN_IDS_SUFFIX : null;
@@ -178,6 +186,93 @@ async function decodeLabel(file: string): Promise<{ data: Uint8Array; width: num
   } catch (e) {
     throw corrupt(file, 'label', e);
   }
+}
+
+/** Decode a 16-bit (or 8-bit) single-channel PNG such as `_gtFine_instanceIds.png` into uint16 values. */
+async function decodeInstanceIds(file: string): Promise<{ data: Uint16Array; width: number; height: number }> {
+  const buf = await readPng(file, 'instanceIds');
+  let meta: Awaited<ReturnType<ReturnType<typeof sharp>["metadata"]>>;
+  try {
+    meta = await sharp(buf).metadata();
+  } catch (e) {
+    throw corrupt(file, 'instanceIds', e);
+  }
+  if (!(meta.channels === 1 || meta.channels === 2) || !(meta.depth === 'ushort' || meta.depth === 'uchar')) {
+    throw new CityscapesDataError(
+      `instanceIds ${file} is ${meta.channels}-channel ${meta.depth}; expected a 16-bit single-channel (grey) image (labelId*1000+instance)`, file,
+    );
+  }
+  try {
+    if (meta.depth === 'uchar') {
+      const { data, info } = await sharp(buf).extractChannel(0).raw().toBuffer({ resolveWithObject: true });
+      return { data: Uint16Array.from(data.subarray(0, info.width * info.height)), width: info.width, height: info.height };
+    }
+    const { data, info } = await sharp(buf).toColourspace('grey16').raw({ depth: 'ushort' }).toBuffer({ resolveWithObject: true });
+    const n = info.width * info.height;
+    const out = new Uint16Array(n);
+    out.set(new Uint16Array(data.buffer.slice(data.byteOffset, data.byteOffset + 2 * n)));
+    return { data: out, width: info.width, height: info.height };
+  } catch (e) {
+    throw corrupt(file, 'instanceIds', e);
+  }
+}
+
+/** Full-resolution ground truth as cityscapesScripts reads it. */
+export interface CityscapesGroundTruth {
+  width: number;
+  height: number;
+  /** labelIds 0..33 (from `_gtFine_labelIds.png`, or mapped back from trainIds: 255 → 0 'unlabeled'). */
+  labelIds: Uint8Array;
+  /** `_gtFine_instanceIds.png` values (labelId*1000+k for instances, labelId elsewhere); null when absent. */
+  instanceIds: Uint16Array | null;
+}
+
+/**
+ * Read one frame's ground truth at full resolution, as the official evaluator scores it:
+ * labelIds (and instanceIds when present). Errors name the file: a corrupt PNG, a label value that
+ * is not a labelId, instanceIds of another size or whose classes disagree with the labelIds.
+ */
+export async function loadCityscapesGroundTruth(entry: CityscapesEntry): Promise<CityscapesGroundTruth> {
+  let labelIds: Uint8Array;
+  let width: number;
+  let height: number;
+  if (entry.labelIdsPath || entry.labelKind === 'labelIds') {
+    const file = entry.labelIdsPath ?? entry.labelPath;
+    const lab = await decodeLabel(file);
+    for (let i = 0; i < lab.data.length; i++) {
+      if (lab.data[i] > MAX_LABEL_ID) {
+        throw new CityscapesDataError(`label ${file}: value ${lab.data[i]} at pixel ${i} is not a Cityscapes labelId (0..${MAX_LABEL_ID})`, file);
+      }
+    }
+    ({ data: labelIds, width, height } = lab);
+  } else {
+    const frame = await loadCityscapesFrame(entry, 1);
+    labelIds = trainIdsToLabelIds(frame.label);
+    ({ width, height } = frame);
+  }
+  let instanceIds: Uint16Array | null = null;
+  if (entry.instanceIdsPath) {
+    const inst = await decodeInstanceIds(entry.instanceIdsPath);
+    if (inst.width !== width || inst.height !== height) {
+      throw new CityscapesDataError(
+        `size mismatch: instanceIds ${entry.instanceIdsPath} is ${inst.width}x${inst.height} but the labels are ${width}x${height}`, entry.instanceIdsPath,
+      );
+    }
+    if (entry.labelIdsPath) {
+      const d = inst.data;
+      for (let i = 0; i < d.length; i++) {
+        const l = d[i] >= 1000 ? Math.floor(d[i] / 1000) : d[i];
+        if (l !== labelIds[i]) {
+          throw new CityscapesDataError(
+            `instanceIds ${entry.instanceIdsPath}: value ${d[i]} at pixel ${i} (x=${i % width}, y=${Math.floor(i / width)}) is labelId ${l}, ` +
+              `but ${entry.labelIdsPath} has ${labelIds[i]} there`, entry.instanceIdsPath,
+          );
+        }
+      }
+    }
+    instanceIds = inst.data;
+  }
+  return { width, height, labelIds, instanceIds };
 }
 
 /** Nearest-neighbour resize of a single-channel map, pixel-centre aligned. */
@@ -345,8 +440,11 @@ export function syntheticSetStaleness(root: string): string | null {
   const manifest = path.join(root, SYNTHETIC_MANIFEST);
   if (!fs.existsSync(manifest)) return `${manifest} is missing`;
   try {
-    const v = (JSON.parse(fs.readFileSync(manifest, 'utf8')) as { version?: unknown }).version;
-    return v === SYNTHETIC_VERSION ? null : `${manifest} has generator version ${String(v)}, this generator writes ${SYNTHETIC_VERSION}`;
+    const m = JSON.parse(fs.readFileSync(manifest, 'utf8')) as { version?: unknown; options?: { writeInstanceIds?: unknown } };
+    if (m.version !== SYNTHETIC_VERSION) return `${manifest} has generator version ${String(m.version)}, this generator writes ${SYNTHETIC_VERSION}`;
+    // same pixels, but written before the generator wrote gtFine_instanceIds.png (needed for iIoU)
+    if (m.options?.writeInstanceIds === undefined) return `${manifest} predates the instanceIds files (iIoU needs them)`;
+    return null;
   } catch (e) {
     return `${manifest} is not valid JSON (${(e as Error).message})`;
   }

@@ -43,6 +43,37 @@ export const TRAIN_OPTIONS: OptSpecs = {
   backend: { type: 'string', choices: ['tensorflow', 'wasm', 'cpu'], help: 'TensorFlow.js backend (default: best available; env CWD_BACKEND)' },
 };
 
+/** Test-time inference options of eval and predict (lib/models inferLabels). */
+export const INFERENCE_OPTIONS: OptSpecs = {
+  mode: { type: 'string', choices: ['whole', 'slide'], help: 'whole-image or sliding-window inference', default: 'whole' },
+  window: { type: 'string', help: 'sliding window HEIGHTxWIDTH in network-input pixels (with --mode slide)', meta: 'HxW' },
+  stride: { type: 'string', help: 'sliding-window step HEIGHTxWIDTH (default 2/3 of the window)', meta: 'HxW' },
+  flip: { type: 'bool', help: 'average with the horizontally flipped image' },
+  scales: { type: 'list', help: 'multi-scale testing: input scale factors, e.g. 0.75,1,1.25 (default 1)', meta: 'S1,S2' },
+};
+
+/** Inference options from the eval/predict flags (validated before any work). */
+export function inferenceFromOptions(command: string, o: Record<string, unknown>): Record<string, unknown> {
+  const { validateInferenceOptions } = require('../models/inference') as typeof import('../models/inference');
+  const scales = o.scales === undefined ? [1] : (o.scales as string[]).map((x) => {
+    const v = Number(x);
+    if (!Number.isFinite(v) || v <= 0) throw new UsageError(`${command}: --scales must be a comma-separated list of positive numbers, got '${x}'`);
+    return v;
+  });
+  const mode = (o.mode as string | undefined) ?? 'whole';
+  if (mode !== 'slide' && (o.window !== undefined || o.stride !== undefined)) throw new UsageError(`${command}: --window/--stride need --mode slide`);
+  if (mode === 'slide' && o.window === undefined) throw new UsageError(`${command}: --mode slide needs --window HxW`);
+  try {
+    return validateInferenceOptions({
+      mode: mode as 'whole' | 'slide', crop: parseSize(command, 'window', o.window) ?? null,
+      stride: parseSize(command, 'stride', o.stride) ?? null, flip: Boolean(o.flip), scales,
+    }) as unknown as Record<string, unknown>;
+  } catch (e) {
+    if (e instanceof UsageError) throw e;
+    throw new UsageError(`${command}: ${(e as Error).message}`);
+  }
+}
+
 export const DISTILL_OPTIONS: OptSpecs = {
   teacher: { type: 'string', help: 'teacher package folder (manifest.json + model.json)', default: DEFAULT_TEACHER, meta: 'DIR' },
   terms: { type: 'json', help: 'distillation terms, e.g. [{"method":"cwd","on":"feature","weight":3,"temperature":4}]', meta: 'JSON' },
@@ -325,18 +356,36 @@ export const COMMANDS: Record<string, Command> = {
     },
   },
   eval: {
-    summary: 'Evaluate a model package (--model-dir) or a run\'s latest checkpoint (--run) on a split: per-class IoU, mIoU.',
+    summary: 'Evaluate a model package (--model-dir), a run\'s latest checkpoint (--run) or a folder of labelId PNGs (--predictions) on a split as cityscapesScripts does: full-resolution class IoU, iIoU, category IoU and iIoU.',
     options: {
       'model-dir': { type: 'string', help: 'model package folder (e.g. data/teacher)', meta: 'DIR' },
       run: { type: 'string', help: 'run folder (uses its latest checkpoint)', meta: 'DIR' },
+      predictions: { type: 'string', help: 'score official-format predictions instead of a model: labelId PNGs <city>_<seq>_<frame>*.png below DIR (e.g. the labelIds/ folder written by predict)', meta: 'DIR' },
       data: TRAIN_OPTIONS.data,
       split: { type: 'string', help: 'split to evaluate', default: 'val' },
-      downsample: TRAIN_OPTIONS.downsample,
+      downsample: { ...TRAIN_OPTIONS.downsample, help: 'the network sees frames shrunk by this integer factor (as in training); scores are at the labels\' full resolution' },
+      resolution: { type: 'string', choices: ['full', 'input'], help: 'full: upsample to the ground truth\'s resolution and score in labelId space with iIoU (cityscapesScripts); input: the quick in-training score on the downsampled labels (class IoU only)', default: 'full' },
+      ...INFERENCE_OPTIONS,
       limit: { type: 'int', min: 1, help: 'first N frames only' },
       out: { type: 'string', help: 'write the result as JSON', meta: 'FILE' },
       backend: TRAIN_OPTIONS.backend,
     },
     run: (o) => evalCommand(o),
+  },
+  predict: {
+    summary: 'Write a model\'s predictions for a split in the official format (labelId PNGs at full resolution, <out>/labelIds/<city>/<city>_<seq>_<frame>_leftImg8bit.png, colours in <out>/color/) and print their scores.',
+    options: {
+      'model-dir': { type: 'string', help: 'model package folder (e.g. data/teacher)', meta: 'DIR' },
+      run: { type: 'string', help: 'run folder (uses its latest checkpoint)', meta: 'DIR' },
+      out: { type: 'string', help: 'output folder (labelIds/ and color/ are created in it)', meta: 'DIR' },
+      data: TRAIN_OPTIONS.data,
+      split: { type: 'string', help: 'split to predict', default: 'val' },
+      downsample: { ...TRAIN_OPTIONS.downsample, help: 'the network sees frames shrunk by this integer factor (as in training); predictions are at full resolution' },
+      ...INFERENCE_OPTIONS,
+      limit: { type: 'int', min: 1, help: 'first N frames only' },
+      backend: TRAIN_OPTIONS.backend,
+    },
+    run: (o) => predictCommand(o),
   },
   demo: {
     summary: 'The main job: data if absent, shipped teacher, baseline vs CWD student (same seed and budget), IoU table, runs/demo/.',
@@ -483,45 +532,129 @@ async function sweepCommand(o: Record<string, unknown>): Promise<void> {
   console.log(`results: ${merged.json}, ${merged.csv}${merged.missing.length ? ` (${merged.missing.length} cell(s) not finished yet: other shards?)` : ''}`);
 }
 
-async function evalCommand(o: Record<string, unknown>): Promise<void> {
-  const { loadModelPackage } = require('../train/model-package') as typeof import('../train/model-package');
-  const { listSplit, frameBatches } = require('../train/frames') as typeof import('../train/frames');
-  const { cachedFrames } = require('../train/experiment') as typeof import('../train/experiment');
-  const { evaluate } = require('../train/evaluate') as typeof import('../train/evaluate');
-  const { CITYSCAPES_TRAIN_CLASSES } = require('../cityscapes/labels') as typeof import('../cityscapes/labels');
-  if ((o.modelDir === undefined) === (o.run === undefined)) throw new UsageError('eval: give exactly one of --model-dir DIR (a model package) or --run DIR (a run folder)');
-  let dir = String(o.modelDir ?? '');
+/** Check --model-dir / --run of eval and predict before any work; returns the folder. */
+function modelSource(command: string, o: Record<string, unknown>): string {
+  if ((o.modelDir === undefined) === (o.run === undefined)) {
+    throw new UsageError(`${command}: give exactly one of --model-dir DIR (a model package)${command === 'eval' ? ', --predictions DIR (labelId PNGs)' : ''} or --run DIR (a run folder)`);
+  }
   if (o.run !== undefined) {
     const run = String(o.run);
     const latest = path.join(run, 'checkpoints', 'latest.json');
-    if (!fs.existsSync(latest)) throw new UsageError(`eval: ${run} has no checkpoint (${latest} is missing)`);
-    dir = run;
-  } else if (!fs.existsSync(path.join(dir, 'manifest.json'))) {
-    throw new UsageError(`eval: ${dir} is not a model package (no manifest.json)`);
+    if (!fs.existsSync(latest)) throw new UsageError(`${command}: ${run} has no checkpoint (${latest} is missing)`);
+    return run;
   }
-  const dataRoot = await dataRootOf('eval', o);
-  listSplit(dataRoot, String(o.split));
-  await startBackend(o);
-  let net;
+  const dir = String(o.modelDir);
+  if (!fs.existsSync(path.join(dir, 'manifest.json'))) throw new UsageError(`${command}: ${dir} is not a model package (no manifest.json)`);
+  return dir;
+}
+
+/** The network of a model package or of a run's latest checkpoint (the backend must be started). */
+function loadNetFrom(o: Record<string, unknown>, dir: string) {
   if (o.run !== undefined) {
     const { buildModel } = require('../models') as typeof import('../models');
     const { loadWeightsInto } = require('../train/checkpoint') as typeof import('../train/checkpoint');
     const cfg = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8')) as { config: { student: never } };
     const ptr = JSON.parse(fs.readFileSync(path.join(dir, 'checkpoints', 'latest.json'), 'utf8')) as { dir: string };
-    net = buildModel(cfg.config.student);
+    const net = buildModel(cfg.config.student);
     loadWeightsInto(net.model, path.join(dir, 'checkpoints', ptr.dir, 'student'));
-  } else {
-    net = loadModelPackage(dir).net;
+    return net;
   }
-  const frames = await cachedFrames(dataRoot, String(o.split), o.downsample as number, o.limit as number | undefined);
-  const r = await evaluate(net, frameBatches(frames, 4), { classNames: [...CITYSCAPES_TRAIN_CLASSES] });
+  const { loadModelPackage } = require('../train/model-package') as typeof import('../train/model-package');
+  return loadModelPackage(dir).net;
+}
+
+/** Progress of a per-image loop on stderr (every image when few, else every 10th). */
+function imageProgress(what: string): (done: number, total: number, id: string) => void {
+  const t0 = Date.now();
+  return (done, total, id) => {
+    if (total <= 20 || done % 10 === 0 || done === total) {
+      console.error(`${what} ${done}/${total} ${id} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+    }
+  };
+}
+
+/** The benchmark's tables: class IoU and iIoU, category IoU and iIoU, with their averages (percent). */
+export function formatCityscapesScores(r: import('../train/evaluate').FullResolutionEvalResult): string {
+  const f = (v: number) => (Number.isNaN(v) ? 'n/a' : (100 * v).toFixed(1)).padStart(8);
+  const lines = [`${'class'.padEnd(15)}${'IoU'.padStart(8)}${'iIoU'.padStart(8)}`];
+  (r.classNames ?? []).forEach((c, i) => lines.push(c.padEnd(15) + f(r.perClassIoU[i]) + f(r.perClassIIoU[i])));
+  lines.push(`${'Score Average'.padEnd(15)}${f(r.mIoU)}${f(r.mIIoU)}`, '', `${'category'.padEnd(15)}${'IoU'.padStart(8)}${'iIoU'.padStart(8)}`);
+  r.categoryNames.forEach((c, i) => lines.push(c.padEnd(15) + f(r.perCategoryIoU[i]) + f(r.perCategoryIIoU[i])));
+  lines.push(`${'Score Average'.padEnd(15)}${f(r.mCategoryIoU)}${f(r.mCategoryIIoU)}`);
+  if (r.instanceNote) lines.push('', r.instanceNote);
+  return lines.join('\n');
+}
+
+function writeJsonOut(file: unknown, value: unknown): void {
+  if (file === undefined) return;
+  fs.mkdirSync(path.dirname(path.resolve(String(file))), { recursive: true });
+  // NaN (absent classes) is written as null
+  fs.writeFileSync(String(file), JSON.stringify(value, null, 2) + '\n');
+}
+
+async function evalCommand(o: Record<string, unknown>): Promise<void> {
+  const { listSplit, frameBatches } = require('../train/frames') as typeof import('../train/frames');
+  const { cachedFrames } = require('../train/experiment') as typeof import('../train/experiment');
+  const { evaluate, evaluateFullResolution, evaluatePredictions } = require('../train/evaluate') as typeof import('../train/evaluate');
+  const { CITYSCAPES_TRAIN_CLASSES } = require('../cityscapes/labels') as typeof import('../cityscapes/labels');
+  const data = await dataRootOf('eval', o);
+  const split = String(o.split);
+  if (o.predictions !== undefined) {
+    if (o.modelDir !== undefined || o.run !== undefined) throw new UsageError('eval: give exactly one of --model-dir DIR (a model package), --predictions DIR (labelId PNGs) or --run DIR (a run folder)');
+    const pred = String(o.predictions);
+    if (!fs.existsSync(pred) || !fs.statSync(pred).isDirectory()) throw new UsageError(`eval: --predictions ${pred} is not a folder`);
+    if (o.resolution === 'input') throw new UsageError('eval: --predictions are scored at full resolution (drop --resolution input)');
+    listSplit(data, split);
+    const r = await evaluatePredictions(pred, { root: data, split, limit: o.limit as number | undefined, onImage: imageProgress('eval') });
+    console.log(formatCityscapesScores(r));
+    console.log(`${pred}: ${split} mIoU ${(100 * r.mIoU).toFixed(2)}, iIoU ${(100 * r.mIIoU).toFixed(2)}, category IoU ${(100 * r.mCategoryIoU).toFixed(2)} on ${r.images} images at ${r.labelSize[1]}x${r.labelSize[0]}`);
+    writeJsonOut(o.out, { predictions: pred, split, ...r });
+    return;
+  }
+  const dir = modelSource('eval', o);
+  const inference = inferenceFromOptions('eval', o);
+  const defaultInference = inference.mode === 'whole' && !inference.flip && (inference.scales as number[]).length === 1 && (inference.scales as number[])[0] === 1;
+  if (o.resolution === 'input' && !defaultInference) throw new UsageError('eval: --mode/--window/--flip/--scales need --resolution full');
+  listSplit(data, split);
+  await startBackend(o);
+  const net = loadNetFrom(o, dir);
   const label = path.basename(path.resolve(dir));
-  console.log(formatIoUTable([{ name: label, eval: r }]));
-  console.log(`${label}: ${o.split} mIoU ${(100 * r.mIoU).toFixed(2)} on ${r.images} images (${r.seconds.toFixed(1)} s)`);
-  if (o.out !== undefined) {
-    fs.mkdirSync(path.dirname(path.resolve(String(o.out))), { recursive: true });
-    fs.writeFileSync(String(o.out), JSON.stringify({ model: dir, split: o.split, downsample: o.downsample, ...r }, null, 2) + '\n');
+  if (o.resolution === 'input') {
+    const frames = await cachedFrames(data, split, o.downsample as number, o.limit as number | undefined);
+    const r = await evaluate(net, frameBatches(frames, 4), { classNames: [...CITYSCAPES_TRAIN_CLASSES] });
+    console.log(formatIoUTable([{ name: label, eval: r }]));
+    console.log(`${label}: ${split} mIoU ${(100 * r.mIoU).toFixed(2)} on ${r.images} images at the input resolution (downsample ${o.downsample}) (${r.seconds.toFixed(1)} s)`);
+    writeJsonOut(o.out, { model: dir, split, downsample: o.downsample, resolution: 'input', ...r });
+    return;
   }
+  const r = await evaluateFullResolution(net, {
+    root: data, split, downsample: o.downsample as number, limit: o.limit as number | undefined, inference: inference as never, onImage: imageProgress('eval'),
+  });
+  console.log(formatCityscapesScores(r));
+  console.log(`${label}: ${split} mIoU ${(100 * r.mIoU).toFixed(2)}, iIoU ${(100 * r.mIIoU).toFixed(2)}, category IoU ${(100 * r.mCategoryIoU).toFixed(2)} on ${r.images} images at ${r.labelSize[1]}x${r.labelSize[0]} (input downsample ${o.downsample}, ${r.seconds.toFixed(1)} s)`);
+  writeJsonOut(o.out, { model: dir, split, ...r });
+}
+
+async function predictCommand(o: Record<string, unknown>): Promise<void> {
+  const { listSplit } = require('../train/frames') as typeof import('../train/frames');
+  const { evaluateFullResolution } = require('../train/evaluate') as typeof import('../train/evaluate');
+  const dir = modelSource('predict', o);
+  if (o.out === undefined) throw new UsageError('predict: --out DIR is required (labelIds/ and color/ are written in it)');
+  const out = String(o.out);
+  const inference = inferenceFromOptions('predict', o);
+  const data = await dataRootOf('predict', o);
+  const split = String(o.split);
+  listSplit(data, split);
+  await startBackend(o);
+  const net = loadNetFrom(o, dir);
+  const r = await evaluateFullResolution(net, {
+    root: data, split, downsample: o.downsample as number, limit: o.limit as number | undefined, inference: inference as never,
+    predictionsOut: out, onImage: imageProgress('predict'),
+  });
+  console.log(formatCityscapesScores(r));
+  console.log(`wrote ${r.images} predictions at ${r.labelSize[1]}x${r.labelSize[0]}: labelIds in ${path.join(out, 'labelIds')}, colours in ${path.join(out, 'color')}`);
+  console.log(`score them: npx channel-distill eval --predictions ${path.join(out, 'labelIds')} --data ${data} --split ${split}` +
+    ` (cityscapesScripts: CITYSCAPES_RESULTS=${path.resolve(out, 'labelIds')} csEvalPixelLevelSemanticLabeling)`);
 }
 
 async function demoCommand(o: Record<string, unknown>): Promise<void> {

@@ -25,8 +25,8 @@ export { HolisticTerm, Discriminator, defaultHolisticOptions, HOLISTIC_OPTION_KE
 export type { HolisticOptions } from './holistic';
 export { Trainer } from './trainer';
 export type { TrainData, StepRecord, TrainerOptions } from './trainer';
-export { evaluate } from './evaluate';
-export type { EvalResult } from './evaluate';
+export { evaluate, evaluateFullResolution, evaluatePredictions } from './evaluate';
+export type { EvalResult, FullResolutionEvalOptions, FullResolutionEvalResult } from './evaluate';
 export {
   fileIOHandler, readModelArtifacts, loadWeightsInto, saveTensors, loadTensors, CheckpointDir, writeFileAtomic, float32ToFloat16Bits,
 } from './checkpoint';
