@@ -39,7 +39,9 @@ export { FrameSampler, frameBatches, framesToBatch, loadSplitFrames, renderSplit
 export type { FrameSamplerOptions } from './frames';
 export { runExperiment, validateExperiment, cachedFrames, cachedTeacher, disposeResult } from './experiment';
 export type { ExperimentSpec, ExperimentResult, TrainConfigInput } from './experiment';
-export { expandGrid, shardCells, parseShard, runSweep, mergeSweep, validateSweep, groupOverSeeds } from './sweep';
+export { expandGrid, shardCells, parseShard, runSweep, mergeSweep, validateSweep, initSweepDir, groupOverSeeds } from './sweep';
+export { planSlurmSweep, submitSlurmSweep, slurmResources, checkRunsDir, localStorageWarnings, describeStorage, shellQuote, SLURM_DEFAULTS } from './slurm';
+export type { SlurmResources, SlurmSweepPlan, SlurmSubmission } from './slurm';
 export type { SweepSpec, SweepCell, Shard, Grid, CellResult, SeedGroup } from './sweep';
 export { METHOD_PRESETS, methodPreset } from './presets';
 export { runDemo, demoSpecs, defaultDemoOptions, validateDemo, demoChart } from './demo';
