@@ -56,7 +56,7 @@ function freePort(): Promise<number> {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function tail(file: string, n = 15): string {
+function tail(file: string, n = 40): string {
   if (!fs.existsSync(file)) return `(${path.basename(file)}: absent)`;
   const lines = fs.readFileSync(file, 'utf8').trimEnd().split('\n');
   return `--- ${path.basename(file)} (last ${Math.min(n, lines.length)} lines)\n${lines.slice(-n).join('\n')}`;
