@@ -102,11 +102,15 @@ if (why && !IN_CI) {
         await sleep(100);
       }
       assert.ok(requeuedAt > 0, `task 0 was requeued in the middle of its cell (its cell finished or never checkpointed first)\n${c.logs()}`);
-      // Slurm holds a requeued job for 121 s (Reason=BeginTime) before it may start again; the test
-      // makes it eligible at once instead of waiting out that fixed delay
+      // Slurm holds a requeued job for 121 s (Reason=BeginTime) before it may start again, time for
+      // the node to finish off its first run; the test releases it at once, but only after slurmd
+      // has ended that first run (its `[<job id>.batch] done with job` line)
+      const rawId = jobField(c, `${arrayId}_0`, 'JobId');
+      const slurmdLog = path.join(c.dir, 'slurmd.log');
       let released = false;
       for (const deadline = Date.now() + 30_000; !released && Date.now() < deadline; await sleep(200)) {
         if (jobField(c, `${arrayId}_0`, 'JobState') !== 'PENDING') continue;
+        if (!fs.readFileSync(slurmdLog, 'utf8').includes(`[${rawId}.batch] done with job`)) continue;
         try {
           c.cmd(['scontrol', 'update', `JobId=${arrayId}_0`, 'StartTime=now']);
           released = true;
