@@ -33,9 +33,12 @@ for src in json.load(sys.stdin):
 print(json.dumps(out))
 `;
 
+// Debian's python (a python3 earlier on PATH, e.g. pyenv or conda, does not see Debian's packages)
+const PYTHON = fs.existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
+
 interface Checked { doc: any; errors: string[] }
 function validate(yamlTexts: string[]): Checked[] {
-  const r = spawnSync('python3', ['-c', PY, SCHEMA], { input: JSON.stringify(yamlTexts), encoding: 'utf8' });
+  const r = spawnSync(PYTHON, ['-c', PY, SCHEMA], { input: JSON.stringify(yamlTexts), encoding: 'utf8' });
   assert.is(r.status, 0, `python3 with yaml + jsonschema (Debian python3-yaml, python3-jsonschema): ${r.stderr}`);
   return JSON.parse(r.stdout) as Checked[];
 }
