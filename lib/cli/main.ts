@@ -5,7 +5,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { spawnSync } from 'child_process';
-import { formatHelp, OptSpecs, parseOptions, parseSize, UsageError } from './args';
+import { formatHelp, OptSpecs, parseOptions, parseSize, stripOptions, UsageError } from './args';
 import { Progress } from './progress';
 
 export const PROJECT_ROOT = path.resolve(__dirname, '..', '..');
@@ -81,6 +81,20 @@ export const DISTILL_OPTIONS: OptSpecs = {
   on: { type: 'string', choices: ['feature', 'logits'], help: 'shortcut: tap point of the term', default: undefined },
   weight: { type: 'number', min: 0, help: 'shortcut: term weight (alpha of Eq. 1)' },
   temperature: { type: 'number', gt: 0, help: 'shortcut: term temperature' },
+};
+
+/** `sweep --slurm` options (lib/train/slurm.ts); defaults are SLURM_DEFAULTS, under a --slurm-config file and these flags. */
+export const SLURM_OPTIONS: OptSpecs = {
+  slurm: { type: 'bool', help: 'submit the sweep to Slurm: a job array (task i of n runs --shard i/n) plus a merge job after it (afterok); the --runs folder must be on storage every node sees' },
+  'slurm-tasks': { type: 'int', min: 1, help: 'array tasks (shards) (default: one per cell)' },
+  'slurm-cpus': { type: 'int', min: 1, help: 'CPUs per array task (default: 4)' },
+  'slurm-mem': { type: 'string', help: 'memory per array task, e.g. 16G (default: 16G)', meta: 'SIZE' },
+  'slurm-time': { type: 'string', help: 'time limit per array task, e.g. 24:00:00 (default: 24:00:00)', meta: 'TIME' },
+  'slurm-partition': { type: 'string', help: 'partition (default: the cluster\'s default)', meta: 'NAME' },
+  'slurm-gpus': { type: 'int', min: 0, help: 'GPUs per array task (--gres=gpu:N) (default: 0)' },
+  'slurm-max-parallel': { type: 'int', min: 1, help: 'at most N array tasks at once (--array=...%N)' },
+  'slurm-setup': { type: 'string', help: 'shell line run before the command in the jobs, e.g. "module load nodejs/20"', meta: 'SH' },
+  'slurm-config': { type: 'string', help: 'JSON file of Slurm settings: cpus, mem, time, partition, gpus, tasks, maxParallel, account, qos, setup [lines], sbatchOptions [--opt=value], mergeMem, mergeTime, node; flags override it', meta: 'FILE' },
 };
 
 interface Command {
@@ -317,10 +331,11 @@ export const COMMANDS: Record<string, Command> = {
       weights: { type: 'list', help: 'values of train.terms.0.weight', meta: 'W1,W2' },
       seeds: { type: 'list', help: 'values of train.seed', meta: 'S1,S2' },
       shard: { type: 'string', help: 'run only cells k with k mod n = i (0-based i)', meta: 'i/n' },
-      'dry-run': { type: 'bool', help: 'list this shard\'s cells and exit' },
+      'dry-run': { type: 'bool', help: 'list this shard\'s cells and exit (with --slurm: print the sbatch scripts, submit nothing)' },
       results: { type: 'string', help: 'results folder (e.g. data/results/NAME): each finished cell is stored there at once, and cells already stored there (same protocol) are skipped', meta: 'DIR' },
+      ...SLURM_OPTIONS,
     },
-    run: (o) => sweepCommand(o),
+    run: (o, argv) => sweepCommand(o, argv),
   },
   merge: {
     summary: 'Collect the results of a sweep (all shards) into <runs>/<name>/results.json and results.csv; or, with --from, pool results folders / merged files of one protocol (mean ± std over seeds, per class) into --out PREFIX.{json,csv,md}.',
@@ -495,7 +510,7 @@ export function sweepGridFromOptions(o: Record<string, unknown>): Record<string,
   return grid;
 }
 
-async function sweepCommand(o: Record<string, unknown>): Promise<void> {
+async function sweepCommand(o: Record<string, unknown>, argv: string[] = []): Promise<void> {
   const { validateSweep, runSweep, parseShard, shardCells, mergeSweep } = require('../train/sweep') as typeof import('../train/sweep');
   const { METHOD_PRESETS } = require('../train/presets') as typeof import('../train/presets');
   const train = readConfigFile(o.config);
@@ -513,7 +528,11 @@ async function sweepCommand(o: Record<string, unknown>): Promise<void> {
   if (!o.name) throw new UsageError('sweep: --name is required (the sweep folder under --runs)');
   const shard = o.shard !== undefined ? (() => { try { return parseShard(String(o.shard)); } catch (e) { throw new UsageError(`sweep: ${(e as Error).message}`); } })() : undefined;
   const spec = { name: String(o.name), base: experimentBase('sweep', o, train, await dataRootOf('sweep', o)), grid, resultsDir: o.results as string | undefined };
+  const slurmFlags = Object.keys(SLURM_OPTIONS).filter((k) => k !== 'slurm' && o[camelCase(k)] !== undefined);
+  if (!o.slurm && slurmFlags.length) throw new UsageError(`sweep: --${slurmFlags[0]} needs --slurm`);
+  if (o.slurm && shard) throw new UsageError('sweep: --slurm decides the shards itself (one per array task): drop --shard (use --slurm-tasks N for N shards)');
   const cells = validateSweep(spec);
+  if (o.slurm) return slurmSweep(o, argv, spec, cells.length);
   const mine = shardCells(cells, shard);
   console.error(`sweep ${spec.name}: ${cells.length} cells${shard ? `, shard ${shard.index}/${shard.count} runs ${mine.length}` : ''}`);
   if (o.dryRun) {
@@ -530,6 +549,65 @@ async function sweepCommand(o: Record<string, unknown>): Promise<void> {
   console.error(`sweep ${spec.name}: ran ${r.ran.length}, skipped ${r.skipped.length} finished cell(s)`);
   const merged = mergeSweep(spec.base.runsDir, spec.name);
   console.log(`results: ${merged.json}, ${merged.csv}${merged.missing.length ? ` (${merged.missing.length} cell(s) not finished yet: other shards?)` : ''}`);
+}
+
+function camelCase(name: string): string {
+  return name.replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+}
+
+/** `sweep --slurm`: write and submit the array + merge scripts (or print them with --dry-run). */
+function slurmSweep(o: Record<string, unknown>, argv: string[], spec: { name: string; base: { runsDir: string; dataRoot: string; teacherDir?: string } }, cells: number): void {
+  const slurm = require('../train/slurm') as typeof import('../train/slurm');
+  const { initSweepDir } = require('../train/sweep') as typeof import('../train/sweep');
+  let config: Record<string, unknown> = {};
+  if (o.slurmConfig !== undefined) {
+    const f = String(o.slurmConfig);
+    if (!fs.existsSync(f)) throw new UsageError(`sweep: --slurm-config file ${f} does not exist`);
+    try {
+      config = JSON.parse(fs.readFileSync(f, 'utf8'));
+    } catch (e) {
+      throw new UsageError(`sweep: --slurm-config ${f} is not JSON (${(e as Error).message})`);
+    }
+    if (typeof config !== 'object' || config === null || Array.isArray(config)) throw new UsageError(`sweep: --slurm-config ${f}: the top level must be an object`);
+  }
+  let resources: import('../train/slurm').SlurmResources;
+  let plan: import('../train/slurm').SlurmSweepPlan;
+  try {
+    resources = slurm.slurmResources(config, {
+      cpus: o.slurmCpus as number | undefined, mem: o.slurmMem as string | undefined, time: o.slurmTime as string | undefined,
+      partition: o.slurmPartition as string | undefined, gpus: o.slurmGpus as number | undefined, maxParallel: o.slurmMaxParallel as number | undefined,
+      setup: o.slurmSetup !== undefined ? [...((config.setup as string[] | undefined) ?? []), String(o.slurmSetup)] : undefined,
+    }, o.slurmConfig !== undefined ? `--slurm-config ${o.slurmConfig}` : 'sweep --slurm');
+    const tasks = (o.slurmTasks as number | undefined) ?? (config.tasks as number | undefined);
+    const sweepArgs = stripOptions(argv, COMMANDS.sweep.options, (n) => n.startsWith('slurm') || n === 'shard' || n === 'dry-run');
+    plan = slurm.planSlurmSweep({
+      name: spec.name, runsDir: spec.base.runsDir, cells, tasks, resources,
+      command: [resources.node, path.join(PROJECT_ROOT, 'bin', 'channel-distill.cjs')], sweepArgs,
+    });
+  } catch (e) {
+    throw new UsageError(`sweep: ${(e as Error).message}`);
+  }
+  const warnings = [
+    ...slurm.localStorageWarnings(spec.base.dataRoot, 'data folder'),
+    ...(spec.base.teacherDir && fs.existsSync(spec.base.teacherDir) ? slurm.localStorageWarnings(spec.base.teacherDir, 'teacher folder') : []),
+  ];
+  if (o.dryRun) {
+    warnings.push(...slurm.localStorageWarnings(spec.base.runsDir, 'runs folder'));
+    for (const w of warnings) console.error(`warning: ${w}`);
+    console.log(`# sweep ${spec.name}: ${cells} cell(s) in ${plan.tasks} array task(s); nothing submitted (--dry-run)`);
+    console.log(`# ${plan.arrayScriptFile}\n${plan.arrayScript}`);
+    console.log(`# ${plan.mergeScriptFile}\n${plan.mergeScript}`);
+    console.log(`# submit with:\n${plan.arraySubmit.join(' ')}\n${plan.mergeSubmit.join(' ')}`);
+    return;
+  }
+  warnings.push(...slurm.checkRunsDir(spec.base.runsDir));
+  for (const w of warnings) console.error(`warning: ${w}`);
+  initSweepDir(spec as never);
+  const sub = slurm.submitSlurmSweep(plan);
+  console.error(`sweep ${spec.name}: ${cells} cell(s) in ${plan.tasks} array task(s); scripts and logs in ${plan.slurmDir}`);
+  console.log(`array job: ${sub.arrayJobId}`);
+  console.log(`merge job: ${sub.mergeJobId} (runs after every array task succeeded; writes ${path.join(plan.sweepDir, 'results.json')})`);
+  console.error(`watch: squeue -j ${sub.arrayJobId},${sub.mergeJobId}; logs: ${path.join(plan.slurmDir, `${sub.arrayJobId}_*.out`)}`);
 }
 
 /** Check --model-dir / --run of eval and predict before any work; returns the folder. */

@@ -324,7 +324,11 @@ export class ChannelDropout extends tf.layers.Layer {
   static className = 'ChannelDropout';
   readonly rate: number;
   readonly seed: number | null;
-  private calls = 0;
+  /**
+   * Training-mode calls so far: call k draws its masks with seed `seed * 1000003 + k`. Part of a
+   * training checkpoint (the trainer saves and restores it), so a resumed run draws the same masks.
+   */
+  calls = 0;
 
   constructor(args: ChannelDropoutArgs) {
     super(args);

@@ -9,6 +9,7 @@
  * - Shardable: `shard {index: i, count: n}` runs the cells k with k mod n = i (0-based i, as Slurm
  *   array task ids and Kubernetes indexed-Job completion indexes), so n machines run disjoint
  *   cells and together cover the grid.
+ * - On a cluster: `lib/train/slurm.ts` submits the shards as a Slurm job array plus a merge job.
  * - `mergeSweep` collects every cell's result.json into results.json and results.csv and lists
  *   missing cells.
  */
@@ -136,6 +137,25 @@ export function validateSweep(spec: SweepSpec): SweepCell[] {
   return cells;
 }
 
+/**
+ * Validate the sweep and create its folder with `sweep.json` (grid, base config, cells), or check
+ * that an existing one holds the same grid and base config. Safe to call from several shards at once.
+ */
+export function initSweepDir(spec: SweepSpec): SweepCell[] {
+  const cells = validateSweep(spec);
+  const dir = sweepDir(spec);
+  fs.mkdirSync(dir, { recursive: true });
+  const hash = configHash({ base: spec.base, grid: spec.grid });
+  const specFile = path.join(dir, 'sweep.json');
+  if (fs.existsSync(specFile)) {
+    const prev = JSON.parse(fs.readFileSync(specFile, 'utf8')) as { hash: string };
+    if (prev.hash !== hash) throw new Error(`sweep ${dir} exists with a different grid/base config (hash ${prev.hash}, now ${hash}): use another --name`);
+  } else {
+    writeFileAtomic(specFile, JSON.stringify({ hash, protocol: protocolOf(spec.base).hash, name: spec.name, base: spec.base, grid: spec.grid, cells: cells.map((c) => ({ index: c.index, id: c.id, params: c.params })) }, null, 2) + '\n');
+  }
+  return cells;
+}
+
 export interface CellResult {
   index: number;
   id: string;
@@ -158,17 +178,7 @@ export async function runSweep(
   shard?: Shard,
   hooks: { onCellStart?: (c: SweepCell, k: number, n: number) => void; onStep?: (r: StepRecord, t: Trainer, c: SweepCell) => void; log?: (m: string) => void } = {},
 ): Promise<{ ran: CellResult[]; skipped: string[]; cells: SweepCell[] }> {
-  const cells = validateSweep(spec);
-  const dir = sweepDir(spec);
-  fs.mkdirSync(dir, { recursive: true });
-  const hash = configHash({ base: spec.base, grid: spec.grid });
-  const specFile = path.join(dir, 'sweep.json');
-  if (fs.existsSync(specFile)) {
-    const prev = JSON.parse(fs.readFileSync(specFile, 'utf8')) as { hash: string };
-    if (prev.hash !== hash) throw new Error(`sweep ${dir} exists with a different grid/base config (hash ${prev.hash}, now ${hash}): use another --name`);
-  } else {
-    writeFileAtomic(specFile, JSON.stringify({ hash, protocol: protocolOf(spec.base).hash, name: spec.name, base: spec.base, grid: spec.grid, cells: cells.map((c) => ({ index: c.index, id: c.id, params: c.params })) }, null, 2) + '\n');
-  }
+  const cells = initSweepDir(spec);
   const mine = shardCells(cells, shard);
   const ran: CellResult[] = [];
   const skipped: string[] = [];

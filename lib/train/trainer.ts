@@ -14,6 +14,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { Batch } from '../data/types';
 import type { SegmentationNet } from '../models/types';
 import { forward as modelForward } from '../models';
+import { ChannelDropout } from '../models/layers';
 import { CheckpointDir, loadTensors, loadWeightsInto, fileIOHandler, saveTensors, writeFileAtomic } from './checkpoint';
 import { TrainConfig, resolveTrainConfig, configHash } from './config';
 import { crossEntropy2d } from './loss';
@@ -229,6 +230,7 @@ export class Trainer {
         seed: this.config.seed,
         configHash: configHash(this.config),
         optimizerIterations: this.optimizer.iterations,
+        dropoutCalls: Object.fromEntries(this.dropoutLayers().map((l) => [l.name, l.calls])),
         terms: this.terms.map((t) => ({ name: t.name, tensors: t.stateTensors().length, iterations: t.stateIterations() })),
       }));
     });
@@ -238,7 +240,7 @@ export class Trainer {
     const statePath = path.join(dir, 'state.json');
     if (!fs.existsSync(statePath)) throw new Error(`checkpoint ${dir} has no state.json`);
     const state = JSON.parse(fs.readFileSync(statePath, 'utf8')) as {
-      step: number; configHash: string; optimizerIterations: number; terms: { name: string; tensors: number; iterations: number[] }[];
+      step: number; configHash: string; optimizerIterations: number; dropoutCalls?: Record<string, number>; terms: { name: string; tensors: number; iterations: number[] }[];
     };
     if (state.configHash !== configHash(this.config)) {
       throw new Error(`checkpoint ${dir} was written with a different training config (hash ${state.configHash}, now ${configHash(this.config)})`);
@@ -262,7 +264,14 @@ export class Trainer {
     } finally {
       termTensors.forEach((t) => t.dispose());
     }
+    // dropout masks are drawn per call: continue the sequence (checkpoints from before this field
+    // resume with a fresh sequence, i.e. not bit-identical to an uninterrupted run)
+    for (const l of this.dropoutLayers()) if (state.dropoutCalls?.[l.name] !== undefined) l.calls = state.dropoutCalls[l.name];
     this.step = state.step;
+  }
+
+  private dropoutLayers(): ChannelDropout[] {
+    return this.student.model.layers.filter((l): l is ChannelDropout => l instanceof ChannelDropout);
   }
 
   dispose(): void {
