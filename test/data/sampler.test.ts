@@ -14,8 +14,13 @@ import { sampleAugmentParams, augmentFrame } from '../../lib/data/augment';
 import { hashSeed, SeededRandom } from '../../lib/cityscapes/rng';
 import { renderSplitFrames } from '../../lib/train/frames';
 import { runExperiment, disposeResult } from '../../lib/train/experiment';
-import { initBackend } from '../../lib/backend';
+import { patchCpuBackend } from '../../lib/backend/cpu';
 import { tinyDataset } from '../cli/fixtures';
+
+// bit-identical resume is a property of the cpu backend: run this file on it, then restore the suite's backend
+let prevBackend = '';
+test.before(async () => { prevBackend = tf.getBackend(); await tf.setBackend('cpu'); patchCpuBackend(); });
+test.after(async () => { if (prevBackend) await tf.setBackend(prevBackend); });
 
 const frames = renderSplitFrames({ seed: 5, split: 'train', count: 6, width: 96, height: 48 });
 const cfg = { seed: 11, batchSize: 2, cropSize: [32, 48] as [number, number], scaleRange: [0.5, 2] as [number, number], jitter: null };
@@ -28,7 +33,6 @@ async function host(l: TrainLoader, step: number): Promise<{ img: Float32Array; 
 }
 
 test('TrainLoader.batch(step): deterministic per (seed, step), independent of call order and prefetch', async () => {
-  await initBackend({ backend: 'cpu' });
   const a = new TrainLoader(new ArrayFrameSource(frames), { ...cfg, prefetch: 1 });
   const b = new TrainLoader(new ArrayFrameSource(frames), { ...cfg, prefetch: 4 });
   const steps = [0, 1, 2, 7, 3, 11];
@@ -87,7 +91,6 @@ test('TrainLoader.batch: a batch size other than the configured one is an error 
 });
 
 test('runExperiment with random scale: stop at 3 and resume to 6 equals 6 uninterrupted steps (cpu, bit-identical)', async () => {
-  await initBackend({ backend: 'cpu' });
   const data = await tinyDataset();
   const runs = fs.mkdtempSync(path.join(os.tmpdir(), 'cd-sampler-resume-'));
   const base = {
