@@ -12,8 +12,7 @@ import { runExperiment, disposeResult, type ExperimentResult, type ExperimentSpe
 import type { TermConfig } from '../lib/train/terms';
 import type { StepRecord } from '../lib/train/trainer';
 import type { TrainConfig } from '../lib/train/config';
-import { resolveCityscapesRoot } from '../lib/cityscapes/dataset';
-import { generateSyntheticCityscapes } from '../lib/cityscapes/synthetic';
+import { resolveDataRoot, type DataRoot } from '../lib/cityscapes/dataset';
 import { methodPreset } from '../lib/train/presets';
 import { notebookProfile, type NotebookProfile } from '../lib/viz/profile';
 import { readRun, runFinished, meanStd, type RunRecord } from '../lib/viz/runs';
@@ -97,16 +96,9 @@ export function baseExperiment(b: Budget, data: { root: string }, terms: TermCon
   };
 }
 
-/** The dataset root (CITYSCAPES_ROOT or the synthetic set, generated here when absent). */
-export async function ensureData(): Promise<{ root: string; source: string }> {
-  const r = resolveCityscapesRoot();
-  if (r.source === 'synthetic' && !fs.existsSync(path.join(r.root, 'gtFine', 'val'))) {
-    console.log(`generating the synthetic Cityscapes set in ${r.root} (once; same as 'npm run data') …`);
-    const g = await generateSyntheticCityscapes({ out: r.root });
-    void g;
-  }
-  if (!fs.existsSync(r.root)) throw new Error(`dataset root ${r.root} (${r.source}) does not exist`);
-  return r;
+/** The dataset root: CITYSCAPES_ROOT, else the synthetic set (generated when absent), through lib's one resolver. */
+export async function ensureData(): Promise<DataRoot> {
+  return resolveDataRoot(undefined, { log: (m) => console.log(m) });
 }
 
 /** The shipped teacher package; CWD_TEACHER_DIR points the notebooks at another one. */

@@ -20,7 +20,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import sharp from 'sharp';
 import type { Frame } from '../data/types';
-import { IGNORE_INDEX, NUM_CLASSES, labelIdsToTrainIds } from './labels';
+import { IGNORE_INDEX, MAX_LABEL_ID, NUM_CLASSES, labelIdsToTrainIds, trainIdsToLabelIds } from './labels';
 import {
   DEFAULT_SYNTHETIC_ROOT, SYNTHETIC_MANIFEST, SYNTHETIC_VERSION, generateSyntheticCityscapes, SyntheticCityscapesOptions,
 } from './synthetic';
@@ -36,6 +36,10 @@ export interface CityscapesEntry {
   imagePath: string;
   labelPath: string;
   labelKind: 'labelIds' | 'labelTrainIds';
+  /** `_gtFine_labelIds.png` when present (what cityscapesScripts scores against). */
+  labelIdsPath?: string;
+  /** `_gtFine_instanceIds.png` when present (16-bit; needed for iIoU). */
+  instanceIdsPath?: string;
 }
 
 export interface CityscapesDatasetConfig {
@@ -49,6 +53,7 @@ export interface CityscapesDatasetConfig {
 const IMG_SUFFIX = '_leftImg8bit.png';
 const LABEL_IDS_SUFFIX = '_gtFine_labelIds.png';
 const TRAIN_IDS_SUFFIX = '_gtFine_labelTrainIds.png';
+const INSTANCE_IDS_SUFFIX = '_gtFine_instanceIds.png';
 
 /** Error type for every data problem, so callers can tell them from bugs. */
 export class CityscapesDataError extends Error {
@@ -111,7 +116,10 @@ export function listCityscapes(root: string, split: string, labelSource: LabelSo
           path.join(imgDir, f),
         );
       }
-      entries.push({ id, city, split, imagePath: path.join(imgDir, f), labelPath: path.join(gtDir, labelFile), labelKind: kind });
+      const entry: CityscapesEntry = { id, city, split, imagePath: path.join(imgDir, f), labelPath: path.join(gtDir, labelFile), labelKind: kind };
+      if (hasIds) entry.labelIdsPath = path.join(gtDir, id + LABEL_IDS_SUFFIX);
+      if (gtSet.has(id + INSTANCE_IDS_SUFFIX)) entry.instanceIdsPath = path.join(gtDir, id + INSTANCE_IDS_SUFFIX);
+      entries.push(entry);
     }
     for (const g of gts) {
       const suffix = g.endsWith(LABEL_IDS_SUFFIX) ? LABEL_IDS_SUFFIX : g.endsWith(TRAIN_IDS_SUFFIX) ? TRAIN_IDS_SUFFIX : null;
@@ -178,6 +186,93 @@ async function decodeLabel(file: string): Promise<{ data: Uint8Array; width: num
   } catch (e) {
     throw corrupt(file, 'label', e);
   }
+}
+
+/** Decode a 16-bit (or 8-bit) single-channel PNG such as `_gtFine_instanceIds.png` into uint16 values. */
+async function decodeInstanceIds(file: string): Promise<{ data: Uint16Array; width: number; height: number }> {
+  const buf = await readPng(file, 'instanceIds');
+  let meta: Awaited<ReturnType<ReturnType<typeof sharp>["metadata"]>>;
+  try {
+    meta = await sharp(buf).metadata();
+  } catch (e) {
+    throw corrupt(file, 'instanceIds', e);
+  }
+  if (!(meta.channels === 1 || meta.channels === 2) || !(meta.depth === 'ushort' || meta.depth === 'uchar')) {
+    throw new CityscapesDataError(
+      `instanceIds ${file} is ${meta.channels}-channel ${meta.depth}; expected a 16-bit single-channel (grey) image (labelId*1000+instance)`, file,
+    );
+  }
+  try {
+    if (meta.depth === 'uchar') {
+      const { data, info } = await sharp(buf).extractChannel(0).raw().toBuffer({ resolveWithObject: true });
+      return { data: Uint16Array.from(data.subarray(0, info.width * info.height)), width: info.width, height: info.height };
+    }
+    const { data, info } = await sharp(buf).toColourspace('grey16').raw({ depth: 'ushort' }).toBuffer({ resolveWithObject: true });
+    const n = info.width * info.height;
+    const out = new Uint16Array(n);
+    out.set(new Uint16Array(data.buffer.slice(data.byteOffset, data.byteOffset + 2 * n)));
+    return { data: out, width: info.width, height: info.height };
+  } catch (e) {
+    throw corrupt(file, 'instanceIds', e);
+  }
+}
+
+/** Full-resolution ground truth as cityscapesScripts reads it. */
+export interface CityscapesGroundTruth {
+  width: number;
+  height: number;
+  /** labelIds 0..33 (from `_gtFine_labelIds.png`, or mapped back from trainIds: 255 → 0 'unlabeled'). */
+  labelIds: Uint8Array;
+  /** `_gtFine_instanceIds.png` values (labelId*1000+k for instances, labelId elsewhere); null when absent. */
+  instanceIds: Uint16Array | null;
+}
+
+/**
+ * Read one frame's ground truth at full resolution, as the official evaluator scores it:
+ * labelIds (and instanceIds when present). Errors name the file: a corrupt PNG, a label value that
+ * is not a labelId, instanceIds of another size or whose classes disagree with the labelIds.
+ */
+export async function loadCityscapesGroundTruth(entry: CityscapesEntry): Promise<CityscapesGroundTruth> {
+  let labelIds: Uint8Array;
+  let width: number;
+  let height: number;
+  if (entry.labelIdsPath || entry.labelKind === 'labelIds') {
+    const file = entry.labelIdsPath ?? entry.labelPath;
+    const lab = await decodeLabel(file);
+    for (let i = 0; i < lab.data.length; i++) {
+      if (lab.data[i] > MAX_LABEL_ID) {
+        throw new CityscapesDataError(`label ${file}: value ${lab.data[i]} at pixel ${i} is not a Cityscapes labelId (0..${MAX_LABEL_ID})`, file);
+      }
+    }
+    ({ data: labelIds, width, height } = lab);
+  } else {
+    const frame = await loadCityscapesFrame(entry, 1);
+    labelIds = trainIdsToLabelIds(frame.label);
+    ({ width, height } = frame);
+  }
+  let instanceIds: Uint16Array | null = null;
+  if (entry.instanceIdsPath) {
+    const inst = await decodeInstanceIds(entry.instanceIdsPath);
+    if (inst.width !== width || inst.height !== height) {
+      throw new CityscapesDataError(
+        `size mismatch: instanceIds ${entry.instanceIdsPath} is ${inst.width}x${inst.height} but the labels are ${width}x${height}`, entry.instanceIdsPath,
+      );
+    }
+    if (entry.labelIdsPath) {
+      const d = inst.data;
+      for (let i = 0; i < d.length; i++) {
+        const l = d[i] >= 1000 ? Math.floor(d[i] / 1000) : d[i];
+        if (l !== labelIds[i]) {
+          throw new CityscapesDataError(
+            `instanceIds ${entry.instanceIdsPath}: value ${d[i]} at pixel ${i} (x=${i % width}, y=${Math.floor(i / width)}) is labelId ${l}, ` +
+              `but ${entry.labelIdsPath} has ${labelIds[i]} there`, entry.instanceIdsPath,
+          );
+        }
+      }
+    }
+    instanceIds = inst.data;
+  }
+  return { width, height, labelIds, instanceIds };
 }
 
 /** Nearest-neighbour resize of a single-channel map, pixel-centre aligned. */
@@ -315,14 +410,78 @@ export interface OpenCityscapesOptions extends Partial<CityscapesDatasetConfig> 
   verbose?: boolean;
 }
 
-/** Which root `openCityscapes` would use, and why. */
-export function resolveCityscapesRoot(
-  root?: string, syntheticRoot: string = DEFAULT_SYNTHETIC_ROOT,
-): { root: string; source: 'option' | 'CITYSCAPES_ROOT' | 'synthetic' } {
-  if (root) return { root: path.resolve(root), source: 'option' };
+/** How a dataset root was chosen: the option, the CITYSCAPES_ROOT variable, or the synthetic default. */
+export type DataRootSource = 'option' | 'CITYSCAPES_ROOT' | 'synthetic';
+
+/** A resolved dataset root and how it was chosen (for messages and run records). */
+export interface DataRoot {
+  root: string;
+  source: DataRootSource;
+  /** e.g. "--data /x", "CITYSCAPES_ROOT=/x", "the synthetic set (default)". */
+  how: string;
+}
+
+/**
+ * Which root would be used, and why: the option, else CITYSCAPES_ROOT, else the synthetic set.
+ * Pure (touches no file); `resolveDataRoot` is the one that checks and generates.
+ */
+export function resolveCityscapesRoot(root?: string, syntheticRoot: string = DEFAULT_SYNTHETIC_ROOT): DataRoot {
+  if (root !== undefined && root !== '') return { root: path.resolve(root), source: 'option', how: `the root option (${root})` };
   const env = process.env.CITYSCAPES_ROOT;
-  if (env && env.trim()) return { root: path.resolve(env.trim()), source: 'CITYSCAPES_ROOT' };
-  return { root: path.resolve(syntheticRoot), source: 'synthetic' };
+  if (env && env.trim()) return { root: path.resolve(env.trim()), source: 'CITYSCAPES_ROOT', how: `CITYSCAPES_ROOT=${env.trim()}` };
+  return { root: path.resolve(syntheticRoot), source: 'synthetic', how: `the synthetic set (default; neither a root option nor CITYSCAPES_ROOT given)` };
+}
+
+/**
+ * The one check that a synthetic set is current: its manifest exists, parses, and was written by this
+ * generator version. Returns null when current, else why not.
+ */
+export function syntheticSetStaleness(root: string): string | null {
+  const manifest = path.join(root, SYNTHETIC_MANIFEST);
+  if (!fs.existsSync(manifest)) return `${manifest} is missing`;
+  try {
+    const m = JSON.parse(fs.readFileSync(manifest, 'utf8')) as { version?: unknown; options?: { writeInstanceIds?: unknown } };
+    if (m.version !== SYNTHETIC_VERSION) return `${manifest} has generator version ${String(m.version)}, this generator writes ${SYNTHETIC_VERSION}`;
+    // same pixels, but written before the generator wrote gtFine_instanceIds.png (needed for iIoU)
+    if (m.options?.writeInstanceIds === undefined) return `${manifest} predates the instanceIds files (iIoU needs them)`;
+    return null;
+  } catch (e) {
+    return `${manifest} is not valid JSON (${(e as Error).message})`;
+  }
+}
+
+/**
+ * The one data-root resolver of the project (CLI, notebooks, demo, bench): `option` → CITYSCAPES_ROOT →
+ * the synthetic set, generated (or regenerated when its generator version is outdated) when absent.
+ * A root given by option or CITYSCAPES_ROOT must exist and hold leftImg8bit/ and gtFine/; the error
+ * names the root and how it was chosen (never a silent fallback to synthetic data). An option that
+ * names the default synthetic folder itself counts as the synthetic set.
+ * @example const { root, how } = await resolveDataRoot(opts.data); // CITYSCAPES_ROOT, else synthetic
+ */
+export async function resolveDataRoot(
+  option?: string,
+  o: { syntheticRoot?: string; synthetic?: Partial<SyntheticCityscapesOptions>; log?: (msg: string) => void } = {},
+): Promise<DataRoot> {
+  const syntheticRoot = path.resolve(o.syntheticRoot ?? DEFAULT_SYNTHETIC_ROOT);
+  const r = resolveCityscapesRoot(option, syntheticRoot);
+  if (r.source === 'synthetic' || r.root === syntheticRoot) {
+    const stale = syntheticSetStaleness(r.root);
+    if (stale !== null) {
+      o.log?.(`synthetic Cityscapes at ${r.root} is absent or outdated (${stale}): generating it (same as npm run data)…`);
+      const g = await generateSyntheticCityscapes({ ...o.synthetic, out: r.root });
+      o.log?.(`  wrote ${g.frames.train + g.frames.val + g.frames.test} frames in ${g.seconds.toFixed(1)} s`);
+    }
+    return r;
+  }
+  const missing = ['leftImg8bit', 'gtFine'].filter((d) => !fs.existsSync(path.join(r.root, d)));
+  if (!fs.existsSync(r.root) || missing.length > 0) {
+    throw new CityscapesDataError(
+      `dataset root ${r.root} (chosen by ${r.how}) ${fs.existsSync(r.root) ? `has no ${missing.join('/ or ')}/ folder` : 'does not exist'}: ` +
+      'it must hold leftImg8bit/ and gtFine/ as unzipped from cityscapes-dataset.com (or drop the option and unset CITYSCAPES_ROOT for the synthetic set)',
+      r.root,
+    );
+  }
+  return r;
 }
 
 /**
@@ -334,23 +493,7 @@ export function resolveCityscapesRoot(
  */
 export async function openCityscapes(options: OpenCityscapesOptions): Promise<CityscapesDataset> {
   const { root: given, split, synthetic, syntheticRoot, verbose = true, ...config } = options;
-  const { root, source } = resolveCityscapesRoot(given, syntheticRoot);
-  if (source === 'synthetic') {
-    const manifest = path.join(root, SYNTHETIC_MANIFEST);
-    let ok = false;
-    if (fs.existsSync(manifest)) {
-      try {
-        ok = JSON.parse(fs.readFileSync(manifest, 'utf8')).version === SYNTHETIC_VERSION;
-      } catch {
-        ok = false;
-      }
-    }
-    if (!ok) {
-      if (verbose) console.log(`synthetic Cityscapes not found (or outdated) at ${root}: generating it (npm run data)…`);
-      const r = await generateSyntheticCityscapes({ ...synthetic, out: root });
-      if (verbose) console.log(`  wrote ${r.frames.train + r.frames.val + r.frames.test} frames in ${r.seconds.toFixed(1)} s`);
-    }
-  }
+  const { root, source } = await resolveDataRoot(given, { syntheticRoot, synthetic, log: verbose ? (m) => console.log(m) : undefined });
   const ds = new CityscapesDataset(root, split, config);
   if (verbose) {
     console.log(`Cityscapes ${split}: ${ds.length} frames from ${root} (${source === 'synthetic' ? 'synthetic' : source === 'CITYSCAPES_ROOT' ? 'CITYSCAPES_ROOT' : 'root option'}), scale ${ds.config.scale}`);

@@ -1,7 +1,7 @@
 // Public API of lib/cityscapes.
 export * from './labels';
 export { SeededRandom, hashSeed } from './rng';
-export { renderStreetScene, DEFAULT_STYLE, ID as LABEL_ID } from './scene';
+export { renderStreetScene, encodeInstanceIds, DEFAULT_STYLE, ID as LABEL_ID } from './scene';
 export type { SceneOptions, SceneRequirements, CityStyle } from './scene';
 export {
   generateSyntheticCityscapes, defaultSyntheticOptions, renderSyntheticFrame, formatClassFrequencies, cityStyle,
@@ -9,8 +9,9 @@ export {
 } from './synthetic';
 export type { SyntheticCityscapesOptions, SyntheticCityscapesResult } from './synthetic';
 export {
-  CityscapesDataset, CityscapesDataError, openCityscapes, listCityscapes, loadCityscapesFrame, resolveCityscapesRoot,
+  CityscapesDataset, CityscapesDataError, openCityscapes, listCityscapes, loadCityscapesFrame, loadCityscapesGroundTruth, resolveCityscapesRoot, resolveDataRoot, syntheticSetStaleness,
   resizeNearest, scaledSize,
 } from './dataset';
-export type { CityscapesEntry, CityscapesDatasetConfig, LabelSource, OpenCityscapesOptions } from './dataset';
-export { encodePng } from './synthetic';
+export type { CityscapesEntry, CityscapesDatasetConfig, CityscapesGroundTruth, LabelSource, OpenCityscapesOptions, DataRoot, DataRootSource } from './dataset';
+export { encodePng, encodePng16 } from './synthetic';
+export { PREDICTION_SUFFIX, PredictionFolder, predictionPaths, readPredictionLabelIds, writePrediction } from './predictions';

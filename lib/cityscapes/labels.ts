@@ -126,11 +126,15 @@ export function labelIdToTrainId(id: number): number {
 }
 
 /**
- * trainId → labelId for evaluation-server output; 255 (and −1) → 0 ('unlabeled'), the first label
- * with that trainId in labels.py (the same rule as cityscapesScripts' `trainId2label`).
+ * trainId → labelId as cityscapesScripts' `trainId2label` (built over the reversed label list, so
+ * the first label with a trainId wins): 0..18 → the class's labelId, 255 → 0 ('unlabeled'), and
+ * −1 → −1 ('license plate', the only label with trainId −1). A −1 cannot be stored in a labelId
+ * PNG: prediction writers map trainIds with `trainIdsToLabelIds`, which never sees −1 (our trainId
+ * maps hold 0..18 and 255).
  */
 export function trainIdToLabelId(trainId: number): number {
-  if (trainId === IGNORE_INDEX || trainId === -1) return 0;
+  if (trainId === IGNORE_INDEX) return 0;
+  if (trainId === -1) return -1;
   if (!Number.isInteger(trainId) || trainId < 0 || trainId >= NUM_CLASSES) {
     throw new Error(`trainIdToLabelId: ${trainId} is not a trainId (valid: 0..18 or 255)`);
   }

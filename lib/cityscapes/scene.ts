@@ -20,6 +20,7 @@
  * const { image, labelIds } = renderStreetScene({ width: 512, height: 256, seed: 1 });
  */
 import { SeededRandom } from './rng';
+import { CITYSCAPES_LABELS } from './labels';
 
 /** Cityscapes labelIds used by the renderer. */
 export const ID = {
@@ -128,6 +129,10 @@ function workspace(W: number, H: number) {
 class Canvas {
   readonly N: number;
   readonly label: Uint8Array;
+  /** Object number of every pixel (0: no object), written by `put` alongside the label. */
+  readonly inst: Uint16Array;
+  /** The object number `put` writes (set around each object's drawing; 0 for stuff). */
+  instance = 0;
   readonly rgb: Float32Array;
   readonly zbuf: Float32Array;
   /** Scratch colour written by shaders. */
@@ -150,6 +155,7 @@ class Canvas {
   ) {
     this.N = W * H;
     this.label = new Uint8Array(this.N);
+    this.inst = new Uint16Array(this.N);
     const ws = workspace(W, H);
     this.rgb = ws.rgb;
     this.rgb.fill(0);
@@ -170,6 +176,7 @@ class Canvas {
     this.rgb[o + 1] = this.g * k + this.hazeCol[1] * h;
     this.rgb[o + 2] = this.b * k + this.hazeCol[2] * h;
     this.label[i] = id;
+    this.inst[i] = this.instance;
     this.zbuf[i] = z;
   }
   /** A vertical plane at lateral position X (metres, camera at 0), spanning depth [z0,z1] and height [y0,y1]. */
@@ -376,9 +383,9 @@ function paintSkyAndGround(c: Canvas, noise: ValueNoise, p: GroundParams): void 
 
 /**
  * Render one street scene. Deterministic in (width, height, seed, style, require).
- * @returns RGB uint8 HWC image and a labelId (0..33) map.
+ * @returns RGB uint8 HWC image, a labelId (0..33) map and Cityscapes instanceIds (`encodeInstanceIds`).
  */
-export function renderStreetScene(options: SceneOptions): { image: Uint8Array; labelIds: Uint8Array } {
+export function renderStreetScene(options: SceneOptions): { image: Uint8Array; labelIds: Uint8Array; instanceIds: Uint16Array } {
   const { width: W, height: H } = options;
   const style = options.style ?? DEFAULT_STYLE;
   const req = options.require ?? {};
@@ -851,6 +858,19 @@ export function renderStreetScene(options: SceneOptions): { image: Uint8Array; l
     }
   };
 
+  // Every vehicle, two-wheeler and person is one object: the pixels it wins in the z-buffer carry
+  // its number (c.inst), from which the Cityscapes instanceIds are made at the end. Numbering
+  // consumes no random numbers, so images and labelIds are exactly those of the renderer without it.
+  let objects = 0;
+  const asObject = <T>(draw: () => T): T => {
+    c.instance = ++objects;
+    try {
+      return draw();
+    } finally {
+      c.instance = 0;
+    }
+  };
+
   // Place objects.
   const laneCentres: number[] = [];
   {
@@ -868,7 +888,7 @@ export function renderStreetScene(options: SceneOptions): { image: Uint8Array; l
 
   if (tram) {
     const Z = rng.uniform(zMin + 4, 30);
-    vehicle('train', 0, Z);
+    asObject(() => vehicle('train', 0, Z));
     reserve(-1.4, 1.4, Z, Z + 40);
     // overhead wire poles
     for (let z = rng.uniform(5, 20); z < 120; z += rng.uniform(25, 35)) pole(sides[1].curb + 0.4, z, 6.5, 0.22, ID.pole);
@@ -888,7 +908,7 @@ export function renderStreetScene(options: SceneOptions): { image: Uint8Array; l
       const w = kind === 'car' ? 1.9 : 2.6;
       if (!free(X - w / 2 - 0.3, X + w / 2 + 0.3, Z - 1, Z + len + 1)) continue;
       reserve(X - w / 2, X + w / 2, Z, Z + len);
-      vehicle(kind, X, Z);
+      asObject(() => vehicle(kind, X, Z));
       return;
     }
   };
@@ -908,8 +928,8 @@ export function renderStreetScene(options: SceneOptions): { image: Uint8Array; l
       if (!free(X - 1.1, X + 1.1, Z - 0.5, Z + 0.5)) continue;
       reserve(X - 1.1, X + 1.1, Z - 0.5, Z + 0.5);
       const facing = rng.chance(0.5) ? 1 : -1;
-      const seatY = twoWheeler(X, Z, motor, facing);
-      if (ridden) human(X - 0.1 * facing, Z - 0.03, ID.rider, seatY, facing);
+      const seatY = asObject(() => twoWheeler(X, Z, motor, facing));
+      if (ridden) asObject(() => human(X - 0.1 * facing, Z - 0.03, ID.rider, seatY, facing));
       return;
     }
   };
@@ -926,7 +946,7 @@ export function renderStreetScene(options: SceneOptions): { image: Uint8Array; l
     const Z = crossing && zebra > 0 ? zebra + rng.uniform(0.5, 3.5) : rng.uniform(zMin, 50);
     if (!free(X - 0.3, X + 0.3, Z - 0.3, Z + 0.3)) continue;
     reserve(X - 0.3, X + 0.3, Z - 0.3, Z + 0.3);
-    human(X, Z, ID.person);
+    asObject(() => human(X, Z, ID.person));
   }
 
   // street furniture on the sidewalk edge: poles, street lights, traffic lights, signs, trees
@@ -1032,7 +1052,47 @@ export function renderStreetScene(options: SceneOptions): { image: Uint8Array; l
   const blurPasses = rng.chance(0.5) ? rng.int(1, 2) : 0;
   const sigma = rng.uniform(1.5, 6);
   const image = finishImage(rgb, W, H, exposure, tint[0], tint[1], tint[2], contrast, blurPasses, sigma, rng);
-  return { image, labelIds: label };
+  return { image, labelIds: label, instanceIds: encodeInstanceIds(label, c.inst) };
+}
+
+const HAS_INSTANCES: readonly boolean[] = (() => {
+  const t = new Array<boolean>(256).fill(false);
+  for (const l of CITYSCAPES_LABELS) if (l.id >= 0 && l.hasInstances) t[l.id] = true;
+  return t;
+})();
+
+/**
+ * Cityscapes `_gtFine_instanceIds.png` encoding from a labelId map and per-pixel object numbers:
+ * a pixel of a class with instances (person, rider, car, truck, bus, caravan, trailer, train,
+ * motorcycle, bicycle) that belongs to an object gets `labelId * 1000 + k`, k = 0, 1, … numbering
+ * that class's visible objects in drawing order; every other pixel gets its labelId (as crowd
+ * regions and stuff do in Cityscapes).
+ */
+export function encodeInstanceIds(labelIds: Uint8Array, objects: Uint16Array): Uint16Array {
+  const n = labelIds.length;
+  if (objects.length !== n) throw new Error(`encodeInstanceIds: ${objects.length} object numbers for ${n} labels`);
+  const out = new Uint16Array(n);
+  // object number -> instance index within its class, assigned in object-number order
+  const firstPixel = new Map<number, number>();
+  for (let i = 0; i < n; i++) {
+    const o = objects[i];
+    if (o > 0 && HAS_INSTANCES[labelIds[i]] && !firstPixel.has(o)) firstPixel.set(o, labelIds[i]);
+  }
+  const perClass = new Map<number, number>();
+  const index = new Map<number, number>();
+  for (const o of Array.from(firstPixel.keys()).sort((a, b) => a - b)) {
+    const id = firstPixel.get(o)!;
+    const k = perClass.get(id) ?? 0;
+    if (k > 999) throw new Error(`encodeInstanceIds: more than 1000 objects of labelId ${id}`);
+    perClass.set(id, k + 1);
+    index.set(o, k);
+  }
+  for (let i = 0; i < n; i++) {
+    const id = labelIds[i];
+    const o = objects[i];
+    out[i] = o > 0 && HAS_INSTANCES[id] ? id * 1000 + index.get(o)! : id;
+  }
+  return out;
 }
 
 /** Blur ([1 2 1]/4 separable, `passes` times), exposure/tint/contrast, ~N(0, sigma) noise, to uint8. */

@@ -6,13 +6,17 @@
  * Layout written under `out` (default `data/synthetic-cityscapes/`, git-ignored):
  *   leftImg8bit/{split}/{city}/{city}_{seq:06}_000019_leftImg8bit.png   RGB 8-bit
  *   gtFine/{split}/{city}/{city}_{seq:06}_000019_gtFine_labelIds.png    8-bit grey, Cityscapes labelIds 0..33
+ *   gtFine/{split}/{city}/{city}_{seq:06}_000019_gtFine_instanceIds.png 16-bit grey, labelId*1000+k for each
+ *       person, rider, car, truck, bus, caravan, train, motorcycle, bicycle object; labelId elsewhere
  *   (optional) ..._gtFine_labelTrainIds.png   trainIds, as cityscapesScripts' createTrainIdLabelImgs writes
  *   (optional) ..._gtFine_color.png           the cityscapesScripts colours
  *   synthetic-cityscapes.json                 options, counts, class frequencies (a manifest)
  *
  * Decision: by default only `labelIds` are written (as in the official gtFine download, before
  * `createTrainIdLabelImgs.py`), so the reader's labelId → trainId mapping path is what runs;
- * `writeTrainIds: true` exercises the other path. Instance ids and polygons are not written.
+ * `writeTrainIds: true` exercises the other path. Instance ids are written (`writeInstanceIds`, default
+ * true) for the instance-level scores (iIoU); polygons are not. Adding the instance file changed no
+ * byte of the image and labelIds files (test/cityscapes/synthetic.test.ts pins their hashes).
  *
  * Rare classes: frames are assigned guaranteed objects by index (every 3rd a cyclist, every 4th a
  * motorcyclist, every 6th a bus / truck, every 8th a tram), so with ≥ 8 frames per split all 19
@@ -57,6 +61,8 @@ export interface SyntheticCityscapesOptions {
   writeTrainIds: boolean;
   /** Also write `_gtFine_color.png`. */
   writeColor: boolean;
+  /** Write `_gtFine_instanceIds.png` (16-bit, Cityscapes encoding), needed for iIoU. Default true. */
+  writeInstanceIds: boolean;
   /** PNG zlib level 0..9 (sharp); 6 is a good size/speed balance. */
   compressionLevel: number;
   /** PNG encodes in flight. */
@@ -86,7 +92,7 @@ const CITY_NAMES: Record<string, string[]> = {
 export function defaultSyntheticOptions(): SyntheticCityscapesOptions {
   return {
     out: DEFAULT_SYNTHETIC_ROOT, seed: 1, train: 300, val: 60, test: 0, width: 512, height: 256, cities: 3,
-    writeTrainIds: false, writeColor: false, compressionLevel: 6, concurrency: 4,
+    writeTrainIds: false, writeColor: false, writeInstanceIds: true, compressionLevel: 6, concurrency: 4,
   };
 }
 
@@ -126,18 +132,18 @@ export function frameStem(city: string, seq: number, frame = 19): string {
   return `${city}_${String(seq).padStart(6, '0')}_${String(frame).padStart(6, '0')}`;
 }
 
-/** Render one synthetic frame of a split in memory: RGB + labelIds (no files). */
+/** Render one synthetic frame of a split in memory: RGB, labelIds and instanceIds (no files). */
 export function renderSyntheticFrame(
   seed: number, split: string, index: number, width: number, height: number, cities = 3,
-): { id: string; city: string; image: Uint8Array; labelIds: Uint8Array } {
+): { id: string; city: string; image: Uint8Array; labelIds: Uint8Array; instanceIds: Uint16Array } {
   const names = CITY_NAMES[split] ?? CITY_NAMES.train;
   const nCities = Math.max(1, Math.min(cities, names.length));
   const city = names[index % nCities];
   const seq = Math.floor(index / nCities);
-  const { image, labelIds } = renderStreetScene({
+  const { image, labelIds, instanceIds } = renderStreetScene({
     width, height, seed: hashSeed(seed, split, index), style: cityStyle(seed, city), require: requirementsFor(index),
   });
-  return { id: frameStem(city, seq), city, image, labelIds };
+  return { id: frameStem(city, seq), city, image, labelIds, instanceIds };
 }
 
 function validate(o: SyntheticCityscapesOptions): void {
@@ -196,6 +202,10 @@ export async function generateSyntheticCityscapes(
         encode(fr.image, 3, path.join(imgDir, `${fr.id}_leftImg8bit.png`)),
         encode(ids, 1, path.join(gtDir, `${fr.id}_gtFine_labelIds.png`)),
       ];
+      if (o.writeInstanceIds) {
+        jobs.push(encodePng16(fr.instanceIds, o.width, o.height, o.compressionLevel).then((png) =>
+          fs.promises.writeFile(path.join(gtDir, `${fr.id}_gtFine_instanceIds.png`), png)));
+      }
       if (o.writeTrainIds || o.writeColor) {
         const trainIds = labelIdsToTrainIds(ids);
         if (o.writeTrainIds) jobs.push(encode(trainIds, 1, path.join(gtDir, `${fr.id}_gtFine_labelTrainIds.png`)));
@@ -239,6 +249,13 @@ export function encodePng(data: Uint8Array, width: number, height: number, chann
   let img = sharp(Buffer.from(data.buffer, data.byteOffset, data.byteLength), { raw: { width, height, channels } });
   if (channels === 1) img = img.toColourspace('b-w');
   return img.png({ compressionLevel, adaptiveFiltering: false }).toBuffer();
+}
+
+/** Encode a 16-bit single-channel map (e.g. Cityscapes instanceIds) as a 16-bit greyscale PNG. */
+export function encodePng16(data: Uint16Array, width: number, height: number, compressionLevel = 6): Promise<Buffer> {
+  if (data.length !== width * height) throw new Error(`encodePng16: ${data.length} values for ${width}x${height}`);
+  // sharp takes the sample depth from the typed array (Uint16Array: 16 bit)
+  return sharp(data, { raw: { width, height, channels: 1 } }).toColourspace('grey16').png({ compressionLevel, adaptiveFiltering: false }).toBuffer();
 }
 
 /** A printable table of class frequencies (percent of valid pixels) per split. */

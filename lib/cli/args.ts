@@ -129,3 +129,24 @@ export function parseSize(command: string, name: string, raw: unknown): [number,
   if (!m || +m[1] < 8 || +m[2] < 8) throw new UsageError(`${command}: --${name} must be HEIGHTxWIDTH like 128x256 (each >= 8), got '${raw}'`);
   return [+m[1], +m[2]];
 }
+
+/**
+ * `argv` (already accepted by `parseOptions` with `specs`) without the options named in `drop`
+ * (with their values, in every spelling: `--x v`, `--x=v`, `--no-x`). Used to pass a command's own
+ * options on to the jobs it submits.
+ */
+export function stripOptions(argv: string[], specs: OptSpecs, drop: (name: string) => boolean): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    let name = arg.slice(2);
+    const eq = name.indexOf('=');
+    if (eq >= 0) name = name.slice(0, eq);
+    const negated = !specs[name] && name.startsWith('no-') && specs[name.slice(3)]?.type === 'bool';
+    const base = negated ? name.slice(3) : name;
+    const takesValue = !negated && specs[base] !== undefined && specs[base].type !== 'bool' && eq < 0;
+    const words = takesValue ? [arg, argv[++i]] : [arg];
+    if (!drop(base)) out.push(...words);
+  }
+  return out;
+}

@@ -5,7 +5,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { spawnSync } from 'child_process';
-import { formatHelp, OptSpecs, parseOptions, parseSize, UsageError } from './args';
+import { formatHelp, OptSpecs, parseOptions, parseSize, stripOptions, UsageError } from './args';
 import { Progress } from './progress';
 
 export const PROJECT_ROOT = path.resolve(__dirname, '..', '..');
@@ -16,11 +16,13 @@ const DEFAULT_TEACHER = path.join('data', 'teacher');
 export const TRAIN_OPTIONS: OptSpecs = {
   name: { type: 'string', help: 'run name: results go to <runs>/<name>/ (an existing run with the same config resumes)', meta: 'NAME' },
   runs: { type: 'string', help: 'folder of run folders', default: 'runs', meta: 'DIR' },
-  data: { type: 'string', help: 'dataset root in the Cityscapes layout', default: DEFAULT_DATA, meta: 'DIR' },
+  data: { type: 'string', help: 'dataset root in the Cityscapes layout (default: $CITYSCAPES_ROOT, else the synthetic set data/synthetic-cityscapes, generated when absent)', meta: 'DIR' },
   downsample: { type: 'int', min: 1, help: 'shrink frames by this integer factor (2: 512x256 -> 256x128)', default: 2 },
   'train-limit': { type: 'int', min: 1, help: 'use only the first N train frames' },
   'val-limit': { type: 'int', min: 1, help: 'evaluate on the first N val frames' },
-  crop: { type: 'string', help: 'random training crop HEIGHTxWIDTH (default: whole frames)', meta: 'HxW' },
+  crop: { type: 'string', help: 'random training crop HEIGHTxWIDTH (default: the frame size)', meta: 'HxW' },
+  scale: { type: 'string', help: 'random scale range MIN-MAX of the training augmentation (the paper: 0.5-2; 1 disables)', default: '0.5-2', meta: 'MIN-MAX' },
+  jitter: { type: 'bool', help: 'photometric jitter (brightness/contrast/saturation ±0.25) in the training augmentation', default: false },
   model: { type: 'string', help: 'model preset (lib/models PRESETS)', meta: 'PRESET' },
   'model-config': { type: 'json', help: 'JSON overrides of the model config', meta: 'JSON' },
   config: { type: 'string', help: 'JSON file with train config fields (iters, lr, terms, ...); flags override it', meta: 'FILE' },
@@ -41,6 +43,37 @@ export const TRAIN_OPTIONS: OptSpecs = {
   backend: { type: 'string', choices: ['tensorflow', 'wasm', 'cpu'], help: 'TensorFlow.js backend (default: best available; env CWD_BACKEND)' },
 };
 
+/** Test-time inference options of eval and predict (lib/models inferLabels). */
+export const INFERENCE_OPTIONS: OptSpecs = {
+  mode: { type: 'string', choices: ['whole', 'slide'], help: 'whole-image or sliding-window inference', default: 'whole' },
+  window: { type: 'string', help: 'sliding window HEIGHTxWIDTH in network-input pixels (with --mode slide)', meta: 'HxW' },
+  stride: { type: 'string', help: 'sliding-window step HEIGHTxWIDTH (default 2/3 of the window)', meta: 'HxW' },
+  flip: { type: 'bool', help: 'average with the horizontally flipped image' },
+  scales: { type: 'list', help: 'multi-scale testing: input scale factors, e.g. 0.75,1,1.25 (default 1)', meta: 'S1,S2' },
+};
+
+/** Inference options from the eval/predict flags (validated before any work). */
+export function inferenceFromOptions(command: string, o: Record<string, unknown>): Record<string, unknown> {
+  const { validateInferenceOptions } = require('../models/inference') as typeof import('../models/inference');
+  const scales = o.scales === undefined ? [1] : (o.scales as string[]).map((x) => {
+    const v = Number(x);
+    if (!Number.isFinite(v) || v <= 0) throw new UsageError(`${command}: --scales must be a comma-separated list of positive numbers, got '${x}'`);
+    return v;
+  });
+  const mode = (o.mode as string | undefined) ?? 'whole';
+  if (mode !== 'slide' && (o.window !== undefined || o.stride !== undefined)) throw new UsageError(`${command}: --window/--stride need --mode slide`);
+  if (mode === 'slide' && o.window === undefined) throw new UsageError(`${command}: --mode slide needs --window HxW`);
+  try {
+    return validateInferenceOptions({
+      mode: mode as 'whole' | 'slide', crop: parseSize(command, 'window', o.window) ?? null,
+      stride: parseSize(command, 'stride', o.stride) ?? null, flip: Boolean(o.flip), scales,
+    }) as unknown as Record<string, unknown>;
+  } catch (e) {
+    if (e instanceof UsageError) throw e;
+    throw new UsageError(`${command}: ${(e as Error).message}`);
+  }
+}
+
 export const DISTILL_OPTIONS: OptSpecs = {
   teacher: { type: 'string', help: 'teacher package folder (manifest.json + model.json)', default: DEFAULT_TEACHER, meta: 'DIR' },
   terms: { type: 'json', help: 'distillation terms, e.g. [{"method":"cwd","on":"feature","weight":3,"temperature":4}]', meta: 'JSON' },
@@ -48,6 +81,20 @@ export const DISTILL_OPTIONS: OptSpecs = {
   on: { type: 'string', choices: ['feature', 'logits'], help: 'shortcut: tap point of the term', default: undefined },
   weight: { type: 'number', min: 0, help: 'shortcut: term weight (alpha of Eq. 1)' },
   temperature: { type: 'number', gt: 0, help: 'shortcut: term temperature' },
+};
+
+/** `sweep --slurm` options (lib/train/slurm.ts); defaults are SLURM_DEFAULTS, under a --slurm-config file and these flags. */
+export const SLURM_OPTIONS: OptSpecs = {
+  slurm: { type: 'bool', help: 'submit the sweep to Slurm: a job array (task i of n runs --shard i/n) plus a merge job after it (afterok); the --runs folder must be on storage every node sees' },
+  'slurm-tasks': { type: 'int', min: 1, help: 'array tasks (shards) (default: one per cell)' },
+  'slurm-cpus': { type: 'int', min: 1, help: 'CPUs per array task (default: 4)' },
+  'slurm-mem': { type: 'string', help: 'memory per array task, e.g. 16G (default: 16G)', meta: 'SIZE' },
+  'slurm-time': { type: 'string', help: 'time limit per array task, e.g. 24:00:00 (default: 24:00:00)', meta: 'TIME' },
+  'slurm-partition': { type: 'string', help: 'partition (default: the cluster\'s default)', meta: 'NAME' },
+  'slurm-gpus': { type: 'int', min: 0, help: 'GPUs per array task (--gres=gpu:N) (default: 0)' },
+  'slurm-max-parallel': { type: 'int', min: 1, help: 'at most N array tasks at once (--array=...%N)' },
+  'slurm-setup': { type: 'string', help: 'shell line run before the command in the jobs, e.g. "module load nodejs/20"', meta: 'SH' },
+  'slurm-config': { type: 'string', help: 'JSON file of Slurm settings: cpus, mem, time, partition, gpus, tasks, maxParallel, account, qos, setup [lines], sbatchOptions [--opt=value], mergeMem, mergeTime, node; flags override it', meta: 'FILE' },
 };
 
 interface Command {
@@ -106,6 +153,25 @@ export function trainConfigFromOptions(command: string, o: Record<string, unknow
   return c;
 }
 
+/** The dataset root of a command through lib's one resolver (--data, else CITYSCAPES_ROOT, else synthetic), printed with how it was chosen. */
+async function dataRootOf(command: string, o: Record<string, unknown>): Promise<string> {
+  const { resolveDataRoot } = require('../cityscapes/dataset') as typeof import('../cityscapes/dataset');
+  const given = o.data === undefined ? undefined : String(o.data);
+  const r = await resolveDataRoot(given, { log: (m) => console.error(m) });
+  console.error(`${command}: data ${r.root} (${r.how})`);
+  return r.root;
+}
+
+/** `--scale MIN-MAX` (or one number) → [min, max]. */
+export function parseScaleRange(command: string, raw: unknown): [number, number] {
+  const txt = String(raw ?? '0.5-2');
+  const m = /^\s*([0-9.]+)\s*(?:-\s*([0-9.]+)\s*)?$/.exec(txt);
+  const lo = m ? Number(m[1]) : NaN;
+  const hi = m ? Number(m[2] ?? m[1]) : NaN;
+  if (!(lo > 0 && hi >= lo && hi <= 8)) throw new UsageError(`${command}: --scale must be MIN-MAX with 0 < MIN <= MAX <= 8 (e.g. 0.5-2, or 1 to disable), got '${txt}'`);
+  return [lo, hi];
+}
+
 async function startBackend(o: Record<string, unknown>): Promise<string> {
   const { initBackend } = require('../backend') as typeof import('../backend');
   return initBackend({ backend: o.backend as never });
@@ -116,10 +182,11 @@ async function trainCommand(command: 'train-teacher' | 'train-student' | 'distil
   const train = trainConfigFromOptions(command, o);
   const model = (o.model as string | undefined) ?? (command === 'train-teacher' ? 'teacher' : 'student-r18');
   const name = (o.name as string | undefined) ?? `${command}-${model}`;
+  const scale = parseScaleRange(command, o.scale);
   const spec = {
-    name, runsDir: o.runs as string, dataRoot: o.data as string, downsample: o.downsample as number,
+    name, runsDir: o.runs as string, dataRoot: await dataRootOf(command, o), downsample: o.downsample as number,
     trainLimit: o.trainLimit as number | undefined, valLimit: o.valLimit as number | undefined,
-    crop: parseSize(command, 'crop', o.crop), model, modelOverrides: o.modelConfig as Record<string, unknown> | undefined,
+    crop: parseSize(command, 'crop', o.crop), scale, jitter: Boolean(o.jitter), model, modelOverrides: o.modelConfig as Record<string, unknown> | undefined,
     teacherDir: command === 'distill' ? (o.teacher as string) : undefined,
     train, evaluate: o.eval as boolean, fresh: Boolean(o.fresh), stopAt: o.stopAt as number | undefined,
   };
@@ -148,7 +215,7 @@ async function trainCommand(command: 'train-teacher' | 'train-student' | 'distil
       manifest: {
         command: `npx channel-distill ${process.argv.slice(2).join(' ')}`,
         seed: resolved.seed, trainConfig: resolved, configHash: configHash({ train: resolved, model: spec.model }),
-        model: spec.model, data: { root: spec.dataRoot, downsample: spec.downsample, trainLimit: spec.trainLimit ?? null, crop: spec.crop ?? null },
+        model: spec.model, data: { root: spec.dataRoot, downsample: spec.downsample, trainLimit: spec.trainLimit ?? null, crop: spec.crop ?? null, scale: spec.scale, jitter: spec.jitter },
         stepsTrained: r.steps, stepsPlanned: resolved.iters,
         valMIoU: r.eval?.mIoU ?? null, valPerClassIoU: r.eval?.perClassIoU ?? null, valImages: r.eval?.images ?? null,
         wallSeconds: (Date.now() - t0) / 1000, trainSeconds: r.trainSeconds, meanStepSeconds: r.meanStepSeconds, backend,
@@ -269,19 +336,32 @@ export const COMMANDS: Record<string, Command> = {
       weights: { type: 'list', help: 'values of train.terms.0.weight', meta: 'W1,W2' },
       seeds: { type: 'list', help: 'values of train.seed', meta: 'S1,S2' },
       shard: { type: 'string', help: 'run only cells k with k mod n = i (0-based i)', meta: 'i/n' },
-      'dry-run': { type: 'bool', help: 'list this shard\'s cells and exit' },
+      'dry-run': { type: 'bool', help: 'list this shard\'s cells and exit (with --slurm: print the sbatch scripts, submit nothing)' },
+      results: { type: 'string', help: 'results folder (e.g. data/results/NAME): each finished cell is stored there at once, and cells already stored there (same protocol) are skipped', meta: 'DIR' },
+      ...SLURM_OPTIONS,
     },
-    run: (o) => sweepCommand(o),
+    run: (o, argv) => sweepCommand(o, argv),
   },
   merge: {
-    summary: 'Collect the results of a sweep (all shards) into <runs>/<name>/results.json and results.csv.',
+    summary: 'Collect the results of a sweep (all shards) into <runs>/<name>/results.json and results.csv; or, with --from, pool results folders / merged files of one protocol (mean ± std over seeds, per class) into --out PREFIX.{json,csv,md}.',
     options: {
       name: { type: 'string', help: 'sweep name', meta: 'NAME' },
       runs: TRAIN_OPTIONS.runs,
       'allow-missing': { type: 'bool', help: 'exit 0 even when cells are missing' },
+      from: { type: 'list', help: 'pool these results folders (sweep --results) and/or merged results.json files', meta: 'A,B' },
+      out: { type: 'string', help: 'with --from: output prefix (writes PREFIX.json, PREFIX.csv, PREFIX.md)', meta: 'PREFIX' },
     },
     async run(o) {
-      if (!o.name) throw new UsageError('merge: --name is required');
+      if (o.from !== undefined) {
+        if (o.out === undefined) throw new UsageError('merge: --from needs --out PREFIX');
+        const { poolResults, writePooled, pooledMarkdown } = require('../train/results') as typeof import('../train/results');
+        const p = poolResults((o.from as string[]).map(String));
+        const w = writePooled(p, String(o.out));
+        console.log(pooledMarkdown(p));
+        console.log(`pooled ${p.rows.reduce((a, r) => a + r.n, 0)} cell(s) of protocol ${p.protocol} -> ${w.json}, ${w.csv}, ${w.md}`);
+        return;
+      }
+      if (!o.name) throw new UsageError('merge: --name is required (or --from to pool results folders)');
       const { mergeSweep } = require('../train/sweep') as typeof import('../train/sweep');
       const m = mergeSweep(String(o.runs), String(o.name));
       console.log(`merged ${m.results.length} cell(s) -> ${m.json}, ${m.csv}`);
@@ -296,18 +376,36 @@ export const COMMANDS: Record<string, Command> = {
     },
   },
   eval: {
-    summary: 'Evaluate a model package (--model-dir) or a run\'s latest checkpoint (--run) on a split: per-class IoU, mIoU.',
+    summary: 'Evaluate a model package (--model-dir), a run\'s latest checkpoint (--run) or a folder of labelId PNGs (--predictions) on a split as cityscapesScripts does: full-resolution class IoU, iIoU, category IoU and iIoU.',
     options: {
       'model-dir': { type: 'string', help: 'model package folder (e.g. data/teacher)', meta: 'DIR' },
       run: { type: 'string', help: 'run folder (its newest intact checkpoint, and its recorded --data and --downsample unless given)', meta: 'DIR' },
+      predictions: { type: 'string', help: 'score official-format predictions instead of a model: labelId PNGs <city>_<seq>_<frame>*.png below DIR (e.g. the labelIds/ folder written by predict)', meta: 'DIR' },
       data: TRAIN_OPTIONS.data,
       split: { type: 'string', help: 'split to evaluate', default: 'val' },
-      downsample: TRAIN_OPTIONS.downsample,
+      downsample: { ...TRAIN_OPTIONS.downsample, help: 'the network sees frames shrunk by this integer factor (as in training); scores are at the labels\' full resolution' },
+      resolution: { type: 'string', choices: ['full', 'input'], help: 'full: upsample to the ground truth\'s resolution and score in labelId space with iIoU (cityscapesScripts); input: the quick in-training score on the downsampled labels (class IoU only)', default: 'full' },
+      ...INFERENCE_OPTIONS,
       limit: { type: 'int', min: 1, help: 'first N frames only' },
       out: { type: 'string', help: 'write the result as JSON', meta: 'FILE' },
       backend: TRAIN_OPTIONS.backend,
     },
     run: (o, argv) => evalCommand(o, argv),
+  },
+  predict: {
+    summary: 'Write a model\'s predictions for a split in the official format (labelId PNGs at full resolution, <out>/labelIds/<city>/<city>_<seq>_<frame>_leftImg8bit.png, colours in <out>/color/) and print their scores.',
+    options: {
+      'model-dir': { type: 'string', help: 'model package folder (e.g. data/teacher)', meta: 'DIR' },
+      run: { type: 'string', help: 'run folder (its newest intact checkpoint, and its recorded --data and --downsample unless given)', meta: 'DIR' },
+      out: { type: 'string', help: 'output folder (labelIds/ and color/ are created in it)', meta: 'DIR' },
+      data: TRAIN_OPTIONS.data,
+      split: { type: 'string', help: 'split to predict', default: 'val' },
+      downsample: { ...TRAIN_OPTIONS.downsample, help: 'the network sees frames shrunk by this integer factor (as in training); predictions are at full resolution' },
+      ...INFERENCE_OPTIONS,
+      limit: { type: 'int', min: 1, help: 'first N frames only' },
+      backend: TRAIN_OPTIONS.backend,
+    },
+    run: (o, argv) => predictCommand(o, argv),
   },
   demo: {
     summary: 'The main job: data if absent, shipped teacher, baseline vs CWD student (same seed and budget), IoU table, runs/demo/.',
@@ -362,7 +460,7 @@ export const COMMANDS: Record<string, Command> = {
         },
       });
       net.model.dispose();
-      await recordPackageEval(String(o.out), info.data?.root ?? DEFAULT_DATA, info.data?.downsample ?? 2, o.valLimit as number | undefined);
+      await recordPackageEval(String(o.out), info.data?.root ?? await dataRootOf('export', o), info.data?.downsample ?? 2, o.valLimit as number | undefined);
     },
   },
   bench: {
@@ -379,11 +477,11 @@ export const COMMANDS: Record<string, Command> = {
 };
 
 
-function experimentBase(command: string, o: Record<string, unknown>, train: Record<string, unknown>) {
+function experimentBase(command: string, o: Record<string, unknown>, train: Record<string, unknown>, dataRoot: string) {
   return {
-    runsDir: o.runs as string, dataRoot: o.data as string, downsample: o.downsample as number,
+    runsDir: o.runs as string, dataRoot, downsample: o.downsample as number,
     trainLimit: o.trainLimit as number | undefined, valLimit: o.valLimit as number | undefined,
-    crop: parseSize(command, 'crop', o.crop), model: (o.model as string | undefined) ?? 'student-r18',
+    crop: parseSize(command, 'crop', o.crop), scale: parseScaleRange(command, o.scale), jitter: Boolean(o.jitter), model: (o.model as string | undefined) ?? 'student-r18',
     modelOverrides: o.modelConfig as Record<string, unknown> | undefined, teacherDir: o.teacher as string,
     train, evaluate: o.eval as boolean,
   };
@@ -417,7 +515,7 @@ export function sweepGridFromOptions(o: Record<string, unknown>): Record<string,
   return grid;
 }
 
-async function sweepCommand(o: Record<string, unknown>): Promise<void> {
+async function sweepCommand(o: Record<string, unknown>, argv: string[] = []): Promise<void> {
   const { validateSweep, runSweep, parseShard, shardCells, mergeSweep } = require('../train/sweep') as typeof import('../train/sweep');
   const { METHOD_PRESETS } = require('../train/presets') as typeof import('../train/presets');
   const train = readConfigFile(o.config);
@@ -434,8 +532,12 @@ async function sweepCommand(o: Record<string, unknown>): Promise<void> {
   }
   if (!o.name) throw new UsageError('sweep: --name is required (the sweep folder under --runs)');
   const shard = o.shard !== undefined ? (() => { try { return parseShard(String(o.shard)); } catch (e) { throw new UsageError(`sweep: ${(e as Error).message}`); } })() : undefined;
-  const spec = { name: String(o.name), base: experimentBase('sweep', o, train), grid };
+  const spec = { name: String(o.name), base: experimentBase('sweep', o, train, await dataRootOf('sweep', o)), grid, resultsDir: o.results as string | undefined };
+  const slurmFlags = Object.keys(SLURM_OPTIONS).filter((k) => k !== 'slurm' && o[camelCase(k)] !== undefined);
+  if (!o.slurm && slurmFlags.length) throw new UsageError(`sweep: --${slurmFlags[0]} needs --slurm`);
+  if (o.slurm && shard) throw new UsageError('sweep: --slurm decides the shards itself (one per array task): drop --shard (use --slurm-tasks N for N shards)');
   const cells = validateSweep(spec);
+  if (o.slurm) return slurmSweep(o, argv, spec, cells.length);
   const mine = shardCells(cells, shard);
   console.error(`sweep ${spec.name}: ${cells.length} cells${shard ? `, shard ${shard.index}/${shard.count} runs ${mine.length}` : ''}`);
   if (o.dryRun) {
@@ -454,70 +556,229 @@ async function sweepCommand(o: Record<string, unknown>): Promise<void> {
   console.log(`results: ${merged.json}, ${merged.csv}${merged.missing.length ? ` (${merged.missing.length} cell(s) not finished yet: other shards?)` : ''}`);
 }
 
+function camelCase(name: string): string {
+  return name.replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+}
+
+/** `sweep --slurm`: write and submit the array + merge scripts (or print them with --dry-run). */
+function slurmSweep(o: Record<string, unknown>, argv: string[], spec: { name: string; base: { runsDir: string; dataRoot: string; teacherDir?: string } }, cells: number): void {
+  const slurm = require('../train/slurm') as typeof import('../train/slurm');
+  const { initSweepDir } = require('../train/sweep') as typeof import('../train/sweep');
+  let config: Record<string, unknown> = {};
+  if (o.slurmConfig !== undefined) {
+    const f = String(o.slurmConfig);
+    if (!fs.existsSync(f)) throw new UsageError(`sweep: --slurm-config file ${f} does not exist`);
+    try {
+      config = JSON.parse(fs.readFileSync(f, 'utf8'));
+    } catch (e) {
+      throw new UsageError(`sweep: --slurm-config ${f} is not JSON (${(e as Error).message})`);
+    }
+    if (typeof config !== 'object' || config === null || Array.isArray(config)) throw new UsageError(`sweep: --slurm-config ${f}: the top level must be an object`);
+  }
+  let resources: import('../train/slurm').SlurmResources;
+  let plan: import('../train/slurm').SlurmSweepPlan;
+  try {
+    resources = slurm.slurmResources(config, {
+      cpus: o.slurmCpus as number | undefined, mem: o.slurmMem as string | undefined, time: o.slurmTime as string | undefined,
+      partition: o.slurmPartition as string | undefined, gpus: o.slurmGpus as number | undefined, maxParallel: o.slurmMaxParallel as number | undefined,
+      setup: o.slurmSetup !== undefined ? [...((config.setup as string[] | undefined) ?? []), String(o.slurmSetup)] : undefined,
+    }, o.slurmConfig !== undefined ? `--slurm-config ${o.slurmConfig}` : 'sweep --slurm');
+    const tasks = (o.slurmTasks as number | undefined) ?? (config.tasks as number | undefined);
+    const sweepArgs = stripOptions(argv, COMMANDS.sweep.options, (n) => n.startsWith('slurm') || n === 'shard' || n === 'dry-run');
+    plan = slurm.planSlurmSweep({
+      name: spec.name, runsDir: spec.base.runsDir, cells, tasks, resources,
+      command: [resources.node, path.join(PROJECT_ROOT, 'bin', 'channel-distill.cjs')], sweepArgs,
+    });
+  } catch (e) {
+    throw new UsageError(`sweep: ${(e as Error).message}`);
+  }
+  const warnings = [
+    ...slurm.localStorageWarnings(spec.base.dataRoot, 'data folder'),
+    ...(spec.base.teacherDir && fs.existsSync(spec.base.teacherDir) ? slurm.localStorageWarnings(spec.base.teacherDir, 'teacher folder') : []),
+  ];
+  if (o.dryRun) {
+    warnings.push(...slurm.localStorageWarnings(spec.base.runsDir, 'runs folder'));
+    for (const w of warnings) console.error(`warning: ${w}`);
+    console.log(`# sweep ${spec.name}: ${cells} cell(s) in ${plan.tasks} array task(s); nothing submitted (--dry-run)`);
+    console.log(`# ${plan.arrayScriptFile}\n${plan.arrayScript}`);
+    console.log(`# ${plan.mergeScriptFile}\n${plan.mergeScript}`);
+    console.log(`# submit with:\n${plan.arraySubmit.join(' ')}\n${plan.mergeSubmit.join(' ')}`);
+    return;
+  }
+  warnings.push(...slurm.checkRunsDir(spec.base.runsDir));
+  for (const w of warnings) console.error(`warning: ${w}`);
+  initSweepDir(spec as never);
+  const sub = slurm.submitSlurmSweep(plan);
+  console.error(`sweep ${spec.name}: ${cells} cell(s) in ${plan.tasks} array task(s); scripts and logs in ${plan.slurmDir}`);
+  console.log(`array job: ${sub.arrayJobId}`);
+  console.log(`merge job: ${sub.mergeJobId} (runs after every array task succeeded; writes ${path.join(plan.sweepDir, 'results.json')})`);
+  console.error(`watch: squeue -j ${sub.arrayJobId},${sub.mergeJobId}; logs: ${path.join(plan.slurmDir, `${sub.arrayJobId}_*.out`)}`);
+}
+
+/** Check --model-dir / --run of eval and predict before any work; returns the folder. */
+function modelSource(command: string, o: Record<string, unknown>): string {
+  if ((o.modelDir === undefined) === (o.run === undefined)) {
+    throw new UsageError(`${command}: give exactly one of --model-dir DIR (a model package)${command === 'eval' ? ', --predictions DIR (labelId PNGs)' : ''} or --run DIR (a run folder)`);
+  }
+  if (o.run !== undefined) {
+    const run = String(o.run);
+    const latest = path.join(run, 'checkpoints', 'latest.json');
+    if (!fs.existsSync(latest)) throw new UsageError(`${command}: ${run} has no checkpoint (${latest} is missing)`);
+    return run;
+  }
+  const dir = String(o.modelDir);
+  if (!fs.existsSync(path.join(dir, 'manifest.json'))) throw new UsageError(`${command}: ${dir} is not a model package (no manifest.json)`);
+  return dir;
+}
+
+/** The network of a model package or of a run's newest intact checkpoint (the backend must be started). */
+function loadNetFrom(o: Record<string, unknown>, dir: string, command = 'eval') {
+  if (o.run !== undefined) {
+    const { buildModel } = require('../models') as typeof import('../models');
+    const { CheckpointDir, loadWeightsInto, readJSONFile } = require('../train/checkpoint') as typeof import('../train/checkpoint');
+    const cfg = readJSONFile<{ config: { student: never } }>(path.join(dir, 'config.json'), 'run config');
+    const ptr = new CheckpointDir(path.join(dir, 'checkpoints')).newestIntact((m) => console.error(`${command}: ${m}`))!;
+    console.error(`${command}: checkpoint ${ptr.dir} (step ${ptr.step})`);
+    const net = buildModel(cfg.config.student);
+    loadWeightsInto(net.model, path.join(ptr.dir, 'student'));
+    return net;
+  }
+  const { loadModelPackage } = require('../train/model-package') as typeof import('../train/model-package');
+  return loadModelPackage(dir).net;
+}
+
+/** Progress of a per-image loop on stderr (every image when few, else every 10th). */
+function imageProgress(what: string): (done: number, total: number, id: string) => void {
+  const t0 = Date.now();
+  return (done, total, id) => {
+    if (total <= 20 || done % 10 === 0 || done === total) {
+      console.error(`${what} ${done}/${total} ${id} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+    }
+  };
+}
+
+/** The benchmark's tables: class IoU and iIoU, category IoU and iIoU, with their averages (percent). */
+export function formatCityscapesScores(r: import('../train/evaluate').FullResolutionEvalResult): string {
+  const f = (v: number) => (Number.isNaN(v) ? 'n/a' : (100 * v).toFixed(1)).padStart(8);
+  const lines = [`${'class'.padEnd(15)}${'IoU'.padStart(8)}${'iIoU'.padStart(8)}`];
+  (r.classNames ?? []).forEach((c, i) => lines.push(c.padEnd(15) + f(r.perClassIoU[i]) + f(r.perClassIIoU[i])));
+  lines.push(`${'Score Average'.padEnd(15)}${f(r.mIoU)}${f(r.mIIoU)}`, '', `${'category'.padEnd(15)}${'IoU'.padStart(8)}${'iIoU'.padStart(8)}`);
+  r.categoryNames.forEach((c, i) => lines.push(c.padEnd(15) + f(r.perCategoryIoU[i]) + f(r.perCategoryIIoU[i])));
+  lines.push(`${'Score Average'.padEnd(15)}${f(r.mCategoryIoU)}${f(r.mCategoryIIoU)}`);
+  if (r.instanceNote) lines.push('', r.instanceNote);
+  return lines.join('\n');
+}
+
+function writeJsonOut(file: unknown, value: unknown): void {
+  if (file === undefined) return;
+  fs.mkdirSync(path.dirname(path.resolve(String(file))), { recursive: true });
+  // NaN (absent classes) is written as null
+  fs.writeFileSync(String(file), JSON.stringify(value, null, 2) + '\n');
+}
+
 /** True when `--flag` (or `--flag=…`) was given on the command line (not just defaulted). */
 function flagGiven(argv: string[], flag: string): boolean {
   return argv.some((a) => a === `--${flag}` || a.startsWith(`--${flag}=`));
 }
 
+/**
+ * `--run DIR` of eval/predict: the run's recorded data root and downsample (config.json `data`) replace
+ * those not given on the command line; says which were used and where they came from.
+ */
+function runDataDefaults(command: string, o: Record<string, unknown>, argv: string[]): void {
+  if (o.run === undefined) return;
+  const { readJSONFile } = require('../train/checkpoint') as typeof import('../train/checkpoint');
+  const file = path.join(String(o.run), 'config.json');
+  if (!fs.existsSync(file)) throw new UsageError(`${command}: ${o.run} is not a run folder (${file} is missing)`);
+  const rec = readJSONFile<{ data?: { root?: unknown; downsample?: unknown } }>(file, 'run config').data ?? {};
+  const notes: string[] = [];
+  if (flagGiven(argv, 'data') || o.data !== undefined) notes.push(`data ${o.data} (--data)`);
+  else if (typeof rec.root === 'string') { o.data = rec.root; notes.push(`data ${rec.root} (recorded in ${file})`); }
+  else notes.push(`data: ${file} records none, the default applies`);
+  if (flagGiven(argv, 'downsample')) notes.push(`downsample ${o.downsample} (--downsample)`);
+  else if (typeof rec.downsample === 'number') { o.downsample = rec.downsample; notes.push(`downsample ${rec.downsample} (recorded in ${file})`); }
+  else notes.push(`downsample ${o.downsample} (the --downsample default; ${file} records none)`);
+  console.error(`${command}: --run ${o.run}: ${notes.join(', ')}`);
+}
+
 async function evalCommand(o: Record<string, unknown>, argv: string[] = []): Promise<void> {
-  const { loadModelPackage } = require('../train/model-package') as typeof import('../train/model-package');
   const { listSplit, frameBatches } = require('../train/frames') as typeof import('../train/frames');
   const { cachedFrames } = require('../train/experiment') as typeof import('../train/experiment');
-  const { evaluate } = require('../train/evaluate') as typeof import('../train/evaluate');
+  const { evaluate, evaluateFullResolution, evaluatePredictions } = require('../train/evaluate') as typeof import('../train/evaluate');
   const { CITYSCAPES_TRAIN_CLASSES } = require('../cityscapes/labels') as typeof import('../cityscapes/labels');
-  if ((o.modelDir === undefined) === (o.run === undefined)) throw new UsageError('eval: give exactly one of --model-dir DIR (a model package) or --run DIR (a run folder)');
-  const { CheckpointDir, loadWeightsInto, readJSONFile } = require('../train/checkpoint') as typeof import('../train/checkpoint');
-  let dir = String(o.modelDir ?? '');
-  let dataRoot = String(o.data);
-  let downsample = o.downsample as number;
-  let runCfg: { config: { student: never }; data?: { root?: string; downsample?: number } } | null = null;
-  if (o.run !== undefined) {
-    const run = String(o.run);
-    const latest = path.join(run, 'checkpoints', 'latest.json');
-    if (!fs.existsSync(latest)) throw new UsageError(`eval: ${run} has no checkpoint (${latest} is missing)`);
-    dir = run;
-    // the run's own data root and downsample unless overridden, and say which
-    runCfg = readJSONFile(path.join(run, 'config.json'), 'run config');
-    const rec = runCfg!.data ?? {};
-    const src = (flag: string, recorded: unknown) => (flagGiven(argv, flag) ? `--${flag}` : recorded !== undefined && recorded !== null ? `recorded in ${path.join(run, 'config.json')}` : `the --${flag} default`);
-    const dataSrc = src('data', rec.root);
-    const downSrc = src('downsample', rec.downsample);
-    if (!flagGiven(argv, 'data') && typeof rec.root === 'string') dataRoot = rec.root;
-    if (!flagGiven(argv, 'downsample') && typeof rec.downsample === 'number') downsample = rec.downsample;
-    console.error(`eval: data ${dataRoot} (${dataSrc}), downsample ${downsample} (${downSrc})`);
-  } else if (!fs.existsSync(path.join(dir, 'manifest.json'))) {
-    throw new UsageError(`eval: ${dir} is not a model package (no manifest.json)`);
+  if (o.predictions === undefined && o.run !== undefined) {
+    modelSource('eval', o);
+    runDataDefaults('eval', o, argv);
   }
-  listSplit(dataRoot, String(o.split));
+  const data = await dataRootOf('eval', o);
+  const split = String(o.split);
+  if (o.predictions !== undefined) {
+    if (o.modelDir !== undefined || o.run !== undefined) throw new UsageError('eval: give exactly one of --model-dir DIR (a model package), --predictions DIR (labelId PNGs) or --run DIR (a run folder)');
+    const pred = String(o.predictions);
+    if (!fs.existsSync(pred) || !fs.statSync(pred).isDirectory()) throw new UsageError(`eval: --predictions ${pred} is not a folder`);
+    if (o.resolution === 'input') throw new UsageError('eval: --predictions are scored at full resolution (drop --resolution input)');
+    listSplit(data, split);
+    const r = await evaluatePredictions(pred, { root: data, split, limit: o.limit as number | undefined, onImage: imageProgress('eval') });
+    console.log(formatCityscapesScores(r));
+    console.log(`${pred}: ${split} mIoU ${(100 * r.mIoU).toFixed(2)}, iIoU ${(100 * r.mIIoU).toFixed(2)}, category IoU ${(100 * r.mCategoryIoU).toFixed(2)} on ${r.images} images at ${r.labelSize[1]}x${r.labelSize[0]}`);
+    writeJsonOut(o.out, { predictions: pred, split, ...r });
+    return;
+  }
+  const dir = modelSource('eval', o);
+  const inference = inferenceFromOptions('eval', o);
+  const defaultInference = inference.mode === 'whole' && !inference.flip && (inference.scales as number[]).length === 1 && (inference.scales as number[])[0] === 1;
+  if (o.resolution === 'input' && !defaultInference) throw new UsageError('eval: --mode/--window/--flip/--scales need --resolution full');
+  listSplit(data, split);
   await startBackend(o);
-  let net;
-  if (o.run !== undefined) {
-    const { buildModel } = require('../models') as typeof import('../models');
-    const ptr = new CheckpointDir(path.join(dir, 'checkpoints')).newestIntact((m) => console.error(`eval: ${m}`))!;
-    console.error(`eval: checkpoint ${ptr.dir} (step ${ptr.step})`);
-    net = buildModel(runCfg!.config.student);
-    loadWeightsInto(net.model, path.join(ptr.dir, 'student'));
-  } else {
-    net = loadModelPackage(dir).net;
-  }
-  const frames = await cachedFrames(dataRoot, String(o.split), downsample, o.limit as number | undefined);
-  const r = await evaluate(net, frameBatches(frames, 4), { classNames: [...CITYSCAPES_TRAIN_CLASSES] });
+  const net = loadNetFrom(o, dir);
   const label = path.basename(path.resolve(dir));
-  console.log(formatIoUTable([{ name: label, eval: r }]));
-  console.log(`${label}: ${o.split} mIoU ${(100 * r.mIoU).toFixed(2)} on ${r.images} images (${r.seconds.toFixed(1)} s)`);
-  if (o.out !== undefined) {
-    fs.mkdirSync(path.dirname(path.resolve(String(o.out))), { recursive: true });
-    fs.writeFileSync(String(o.out), JSON.stringify({ model: dir, split: o.split, data: dataRoot, downsample, ...r }, null, 2) + '\n');
+  if (o.resolution === 'input') {
+    const frames = await cachedFrames(data, split, o.downsample as number, o.limit as number | undefined);
+    const r = await evaluate(net, frameBatches(frames, 4), { classNames: [...CITYSCAPES_TRAIN_CLASSES] });
+    console.log(formatIoUTable([{ name: label, eval: r }]));
+    console.log(`${label}: ${split} mIoU ${(100 * r.mIoU).toFixed(2)} on ${r.images} images at the input resolution (downsample ${o.downsample}) (${r.seconds.toFixed(1)} s)`);
+    writeJsonOut(o.out, { model: dir, split, downsample: o.downsample, resolution: 'input', ...r });
+    return;
   }
+  const r = await evaluateFullResolution(net, {
+    root: data, split, downsample: o.downsample as number, limit: o.limit as number | undefined, inference: inference as never, onImage: imageProgress('eval'),
+  });
+  console.log(formatCityscapesScores(r));
+  console.log(`${label}: ${split} mIoU ${(100 * r.mIoU).toFixed(2)}, iIoU ${(100 * r.mIIoU).toFixed(2)}, category IoU ${(100 * r.mCategoryIoU).toFixed(2)} on ${r.images} images at ${r.labelSize[1]}x${r.labelSize[0]} (input downsample ${o.downsample}, ${r.seconds.toFixed(1)} s)`);
+  writeJsonOut(o.out, { model: dir, split, ...r });
+}
+
+async function predictCommand(o: Record<string, unknown>, argv: string[] = []): Promise<void> {
+  const { listSplit } = require('../train/frames') as typeof import('../train/frames');
+  const { evaluateFullResolution } = require('../train/evaluate') as typeof import('../train/evaluate');
+  const dir = modelSource('predict', o);
+  if (o.out === undefined) throw new UsageError('predict: --out DIR is required (labelIds/ and color/ are written in it)');
+  const out = String(o.out);
+  const inference = inferenceFromOptions('predict', o);
+  runDataDefaults('predict', o, argv);
+  const data = await dataRootOf('predict', o);
+  const split = String(o.split);
+  listSplit(data, split);
+  await startBackend(o);
+  const net = loadNetFrom(o, dir, 'predict');
+  const r = await evaluateFullResolution(net, {
+    root: data, split, downsample: o.downsample as number, limit: o.limit as number | undefined, inference: inference as never,
+    predictionsOut: out, onImage: imageProgress('predict'),
+  });
+  console.log(formatCityscapesScores(r));
+  console.log(`wrote ${r.images} predictions at ${r.labelSize[1]}x${r.labelSize[0]}: labelIds in ${path.join(out, 'labelIds')}, colours in ${path.join(out, 'color')}`);
+  console.log(`score them: npx channel-distill eval --predictions ${path.join(out, 'labelIds')} --data ${data} --split ${split}` +
+    ` (cityscapesScripts: CITYSCAPES_RESULTS=${path.resolve(out, 'labelIds')} csEvalPixelLevelSemanticLabeling)`);
 }
 
 async function demoCommand(o: Record<string, unknown>): Promise<void> {
   const { defaultDemoOptions, validateDemo, runDemo } = require('../train/demo') as typeof import('../train/demo');
   const { METHOD_PRESETS } = require('../train/presets') as typeof import('../train/presets');
   const d = defaultDemoOptions();
+  const t0 = Date.now();
   const opts = {
     ...d,
-    dataRoot: String(o.data ?? d.dataRoot), teacherDir: String(o.teacher ?? d.teacherDir), runsDir: String(o.runs ?? d.runsDir),
+    dataRoot: await dataRootOf('demo', o), teacherDir: String(o.teacher ?? d.teacherDir), runsDir: String(o.runs ?? d.runsDir),
     student: String(o.student ?? d.student), iters: (o.iters as number | undefined) ?? d.iters, batchSize: (o.batch as number | undefined) ?? d.batchSize,
     crop: o.crop !== undefined ? (String(o.crop) === 'none' ? undefined : parseSize('demo', 'crop', o.crop)) : d.crop,
     seed: (o.seed as number | undefined) ?? d.seed, method: String(o.method ?? d.method), valLimit: o.valLimit as number | undefined,
@@ -527,11 +788,6 @@ async function demoCommand(o: Record<string, unknown>): Promise<void> {
   }
   if (!fs.existsSync(path.join(opts.teacherDir, 'manifest.json'))) {
     throw new UsageError(`demo: no teacher package in ${opts.teacherDir} (manifest.json missing): the repository ships one in data/teacher; or train one with train-teacher --export ${opts.teacherDir}`);
-  }
-  const t0 = Date.now();
-  if (!fs.existsSync(path.join(opts.dataRoot, 'synthetic-cityscapes.json')) && !fs.existsSync(path.join(opts.dataRoot, 'leftImg8bit'))) {
-    console.error(`demo: ${opts.dataRoot} is absent: generating the synthetic dataset`);
-    await generateData({ ...Object.fromEntries(Object.entries(COMMANDS.data.options).map(([k, s]) => [k, s.default])), out: opts.dataRoot }, (m) => console.error(m));
   }
   validateDemo(opts);
   const backend = await startBackend(o);
@@ -544,13 +800,23 @@ async function demoCommand(o: Record<string, unknown>): Promise<void> {
   const wall = (Date.now() - t0) / 1000;
   console.log('');
   console.log(formatIoUTable([
+    { name: 'teacher', eval: { perClassIoU: report.teacher.perClassIoU, mIoU: report.teacher.mIoU, classNames: report.classNames } },
     { name: 'baseline', eval: { perClassIoU: report.baseline.perClassIoU, mIoU: report.baseline.mIoU, classNames: report.classNames } },
     { name: `+${report.distilled.method}`, eval: { perClassIoU: report.distilled.perClassIoU, mIoU: report.distilled.mIoU, classNames: report.classNames } },
   ]));
   const t = report.teacher.recordedValMIoU;
-  console.log(`\nteacher (${opts.teacherDir}, recorded val mIoU ${t === null ? 'n/a' : (100 * t).toFixed(2)})`);
+  console.log(`\nteacher ${opts.teacherDir}: val mIoU ${(100 * report.teacher.mIoU).toFixed(2)} on these frames (its manifest records ${t === null ? 'n/a' : (100 * t).toFixed(2)} at its own resolution)`);
   console.log(`student ${opts.student}, ${opts.iters} steps x batch ${opts.batchSize}, seed ${opts.seed}, backend ${backend}`);
-  console.log(`mIoU: baseline ${(100 * report.baseline.mIoU).toFixed(2)}, +${report.distilled.method} ${(100 * report.distilled.mIoU).toFixed(2)}, difference ${(100 * report.mIoUDifference >= 0 ? '+' : '')}${(100 * report.mIoUDifference).toFixed(2)} (one seed: see data/results for means over seeds)`);
+  const diff = 100 * report.mIoUDifference;
+  console.log(`mIoU: baseline ${(100 * report.baseline.mIoU).toFixed(2)}, +${report.distilled.method} ${(100 * report.distilled.mIoU).toFixed(2)}, difference ${diff >= 0 ? '+' : ''}${diff.toFixed(2)} (one seed)`);
+  const sp = report.spread;
+  if (sp) {
+    console.log(`seed-averaged (${sp.table}): baseline ${(100 * sp.baseline.mean).toFixed(2)} ± ${(100 * sp.baseline.std).toFixed(2)} (n=${sp.baseline.n}), ` +
+      `+${report.distilled.method} ${(100 * sp.distilled.mean).toFixed(2)} ± ${(100 * sp.distilled.std).toFixed(2)} (n=${sp.distilled.n}); ` +
+      `this run's difference is ${sp.withinNoise ? 'WITHIN' : 'outside'} the seed spread of a single-run difference (±${(100 * sp.noise).toFixed(2)})`);
+  } else {
+    console.log(`no seed-averaged results for this comparison at ${opts.resultsTable}: a single run's difference says little (see data/results/README.md)`);
+  }
   console.log(`wall time ${wall.toFixed(0)} s; report: ${path.join(opts.runsDir, 'demo', 'report.json')}, chart: ${path.join(opts.runsDir, 'demo', 'miou.svg')}`);
   const reportFile = path.join(opts.runsDir, 'demo', 'report.json');
   const rep = JSON.parse(fs.readFileSync(reportFile, 'utf8'));

@@ -43,13 +43,18 @@ export interface AugmentConfig {
   ignoreIndex: number;
 }
 
+/** The paper's random scale range (mmseg / TorchDistiller Cityscapes recipe): 0.5–2.0. */
+export const DEFAULT_SCALE_RANGE: [number, number] = [0.5, 2.0];
+/** Photometric jitter when enabled: brightness, contrast and saturation factors in [0.75, 1.25]. */
+export const DEFAULT_JITTER: JitterConfig = { brightness: 0.25, contrast: 0.25, saturation: 0.25 };
+
 /** Defaults: scale 0.5–2.0, crop 256×512, flip 0.5, jitter ±0.25/0.25/0.25, ImageNet normalisation. */
 export function defaultAugmentConfig(): AugmentConfig {
   return {
-    scaleRange: [0.5, 2.0],
+    scaleRange: [...DEFAULT_SCALE_RANGE],
     cropSize: [256, 512],
     flipProb: 0.5,
-    jitter: { brightness: 0.25, contrast: 0.25, saturation: 0.25 },
+    jitter: { ...DEFAULT_JITTER },
     mean: IMAGENET_MEAN,
     std: IMAGENET_STD,
     ignoreIndex: 255,

@@ -107,6 +107,13 @@ async function* prefetched<T>(count: number, depth: number, make: (k: number) =>
   }
 }
 
+/**
+ * The one training sampler. Every batch is a pure function of (seed, step): step k is batch
+ * k mod B of epoch ⌊k / B⌋ (B = batches per epoch), each sample's scale/crop/flip/jitter drawn from
+ * `hashSeed(seed, epoch, frameIndex)`. So a resumed run sees exactly the batches of an uninterrupted
+ * one, whatever the prefetch depth. `batch(step)` (the trainer's `TrainData`) prepares the next
+ * `prefetch` steps while the caller trains on this one; `epoch()` / `stream()` iterate.
+ */
 export class TrainLoader {
   /** Defaults: batch 8, seed 0, shuffle, dropLast, prefetch 2, no cache + defaultAugmentConfig(). */
   static defaultConfig(): TrainLoaderConfig {
@@ -132,6 +139,48 @@ export class TrainLoader {
     const n = this.source.length;
     const b = this.config.batchSize;
     return this.config.dropLast ? Math.floor(n / b) : Math.ceil(n / b);
+  }
+
+  private ahead = new Map<number, Promise<HostBatch>>();
+  private orders = new Map<number, number[]>();
+
+  private orderCached(epoch: number): number[] {
+    let o = this.orders.get(epoch);
+    if (!o) {
+      o = this.order(epoch);
+      if (this.orders.size > 2) this.orders.clear();
+      this.orders.set(epoch, o);
+    }
+    return o;
+  }
+
+  /** Host batch of global step `step` (epoch ⌊step / B⌋, batch step mod B). */
+  hostBatchAt(step: number): Promise<HostBatch> {
+    if (!(Number.isInteger(step) && step >= 0)) return Promise.reject(new RangeError(`TrainLoader: step must be an integer >= 0, got ${step}`));
+    const per = this.batchesPerEpoch;
+    const e = Math.floor(step / per);
+    return this.hostBatch(e, step - e * per, this.orderCached(e));
+  }
+
+  /**
+   * Batch of global step `step` as tensors (the caller disposes them), the trainer's `TrainData`.
+   * Starts preparing steps step+1 … step+prefetch before returning.
+   * @example const b = await loader.batch(0, 8); tf.dispose([b.images, b.labels]);
+   */
+  async batch(step: number, batchSize: number = this.config.batchSize): Promise<Batch> {
+    if (batchSize !== this.config.batchSize) {
+      throw new Error(`TrainLoader: asked for a batch of ${batchSize} but the loader was built for batchSize ${this.config.batchSize}`);
+    }
+    const p = this.ahead.get(step) ?? this.hostBatchAt(step);
+    for (const k of [...this.ahead.keys()]) if (k <= step) this.ahead.delete(k);
+    for (let k = step + 1; k <= step + this.config.prefetch; k++) {
+      if (!this.ahead.has(k)) {
+        const q = this.hostBatchAt(k);
+        q.catch(() => undefined); // surfaced when that step is asked for
+        this.ahead.set(k, q);
+      }
+    }
+    return toTensors(await p);
   }
 
   /** Frame indices of an epoch, in batch order. */

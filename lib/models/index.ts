@@ -15,3 +15,5 @@ export { countFlops, countMacs, countParams, layerCosts } from './complexity';
 export type { LayerCost } from './complexity';
 export { forward, freezeNet, predictLabels, predictLogits, trainableVariables } from './predict';
 export { loadNet, netToArtifacts, saveNet } from './serialize';
+export { defaultInferenceOptions, inferLabels, inferProbabilities, validateInferenceOptions } from './inference';
+export type { InferenceOptions } from './inference';

@@ -324,7 +324,10 @@ export class ChannelDropout extends tf.layers.Layer {
   static className = 'ChannelDropout';
   readonly rate: number;
   readonly seed: number | null;
-  /** Training-mode calls so far: part of the training state (checkpointed, see `dropoutCounters`). */
+  /**
+   * Training-mode calls so far: call k draws its masks with seed `seed * 1000003 + k`. Part of a
+   * training checkpoint (`dropoutCounters` / `setDropoutCounters`; the trainer saves and restores it), so a resumed run draws the same masks.
+   */
   calls = 0;
 
   constructor(args: ChannelDropoutArgs) {

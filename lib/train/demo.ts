@@ -7,7 +7,9 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { CITYSCAPES_TRAIN_CLASSES } from '../cityscapes/labels';
-import { ExperimentResult, ExperimentSpec, runExperiment, validateExperiment } from './experiment';
+import { cachedFrames, cachedTeacher, ExperimentResult, ExperimentSpec, runExperiment, validateExperiment } from './experiment';
+import { evaluate } from './evaluate';
+import { frameBatches } from './frames';
 import { readManifest } from './model-package';
 import { methodPreset } from './presets';
 import type { StepRecord, Trainer } from './trainer';
@@ -28,6 +30,8 @@ export interface DemoOptions {
   /** METHOD_PRESETS name of the distilled student. */
   method: string;
   valLimit?: number;
+  /** Pooled seed-averaged results (`merge --from … --out PREFIX` → PREFIX.json) of the demo's protocol. */
+  resultsTable: string;
 }
 
 /** The demo budget: sized to finish in under 10 minutes on a 2-core CPU (see README / report). */
@@ -35,7 +39,7 @@ export function defaultDemoOptions(): DemoOptions {
   return {
     dataRoot: path.join('data', 'synthetic-cityscapes'), teacherDir: path.join('data', 'teacher'), runsDir: 'runs',
     student: 'student-r18', iters: 400, batchSize: 4, crop: [128, 128], downsample: 2, seed: 0, lr: 0.002, optimizer: 'adam',
-    method: 'cwd-feature',
+    method: 'cwd-feature', resultsTable: path.join('data', 'results', 'demo-table.json'),
   };
 }
 
@@ -52,13 +56,42 @@ export function demoSpecs(o: DemoOptions): { baseline: ExperimentSpec; distilled
 
 export interface DemoReport {
   options: DemoOptions;
-  teacher: { dir: string; recordedValMIoU: number | null };
+  teacher: { dir: string; recordedValMIoU: number | null; mIoU: number; perClassIoU: number[] };
   classNames: string[];
   baseline: { mIoU: number; perClassIoU: number[]; trainSeconds: number; meanStepSeconds: number };
   distilled: { method: string; mIoU: number; perClassIoU: number[]; trainSeconds: number; meanStepSeconds: number };
   mIoUDifference: number;
+  /** What the seed-averaged results say about this single run's difference (null: no results table). */
+  spread: DemoSpread | null;
   wallSeconds: number;
   createdAt: string;
+}
+
+export interface DemoSpread {
+  table: string;
+  baseline: { n: number; mean: number; std: number };
+  distilled: { n: number; mean: number; std: number };
+  /** 2·sqrt(σ_b² + σ_d²): the spread of a difference of two single-seed runs. */
+  noise: number;
+  withinNoise: boolean;
+}
+
+/**
+ * Compare one run's mIoU difference with the seed spread recorded in a pooled results table: two single runs
+ * differ by noise of std sqrt(σ_b² + σ_d²), so |Δ| below twice that is within the seed spread.
+ */
+export function demoSpread(table: string, method: string, difference: number): DemoSpread | null {
+  if (!fs.existsSync(table)) return null;
+  const p = JSON.parse(fs.readFileSync(table, 'utf8')) as { rows: { params: Record<string, unknown>; n: number; mean: number; std: number | null }[] };
+  const row = (m: string) => p.rows.find((r) => r.params.method === m && Object.keys(r.params).length === 1);
+  const b = row('baseline');
+  const d = row(method);
+  if (!b || !d || !(b.n > 1 && d.n > 1)) return null;
+  const noise = 2 * Math.sqrt((b.std ?? 0) ** 2 + (d.std ?? 0) ** 2);
+  return {
+    table, baseline: { n: b.n, mean: b.mean, std: b.std ?? NaN }, distilled: { n: d.n, mean: d.mean, std: d.std ?? NaN },
+    noise, withinNoise: Math.abs(difference) < noise,
+  };
 }
 
 /** Validate everything before the demo starts any work (except data generation, done by the caller). */
@@ -82,13 +115,17 @@ export async function runDemo(
   }
   const [b, d] = results;
   if (!b.eval || !d.eval) throw new Error('demo: evaluation missing');
+  // the teacher on the same val frames at the same resolution as the students
+  const valFrames = await cachedFrames(o.dataRoot, 'val', o.downsample, o.valLimit);
+  const t = await evaluate(cachedTeacher(o.teacherDir), frameBatches(valFrames, 4), { classNames: [...CITYSCAPES_TRAIN_CLASSES] });
   const report: DemoReport = {
     options: o,
-    teacher: { dir: o.teacherDir, recordedValMIoU: (manifest.valMIoU as number | undefined) ?? null },
+    teacher: { dir: o.teacherDir, recordedValMIoU: (manifest.valMIoU as number | undefined) ?? null, mIoU: t.mIoU, perClassIoU: t.perClassIoU },
     classNames: [...CITYSCAPES_TRAIN_CLASSES],
     baseline: { mIoU: b.eval.mIoU, perClassIoU: b.eval.perClassIoU, trainSeconds: b.trainSeconds, meanStepSeconds: b.meanStepSeconds },
     distilled: { method: o.method, mIoU: d.eval.mIoU, perClassIoU: d.eval.perClassIoU, trainSeconds: d.trainSeconds, meanStepSeconds: d.meanStepSeconds },
     mIoUDifference: d.eval.mIoU - b.eval.mIoU,
+    spread: demoSpread(o.resultsTable, o.method, d.eval.mIoU - b.eval.mIoU),
     wallSeconds: (Date.now() - t0) / 1000,
     createdAt: new Date().toISOString(),
   };

@@ -24,7 +24,9 @@ import { buildTerms, checkTermOptions } from './build-terms';
 import { resolveTrainConfig, TrainConfig } from './config';
 import type { OptimizerConfig } from './optim';
 import { evaluate, EvalResult } from './evaluate';
-import { FrameSampler, frameBatches, listSplit, loadSplitFrames } from './frames';
+import { frameBatches, listSplit, loadSplitFrames } from './frames';
+import { ArrayFrameSource, TrainLoader } from '../data/loader';
+import { DEFAULT_SCALE_RANGE, DEFAULT_JITTER } from '../data/augment';
 import { loadModelPackage, readManifest } from './model-package';
 import { deleteRun, RunLock, runDirOf } from './run-dir';
 import { StepRecord, Trainer } from './trainer';
@@ -42,8 +44,12 @@ export interface ExperimentSpec {
   downsample: number;
   trainLimit?: number;
   valLimit?: number;
-  /** Random crop [h, w] of the training frames (default: whole frames). */
+  /** Random crop [h, w] of the training frames (default: the frame size). */
   crop?: [number, number];
+  /** Random scale range of the augmentation (default [0.5, 2], the paper's; [1, 1] disables). */
+  scale?: [number, number];
+  /** Photometric jitter (brightness/contrast/saturation ±0.25; default false). */
+  jitter?: boolean;
   /** Model preset (lib/models PRESETS) and overrides (e.g. {seed: 3}). */
   model: string;
   modelOverrides?: Record<string, unknown>;
@@ -79,6 +85,10 @@ export function validateExperiment(spec: ExperimentSpec): TrainConfig {
   if (!(spec.model in PRESETS)) throw new Error(`unknown model preset '${spec.model}'; valid: ${Object.keys(PRESETS).join(', ')}`);
   const mc = modelConfig(spec.model, spec.modelOverrides as never); // validates overrides
   if (!Number.isInteger(spec.downsample) || spec.downsample < 1) throw new Error(`downsample must be an integer >= 1, got ${spec.downsample}`);
+  if (spec.scale !== undefined) {
+    const [lo, hi] = spec.scale;
+    if (!(lo > 0 && hi >= lo && hi <= 8)) throw new Error(`scale must be [min, max] with 0 < min <= max <= 8, got [${spec.scale}]`);
+  }
   const train = resolveTrainConfig(spec.train as Record<string, unknown>, 'train config');
   checkTermOptions(train.terms, 'train config.terms');
   listSplit(spec.dataRoot, 'train');
@@ -115,7 +125,6 @@ function checkFrameSizes(spec: ExperimentSpec, mc: ModelConfig, split: 'train' |
     }
     if (split === 'train' && spec.crop) {
       const [ch, cw] = spec.crop;
-      if (ch > h || cw > w) throw new Error(`crop ${ch}x${cw} (--crop HxW) is larger than the ${split} frames of ${spec.dataRoot} after downsample ${spec.downsample} (${h}x${w}, HxW)`);
       if (Math.min(ch, cw) < need) throw new Error(`crop ${ch}x${cw} (--crop HxW) is below the ${need}-pixel side that model '${spec.model}' needs (${why})`);
     }
   }
@@ -175,19 +184,23 @@ async function runLocked(
   warn: ((m: string) => void) | undefined,
 ): Promise<ExperimentResult> {
   const trainFrames = await cachedFrames(spec.dataRoot, 'train', spec.downsample, spec.trainLimit);
+  const scale = spec.scale ?? DEFAULT_SCALE_RANGE;
   const student = buildModel({ ...modelConfig(spec.model, spec.modelOverrides as never), seed: train.seed } as ModelConfig);
   const teacher = train.terms.length ? cachedTeacher(spec.teacherDir!) : undefined;
   const terms = teacher ? buildTerms(train.terms, { student, teacher, seed: train.seed }) : [];
   const trainer = new Trainer({
     student, teacher, terms, config: train,
-    data: new FrameSampler(trainFrames, { seed: train.seed, crop: spec.crop }),
+    data: new TrainLoader(new ArrayFrameSource(trainFrames), {
+      seed: train.seed, batchSize: train.batchSize, cropSize: spec.crop ?? [trainFrames[0].height, trainFrames[0].width],
+      scaleRange: scale, jitter: spec.jitter ? DEFAULT_JITTER : null,
+    }),
     runDir,
     runInfo: {
       kind: teacher ? 'distill' : 'train',
       model: spec.model,
       teacherDir: spec.teacherDir ?? null,
-      data: { root: spec.dataRoot, downsample: spec.downsample, trainLimit: spec.trainLimit ?? null, valLimit: spec.valLimit ?? null, crop: spec.crop ?? null, trainFrames: trainFrames.length },
-      hashExtra: { model: spec.model, modelOverrides: spec.modelOverrides ?? null, data: [spec.downsample, spec.trainLimit ?? null, spec.crop ?? null], teacher: teacher ? readManifest(spec.teacherDir!).configHash ?? spec.teacherDir : null },
+      data: { root: spec.dataRoot, downsample: spec.downsample, trainLimit: spec.trainLimit ?? null, valLimit: spec.valLimit ?? null, crop: spec.crop ?? null, scale, jitter: spec.jitter ?? false, trainFrames: trainFrames.length },
+      hashExtra: { model: spec.model, modelOverrides: spec.modelOverrides ?? null, data: [spec.downsample, spec.trainLimit ?? null, spec.crop ?? null, scale, spec.jitter ?? false], teacher: teacher ? readManifest(spec.teacherDir!).configHash ?? spec.teacherDir : null },
       ...(hooks.runInfo ?? {}),
     },
     onStep: hooks.onStep,

@@ -8,8 +8,8 @@
  *   files always give the same tensors whatever the decoder's resampler does.
  * - `renderSplitFrames(...)`: the same frames rendered in memory by the synthetic generator
  *   (bit-identical to the written PNGs), for tests.
- * - `FrameSampler`: `TrainData` over frames — random frames, horizontal flip, optional random crop,
- *   ImageNet mean/std normalisation.
+ * Training batches come from the one sampler, `TrainLoader` (lib/data/loader.ts): random scale, crop,
+ * flip, optional jitter, normalisation, step-indexed and prefetching.
  * - `frameBatches(frames, batchSize)`: whole-image eval batches in order.
  */
 import * as tf from '@tensorflow/tfjs';
@@ -18,8 +18,6 @@ import { labelIdsToTrainIds } from '../cityscapes/labels';
 import { renderSyntheticFrame } from '../cityscapes/synthetic';
 import { IMAGENET_MEAN, IMAGENET_STD } from '../data/augment';
 import type { Batch, Frame } from '../data/types';
-import { hashInts, Rng } from './rng';
-import type { TrainData } from './trainer';
 
 
 /** Shrink a frame by an integer factor: 2×2 (f×f) box average for RGB, pixel-centre label. */
@@ -110,50 +108,4 @@ export function framesToBatch(frames: Frame[]): Batch {
 /** Whole-image evaluation batches, in order. */
 export function* frameBatches(frames: Frame[], batchSize = 4): Generator<Batch> {
   for (let i = 0; i < frames.length; i += batchSize) yield framesToBatch(frames.slice(i, i + batchSize));
-}
-
-export interface FrameSamplerOptions {
-  seed: number;
-  /** Random crop [h, w] (default: the whole frame). */
-  crop?: [number, number];
-  /** Random horizontal flip (default true). */
-  flip?: boolean;
-}
-
-/**
- * `TrainData` over in-memory frames. Batch `step` draws frames, flips and crops from
- * `Rng(hash(seed, step))`: a pure function of (seed, step).
- * @example const data = new FrameSampler(trainFrames, {seed: 0}); const b = data.batch(0, 8);
- */
-export class FrameSampler implements TrainData {
-  constructor(readonly frames: Frame[], readonly o: FrameSamplerOptions) {
-    if (frames.length === 0) throw new Error('FrameSampler: no frames');
-  }
-
-  batch(step: number, batchSize: number): Batch {
-    const rng = new Rng(hashInts([this.o.seed, step, 0xba7c]));
-    const f0 = this.frames[0];
-    const [ch, cw] = this.o.crop ?? [f0.height, f0.width];
-    const img = new Float32Array(batchSize * ch * cw * 3);
-    const lab = new Int32Array(batchSize * ch * cw);
-    const ids: string[] = [];
-    for (let b = 0; b < batchSize; b++) {
-      const f = this.frames[rng.int(this.frames.length)];
-      if (f.height < ch || f.width < cw) throw new Error(`FrameSampler: crop ${ch}x${cw} is larger than frame ${f.id} (${f.height}x${f.width})`);
-      const flip = (this.o.flip ?? true) && rng.next() < 0.5;
-      const y0 = rng.int(f.height - ch + 1);
-      const x0 = rng.int(f.width - cw + 1);
-      ids.push(f.id);
-      for (let y = 0; y < ch; y++) {
-        for (let x = 0; x < cw; x++) {
-          const sx = flip ? x0 + cw - 1 - x : x0 + x;
-          const s = (y0 + y) * f.width + sx;
-          const d = (b * ch + y) * cw + x;
-          normalise(img, d * 3, f.image[s * 3], f.image[s * 3 + 1], f.image[s * 3 + 2]);
-          lab[d] = f.label[s];
-        }
-      }
-    }
-    return { images: tf.tensor4d(img, [batchSize, ch, cw, 3]), labels: tf.tensor3d(lab, [batchSize, ch, cw], 'int32'), ids };
-  }
 }

@@ -25,8 +25,8 @@ export { HolisticTerm, Discriminator, defaultHolisticOptions, HOLISTIC_OPTION_KE
 export type { HolisticOptions } from './holistic';
 export { Trainer } from './trainer';
 export type { TrainData, StepRecord, TrainerOptions } from './trainer';
-export { evaluate } from './evaluate';
-export type { EvalResult } from './evaluate';
+export { evaluate, evaluateFullResolution, evaluatePredictions } from './evaluate';
+export type { EvalResult, FullResolutionEvalOptions, FullResolutionEvalResult } from './evaluate';
 export {
   fileIOHandler, readModelArtifacts, loadWeightsInto, saveTensors, loadTensors, CheckpointDir, writeFileAtomic, float32ToFloat16Bits,
 } from './checkpoint';
@@ -35,11 +35,12 @@ export { saveModelPackage, loadModelPackage, readManifest } from './model-packag
 export type { ModelManifest } from './model-package';
 export { RunDir, gitCommit } from './run-dir';
 export type { RunInfo } from './run-dir';
-export { FrameSampler, frameBatches, framesToBatch, loadSplitFrames, renderSplitFrames, listSplit, downsampleFrame } from './frames';
-export type { FrameSamplerOptions } from './frames';
+export { frameBatches, framesToBatch, loadSplitFrames, renderSplitFrames, listSplit, downsampleFrame } from './frames';
 export { runExperiment, validateExperiment, cachedFrames, cachedTeacher, disposeResult } from './experiment';
 export type { ExperimentSpec, ExperimentResult, TrainConfigInput } from './experiment';
-export { expandGrid, shardCells, parseShard, runSweep, mergeSweep, validateSweep, groupOverSeeds } from './sweep';
+export { expandGrid, shardCells, parseShard, runSweep, mergeSweep, validateSweep, initSweepDir, groupOverSeeds } from './sweep';
+export { planSlurmSweep, submitSlurmSweep, slurmResources, checkRunsDir, localStorageWarnings, describeStorage, shellQuote, SLURM_DEFAULTS } from './slurm';
+export type { SlurmResources, SlurmSweepPlan, SlurmSubmission } from './slurm';
 export type { SweepSpec, SweepCell, Shard, Grid, CellResult, SeedGroup } from './sweep';
 export { METHOD_PRESETS, methodPreset } from './presets';
 export { runDemo, demoSpecs, defaultDemoOptions, validateDemo, demoChart } from './demo';

@@ -9,11 +9,13 @@
  * - Shardable: `shard {index: i, count: n}` runs the cells k with k mod n = i (0-based i, as Slurm
  *   array task ids and Kubernetes indexed-Job completion indexes), so n machines run disjoint
  *   cells and together cover the grid.
+ * - On a cluster: `lib/train/slurm.ts` submits the shards as a Slurm job array plus a merge job.
  * - `mergeSweep` collects every cell's result.json into results.json and results.csv and lists
  *   missing cells.
  */
 import * as fs from 'fs';
 import * as path from 'path';
+import { protocolOf, readCellResult, writeCellResult } from './results';
 import { readJSONFile, writeFileAtomic } from './checkpoint';
 import { runDirOf } from './run-dir';
 import { canonicalJSON, configHash } from './config';
@@ -28,6 +30,12 @@ export interface SweepSpec {
   name: string;
   /** Base experiment (its `name` is ignored). */
   base: Omit<ExperimentSpec, 'name'>;
+  /**
+   * Results folder (e.g. data/results/<protocol>): each finished cell's result is written there at once
+   * (lib/train/results.ts), and a cell already stored there under the same protocol is not run again,
+   * so a sweep can continue on another machine or in another session.
+   */
+  resultsDir?: string;
   grid: Grid;
 }
 
@@ -131,6 +139,25 @@ export function validateSweep(spec: SweepSpec): SweepCell[] {
   return cells;
 }
 
+/**
+ * Validate the sweep and create its folder with `sweep.json` (grid, base config, cells), or check
+ * that an existing one holds the same grid and base config. Safe to call from several shards at once.
+ */
+export function initSweepDir(spec: SweepSpec): SweepCell[] {
+  const cells = validateSweep(spec);
+  const dir = sweepDir(spec);
+  fs.mkdirSync(dir, { recursive: true });
+  const hash = configHash({ base: spec.base, grid: spec.grid });
+  const specFile = path.join(dir, 'sweep.json');
+  if (fs.existsSync(specFile)) {
+    const prev = readJSONFile<{ hash: string }>(specFile, 'sweep spec');
+    if (prev.hash !== hash) throw new Error(`sweep ${dir} exists with a different grid/base config (hash ${prev.hash}, now ${hash}): use another --name`);
+  } else {
+    writeFileAtomic(specFile, JSON.stringify({ hash, protocol: protocolOf(spec.base).hash, name: spec.name, base: spec.base, grid: spec.grid, cells: cells.map((c) => ({ index: c.index, id: c.id, params: c.params })) }, null, 2) + '\n');
+  }
+  return cells;
+}
+
 export interface CellResult {
   index: number;
   id: string;
@@ -153,26 +180,28 @@ export async function runSweep(
   shard?: Shard,
   hooks: { onCellStart?: (c: SweepCell, k: number, n: number) => void; onStep?: (r: StepRecord, t: Trainer, c: SweepCell) => void; log?: (m: string) => void } = {},
 ): Promise<{ ran: CellResult[]; skipped: string[]; cells: SweepCell[] }> {
-  const cells = validateSweep(spec);
-  const dir = sweepDir(spec);
-  fs.mkdirSync(dir, { recursive: true });
-  const hash = configHash({ base: spec.base, grid: spec.grid });
-  const specFile = path.join(dir, 'sweep.json');
-  if (fs.existsSync(specFile)) {
-    const prev = readJSONFile<{ hash: string }>(specFile, 'sweep spec');
-    if (prev.hash !== hash) throw new Error(`sweep ${dir} exists with a different grid/base config (hash ${prev.hash}, now ${hash}): use another --name`);
-  } else {
-    writeFileAtomic(specFile, JSON.stringify({ hash, name: spec.name, base: spec.base, grid: spec.grid, cells: cells.map((c) => ({ index: c.index, id: c.id, params: c.params })) }, null, 2) + '\n');
-  }
+  const cells = initSweepDir(spec);
   const mine = shardCells(cells, shard);
   const ran: CellResult[] = [];
   const skipped: string[] = [];
+  const protocol = protocolOf(spec.base);
   for (let k = 0; k < mine.length; k++) {
     const c = mine[k];
     const resultFile = path.join(c.spec.runsDir, c.spec.name, 'result.json');
     if (fs.existsSync(resultFile)) {
       skipped.push(c.id);
       hooks.log?.(`cell ${c.index} ${c.id}: done already, skipped`);
+      if (spec.resultsDir && !readCellResult(spec.resultsDir, c.id, protocol)) {
+        writeCellResult(spec.resultsDir, readJSONFile<CellResult>(resultFile, 'sweep cell result'), protocol, spec.name);
+      }
+      continue;
+    }
+    const stored = spec.resultsDir ? readCellResult(spec.resultsDir, c.id, protocol) : null;
+    if (stored) {
+      skipped.push(c.id);
+      hooks.log?.(`cell ${c.index} ${c.id}: result stored in ${spec.resultsDir} (protocol ${protocol.hash}), skipped`);
+      fs.mkdirSync(path.dirname(resultFile), { recursive: true });
+      writeFileAtomic(resultFile, JSON.stringify({ ...stored, index: c.index, runDir: path.join(c.spec.runsDir, c.spec.name) }, null, 2) + '\n');
       continue;
     }
     hooks.onCellStart?.(c, k, mine.length);
@@ -182,6 +211,10 @@ export async function runSweep(
       classNames: r.eval?.classNames, steps: r.steps, trainSeconds: r.trainSeconds, meanStepSeconds: r.meanStepSeconds, runDir: r.runDir,
     };
     writeFileAtomic(resultFile, JSON.stringify(result, null, 2) + '\n');
+    if (spec.resultsDir) {
+      const stored = writeCellResult(spec.resultsDir, result, protocol, spec.name);
+      hooks.log?.(`cell ${c.index} ${c.id}: result -> ${stored}`);
+    }
     r.student.model.dispose();
     ran.push(result);
   }
@@ -201,7 +234,8 @@ export function mergeSweep(runsDir: string, name: string): { results: CellResult
   const dir = runDirOf(runsDir, name);
   const specFile = path.join(dir, 'sweep.json');
   if (!fs.existsSync(specFile)) throw new Error(`merge: ${specFile} does not exist (run the sweep first, or check --runs/--name)`);
-  const sweep = readJSONFile<{ grid: Grid; cells: { index: number; id: string; params: Record<string, unknown> }[] }>(specFile, 'sweep spec');
+  const sweep = readJSONFile<{ grid: Grid; protocol?: string; base: SweepSpec['base']; cells: { index: number; id: string; params: Record<string, unknown> }[] }>(specFile, 'sweep spec');
+  const protocol = sweep.protocol ?? protocolOf(sweep.base).hash;
   const results: CellResult[] = [];
   const missing: string[] = [];
   for (const c of sweep.cells) {
@@ -217,7 +251,7 @@ export function mergeSweep(runsDir: string, name: string): { results: CellResult
   const jsonFile = path.join(dir, 'results.json');
   const csvFile = path.join(dir, 'results.csv');
   const groups = groupOverSeeds(results);
-  writeFileAtomic(jsonFile, JSON.stringify({ name, grid: sweep.grid, complete: missing.length === 0, missing, groups, results }, null, 2) + '\n');
+  writeFileAtomic(jsonFile, JSON.stringify({ name, protocol, grid: sweep.grid, complete: missing.length === 0, missing, groups, results }, null, 2) + '\n');
   writeFileAtomic(csvFile, csv);
   return { results, missing, groups, json: jsonFile, csv: csvFile };
 }

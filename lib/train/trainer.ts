@@ -21,7 +21,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { Batch } from '../data/types';
 import type { SegmentationNet } from '../models/types';
 import { forward as modelForward } from '../models';
-import { dropoutCounters, setDropoutCounters } from '../models/layers';
+import { ChannelDropout, dropoutCounters, setDropoutCounters } from '../models/layers';
 import { CheckpointDir, loadTensors, loadWeightsInto, fileIOHandler, readJSONFile, saveTensors, writeFileAtomic } from './checkpoint';
 import { countNonFinite, describeNonFinite, modelWeightTensors } from './finite';
 import { TrainConfig, resolveTrainConfig, configHash } from './config';
@@ -348,7 +348,7 @@ export class Trainer {
     const statePath = path.join(dir, 'state.json');
     if (!fs.existsSync(statePath)) throw new Error(`checkpoint ${dir} has no state.json`);
     const state = readJSONFile<{
-      step: number; configHash: string; optimizerIterations: number; dropoutCounters?: number[]; data?: unknown; terms: { name: string; tensors: number; iterations: number[] }[];
+      step: number; configHash: string; optimizerIterations: number; dropoutCounters?: number[]; dropoutCalls?: Record<string, number>; data?: unknown; terms: { name: string; tensors: number; iterations: number[] }[];
     }>(statePath, 'checkpoint state');
     if (state.configHash !== configHash(this.config)) {
       throw new Error(`checkpoint ${dir} was written with a different training config (hash ${state.configHash}, now ${configHash(this.config)})`);
@@ -374,7 +374,11 @@ export class Trainer {
     }
     // checkpoints written before the counters were saved: the student runs once in training mode per
     // step, so a run trained from step 0 has made exactly `step` calls
-    setDropoutCounters(this.student.model, state.dropoutCounters ?? dropoutCounters(this.student.model).map(() => state.step));
+    // (`dropoutCalls`, by layer name: the format of an earlier version of this field)
+    const byName = state.dropoutCalls;
+    const named = byName ? this.student.model.layers.filter((l) => l instanceof ChannelDropout).map((l) => byName[l.name]) : null;
+    setDropoutCounters(this.student.model, state.dropoutCounters
+      ?? (named && named.every((c) => c !== undefined) ? named as number[] : dropoutCounters(this.student.model).map(() => state.step)));
     if (this.data.setState) {
       if (state.data === undefined) throw new Error(`checkpoint ${dir}: the training data keeps a state, but state.json has none (written by another data source?)`);
       this.data.setState(state.data);

@@ -45,6 +45,8 @@ test('LUT on whole arrays: round trip trainIds -> labelIds -> trainIds; bad valu
   assert.is(ids[255 % n], TRAIN_ID_TO_LABEL_ID[255 % 20]);
   assert.equal(labelIdsToTrainIds(ids), t);
   assert.is(trainIdToLabelId(255), 0);
+  assert.is(trainIdToLabelId(-1), -1, 'cityscapesScripts trainId2label[-1] is the license plate (id -1)');
+  assert.is(labelById(trainIdToLabelId(-1)).name, 'license plate');
   assert.is(trainIdToLabelId(13), 26);
   const bad = new Uint8Array([7, 8, 40, 200]);
   assert.throws(() => labelIdsToTrainIds(bad, undefined, 'x_gtFine_labelIds.png'), /x_gtFine_labelIds\.png: label value 40 at pixel 2 is not a Cityscapes labelId.*2 such pixel/);

@@ -5,8 +5,9 @@ import * as os from 'os';
 import * as path from 'path';
 import {
   generateSyntheticCityscapes, formatClassFrequencies, renderSyntheticFrame, CITYSCAPES_TRAIN_CLASSES, SYNTHETIC_MANIFEST,
-  labelIdsToTrainIds, listCityscapes, labelById,
+  labelIdsToTrainIds, listCityscapes, labelById, labelByName, loadCityscapesGroundTruth,
 } from '../../lib/cityscapes';
+import { createHash } from 'crypto';
 import { parsePrepareArgs, prepareSyntheticCityscapesMain } from '../../scripts/prepare-synthetic-cityscapes';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'cs-synth-'));
@@ -68,6 +69,69 @@ test('deterministic from the seed; frames independent of the split size', async 
   const x = renderSyntheticFrame(7, 'val', 0, 128, 64);
   const y = renderSyntheticFrame(7, 'train', 0, 128, 64);
   assert.not.equal(x.image, y.image, 'splits differ');
+});
+
+test('instance ids did not change a pixel of images or labelIds (hashes from the renderer before them, commit 3684b60)', () => {
+  const pinned: Array<[number, string, number, number, number, string, string, string]> = [
+    [1, 'train', 0, 512, 256, 'ashford_000000_000019', '1e4f40e216cc7c24', '18692524964fd127'],
+    [1, 'val', 3, 512, 256, 'lakemont_000001_000019', 'e409f0e5bff061b4', '977b5d3f9a9c322d'],
+    [1, 'train', 5, 256, 128, 'coldharbour_000001_000019', 'ef6d83ac5e2f581d', 'bca7776a25715ae7'],
+    [7, 'val', 1, 2048, 1024, 'millbrook_000000_000019', '6b1b513e7c284524', 'f542c50028275d12'],
+  ];
+  const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex').slice(0, 16);
+  for (const [seed, split, i, w, h, id, img, lab] of pinned) {
+    const r = renderSyntheticFrame(seed, split, i, w, h, 3);
+    assert.is(r.id, id);
+    assert.is(sha(r.image), img, `${id} ${w}x${h} image`);
+    assert.is(sha(r.labelIds), lab, `${id} ${w}x${h} labelIds`);
+  }
+});
+
+test('instanceIds: Cityscapes encoding, one id per object, every instance-class pixel covered, written as 16-bit PNG', async () => {
+  const instanceNames = ['person', 'rider', 'car', 'truck', 'bus', 'train', 'motorcycle', 'bicycle'];
+  const seen = new Map<string, number>();
+  let maxCarsInFrame = 0;
+  for (let k = 0; k < 8; k++) {
+    const r = renderSyntheticFrame(1, 'train', k, 256, 128);
+    const ids = r.labelIds;
+    const inst = r.instanceIds;
+    const perClass = new Map<number, Set<number>>();
+    for (let i = 0; i < ids.length; i++) {
+      const l = labelById(ids[i]);
+      if (l.hasInstances) {
+        assert.ok(inst[i] >= 1000, `${r.id}: pixel ${i} of ${l.name} has no instance (${inst[i]})`);
+        assert.is(Math.floor(inst[i] / 1000), ids[i]);
+        if (!perClass.has(ids[i])) perClass.set(ids[i], new Set());
+        perClass.get(ids[i])!.add(inst[i] % 1000);
+      } else {
+        assert.is(inst[i], ids[i], `${r.id}: pixel ${i} of ${l.name} (stuff) keeps its labelId`);
+      }
+    }
+    for (const [id, ks] of perClass) {
+      const name = labelById(id).name;
+      seen.set(name, (seen.get(name) ?? 0) + ks.size);
+      // numbered 0..n-1 per class
+      assert.equal([...ks].sort((a, b) => a - b), [...Array(ks.size).keys()], `${r.id} ${name}: instance numbers ${[...ks]}`);
+    }
+    maxCarsInFrame = Math.max(maxCarsInFrame, perClass.get(labelByName('car').id)?.size ?? 0);
+  }
+  for (const n of instanceNames) assert.ok((seen.get(n) ?? 0) > 0, `no ${n} instance in 8 frames (${JSON.stringify([...seen])})`);
+  assert.ok(maxCarsInFrame >= 2, `cars are separate instances (max ${maxCarsInFrame} in a frame)`);
+
+  const out = path.join(tmp, 'inst');
+  await generateSyntheticCityscapes({ out, train: 2, val: 1, width: 128, height: 64, seed: 3 });
+  const entries = listCityscapes(out, 'train');
+  for (const e of entries) {
+    assert.ok(e.instanceIdsPath && fs.existsSync(e.instanceIdsPath), `${e.id}: instanceIds written`);
+    const gt = await loadCityscapesGroundTruth(e);
+    const r = renderSyntheticFrame(3, 'train', entries.indexOf(e) === 0 ? 0 : 1, 128, 64);
+    assert.is(r.id, e.id);
+    assert.equal(Array.from(gt.instanceIds!), Array.from(r.instanceIds), `${e.id}: 16-bit PNG round trip`);
+    assert.equal(Array.from(gt.labelIds), Array.from(r.labelIds));
+  }
+  const none = path.join(tmp, 'noinst');
+  await generateSyntheticCityscapes({ out: none, train: 1, val: 0, width: 64, height: 32, writeInstanceIds: false });
+  assert.is(listCityscapes(none, 'train')[0].instanceIdsPath, undefined);
 });
 
 test('CLI: options, --help, clear errors', async () => {

@@ -50,7 +50,7 @@ const BAD: [string[], RegExp][] = [
   [['train-student', '--model-config', '{oops'], /--model-config must be JSON/],
   [['train-student', '--config', '/nonexistent/config.json'], /--config: file \/nonexistent\/config.json does not exist/],
   [['train-student', '--config', '@BADCONFIG'], /unknown option 'itres'/],
-  [['train-student', '--data', '/nonexistent/data'], /Cityscapes root not found: \/nonexistent\/data/],
+  [['train-student', '--data', '/nonexistent/data'], /dataset root \/nonexistent\/data \(chosen by the root option \(\/nonexistent\/data\)\) does not exist/],
   [['train-student', '--name', 'bad name!'], /run name 'bad name!' may contain only/],
   [['train-student', '--terms', '[]'], /unknown option --terms/],
   [['train-student', '--config', '@TERMSCONFIG'], /the config has distillation terms: use the distill command/],

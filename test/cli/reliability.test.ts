@@ -140,14 +140,14 @@ test('--fresh says what it deletes; eval --run uses the run\'s recorded data roo
   assert.match(r.err, new RegExp(`fresh: deleted the previous run ${run.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} \\(metrics.jsonl with 2 step\\(s\\), 1 checkpoint\\(s\\) up to step 2, eval.json\\)`));
 
   // no --data / --downsample: the run's own (the defaults would be data/synthetic-cityscapes at downsample 2 with 60 val frames)
-  r = await capture(() => main(['eval', '--run', run, '--backend', 'cpu']));
+  r = await capture(() => main(['eval', '--run', run, '--resolution', 'input', '--backend', 'cpu']));
   assert.is(r.code, 0, r.err);
-  assert.match(r.err, new RegExp(`eval: data ${data.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} \\(recorded in .*config.json\\), downsample 1 \\(recorded in .*config.json\\)`));
+  assert.match(r.err, new RegExp(`eval: --run .*: data ${data.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} \\(recorded in .*config.json\\), downsample 1 \\(recorded in .*config.json\\)`));
   assert.match(r.err, /eval: checkpoint .*step-000002 \(step 2\)/);
   const m = /mIoU ([\d.]+) on (\d+) images/.exec(r.out)!;
   assert.is(Number(m[2]), 2);
   assert.is(m[1], (100 * recorded.mIoU).toFixed(2), 'the same score the run recorded');
-  r = await capture(() => main(['eval', '--run', run, '--data', data, '--downsample', '1', '--limit', '1', '--backend', 'cpu']));
+  r = await capture(() => main(['eval', '--run', run, '--data', data, '--downsample', '1', '--limit', '1', '--resolution', 'input', '--backend', 'cpu']));
   assert.is(r.code, 0, r.err);
   assert.match(r.err, /\(--data\), downsample 1 \(--downsample\)/);
   assert.match(r.out, /on 1 images/);

@@ -14,7 +14,8 @@ import { buildModel, modelConfig } from '../../lib/models';
 import { ChannelDropout, dropoutCounters } from '../../lib/models/layers';
 import { buildTerms } from '../../lib/train/build-terms';
 import { CheckpointDir, fileIOHandler, readJSONFile, writeFileAtomic } from '../../lib/train/checkpoint';
-import { FrameSampler, renderSplitFrames } from '../../lib/train/frames';
+import { ArrayFrameSource, TrainLoader } from '../../lib/data/loader';
+import { renderSplitFrames } from '../../lib/train/frames';
 import { loadModelPackage, saveModelPackage } from '../../lib/train/model-package';
 import { RunLock } from '../../lib/train/run-dir';
 import { Trainer } from '../../lib/train/trainer';
@@ -46,7 +47,7 @@ test('stop and resume on cpu with student-r18 (channel dropout): bit-identical t
   const cfg = { ...modelConfig('student-r18'), seed: 3 };
   assert.ok(cfg.dropout > 0, 'the preset has dropout');
   const train = { iters: 4, batchSize: 2, lr: 0.01, seed: 3, checkpointEvery: 2 };
-  const data = () => new FrameSampler(frames, { seed: 3 });
+  const data = () => new TrainLoader(new ArrayFrameSource(frames), { seed: 3, batchSize: 2, cropSize: [48, 96] });
   const root = tmp();
 
   const refNet = buildModel(cfg);
@@ -329,7 +330,7 @@ test('checkpoints of older versions (no manifest, no dropout counters) still loa
   const cfg = { ...modelConfig('student-r18-0.5'), seed: 1 };
   const run = path.join(tmp(), 'old');
   const train = { iters: 3, batchSize: 1, checkpointEvery: 0 };
-  const a = new Trainer({ student: buildModel(cfg), config: train, data: new FrameSampler(frames, { seed: 0 }), runDir: run, log: () => undefined });
+  const a = new Trainer({ student: buildModel(cfg), config: train, data: new TrainLoader(new ArrayFrameSource(frames), { seed: 0, batchSize: 1, cropSize: [48, 96] }), runDir: run, log: () => undefined });
   await a.train(2);
   a.dispose();
   const dir = path.join(run, 'checkpoints', 'step-000002');
@@ -339,7 +340,7 @@ test('checkpoints of older versions (no manifest, no dropout counters) still loa
   fs.writeFileSync(path.join(dir, 'state.json'), JSON.stringify(state));
   const logs: string[] = [];
   const net = buildModel(cfg);
-  const b = new Trainer({ student: net, config: train, data: new FrameSampler(frames, { seed: 0 }), runDir: run, log: (m) => logs.push(m) });
+  const b = new Trainer({ student: net, config: train, data: new TrainLoader(new ArrayFrameSource(frames), { seed: 0, batchSize: 1, cropSize: [48, 96] }), runDir: run, log: (m) => logs.push(m) });
   assert.is(await b.resume(), 2);
   assert.match(logs.join('\n'), /has no manifest \(written by an older version\): loaded without checksums/);
   assert.equal(net.model.layers.filter((l) => l instanceof ChannelDropout).map((l) => (l as ChannelDropout).calls), [2]);

@@ -1,0 +1,217 @@
+/**
+ * Research results that outlive a machine: one JSON file per finished sweep cell, written into a
+ * results folder (e.g. `data/results/<protocol>/`) the moment the cell finishes, and `poolResults`,
+ * which pools any number of such folders (or merged `results.json` files) of one protocol into
+ * mean ± std over seeds, per-class IoU included, as JSON, CSV and a markdown table.
+ *
+ * A protocol is everything about a cell except its seed and the machine it ran on: the base spec
+ * (model, data options, budget, optimiser, terms), the teacher's config hash and the synthetic
+ * generator's version and options. Its hash (`protocolHash`) is stored in every cell file, and pooling
+ * refuses to mix protocols, so sweeps on several machines and sessions add up to one table.
+ *
+ * @example
+ *   // after each cell of a sweep run with --results data/results/r1:
+ *   writeCellResult('data/results/r1', cell, protocol);
+ *   const pooled = poolResults(['data/results/r1']);   // {protocol, rows: [{method, n, mean, std, ...}]}
+ *   writePooled(pooled, 'data/results/r1-table');      // .json, .csv, .md
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { canonicalJSON, configHash } from './config';
+import { writeFileAtomic } from './checkpoint';
+import type { ExperimentSpec } from './experiment';
+import type { CellResult } from './sweep';
+
+/** What defines a protocol (everything but seeds and local paths), and its hash. */
+export interface Protocol {
+  hash: string;
+  definition: Record<string, unknown>;
+}
+
+function readJSONNamed<T>(file: string): T {
+  let txt: string;
+  try {
+    txt = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new Error(`${file}: cannot be read (${(e as Error).message})`);
+  }
+  try {
+    return JSON.parse(txt) as T;
+  } catch (e) {
+    throw new Error(`${file}: not valid JSON (${(e as Error).message})`);
+  }
+}
+
+/** The protocol of a sweep's base spec: local paths and the seed removed, teacher and data identified by content. */
+export function protocolOf(base: Omit<ExperimentSpec, 'name'>): Protocol {
+  const { runsDir: _r, dataRoot, teacherDir, fresh: _f, stopAt: _s, ...rest } = base as Omit<ExperimentSpec, 'name'> & Record<string, unknown>;
+  const { seed: _seed, ...train } = (rest.train ?? {}) as Record<string, unknown>;
+  let teacher: unknown = null;
+  if (teacherDir) {
+    const m = path.join(teacherDir, 'manifest.json');
+    teacher = fs.existsSync(m) ? (readJSONNamed<{ configHash?: string; stepsTrained?: number }>(m).configHash ?? path.basename(teacherDir)) : path.basename(teacherDir);
+  }
+  let data: unknown = 'cityscapes layout (not synthetic)';
+  const sm = path.join(dataRoot, 'synthetic-cityscapes.json');
+  if (fs.existsSync(sm)) {
+    const j = readJSONNamed<{ version?: number; options?: Record<string, unknown> }>(sm);
+    const { out: _o, concurrency: _c, compressionLevel: _z, ...options } = j.options ?? {};
+    data = { synthetic: j.version ?? null, options };
+  }
+  const definition = { ...rest, train, teacher, data };
+  return { hash: configHash(definition), definition };
+}
+
+/** A cell result as stored in a results folder. */
+export interface StoredCellResult extends CellResult {
+  protocol: string;
+  sweep: string;
+  finishedAt: string;
+}
+
+/** Safe file name of a cell id (ids look like `method=cwd-feature,seed=0`). */
+export function cellFileName(id: string): string {
+  return `${id.replace(/[^A-Za-z0-9._=,+@-]/g, '_')}.json`;
+}
+
+/** Write one finished cell into a results folder (atomic; a `protocol.json` describes the folder's protocol). */
+export function writeCellResult(dir: string, r: CellResult, protocol: Protocol, sweep: string): string {
+  fs.mkdirSync(dir, { recursive: true });
+  const pf = path.join(dir, 'protocol.json');
+  if (fs.existsSync(pf)) {
+    const prev = readJSONNamed<{ hash: string }>(pf);
+    if (prev.hash !== protocol.hash) throw new Error(`results folder ${dir} holds protocol ${prev.hash}, this sweep is protocol ${protocol.hash}: use another --results folder`);
+  } else {
+    writeFileAtomic(pf, JSON.stringify({ hash: protocol.hash, definition: protocol.definition }, null, 2) + '\n');
+  }
+  const { runDir: _d, ...rest } = r;
+  const stored = { ...rest, runDir: path.basename(r.runDir), protocol: protocol.hash, sweep, finishedAt: new Date().toISOString() };
+  const f = path.join(dir, cellFileName(r.id));
+  writeFileAtomic(f, JSON.stringify(stored, null, 2) + '\n');
+  return f;
+}
+
+/** The stored result of a cell in a results folder, when it exists under the same protocol. */
+export function readCellResult(dir: string, id: string, protocol: Protocol): StoredCellResult | null {
+  const f = path.join(dir, cellFileName(id));
+  if (!fs.existsSync(f)) return null;
+  const r = readJSONNamed<StoredCellResult>(f);
+  return r.protocol === protocol.hash ? r : null;
+}
+
+export interface PooledRow {
+  /** The cell parameters other than the seed, e.g. {method: 'cwd-feature'}. */
+  params: Record<string, unknown>;
+  label: string;
+  seeds: unknown[];
+  mIoU: number[];
+  n: number;
+  mean: number;
+  /** Sample std (n − 1); NaN for n = 1. */
+  std: number;
+  /** mean − the baseline row's mean (NaN when there is no baseline row, 0 for the baseline). */
+  delta: number;
+  perClassMean: number[];
+  perClassStd: number[];
+  meanStepSeconds: number;
+}
+
+export interface Pooled {
+  protocol: string;
+  sources: string[];
+  classNames: string[];
+  rows: PooledRow[];
+}
+
+function loadSource(src: string): StoredCellResult[] {
+  if (!fs.existsSync(src)) throw new Error(`pool: ${src} does not exist`);
+  if (fs.statSync(src).isDirectory()) {
+    return fs.readdirSync(src).filter((f) => f.endsWith('.json') && f !== 'protocol.json').sort()
+      .map((f) => readJSONNamed<StoredCellResult>(path.join(src, f)));
+  }
+  const j = readJSONNamed<{ results?: StoredCellResult[]; protocol?: string }>(src);
+  if (!Array.isArray(j.results)) throw new Error(`pool: ${src} is neither a results folder nor a merged results.json (no "results" list)`);
+  return j.results.map((r) => ({ ...r, protocol: r.protocol ?? j.protocol ?? 'unknown' }));
+}
+
+const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
+const sstd = (xs: number[]): number => {
+  if (xs.length < 2) return NaN;
+  const m = mean(xs);
+  return Math.sqrt(xs.reduce((a, b) => a + (b - m) ** 2, 0) / (xs.length - 1));
+};
+
+function labelOf(params: Record<string, unknown>): string {
+  const keys = Object.keys(params);
+  if (keys.length === 1 && keys[0] === 'method') return String(params.method);
+  return keys.length ? keys.map((k) => `${k.split('.').pop()}=${typeof params[k] === 'string' ? params[k] : canonicalJSON(params[k])}`).join(' ') : '(all)';
+}
+
+/**
+ * Pool cell results from results folders and merged results.json files of one protocol: rows grouped by
+ * every parameter but `train.seed`, mean ± sample std of mIoU and of each class's IoU, and Δ vs the
+ * `method=baseline` row. The same (cell id, seed) found twice counts once (it is the same run).
+ */
+export function poolResults(sources: string[], o: { allowMixedProtocols?: boolean } = {}): Pooled {
+  if (sources.length === 0) throw new Error('pool: no results folder or file given');
+  const seen = new Map<string, StoredCellResult>();
+  for (const s of sources) for (const r of loadSource(s)) if (r.mIoU !== null) seen.set(`${r.protocol}|${r.id}`, r);
+  const all = [...seen.values()];
+  if (all.length === 0) throw new Error(`pool: no finished cell in ${sources.join(', ')}`);
+  const protocols = [...new Set(all.map((r) => r.protocol))];
+  if (protocols.length > 1 && !o.allowMixedProtocols) {
+    throw new Error(`pool: the sources mix ${protocols.length} protocols (${protocols.join(', ')}): pool one protocol at a time`);
+  }
+  const classNames = all.find((r) => r.classNames)?.classNames ?? [];
+  const groups = new Map<string, StoredCellResult[]>();
+  for (const r of all) {
+    const { ['train.seed']: _s, ...rest } = r.params;
+    const k = canonicalJSON(rest);
+    groups.set(k, [...(groups.get(k) ?? []), r]);
+  }
+  const rows: PooledRow[] = [...groups.values()].map((rs) => {
+    rs.sort((a, b) => Number(a.params['train.seed'] ?? 0) - Number(b.params['train.seed'] ?? 0));
+    const { ['train.seed']: _s, ...params } = rs[0].params;
+    const m = rs.map((r) => r.mIoU as number);
+    const C = rs[0].perClassIoU?.length ?? 0;
+    const pc = Array.from({ length: C }, (_, c) => rs.map((r) => (r.perClassIoU ?? [])[c]).filter((v) => typeof v === 'number' && Number.isFinite(v)));
+    return {
+      params, label: labelOf(params), seeds: rs.map((r) => r.params['train.seed'] ?? null), mIoU: m, n: m.length, mean: mean(m), std: sstd(m), delta: NaN,
+      perClassMean: pc.map((v) => (v.length ? mean(v) : NaN)), perClassStd: pc.map(sstd), meanStepSeconds: mean(rs.map((r) => r.meanStepSeconds)),
+    };
+  });
+  const base = rows.find((r) => r.params.method === 'baseline');
+  for (const r of rows) r.delta = base ? r.mean - base.mean : NaN;
+  return { protocol: protocols.join('+'), sources, classNames, rows };
+}
+
+const pct = (v: number, d = 2): string => (Number.isFinite(v) ? (100 * v).toFixed(d) : '—');
+
+/** The pooled rows as a markdown table (percent). */
+export function pooledMarkdown(p: Pooled): string {
+  const lines = ['| method | n | seeds | val mIoU (%) mean ± std | per seed | Δ vs baseline | s/step |', '|---|---|---|---|---|---|---|'];
+  for (const r of p.rows) {
+    lines.push(`| ${r.label} | ${r.n} | ${r.seeds.join(',')} | ${pct(r.mean)}${r.n > 1 ? ` ± ${pct(r.std)}` : ''} | ${r.mIoU.map((v) => pct(v)).join(', ')} | ${r.params.method === 'baseline' ? '' : Number.isFinite(r.delta) ? `${r.delta >= 0 ? '+' : ''}${pct(r.delta)}` : '—'} | ${r.meanStepSeconds.toFixed(3)} |`);
+  }
+  if (p.classNames.length) {
+    lines.push('', `| class | ${p.rows.map((r) => r.label).join(' | ')} |`, `|---|${p.rows.map(() => '---').join('|')}|`);
+    p.classNames.forEach((c, i) => lines.push(`| ${c} | ${p.rows.map((r) => `${pct(r.perClassMean[i], 1)}${r.n > 1 ? ` ± ${pct(r.perClassStd[i], 1)}` : ''}`).join(' | ')} |`));
+  }
+  return lines.join('\n') + '\n';
+}
+
+/** Write `<prefix>.json`, `<prefix>.csv` and `<prefix>.md`; returns the paths. */
+export function writePooled(p: Pooled, prefix: string): { json: string; csv: string; md: string } {
+  fs.mkdirSync(path.dirname(path.resolve(prefix)), { recursive: true });
+  const json = `${prefix}.json`;
+  const csv = `${prefix}.csv`;
+  const md = `${prefix}.md`;
+  writeFileAtomic(json, JSON.stringify(p, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2) + '\n');
+  const head = ['method', 'n', 'seeds', 'mean', 'std', 'delta', ...p.classNames.flatMap((c) => [`IoU:${c}`, `std:${c}`])];
+  const q = (s: string): string => (/[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);
+  const rows = p.rows.map((r) => [r.label, r.n, r.seeds.join(' '), r.mean, r.std, r.delta, ...r.perClassMean.flatMap((m, i) => [m, r.perClassStd[i]])]
+    .map((v) => q(typeof v === 'number' ? (Number.isFinite(v) ? String(v) : '') : String(v))).join(','));
+  writeFileAtomic(csv, [head.map(q).join(','), ...rows].join('\n') + '\n');
+  writeFileAtomic(md, pooledMarkdown(p));
+  return { json, csv, md };
+}
