@@ -7,7 +7,9 @@
  * - `deleteRun(runsDir, name)`: what `--fresh` does, only ever inside `runsDir`, only a run folder,
  *   never one another live process holds; returns a description of what it deleted.
  * - `RunLock`: `.lock` with the owner (pid, host, start time, command); a lock of a dead process on
- *   this host is stale and taken over; a live holder makes a second process refuse, naming it.
+ *   this host is stale and taken over; a live holder makes a second process refuse, naming it. A lock
+ *   of another host is stale when it is an earlier attempt of the same Slurm task (a requeue) or when
+ *   its holder stopped refreshing it (heartbeat every 30 s, stale after 10 min).
  */
 import * as fs from 'fs';
 import * as os from 'os';
@@ -204,6 +206,18 @@ export interface LockOwner {
   /** Kernel start time of the process (Linux /proc/<pid>/stat field 22), to tell a reused pid. */
   procStart?: string | null;
   command?: string;
+  /** The scheduler task the holder runs as (`slurm:<SLURM_JOB_ID>`): a requeued task may take its own earlier lock. */
+  task?: string | null;
+}
+
+/** Seconds between refreshes of a held lock's modification time (its heartbeat). */
+export const LOCK_HEARTBEAT_S = 30;
+/** A lock of another host not refreshed for this long is stale (its holder cannot be checked directly). */
+export const LOCK_STALE_S = 600;
+
+/** The scheduler task this process runs as, or null: Slurm keeps SLURM_JOB_ID across a requeue. */
+function schedulerTask(): string | null {
+  return process.env.SLURM_JOB_ID ? `slurm:${process.env.SLURM_JOB_ID}` : null;
 }
 
 function procStart(pid: number): string | null {
@@ -237,6 +251,7 @@ let exitHookInstalled = false;
  */
 export class RunLock {
   private released = false;
+  private heartbeat: NodeJS.Timeout | null = null;
   private constructor(readonly dir: string, readonly file: string, readonly owner: LockOwner) {}
 
   static describe(o: LockOwner): string {
@@ -253,7 +268,14 @@ export class RunLock {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
       return { owner: { pid: -1, host: '?', startedAt: '?' }, live: false, why: `${file} is unreadable (${(e as Error).message})` };
     }
-    if (owner.host !== os.hostname()) return { owner, live: true, why: 'held on another host (its process cannot be checked from here)' };
+    if (owner.host !== os.hostname()) {
+      const task = schedulerTask();
+      if (task && owner.task === task) return { owner, live: false, why: `it is an earlier attempt of this scheduler task (${task}, requeued)` };
+      let age = 0;
+      try { age = (Date.now() - fs.statSync(file).mtimeMs) / 1000; } catch { /* gone meanwhile */ }
+      if (age > LOCK_STALE_S) return { owner, live: false, why: `held on another host and not refreshed for ${Math.round(age)} s (a live holder refreshes it every ${LOCK_HEARTBEAT_S} s)` };
+      return { owner, live: true, why: `held on another host (refreshed ${Math.round(age)} s ago; it counts as gone after ${LOCK_STALE_S} s without a refresh)` };
+    }
     if (!pidAlive(owner.pid)) return { owner, live: false, why: `process ${owner.pid} is no longer running` };
     if (owner.procStart && procStart(owner.pid) && procStart(owner.pid) !== owner.procStart) {
       return { owner, live: false, why: `pid ${owner.pid} now belongs to another process` };
@@ -277,7 +299,7 @@ export class RunLock {
     const file = path.join(real, '.lock');
     const owner: LockOwner = {
       pid: process.pid, host: os.hostname(), startedAt: new Date().toISOString(), procStart: procStart(process.pid),
-      command: o.command ?? process.argv.slice(1).map((a) => path.basename(a) === a ? a : path.relative(process.cwd(), a) || a).join(' '),
+      command: o.command ?? process.argv.slice(1).join(' '), task: schedulerTask(),
     };
     const tmp = `${file}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
     fs.writeFileSync(tmp, JSON.stringify(owner, null, 1) + '\n');
@@ -317,6 +339,11 @@ export class RunLock {
       fs.rmSync(tmp, { force: true });
     }
     const lock = new RunLock(real, file, owner);
+    lock.heartbeat = setInterval(() => {
+      const now = new Date();
+      try { fs.utimesSync(file, now, now); } catch { /* removed by hand: nothing to refresh */ }
+    }, LOCK_HEARTBEAT_S * 1000);
+    lock.heartbeat.unref();
     heldLocks.set(real, { lock, count: 1 });
     if (!exitHookInstalled) {
       exitHookInstalled = true;
@@ -336,6 +363,7 @@ export class RunLock {
   private forceRelease(): void {
     if (this.released) return;
     this.released = true;
+    if (this.heartbeat) clearInterval(this.heartbeat);
     heldLocks.delete(this.dir);
     try {
       const cur = JSON.parse(fs.readFileSync(this.file, 'utf8')) as LockOwner;

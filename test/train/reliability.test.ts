@@ -325,6 +325,35 @@ test('two processes on the same run: the second refuses naming the holder, the f
   assert.not.ok(fs.existsSync(path.join(run, '.lock')));
 });
 
+test('a lock held on another host: live while refreshed, stale when not refreshed for 10 min or when it is an earlier attempt of this Slurm task', () => {
+  const run = path.join(tmp(), 'remote');
+  fs.mkdirSync(run, { recursive: true });
+  const lockFile = path.join(run, '.lock');
+  const write = (extra: Record<string, unknown> = {}) => fs.writeFileSync(lockFile, JSON.stringify({ pid: 12345, host: 'node-b', startedAt: '2026-01-01T00:00:00.000Z', command: 'train', ...extra }));
+  write();
+  assert.throws(() => RunLock.acquire(run), /is in use by pid 12345 on host node-b since 2026-01-01T00:00:00.000Z \(train\) \[held on another host \(refreshed \d+ s ago; it counts as gone after 600 s/);
+  const old = new Date(Date.now() - 20 * 60 * 1000);
+  fs.utimesSync(lockFile, old, old);
+  const notes: string[] = [];
+  let lock = RunLock.acquire(run, { log: (m) => notes.push(m) });
+  assert.match(notes.join('\n'), /removed a stale lock of pid 12345 on host node-b .*not refreshed for \d+ s/);
+  lock.release();
+  const saved = process.env.SLURM_JOB_ID;
+  process.env.SLURM_JOB_ID = '4242';
+  try {
+    write({ task: 'slurm:4242' });
+    lock = RunLock.acquire(run, { log: (m) => notes.push(m) });
+    assert.match(notes.join('\n'), /earlier attempt of this scheduler task \(slurm:4242, requeued\)/);
+    assert.is(JSON.parse(fs.readFileSync(lockFile, 'utf8')).task, 'slurm:4242');
+    lock.release();
+    write({ task: 'slurm:999' });
+    assert.throws(() => RunLock.acquire(run), /is in use by pid 12345 on host node-b/);
+  } finally {
+    if (saved === undefined) delete process.env.SLURM_JOB_ID;
+    else process.env.SLURM_JOB_ID = saved;
+  }
+});
+
 test('checkpoints of older versions (no manifest, no dropout counters) still load; the counters are then the step', async () => {
   const frames = renderSplitFrames({ seed: 5, split: 'train', count: 2, width: 96, height: 48 });
   const cfg = { ...modelConfig('student-r18-0.5'), seed: 1 };
