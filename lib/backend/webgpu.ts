@@ -192,7 +192,7 @@ function setNavigatorGpu(adapter: AdapterLike): void {
   // tfjs-backend-webgpu registers itself only when navigator.gpu exists, and its factory asks
   // navigator.gpu for an adapter: hand it the one chosen here. Node ≥ 21 defines a read-only navigator.
   const gpu = { requestAdapter: async () => adapter, getPreferredCanvasFormat: () => 'rgba8unorm' };
-  const nav = (globalThis as { navigator?: Record<string, unknown> }).navigator;
+  const nav = (globalThis as unknown as { navigator?: object }).navigator;
   if (nav) Object.defineProperty(nav, 'gpu', { value: gpu, configurable: true, writable: true });
   else Object.defineProperty(globalThis, 'navigator', { value: { gpu }, configurable: true, writable: true });
 }
