@@ -141,8 +141,8 @@ function invalidLabelsPresent(labels: tf.Tensor, numClasses: number, ignoreIndex
 
 /**
  * Throws the first label value that `ifvd` would reject (not in [0, numClasses), not ignoreIndex),
- * naming it; resolves when all labels are valid. Reads the labels asynchronously.
- * @example await checkIfvdLabels(labels, 19);   // throws "ifvd: label value 33 is outside [0, 19) …"
+ * naming it; resolves when all labels are valid. Reads the labels asynchronously, e.g.
+ * `await checkIfvdLabels(labels, 19)` throws "ifvd: label value 33 is outside [0, 19) …".
  */
 export async function checkIfvdLabels(labels: tf.Tensor, numClasses = 19, ignoreIndex = 255): Promise<void> {
   const data = await labels.data();
