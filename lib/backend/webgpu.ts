@@ -229,17 +229,29 @@ export async function startWebgpuBackend(options: WebgpuStartOptions = {}): Prom
 }
 
 let fixed = false;
+const stockKernels = new Map<string, tf.KernelConfig>();
+
+/** The stock tfjs-backend-webgpu kernel that `registerWebgpuFixes` replaced (for the regression test). */
+export function webgpuStockKernel(name: string): tf.KernelConfig | undefined {
+  return stockKernels.get(name);
+}
 
 /**
- * Kernel fixes for tfjs-backend-webgpu 4.22 (idempotent; `startWebgpuBackend` calls it):
- * `ResizeBilinearGrad` returns zeros when `alignCorners` is true and the image is 1 pixel high or
- * wide (the 1×1 bin of PSPNet's pyramid pooling); those cases go to the dense transposed
- * interpolation of `gradients.ts`, the rest to the stock kernel. See README.md for a reproduction.
+ * Kernel fixes for tfjs-backend-webgpu 4.22 (idempotent; `startWebgpuBackend` calls it; see
+ * README.md for reproductions):
+ * - `ResizeBilinearGrad` returns zeros when `alignCorners` is true and the image is 1 pixel high or
+ *   wide (the 1×1 bin of PSPNet's pyramid pooling): those cases go to the dense transposed
+ *   interpolation of `gradients.ts`, the rest to the stock kernel;
+ * - `Cast` int32/bool → float32 relabels the GPU buffer without converting it (a later transpose
+ *   fails to compile or reads integer bits as floats: IFVD's one-hot, PA's max-pool mask): converted
+ *   with a multiply by a float 1;
+ * - `PadV2` of rank 5 and 6 gives wrong values / does not compile: padded one axis at a time.
  */
 export function registerWebgpuFixes(): void {
   if (fixed) return;
   const original = tf.getKernel('ResizeBilinearGrad', 'webgpu');
   if (!original) throw new Error('registerWebgpuFixes: the webgpu backend has no ResizeBilinearGrad kernel');
+  stockKernels.set('ResizeBilinearGrad', original);
   replaceKernel('ResizeBilinearGrad', 'webgpu', (args) => {
     const a = args.attrs as { alignCorners?: boolean; halfPixelCenters?: boolean };
     const images = asTensor<tf.Rank.R4>(args.inputs.images, 'ResizeBilinearGrad (webgpu)');
@@ -248,6 +260,44 @@ export function registerWebgpuFixes(): void {
       return resizeBilinearGradDense(dy, images.shape, true, !!a.halfPixelCenters);
     }
     return original.kernelFunc(args);
+  });
+  const cast = tf.getKernel('Cast', 'webgpu');
+  if (!cast) throw new Error('registerWebgpuFixes: the webgpu backend has no Cast kernel');
+  stockKernels.set('Cast', cast);
+  replaceKernel('Cast', 'webgpu', (args) => {
+    const x = args.inputs.x as tf.TensorInfo;
+    if ((args.attrs as { dtype: string }).dtype === 'float32' && (x.dtype === 'int32' || x.dtype === 'bool')) {
+      // The stock kernel relabels the int32 buffer as float32 without converting it: a multiply by a
+      // float 1 converts for real.
+      const one = tf.scalar(1, 'float32');
+      const out = tf.engine().runKernel('Multiply', { a: asTensor(x, 'Cast (webgpu)'), b: one }, {}) as tf.Tensor;
+      one.dispose();
+      return out;
+    }
+    return cast.kernelFunc(args);
+  });
+  const pad = tf.getKernel('PadV2', 'webgpu');
+  if (!pad) throw new Error('registerWebgpuFixes: the webgpu backend has no PadV2 kernel');
+  stockKernels.set('PadV2', pad);
+  replaceKernel('PadV2', 'webgpu', (args) => {
+    const x = args.inputs.x as tf.TensorInfo;
+    if (x.shape.length <= 4) return pad.kernelFunc(args);
+    // rank 5 and 6: the stock shader is wrong (rank 5: wrong values; rank 6: does not compile).
+    // Pad one axis at a time as a rank-3 pad of [before, axis, after].
+    const { paddings, constantValue } = args.attrs as { paddings: [number, number][]; constantValue: number };
+    return tf.tidy(() => {
+      let y = asTensor(x, 'PadV2 (webgpu)');
+      paddings.forEach(([a, b], i) => {
+        if (!a && !b) return;
+        const shape = y.shape.slice();
+        const before = shape.slice(0, i).reduce((p, q) => p * q, 1);
+        const after = shape.slice(i + 1).reduce((p, q) => p * q, 1);
+        const padded = tf.pad(tf.reshape(y, [before, shape[i], after]), [[0, 0], [a, b], [0, 0]], constantValue);
+        shape[i] += a + b;
+        y = tf.reshape(padded, shape);
+      });
+      return y === x ? tf.clone(y) : y;
+    });
   });
   fixed = true;
 }

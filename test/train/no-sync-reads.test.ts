@@ -73,8 +73,8 @@ async function withoutSyncReads<T>(fn: () => Promise<T>): Promise<T> {
   const proto = tf.Tensor.prototype as unknown as Proto;
   const saved = METHODS.map((m) => proto[m]);
   for (const m of METHODS) {
-    proto[m] = function () {
-      throw new Error(`synchronous ${m}() on a training/evaluation path (shape [${(this as tf.Tensor).shape}]); read with await t.data()`);
+    proto[m] = function (this: tf.Tensor) {
+      throw new Error(`synchronous ${m}() on a training/evaluation path (shape [${this.shape}]); read with await t.data()`);
     };
   }
   try {
