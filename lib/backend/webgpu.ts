@@ -37,6 +37,8 @@ export interface WebgpuAdapterInfo {
   software: boolean;
   /** 'core' or 'compatibility' (OpenGL ES). */
   featureLevel: 'core' | 'compatibility';
+  /** The limits that bound the largest tensor (bytes). */
+  limits: { maxBufferSize: number; maxStorageBufferBindingSize: number };
 }
 
 export interface WebgpuStartResult {
@@ -131,6 +133,7 @@ function infoOf(adapter: AdapterLike, dawnBackend: string, featureLevel: 'core' 
   return {
     vendor: s('vendor'), architecture: s('architecture'), device: s('device'), description: s('description'),
     dawnBackend, featureLevel, software: i.isFallbackAdapter === true || SOFTWARE_RE.test(text),
+    limits: { maxBufferSize: Number(adapter.limits?.maxBufferSize ?? 0), maxStorageBufferBindingSize: Number(adapter.limits?.maxStorageBufferBindingSize ?? 0) },
   };
 }
 
