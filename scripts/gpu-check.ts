@@ -31,7 +31,6 @@ if (!process.env.CWD_DAWN_NODE && fs.existsSync(path.join(__dirname, 'dawn.node'
 }
 process.env.CWD_QUIET_BACKEND = '1';
 
-/* eslint-disable @typescript-eslint/no-var-requires */
 import * as tf from '@tensorflow/tfjs';
 import { probeWebgpuAdapters, startWebgpuBackend, describeAdapter, libraryFindable, type WebgpuAdapterInfo } from '../lib/backend/webgpu';
 import { patchCpuBackend } from '../lib/backend/cpu';
@@ -63,7 +62,9 @@ function parseArgs(argv: string[]): Options {
     else if (a === '--allow-software') o.allowSoftware = true;
     else if (a === '--skip-agreement') o.skipAgreement = true;
     else if (a === '--help' || a === '-h') {
-      console.log(fs.readFileSync(__filename, 'utf8').split('*/')[0].replace(/^\/\*\*?|^ \* ?/gm, ''));
+      // packed: the bundle's source comes along as gpu-check.ts.txt
+      const src = fs.existsSync(path.join(__dirname, 'gpu-check.ts.txt')) ? path.join(__dirname, 'gpu-check.ts.txt') : __filename;
+      console.log(fs.readFileSync(src, 'utf8').split('*/')[0].replace(/^\/\*\*?|^ \* ?/gm, ''));
       process.exit(0);
     } else throw new Error(`unknown option '${a}' (see --help)`);
   }

@@ -248,7 +248,7 @@ export function webgpuStockKernel(name: string): tf.KernelConfig | undefined {
  * - `Cast` int32/bool → float32 relabels the GPU buffer without converting it (a later transpose
  *   fails to compile or reads integer bits as floats: IFVD's one-hot, PA's max-pool mask): converted
  *   with a multiply by a float 1;
- * - `PadV2` of rank 5 and 6 gives wrong values / does not compile: padded one axis at a time.
+ * - `PadV2` of rank 5 and 6 does not compile (the output stays zeros): padded one axis at a time.
  */
 export function registerWebgpuFixes(): void {
   if (fixed) return;
@@ -285,7 +285,7 @@ export function registerWebgpuFixes(): void {
   replaceKernel('PadV2', 'webgpu', (args) => {
     const x = args.inputs.x as tf.TensorInfo;
     if (x.shape.length <= 4) return pad.kernelFunc(args);
-    // rank 5 and 6: the stock shader is wrong (rank 5: wrong values; rank 6: does not compile).
+    // rank 5 and 6: the stock shader does not compile (`cannot index type 'vec5'`).
     // Pad one axis at a time as a rank-3 pad of [before, axis, after].
     const { paddings, constantValue } = args.attrs as { paddings: [number, number][]; constantValue: number };
     return tf.tidy(() => {
