@@ -12,7 +12,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../lib/backend';
-import { patchCpuBackend, webgpuReport, webgpuStockKernel } from '../../lib/backend/index';
+import { patchCpuBackend, probeWebgpuAdapters, webgpuReport, webgpuStockKernel } from '../../lib/backend/index';
 import {
   attentionTransfer, channelBhattacharyya, channelMeanMSE, channelNormMSE, channelWiseDivergence,
   getLoss, ifvd, localAffinity, mse, pairwiseAffinity, pixelWiseKD,
@@ -59,6 +59,14 @@ test('webgpu backend is in use and names its adapter', () => {
   assert.ok(r?.ok && r.adapter, JSON.stringify(r));
   assert.ok((r!.adapter!.device + r!.adapter!.description + r!.adapter!.vendor).length > 0, 'adapter without a name');
   console.log(`    adapter: ${JSON.stringify(r!.adapter)}`);
+});
+
+test('a software adapter is used only when forced: without allowSoftware the probe returns none', async () => {
+  const r = webgpuReport()!;
+  if (!r.adapter!.software) return;   // a GPU machine: nothing to check here
+  const p = await probeWebgpuAdapters({ allowSoftware: false, tryOpenGLES: true });
+  assert.is(p.adapter, null, `a software adapter was accepted unforced: ${p.probes.join('; ')}`);
+  assert.ok(p.info?.software, 'the software adapter is reported');
 });
 
 // ---------------------------------------------------------------- ResizeBilinearGrad ----------
