@@ -18,7 +18,12 @@ import {
   getLoss, ifvd, localAffinity, mse, pairwiseAffinity, pixelWiseKD,
 } from '../../lib/distill';
 import { buildModel, modelConfig } from '../../lib/models';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
 import { Trainer } from '../../lib/train/trainer';
+import { evaluate } from '../../lib/train/evaluate';
+import { tinyNet, toyData, toyVal } from '../train/helpers';
 import { buildTerms } from '../../lib/train/build-terms';
 import { methodPreset } from '../../lib/train/presets';
 import { defaultTrainConfig } from '../../lib/train/config';
@@ -268,6 +273,54 @@ test('one KD training step (student-r18 ← teacher, CWD, SGD momentum) on webgp
   assert.ok(worst < 2e-3, `weight updates differ from cpu by ${worst} of their largest entry (${worstName})`);
   assert.is(c.grew, 0, `cpu: a step left ${c.grew} tensors`);
   assert.is(g.grew, 0, `webgpu: a step left ${g.grew} tensors`);
+});
+
+// ------------------------------------------------------ the training loop around the step -----
+test('training loop on webgpu: CWD + holistic terms, checkpoints, resume, evaluation == cpu', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cwd-webgpu-'));
+  const cfg = [{ method: 'cwd', on: 'feature' as const, weight: 3, temperature: 4 }, { method: 'holistic', on: 'logits' as const, weight: 0.1, discChannels: 4 }];
+  const run = async (backend: string, runDir: string | undefined, stopAfter?: number) => {
+    await tf.setBackend(backend);
+    const teacher = tinyNet(2, 12);
+    const student = tinyNet(4, 8);
+    const terms = buildTerms(cfg, { student, teacher, seed: 0 });
+    const tr = new Trainer({ student, teacher, terms, runDir, config: { iters: 4, batchSize: 2, lr: 0.02, terms: cfg, checkpointEvery: 2 }, data: toyData(9) });
+    const resumed = runDir ? await tr.resume() : null;
+    const n0 = tf.memory().numTensors;
+    let recs;
+    if (stopAfter) {
+      // a run killed after its checkpoint at step `stopAfter`
+      recs = [];
+      for (let i = 0; i < stopAfter; i++) recs.push(await tr.trainStep());
+      await tr.saveCheckpoint();
+    } else recs = await tr.train();
+    const grew = tf.memory().numTensors - n0;
+    const ev = await evaluate(student, toyVal(2, 2));
+    const w: Float32Array[] = [];
+    for (const t of student.model.getWeights()) w.push(Float32Array.from(await t.data()));
+    tr.dispose();
+    teacher.model.dispose();
+    student.model.dispose();
+    return { recs, ev, w, grew, resumed };
+  };
+  try {
+    const c = await run('cpu', undefined);
+    const g1 = await run('webgpu', path.join(dir, 'r'), 2);          // stops after step 2 (a checkpoint)
+    assert.ok(fs.readdirSync(path.join(dir, 'r')).length > 0, 'nothing written to the run folder');
+    const g = await run('webgpu', path.join(dir, 'r'));              // resumes at 2, trains 2 more
+    assert.is(g.resumed, 2, `resumed at ${g.resumed}`);
+    const gl = [...g1.recs, ...g.recs].map((r) => r.loss);
+    const cl = c.recs.map((r) => r.loss);
+    assert.is(gl.length, 4);
+    gl.forEach((l, i) => assert.ok(Math.abs(l - cl[i]) <= 1e-3 * Math.abs(cl[i]), `step ${i}: loss webgpu ${l} vs cpu ${cl[i]}`));
+    assert.ok(Number.isFinite(g.recs[1].terms['holistic@logits.d_loss']), 'critic loss logged');
+    assert.ok(Math.abs(g.ev.mIoU - c.ev.mIoU) < 1e-6, `mIoU webgpu ${g.ev.mIoU} vs cpu ${c.ev.mIoU}`);
+    const worst = Math.max(...c.w.map((v, i) => relMaxDiff(g.w[i], v)));
+    assert.ok(worst < 1e-3, `final weights differ from cpu by ${worst}`);
+    assert.is(g.grew, 0, `webgpu: ${g.grew} tensors left by training`);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test.run();
