@@ -130,6 +130,12 @@ async function main(): Promise<void> {
   }
   rec.add({ name: 'run.meta', value: null, unit: '', backend, threads, meta });
   if (!torchFound.info) rec.note(torchFound.why);
+  const adapter = backend === 'webgpu' ? (meta.backendReport as { software?: boolean; device?: string } | undefined) : undefined;
+  if (adapter?.software) {
+    const w = `webgpu runs on a software adapter (${adapter.device}): about 10× slower than wasm; use small shapes (e.g. --size 64x64 --batch 1 --demo-size none --also-students none)`;
+    rec.note(w);
+    progress(w);
+  }
   if (backend === 'webgpu' && args.profile) {
     // tf.profile's kernelMs on webgpu needs the timestamp-query feature and reads 0 ms without it
     args.profile = false;

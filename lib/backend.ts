@@ -7,6 +7,8 @@
  * project registers in `lib/backend/`) → `cpu` (pure JS, slow: a last resort).
  * `CWD_BACKEND=tensorflow|webgpu|wasm|cpu` forces one; a forced backend that cannot start is an
  * error, never a silent fallback. A forced `webgpu` also accepts a software adapter (Mesa llvmpipe).
+ * `CWD_NO_AUTO_WEBGPU=1` leaves webgpu out of the automatic choice (test/run.ts sets it for the unit
+ * tests, which read tensors synchronously; test/webgpu covers that backend).
  */
 import * as tf from '@tensorflow/tfjs';
 
@@ -117,7 +119,9 @@ export async function initBackend(options: BackendOptions = {}): Promise<Backend
     }
     chosen = forced;
   } else {
-    for (const name of BACKENDS) {
+    // CWD_NO_AUTO_WEBGPU=1: auto-selection skips webgpu (the unit tests' process: they read synchronously)
+    const skip = process.env.CWD_NO_AUTO_WEBGPU === '1' ? ['webgpu'] : [];
+    for (const name of BACKENDS.filter((b) => !skip.includes(b))) {
       try {
         if (await starters[name]()) { chosen = name; break; }
       } catch {

@@ -37,6 +37,10 @@ async function main(): Promise<void> {
   const files = webgpuChild ? matched : matched.filter((f) => !isWebgpu(f));
   const webgpuFiles = webgpuChild ? [] : matched.filter(isWebgpu);
   process.env.CWD_QUIET_BACKEND = process.env.CWD_QUIET_BACKEND ?? '1';
+  // The unit tests read tensors synchronously (dataSync), which webgpu lacks: on a GPU machine they keep
+  // the CPU backends of auto-selection; test/webgpu runs in its own forced process.
+  const hadNoAuto = 'CWD_NO_AUTO_WEBGPU' in process.env;
+  if (!webgpuChild) process.env.CWD_NO_AUTO_WEBGPU = process.env.CWD_NO_AUTO_WEBGPU ?? '1';
 
   // uvu: defer execution, load every suite, then run them all (as the uvu CLI does).
   (globalThis as any).UVU_DEFER = 1;
@@ -98,8 +102,11 @@ async function main(): Promise<void> {
     const script = path.join(root, 'scripts', 'run-notebooks.ts');
     if (fs.existsSync(script)) {
       console.log('\nnotebooks (quick profile): scripts/run-notebooks.ts');
+      // the notebooks pick their backend as a user's session would (a GPU adapter when there is one)
+      const env = { ...process.env };
+      if (!hadNoAuto) delete env.CWD_NO_AUTO_WEBGPU;
       const r = spawnSync(process.execPath, [path.join(root, 'node_modules/tsx/dist/cli.mjs'), script, '--profile', 'quick', '--summary-json', path.join(root, 'runs/.notebooks-summary.json')], {
-        stdio: 'inherit', cwd: root, env: process.env,
+        stdio: 'inherit', cwd: root, env,
       });
       const summaryPath = path.join(root, 'runs/.notebooks-summary.json');
       if (fs.existsSync(summaryPath)) {
