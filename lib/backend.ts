@@ -138,8 +138,9 @@ export async function initBackend(options: BackendOptions = {}): Promise<Backend
     const extra = chosen === 'wasm' ? ` (${wasmThreads()} thread(s)${nativeNote()})`
       : chosen === 'cpu' ? ' (pure JS: slow, a last resort)'
         : chosen === 'webgpu' ? ` (${webgpuNote()})` : '';
-    // webgpu is skipped quietly when there is simply no GPU; a missing or unloadable binary is said.
-    const webgpuMissing = chosen !== 'webgpu' && chosen !== 'tensorflow' && /prebuilt|could not load|not installed/.test(webgpuWhy)
+    // webgpu is skipped quietly when there is simply no (hardware) adapter; anything else is said
+    // (no prebuilt dawn.node for the platform, a binary that does not load, a GPU that failed to start).
+    const webgpuMissing = chosen !== 'webgpu' && chosen !== 'tensorflow' && webgpuWhy && !/^(no WebGPU adapter|only a software adapter)/.test(webgpuWhy)
       ? ` [webgpu unavailable: ${webgpuWhy}]` : '';
     console.log(`[channel-distill] backend: ${chosen}${extra}${webgpuMissing}`);
   }
