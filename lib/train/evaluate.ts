@@ -51,7 +51,7 @@ export async function evaluate(
     try {
       const pred = predictLabels(net, batch.images);
       try {
-        cm.update(pred, batch.labels);
+        await cm.updateAsync(pred, batch.labels);
       } finally {
         pred.dispose();
       }

@@ -141,9 +141,11 @@ export class Trainer {
     const lr = this.lrAt(step);
     const names = this.terms.map((t) => t.name);
     let values: number[];
-    let extra: Record<string, number> = {};
+    const extra: Record<string, number> = {};
+    const extraRead: Record<string, number | tf.Scalar> = {};
     try {
-      values = tf.tidy(() => {
+      // read asynchronously after the tidy: webgpu has no synchronous reads in Node
+      const valuesT = tf.tidy(() => {
         const teacherOut = this.teacher && this.terms.length ? forward(this.teacher, batch.images, false) : null;
         let kept: tf.Tensor[] = [];
         let stepTensors: StepTensors | null = null;
@@ -172,14 +174,15 @@ export class Trainer {
         });
         this.optimizer.apply(ordered, lr);
         const stacked = kept[kept.length - 1];
-        const vals = Array.from(stacked.dataSync());
+        const vals = stacked.clone();
         if (teacherOut && this.terms.some((t) => t.afterStudentStep)) {
           const detached: StepTensors = {
             images: batch.images, labels: batch.labels,
             student: { feature: kept[0] as tf.Tensor4D, logits: kept[1] as tf.Tensor4D }, teacher: teacherOut,
           };
           for (const t of this.terms) {
-            if (t.afterStudentStep) Object.assign(extra, t.afterStudentStep(detached, step, this.config.seed));
+            if (!t.afterStudentStep) continue;
+            for (const [k, v] of Object.entries(t.afterStudentStep(detached, step, this.config.seed))) extraRead[k] = typeof v === 'number' ? v : tf.keep(v);
           }
         }
         kept.forEach((t) => t.dispose());
@@ -187,7 +190,11 @@ export class Trainer {
         void stepTensors;
         return vals;
       });
+      values = Array.from(await valuesT.data());
+      valuesT.dispose();
+      for (const [k, v] of Object.entries(extraRead)) extra[k] = typeof v === 'number' ? v : (await v.data())[0];
     } finally {
+      tf.dispose(Object.values(extraRead).filter((v): v is tf.Scalar => typeof v !== 'number'));
       batch.images.dispose();
       batch.labels.dispose();
     }
