@@ -11,7 +11,7 @@
  * --demo-size HxW|demo|none (second step size; default "demo": the crop, batch, method and optimiser of
  * `npm run demo`), --memory-steps N (default 200; runs at the demo setting),
  * --teacher PRESET, --student PRESET, --also-students A,B|none (more students at the main size, batch 2
- * unless --batch, with their profile; default student-mnv2, none in --quick), --backend wasm|cpu|tensorflow, --threads N, --no-torch,
+ * unless --batch, with their profile; default student-mnv2, none in --quick), --backend wasm|cpu|tensorflow|webgpu, --threads N, --no-torch,
  * --no-profile, --json-out FILE, --note TEXT (added to the markdown header),
  * --write-results[=FILE] (write the markdown of this run to bench/RESULTS.md, or FILE).
  *
@@ -122,13 +122,25 @@ async function main(): Promise<void> {
   meta.loadavg = { start: loadavgLine() };
   try {
     // eslint-disable-next-line @typescript-eslint/no-var-requires
-    const report = (require('../lib/backend') as { wasmThreadingReport?: () => unknown }).wasmThreadingReport?.();
+    const lb = require('../lib/backend') as { wasmThreadingReport?: () => unknown; webgpuReport?: () => { adapter: unknown } | null };
+    const report = backend === 'webgpu' ? lb.webgpuReport?.()?.adapter : lb.wasmThreadingReport?.();
     if (report) meta.backendReport = report;
   } catch {
     // lib/backend/index.ts without the report: nothing to add
   }
   rec.add({ name: 'run.meta', value: null, unit: '', backend, threads, meta });
   if (!torchFound.info) rec.note(torchFound.why);
+  const adapter = backend === 'webgpu' ? (meta.backendReport as { software?: boolean; device?: string } | undefined) : undefined;
+  if (adapter?.software) {
+    const w = `webgpu runs on a software adapter (${adapter.device}): about 10× slower than wasm; use small shapes (e.g. --size 64x64 --batch 1 --demo-size none --also-students none)`;
+    rec.note(w);
+    progress(w);
+  }
+  if (backend === 'webgpu' && args.profile) {
+    // tf.profile's kernelMs on webgpu needs the timestamp-query feature and reads 0 ms without it
+    args.profile = false;
+    rec.note('kernel profile skipped on webgpu (tf.profile gives 0 ms per kernel there); step and forward times are wall clock after an awaited read');
+  }
   const load1 = Number((meta.loadavg.start ?? '').split(',')[0]);
   if (load1 > machine.nproc) {
     rec.note(`load average ${load1} on ${machine.nproc} cores at the start: other processes compete for the CPU, wall times are inflated and noisy (compare the ratios, and the CPU-time ratios)`);

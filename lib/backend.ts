@@ -2,15 +2,18 @@
  * Backend selection for TensorFlow.js.
  *
  * Order at start-up: `tensorflow` (native libtensorflow through `@tensorflow/tfjs-node-gpu`, then
- * `@tensorflow/tfjs-node`, when they load) → `wasm` (with the training kernels this project
- * registers in `lib/backend/`) → `cpu` (pure JS, slow: a last resort).
- * `CWD_BACKEND=tensorflow|wasm|cpu` forces one; a forced backend that cannot start is an error,
- * never a silent fallback.
+ * `@tensorflow/tfjs-node`, when they load) → `webgpu` (Dawn from the npm package `webgpu`, on a
+ * hardware GPU adapter only; see `lib/backend/webgpu.ts`) → `wasm` (with the training kernels this
+ * project registers in `lib/backend/`) → `cpu` (pure JS, slow: a last resort).
+ * `CWD_BACKEND=tensorflow|webgpu|wasm|cpu` forces one; a forced backend that cannot start is an
+ * error, never a silent fallback. A forced `webgpu` also accepts a software adapter (Mesa llvmpipe).
+ * `CWD_NO_AUTO_WEBGPU=1` leaves webgpu out of the automatic choice (test/run.ts sets it for the unit
+ * tests, which read tensors synchronously; test/webgpu covers that backend).
  */
 import * as tf from '@tensorflow/tfjs';
 
-export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
-export const BACKENDS: readonly BackendName[] = ['tensorflow', 'wasm', 'cpu'];
+export type BackendName = 'tensorflow' | 'webgpu' | 'wasm' | 'cpu';
+export const BACKENDS: readonly BackendName[] = ['tensorflow', 'webgpu', 'wasm', 'cpu'];
 
 export interface BackendOptions {
   /** Force a backend (overrides `CWD_BACKEND`). */
@@ -42,6 +45,18 @@ async function startTensorflow(): Promise<boolean> {
     }
   }
   return false;
+}
+
+/** Why the last webgpu attempt did not start (for the forced-backend error and the start-up line). */
+let webgpuWhy = '';
+
+async function startWebgpu(allowSoftware: boolean): Promise<boolean> {
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  const { startWebgpuBackend } = require('./backend/webgpu') as typeof import('./backend/webgpu');
+  const r = await startWebgpuBackend({ allowSoftware });
+  webgpuWhy = r.why;
+  if (!r.ok) throw new Error(r.why);
+  return true;
 }
 
 async function startWasm(threads?: number): Promise<boolean> {
@@ -81,6 +96,7 @@ export async function initBackend(options: BackendOptions = {}): Promise<Backend
   }
   const starters: Record<BackendName, () => Promise<boolean>> = {
     tensorflow: startTensorflow,
+    webgpu: () => startWebgpu(forced === 'webgpu'),
     wasm: () => startWasm(options.threads),
     cpu: startCpu,
   };
@@ -96,27 +112,37 @@ export async function initBackend(options: BackendOptions = {}): Promise<Backend
     if (!ok) {
       const hint = forced === 'tensorflow'
         ? ' (install @tensorflow/tfjs-node-gpu with libtensorflow available: see environment.md)'
-        : '';
+        : forced === 'webgpu'
+          ? ' (npm `webgpu` + @tensorflow/tfjs-backend-webgpu; without a GPU it needs Mesa EGL: apt-get install libegl1 libegl-dev libegl-mesa0 libgl1-mesa-dri; see environment.md)'
+          : '';
       throw new Error(`backend '${forced}' was requested (CWD_BACKEND or options.backend) but could not start${why}${hint}`);
     }
     chosen = forced;
   } else {
-    for (const name of BACKENDS) {
+    // CWD_NO_AUTO_WEBGPU=1: auto-selection skips webgpu (the unit tests' process: they read synchronously)
+    const skip = process.env.CWD_NO_AUTO_WEBGPU === '1' ? ['webgpu'] : [];
+    for (const name of BACKENDS.filter((b) => !skip.includes(b))) {
       try {
         if (await starters[name]()) { chosen = name; break; }
       } catch {
         // try the next one; the line printed below says which backend is in use
       }
     }
-    if (!chosen) throw new Error('no TensorFlow.js backend could start (tried tensorflow, wasm, cpu)');
+    if (!chosen) throw new Error(`no TensorFlow.js backend could start (tried ${BACKENDS.join(', ')})`);
   }
   // Gradients tfjs-core lacks (dilated convs, half-pixel bilinear resize), for every backend.
   // eslint-disable-next-line @typescript-eslint/no-var-requires
   (require('./backend/gradients') as typeof import('./backend/gradients')).registerDilatedConvGradients();
   initialised = chosen;
   if (!options.quiet && !process.env.CWD_QUIET_BACKEND) {
-    const extra = chosen === 'wasm' ? ` (${wasmThreads()} thread(s)${nativeNote()})` : chosen === 'cpu' ? ' (pure JS: slow, a last resort)' : '';
-    console.log(`[channel-distill] backend: ${chosen}${extra}`);
+    const extra = chosen === 'wasm' ? ` (${wasmThreads()} thread(s)${nativeNote()})`
+      : chosen === 'cpu' ? ' (pure JS: slow, a last resort)'
+        : chosen === 'webgpu' ? ` (${webgpuNote()})` : '';
+    // webgpu is skipped quietly when there is simply no (hardware) adapter; anything else is said
+    // (no prebuilt dawn.node for the platform, a binary that does not load, a GPU that failed to start).
+    const webgpuMissing = chosen !== 'webgpu' && chosen !== 'tensorflow' && webgpuWhy && !/^(no WebGPU adapter|only a software adapter)/.test(webgpuWhy)
+      ? ` [webgpu unavailable: ${webgpuWhy}]` : '';
+    console.log(`[channel-distill] backend: ${chosen}${extra}${webgpuMissing}`);
   }
   return chosen;
 }
@@ -124,6 +150,14 @@ export async function initBackend(options: BackendOptions = {}): Promise<Backend
 /** The backend chosen by `initBackend`, or null before it ran. */
 export function currentBackend(): BackendName | null {
   return initialised;
+}
+
+function webgpuNote(): string {
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  const w = require('./backend/webgpu') as typeof import('./backend/webgpu');
+  const a = w.webgpuReport()?.adapter;
+  if (!a) return 'adapter unknown';
+  return `adapter: ${w.describeAdapter(a)}${a.software ? ' — a CPU implementation: correct but slow, for tests only' : ''}`;
 }
 
 function nativeNote(): string {

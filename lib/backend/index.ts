@@ -4,5 +4,6 @@ export { registerWasmTrainingKernels, wasmTrainingKernelsRegistered, wasmNativeK
 export { loadNativeKernels, nativeKernelsStatus, setNativeThreads, buildNativeKernels, type NativeStatus } from './native';
 export { registerDilatedConvGradients } from './gradients';
 export { patchCpuBackend } from './cpu';
+export { startWebgpuBackend, probeWebgpuAdapters, registerWebgpuFixes, webgpuReport, webgpuStockKernel, describeAdapter, dawnNodePath, type WebgpuAdapterInfo, type WebgpuStartResult, type WebgpuStartOptions } from './webgpu';
 export { conv2dFilterGrad, conv2dInputGrad, depthwiseFilterGrad, depthwiseInputGrad, type ConvGeometry } from './conv-grads';
 export { benchmarkConvKernels, DEFAULT_CONV_SHAPES, type ConvBenchShape, type ConvBenchResult } from './profile';

@@ -40,7 +40,7 @@ export const TRAIN_OPTIONS: OptSpecs = {
   fresh: { type: 'bool', help: 'delete an existing run folder (only a run folder inside --runs; says what it deletes) instead of resuming it' },
   'stop-at': { type: 'int', min: 1, help: 'stop after N steps of the --iters poly schedule (resume later to finish)' },
   eval: { type: 'bool', help: 'evaluate on val at the end (--no-eval to skip)', default: true },
-  backend: { type: 'string', choices: ['tensorflow', 'wasm', 'cpu'], help: 'TensorFlow.js backend (default: best available; env CWD_BACKEND)' },
+  backend: { type: 'string', choices: ['tensorflow', 'webgpu', 'wasm', 'cpu'], help: 'TensorFlow.js backend (default: best available; env CWD_BACKEND)' },
 };
 
 /** Test-time inference options of eval and predict (lib/models inferLabels). */

@@ -18,7 +18,12 @@ export interface IFVDOptions {
    * non-ignored pixels only (0 if there are none).
    */
   countIgnored?: boolean;
-  /** Check that every label is in [0, numClasses) or ignoreIndex (one small data download; default true). */
+  /**
+   * Guard against labels outside [0, numClasses) that are not ignoreIndex (default true). Checked on
+   * the device without reading the labels back (webgpu has no synchronous reads in Node): any such
+   * label makes the loss NaN, so training stops at its finite-loss check. `await checkIfvdLabels(…)`
+   * says which value is wrong.
+   */
   validateLabels?: boolean;
 }
 
@@ -107,16 +112,10 @@ export function ifvd(student: tf.Tensor4D, teacher: tf.Tensor4D, options: IFVDOp
   if (!Number.isInteger(numClasses) || numClasses < 1) {
     throw new Error(`ifvd: option numClasses must be an integer ≥ 1, got ${String(numClasses)}`);
   }
-  if (cfg.validateLabels) {
-    const data = labels.dataSync();
-    for (let i = 0; i < data.length; i++) {
-      const v = data[i];
-      if (v !== ignoreIndex && !(Number.isInteger(v) && v >= 0 && v < numClasses)) {
-        throw new Error(`ifvd: label value ${v} is outside [0, ${numClasses}) and is not the ignoreIndex ${ignoreIndex} (numClasses = ${numClasses})`);
-      }
-    }
-  }
   const [n, h, w] = student.shape;
+  const guard = (loss: tf.Scalar): tf.Scalar => (cfg.validateLabels
+    ? tf.where(invalidLabelsPresent(labels, numClasses, ignoreIndex), tf.scalar(NaN), loss) as tf.Scalar
+    : loss);
   return tf.tidy(() => {
     const y = tf.reshape(resizeLabelsNearest(labels, h, w), [n, h * w]);
     const onehot = tf.oneHot(tf.cast(tf.where(tf.equal(y, ignoreIndex), tf.fill(y.shape, -1, 'int32'), tf.cast(y, 'int32')), 'int32') as tf.Tensor2D, numClasses);
@@ -125,10 +124,34 @@ export function ifvd(student: tf.Tensor4D, teacher: tf.Tensor4D, options: IFVDOp
     const cs = prototypeSimilarity(student, oh, valid);
     const ct = prototypeSimilarity(stopGradient(teacher) as tf.Tensor4D, oh, valid);
     const sq = tf.squaredDifference(cs, ct);
-    if (cfg.countIgnored) return tf.mean(sq) as tf.Scalar;
+    if (cfg.countIgnored) return guard(tf.mean(sq) as tf.Scalar);
     const v2 = tf.reshape(valid, [n, h * w]);
-    return tf.div(tf.sum(tf.mul(sq, v2)), tf.maximum(tf.sum(v2), 1)) as tf.Scalar;
+    return guard(tf.div(tf.sum(tf.mul(sq, v2)), tf.maximum(tf.sum(v2), 1)) as tf.Scalar);
   });
+}
+
+/** Whether some label is neither in [0, numClasses) nor ignoreIndex (a bool scalar, on the device). */
+function invalidLabelsPresent(labels: tf.Tensor, numClasses: number, ignoreIndex: number): tf.Scalar {
+  return tf.tidy(() => {
+    const y = tf.cast(labels, 'float32');
+    const bad = tf.logicalAnd(tf.notEqual(y, ignoreIndex), tf.logicalOr(tf.less(y, 0), tf.greaterEqual(y, numClasses)));
+    return tf.any(bad) as tf.Scalar;
+  });
+}
+
+/**
+ * Throws the first label value that `ifvd` would reject (not in [0, numClasses), not ignoreIndex),
+ * naming it; resolves when all labels are valid. Reads the labels asynchronously, e.g.
+ * `await checkIfvdLabels(labels, 19)` throws "ifvd: label value 33 is outside [0, 19) …".
+ */
+export async function checkIfvdLabels(labels: tf.Tensor, numClasses = 19, ignoreIndex = 255): Promise<void> {
+  const data = await labels.data();
+  for (let i = 0; i < data.length; i++) {
+    const v = data[i];
+    if (v !== ignoreIndex && !(Number.isInteger(v) && v >= 0 && v < numClasses)) {
+      throw new Error(`ifvd: label value ${v} is outside [0, ${numClasses}) and is not the ignoreIndex ${ignoreIndex} (numClasses = ${numClasses})`);
+    }
+  }
 }
 ifvd.defaultConfig = (): Required<Omit<IFVDOptions, 'labels'>> & { labels?: IFVDOptions['labels'] } => ({
   numClasses: 19, ignoreIndex: 255, countIgnored: true, validateLabels: true,

@@ -17,8 +17,8 @@
  *
  * @example
  * const cm = new ConfusionMatrix(19);               // ignoreIndex 255
- * cm.update(predTrainIds, gtTrainIds);              // Int32Array/Uint8Array or int tensors, any shape
- * cm.update(tf.argMax(logits, -1), labels);         // streaming over batches (tensors are not disposed)
+ * cm.update(predTrainIds, gtTrainIds);              // Int32Array/Uint8Array, any shape
+ * await cm.updateAsync(tf.argMax(logits, -1), labels); // int tensors, read asynchronously (not disposed)
  * console.log(cm.meanIoU(), cm.perClassIoU(), cm.pixelAccuracy());
  */
 import * as tf from '@tensorflow/tfjs';
@@ -54,15 +54,33 @@ function describe(x: unknown): string {
   return Array.isArray(x) ? `Array(${x.length})` : typeof x;
 }
 
-function toArray(x: LabelInput, what: string): { data: ArrayLike<number>; shape: number[] | null } {
+interface Labels { data: ArrayLike<number>; shape: number[] | null }
+
+function checkTensor(x: tf.Tensor, what: string): void {
+  if (x.dtype !== 'int32' && x.dtype !== 'bool') {
+    throw new Error(
+      `ConfusionMatrix.update: ${what} is a ${x.dtype} tensor [${x.shape.join(',')}]; expected int32 class ids ` +
+        `(use tf.argMax(logits, -1) for predictions, or .toInt()).`,
+    );
+  }
+}
+
+/** Typed arrays as they are; tensors are read asynchronously (no synchronous read: webgpu has none). */
+async function readLabels(x: LabelInput, what: string): Promise<Labels> {
   if (x instanceof tf.Tensor) {
-    if (x.dtype !== 'int32' && x.dtype !== 'bool') {
-      throw new Error(
-        `ConfusionMatrix.update: ${what} is a ${x.dtype} tensor [${x.shape.join(',')}]; expected int32 class ids ` +
-          `(use tf.argMax(logits, -1) for predictions, or .toInt()).`,
-      );
-    }
-    return { data: x.dataSync() as Int32Array, shape: x.shape };
+    checkTensor(x, what);
+    return { data: (await x.data()) as Int32Array, shape: x.shape };
+  }
+  return toArray(x, what);
+}
+
+function toArray(x: LabelInput, what: string): Labels {
+  if (x instanceof tf.Tensor) {
+    checkTensor(x, what);
+    throw new Error(
+      `ConfusionMatrix.update: ${what} is a tensor; use \`await cm.updateAsync(pred, gt)\` for tensors ` +
+        '(they are read asynchronously: the webgpu backend has no synchronous reads)',
+    );
   }
   if (
     x instanceof Int32Array || x instanceof Uint8Array || x instanceof Uint16Array ||
@@ -105,14 +123,28 @@ export class ConfusionMatrix {
   }
 
   /**
-   * Add one prediction/ground-truth pair (any shape, same number of elements; e.g. [N,H,W]).
-   * Tensors are read with dataSync and NOT disposed (the caller owns them).
-   * @throws on size/shape mismatch, non-integer dtypes, or ground-truth values that are neither a
+   * Add one prediction/ground-truth pair of integer typed arrays (same number of elements).
+   * For tensors use `updateAsync`.
+   * @throws on size mismatch, non-integer arrays, tensors, or ground-truth values that are neither a
    *   class id nor ignoreIndex.
    */
   update(pred: LabelInput, gt: LabelInput): this {
-    const p = toArray(pred, 'pred');
-    const g = toArray(gt, 'gt');
+    return this.accumulate(toArray(pred, 'pred'), toArray(gt, 'gt'), pred, gt);
+  }
+
+  /**
+   * `update` for int32 tensors (any shape, e.g. [N,H,W]; typed arrays are accepted too). Tensors are
+   * read with `await t.data()` and NOT disposed (the caller owns them).
+   * @throws (rejects) on shape/size mismatch, non-integer dtypes, or invalid ground-truth values.
+   */
+  async updateAsync(pred: LabelInput, gt: LabelInput): Promise<this> {
+    if (pred instanceof tf.Tensor) checkTensor(pred, 'pred');
+    if (gt instanceof tf.Tensor) checkTensor(gt, 'gt');
+    const [p, g] = await Promise.all([readLabels(pred, 'pred'), readLabels(gt, 'gt')]);
+    return this.accumulate(p, g, pred, gt);
+  }
+
+  private accumulate(p: Labels, g: Labels, pred: LabelInput, gt: LabelInput): this {
     if (p.shape && g.shape && (p.shape.length !== g.shape.length || p.shape.some((d, i) => d !== g.shape![i]))) {
       throw new Error(
         `ConfusionMatrix.update: pred shape [${p.shape.join(',')}] differs from gt shape [${g.shape.join(',')}]` +

@@ -69,8 +69,10 @@ function passLogits(net: SegmentationNet, image: tf.Tensor4D, o: InferenceOption
   const [ch, cw] = o.crop!;
   const [sh, sw] = o.stride!;
   const C = net.config.numClasses;
-  const sum = new Float32Array(h * w * C);
-  const count = new Uint16Array(h * w);
+  // windows are summed on the device (each zero-padded to the image), then divided by the count of
+  // windows covering each pixel: no read back to the host
+  const count = new Float32Array(h * w);
+  let sum: tf.Tensor4D = tf.zeros([1, h, w, C]);
   const hGrids = Math.floor(Math.max(h - ch + sh - 1, 0) / sh) + 1;
   const wGrids = Math.floor(Math.max(w - cw + sw - 1, 0) / sw) + 1;
   for (let i = 0; i < hGrids; i++) {
@@ -81,28 +83,19 @@ function passLogits(net: SegmentationNet, image: tf.Tensor4D, o: InferenceOption
       const x1 = Math.max(x2 - cw, 0);
       const wh = y2 - y1;
       const ww = x2 - x1;
-      const win = tf.tidy(() => {
+      const next = tf.tidy(() => {
         const crop = tf.slice(image, [0, y1, x1, 0], [1, wh, ww, 3]);
-        return upsampleLogits(forward(net, crop, { training: false }).logits, [wh, ww]);
+        const win = upsampleLogits(forward(net, crop, { training: false }).logits, [wh, ww]);
+        return tf.add(sum, tf.pad(win, [[0, 0], [y1, h - y2], [x1, w - x2], [0, 0]])) as tf.Tensor4D;
       });
-      const d = win.dataSync();
-      win.dispose();
-      for (let y = 0; y < wh; y++) {
-        for (let x = 0; x < ww; x++) {
-          const p = (y1 + y) * w + (x1 + x);
-          count[p]++;
-          const src = (y * ww + x) * C;
-          const dst = p * C;
-          for (let c = 0; c < C; c++) sum[dst + c] += d[src + c];
-        }
-      }
+      sum.dispose();
+      sum = next;
+      for (let y = y1; y < y2; y++) for (let x = x1; x < x2; x++) count[y * w + x]++;
     }
   }
-  for (let p = 0; p < h * w; p++) {
-    const k = count[p];
-    for (let c = 0; c < C; c++) sum[p * C + c] /= k;
-  }
-  return tf.tensor4d(sum, [1, h, w, C]);
+  const out = tf.tidy(() => tf.div(sum, tf.tensor4d(count, [1, h, w, 1])) as tf.Tensor4D);
+  sum.dispose();
+  return out;
 }
 
 /** Logits of one (scale, flip) pass upsampled to `outSize`: [1, H, W, C]. */
@@ -156,12 +149,13 @@ export function inferProbabilities(
 
 /**
  * Per-pixel class ids at `outSize` [H, W] (row-major Int32Array of H·W). One pass: argmax of the
- * upsampled logits; several: argmax of the averaged probabilities.
+ * upsampled logits; several: argmax of the averaged probabilities. Reads the result asynchronously
+ * (no synchronous read: works on the webgpu backend).
  * @param image one normalised image [1, h, w, 3] (not disposed).
  */
-export function inferLabels(
+export async function inferLabels(
   net: SegmentationNet, image: tf.Tensor4D, outSize: [number, number], options: Partial<InferenceOptions> = {},
-): Int32Array {
+): Promise<Int32Array> {
   const o = validateInferenceOptions(options);
   checkImage(net, image, outSize);
   const single = o.scales.length === 1 && !o.flip;
@@ -169,7 +163,9 @@ export function inferLabels(
     const scores = single ? passAtSize(net, image, outSize, o.scales[0], false, o) : inferProbabilities(net, image, outSize, o);
     return tf.argMax(scores, 3);
   });
-  const out = labels.dataSync() as Int32Array;
-  labels.dispose();
-  return out;
+  try {
+    return (await labels.data()) as Int32Array;
+  } finally {
+    labels.dispose();
+  }
 }

@@ -17,6 +17,7 @@ import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
+import { describeNonFinite, nonFiniteStored } from './finite';
 
 export type WeightQuantization = 'none' | 'float16' | 'uint8';
 
@@ -243,6 +244,8 @@ export function weightBytes(w: tf.io.WeightsManifestEntry): number {
 export function loadWeightsInto(model: tf.LayersModel, dir: string): void {
   const artifacts = readModelArtifacts(dir);
   const specs = artifacts.weightSpecs ?? [];
+  const bad = nonFiniteStored(specs, artifacts.weightData as ArrayBuffer);
+  if (bad.count > 0) throw new Error(`checkpoint ${dir}: ${describeNonFinite(bad, 'the stored weights')}`);
   const named = tf.io.decodeWeights(artifacts.weightData!, specs);
   const weights = model.weights;
   if (weights.length !== specs.length) {

@@ -51,7 +51,7 @@ export async function evaluate(
     try {
       const pred = predictLabels(net, batch.images);
       try {
-        cm.update(pred, batch.labels);
+        await cm.updateAsync(pred, batch.labels);
       } finally {
         pred.dispose();
       }
@@ -171,7 +171,7 @@ export async function evaluateFullResolution(net: SegmentationNet, o: FullResolu
     const batch = framesToBatch([downsampleFrame(frame, o.downsample)]);
     let pred: Int32Array;
     try {
-      pred = inferLabels(net, batch.images as tf.Tensor4D, [gt.height, gt.width], inference);
+      pred = await inferLabels(net, batch.images as tf.Tensor4D, [gt.height, gt.width], inference);
     } finally {
       tf.dispose([batch.images, batch.labels]);
     }

@@ -1,7 +1,8 @@
 /**
  * Finite-value checks of training state: a checkpoint, an export or a model package never holds NaN
- * or Infinity. Values are read on the CPU (one pass over each tensor), which costs far less than a
- * training step.
+ * or Infinity. Values are read asynchronously (no synchronous reads: webgpu has none in Node), one
+ * pass over each tensor, which costs far less than a training step. `nonFiniteStored` checks weights
+ * as stored in a file (float32, float16 or uint8), before any tensor exists.
  */
 import * as tf from '@tensorflow/tfjs';
 
@@ -15,12 +16,12 @@ export interface NonFiniteReport {
 }
 
 /** Count NaN / ±Infinity values in named tensors (float tensors only; int and bool are always finite). */
-export function countNonFinite(named: { name: string; tensor: tf.Tensor }[]): NonFiniteReport {
+export async function countNonFinite(named: { name: string; tensor: tf.Tensor }[]): Promise<NonFiniteReport> {
   const r: NonFiniteReport = { count: 0, total: 0, tensors: [] };
   for (const { name, tensor } of named) {
     r.total += tensor.size;
     if (tensor.dtype !== 'float32') continue;
-    const v = tensor.dataSync() as Float32Array;
+    const v = (await tensor.data()) as Float32Array;
     let bad = 0;
     for (let i = 0; i < v.length; i++) if (!Number.isFinite(v[i])) bad++;
     if (bad > 0) {
@@ -44,7 +45,41 @@ export function describeNonFinite(r: NonFiniteReport, what: string): string {
 }
 
 /** Throw when any weight of `model` is not finite, naming `what` and the first bad tensor. */
-export function assertFiniteModel(model: tf.LayersModel, what: string, hint = ''): void {
-  const r = countNonFinite(modelWeightTensors(model));
+export async function assertFiniteModel(model: tf.LayersModel, what: string, hint = ''): Promise<void> {
+  const r = await countNonFinite(modelWeightTensors(model));
   if (r.count > 0) throw new Error(`${describeNonFinite(r, what)}${hint ? `: ${hint}` : ''}`);
+}
+
+/**
+ * Non-finite values of weights as stored (a weights manifest + its bytes): float32 values, float16 bit
+ * patterns with an all-ones exponent, or a uint8 entry whose scale/min is not finite.
+ */
+export function nonFiniteStored(specs: tf.io.WeightsManifestEntry[], data: ArrayBuffer): NonFiniteReport {
+  const r: NonFiniteReport = { count: 0, total: 0, tensors: [] };
+  let offset = 0;
+  for (const spec of specs) {
+    const n = spec.shape.reduce((a, b) => a * b, 1);
+    r.total += n;
+    let bad = 0;
+    const q = spec.quantization;
+    if (q && q.dtype === 'float16') {
+      const v = new Uint16Array(data.slice(offset, offset + 2 * n));
+      for (let i = 0; i < n; i++) if ((v[i] & 0x7c00) === 0x7c00) bad++;
+      offset += 2 * n;
+    } else if (q) {
+      if (!Number.isFinite(q.scale ?? 0) || !Number.isFinite(q.min ?? 0)) bad = n;
+      offset += (q.dtype === 'uint16' ? 2 : 1) * n;
+    } else if (spec.dtype === 'float32') {
+      const v = new Float32Array(data.slice(offset, offset + 4 * n));
+      for (let i = 0; i < n; i++) if (!Number.isFinite(v[i])) bad++;
+      offset += 4 * n;
+    } else {
+      offset += (spec.dtype === 'bool' ? 1 : 4) * n;
+    }
+    if (bad) {
+      r.count += bad;
+      r.tensors.push({ name: spec.name, count: bad, size: n });
+    }
+  }
+  return r;
 }

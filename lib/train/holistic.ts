@@ -120,9 +120,10 @@ export class HolisticTerm implements LossTerm {
 
   /**
    * One critic update with gradient penalty, on detached maps. Returns the critic loss, the
-   * Wasserstein estimate mean D(T) − mean D(S) and the penalty.
+   * Wasserstein estimate mean D(T) − mean D(S) and the penalty, as scalar tensors the caller reads
+   * asynchronously and disposes (no synchronous read: webgpu has none in Node).
    */
-  criticStep(student: tf.Tensor4D, teacher: tf.Tensor4D, images: tf.Tensor4D, alphaSeed: number): Record<string, number> {
+  criticStep(student: tf.Tensor4D, teacher: tf.Tensor4D, images: tf.Tensor4D, alphaSeed: number): Record<string, tf.Scalar> {
     const { lambdaGP, discWeight, discLR } = this.options;
     const D = this.discriminator;
     return tf.tidy(() => {
@@ -143,15 +144,15 @@ export class HolisticTerm implements LossTerm {
         return loss;
       }, D.variables);
       this.discOptimizer.apply(D.variables.map((v) => grads[v.name]), discLR);
-      const [loss, wdist, gp] = Array.from((parts as unknown as tf.Tensor).dataSync());
-      (parts as unknown as tf.Tensor).dispose();
+      const [loss, wdist, gp] = tf.unstack(parts as unknown as tf.Tensor) as tf.Scalar[];
+      (parts as unknown as tf.Tensor).dispose();   // kept past variableGrads' tidy: free it here
       return { d_loss: loss, wasserstein: wdist, gp };
     });
   }
 
-  afterStudentStep(t: StepTensors, step: number, seed: number): Record<string, number> {
+  afterStudentStep(t: StepTensors, step: number, seed: number): Record<string, tf.Scalar> {
     const r = this.criticStep(t.student.logits, t.teacher.logits, t.images, new Rng(hashInts([seed, step, 0x6a7])).seed());
-    const out: Record<string, number> = {};
+    const out: Record<string, tf.Scalar> = {};
     for (const [k, v] of Object.entries(r)) out[`${this.name}.${k}`] = v;
     return out;
   }

@@ -19,23 +19,15 @@ export interface CrossEntropyOptions {
 
 /**
  * Nearest-neighbour subsampling of an int label map [N, H, W] to [N, h, w] (pixel-centre rule).
- * Done on the host: labels are integers and never need a gradient.
+ * Two gathers on the device with indices from the shapes alone: no read of the labels (webgpu has
+ * no synchronous reads in Node).
  */
 export function downsampleLabels(labels: tf.Tensor3D, h: number, w: number): tf.Tensor3D {
-  const [n, H, W] = labels.shape;
+  const [, H, W] = labels.shape;
   if (H === h && W === w) return labels.clone();
-  const src = labels.dataSync();
-  const out = new Int32Array(n * h * w);
-  for (let b = 0; b < n; b++) {
-    for (let y = 0; y < h; y++) {
-      const sy = Math.min(H - 1, Math.floor(((y + 0.5) * H) / h));
-      for (let x = 0; x < w; x++) {
-        const sx = Math.min(W - 1, Math.floor(((x + 0.5) * W) / w));
-        out[(b * h + y) * w + x] = src[(b * H + sy) * W + sx];
-      }
-    }
-  }
-  return tf.tensor3d(out, [n, h, w], 'int32');
+  const rows = Int32Array.from({ length: h }, (_, y) => Math.min(H - 1, Math.floor(((y + 0.5) * H) / h)));
+  const cols = Int32Array.from({ length: w }, (_, x) => Math.min(W - 1, Math.floor(((x + 0.5) * W) / w)));
+  return tf.tidy(() => tf.gather(tf.gather(labels, tf.tensor1d(rows, 'int32'), 1), tf.tensor1d(cols, 'int32'), 2) as tf.Tensor3D);
 }
 
 /**
@@ -46,7 +38,7 @@ export function downsampleLabels(labels: tf.Tensor3D, h: number, w: number): tf.
  * @example
  *   const logits = tf.zeros([1, 2, 2, 19]) as tf.Tensor4D;
  *   const labels = tf.tensor3d([[[0, 1], [255, 3]]], [1, 2, 2], 'int32');
- *   crossEntropy2d(logits, labels).dataSync()[0];  // ln 19 ≈ 2.944
+ *   (await crossEntropy2d(logits, labels).data())[0];  // ln 19 ≈ 2.944
  */
 export function crossEntropy2d(
   logits: tf.Tensor4D,

@@ -7,8 +7,8 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { buildModel, ModelConfig } from '../models';
 import type { SegmentationNet } from '../models/types';
-import { fileIOHandler, loadWeightsInto, readJSONFile, WeightQuantization, writeFileAtomic } from './checkpoint';
-import { assertFiniteModel } from './finite';
+import { fileIOHandler, loadWeightsInto, readJSONFile, readModelArtifacts, WeightQuantization, writeFileAtomic } from './checkpoint';
+import { assertFiniteModel, describeNonFinite, nonFiniteStored } from './finite';
 
 export interface ModelManifest {
   /** Config for `buildModel`. */
@@ -28,7 +28,7 @@ export async function saveModelPackage(
   o: { quantization?: WeightQuantization; manifest?: Record<string, unknown> } = {},
 ): Promise<void> {
   const quantization = o.quantization ?? 'none';
-  assertFiniteModel(net.model, `the network to export to ${dir}`, 'the model package was NOT written');
+  await assertFiniteModel(net.model, `the network to export to ${dir}`, 'the model package was NOT written');
   fs.mkdirSync(dir, { recursive: true });
   await net.model.save(fileIOHandler(dir, { quantization }));
   const manifest: ModelManifest = { ...(o.manifest ?? {}), modelConfig: net.config as unknown as ModelConfig, quantization };
@@ -44,13 +44,12 @@ export function readManifest(dir: string): ModelManifest {
 /** Rebuild the network from the manifest's config and load its weights (dequantised to float32). */
 export function loadModelPackage(dir: string): { net: SegmentationNet; manifest: ModelManifest } {
   const manifest = readManifest(dir);
+  const artifacts = readModelArtifacts(dir);
+  const bad = nonFiniteStored(artifacts.weightSpecs ?? [], artifacts.weightData as ArrayBuffer);
+  if (bad.count > 0) {
+    throw new Error(`${describeNonFinite(bad, `model package ${dir}`)}: this package is damaged or was exported from a diverged run; re-export it from a good checkpoint`);
+  }
   const net = buildModel(manifest.modelConfig);
   loadWeightsInto(net.model, dir);
-  try {
-    assertFiniteModel(net.model, `model package ${dir}`, 'this package is damaged or was exported from a diverged run; re-export it from a good checkpoint');
-  } catch (e) {
-    net.model.dispose();
-    throw e;
-  }
   return { net, manifest };
 }

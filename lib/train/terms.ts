@@ -42,9 +42,10 @@ export interface LossTerm {
   compute(t: StepTensors): tf.Scalar;
   /**
    * Optional update after the student step (the holistic term trains its discriminator here on the
-   * detached student output). Returns extra values to log.
+   * detached student output). Returns extra values to log, as numbers or scalar tensors (the
+   * trainer reads those asynchronously and disposes them).
    */
-  afterStudentStep?(t: StepTensors, step: number, seed: number): Record<string, number>;
+  afterStudentStep?(t: StepTensors, step: number, seed: number): Record<string, number | tf.Scalar>;
   /** Tensors to checkpoint (aligner weights are saved with them), and their restore. */
   stateTensors(): tf.Tensor[];
   setState(tensors: tf.Tensor[], iterations: number[]): void;

@@ -200,26 +200,31 @@ export class Trainer {
     const t0 = performance.now();
     const batch = await this.data.batch(step, this.config.batchSize);
     const lr = this.lrAt(step);
-    const names = this.terms.map((t) => t.name);
     if (this.firstStep === null) this.firstStep = step;
     let values: number[];
     let badGradient: string | null = null;
-    let extra: Record<string, number> = {};
+    const extra: Record<string, number> = {};
+    const extraRead: Record<string, number | tf.Scalar> = {};
     // the forward pass in training mode moves the BatchNorm statistics: keep them to undo a non-finite step
     const statVars = this.student.model.nonTrainableWeights;
     const statsBefore = statVars.map((w) => tf.clone(w.read()));
+    let kept: tf.Tensor[] = [];
+    let grads: tf.Tensor[] = [];
+    const held: { teacher: { feature: tf.Tensor4D; logits: tf.Tensor4D } | null } = { teacher: null };
     try {
-      values = tf.tidy(() => {
+      // 1. forward + gradients; the losses and a finiteness probe of every gradient (sum(g·0): 0 when
+      //    finite, NaN otherwise, never an overflow) are read (asynchronously: webgpu has no synchronous
+      //    reads in Node) BEFORE the update, so a non-finite step changes no weight
+      const { valuesT, probeT } = tf.tidy(() => {
         const teacherOut = this.teacher && this.terms.length ? forward(this.teacher, batch.images, false) : null;
-        let kept: tf.Tensor[] = [];
-        let stepTensors: StepTensors | null = null;
-        const { grads } = tf.variableGrads(() => {
+        if (teacherOut) held.teacher = { feature: tf.keep(teacherOut.feature), logits: tf.keep(teacherOut.logits) };
+        const { grads: named } = tf.variableGrads(() => {
           const s = forward(this.student, batch.images, true);
           const ce = crossEntropy2d(s.logits, batch.labels, { mode: this.config.lossMode });
           let total: tf.Scalar = ce;
           const parts: tf.Scalar[] = [ce];
           if (teacherOut) {
-            stepTensors = { images: batch.images, labels: batch.labels, student: s, teacher: teacherOut };
+            const stepTensors: StepTensors = { images: batch.images, labels: batch.labels, student: s, teacher: teacherOut };
             for (let k = 0; k < this.terms.length; k++) {
               const v = this.terms[k].compute(stepTensors);
               parts.push(v);
@@ -231,47 +236,50 @@ export class Trainer {
           kept.push(tf.keep(tf.stack([total, ...parts])));
           return total;
         }, this.variables);
-        const ordered = this.variables.map((v) => {
-          const g = grads[v.name];
-          if (!g) {
-            kept.forEach((t) => t.dispose());
-            throw new Error(`no gradient for variable '${v.name}' (is it used by the model or an aligner?)`);
-          }
-          return g;
+        grads = this.variables.map((v) => {
+          const g = named[v.name];
+          if (!g) throw new Error(`no gradient for variable '${v.name}' (is it used by the model or an aligner?)`);
+          return tf.keep(g);
         });
-        // read the losses and a finiteness probe of every gradient (sum(g·0): 0 when finite, NaN
-        // otherwise, never an overflow) BEFORE the update, so a non-finite step changes no weight
-        const stacked = kept[kept.length - 1];
-        const vals = Array.from(stacked.dataSync());
-        const probe = tf.stack(ordered.map((g) => tf.sum(tf.mul(g, 0)))).dataSync();
-        const badVar = probe.findIndex((x) => !Number.isFinite(x));
-        if (!vals.every(Number.isFinite) || badVar >= 0) {
-          if (badVar >= 0) badGradient = this.variables[badVar].name;
-          kept.forEach((t) => t.dispose());
-          kept = [];
-          return vals;
-        }
-        this.optimizer.apply(ordered, lr);
-        if (teacherOut && this.terms.some((t) => t.afterStudentStep)) {
-          const detached: StepTensors = {
-            images: batch.images, labels: batch.labels,
-            student: { feature: kept[0] as tf.Tensor4D, logits: kept[1] as tf.Tensor4D }, teacher: teacherOut,
-          };
-          for (const t of this.terms) {
-            if (t.afterStudentStep) Object.assign(extra, t.afterStudentStep(detached, step, this.config.seed));
-          }
-        }
-        kept.forEach((t) => t.dispose());
-        kept = [];
-        void stepTensors;
-        return vals;
+        return { valuesT: kept[kept.length - 1].clone(), probeT: tf.stack(grads.map((g) => tf.sum(tf.mul(g, 0)))) };
       });
-      if (!values.every(Number.isFinite) || badGradient !== null) statVars.forEach((w, i) => w.write(statsBefore[i]));
+      values = Array.from(await valuesT.data());
+      const probe = await probeT.data();
+      valuesT.dispose();
+      probeT.dispose();
+      const badVar = probe.findIndex((x) => !Number.isFinite(x));
+      if (badVar >= 0) badGradient = this.variables[badVar].name;
+      if (!values.every(Number.isFinite) || badGradient !== null) {
+        statVars.forEach((w, i) => w.write(statsBefore[i]));
+      } else {
+        // 2. the update, then the terms' after-step updates on the detached student outputs
+        tf.tidy(() => {
+          this.optimizer.apply(grads, lr);
+          if (held.teacher && this.terms.some((t) => t.afterStudentStep)) {
+            const detached: StepTensors = {
+              images: batch.images, labels: batch.labels,
+              student: { feature: kept[0] as tf.Tensor4D, logits: kept[1] as tf.Tensor4D }, teacher: held.teacher,
+            };
+            for (const t of this.terms) {
+              if (!t.afterStudentStep) continue;
+              for (const [k, v] of Object.entries(t.afterStudentStep(detached, step, this.config.seed))) extraRead[k] = typeof v === 'number' ? v : tf.keep(v);
+            }
+          }
+        });
+        for (const [k, v] of Object.entries(extraRead)) extra[k] = typeof v === 'number' ? v : (await v.data())[0];
+      }
     } finally {
+      tf.dispose(Object.values(extraRead).filter((v): v is tf.Scalar => typeof v !== 'number'));
+      tf.dispose(kept);
+      kept = [];
+      tf.dispose(grads);
+      grads = [];
+      if (held.teacher) tf.dispose([held.teacher.feature, held.teacher.logits]);
       batch.images.dispose();
       batch.labels.dispose();
       statsBefore.forEach((t) => t.dispose());
     }
+    const names = this.terms.map((t) => t.name);
     const [loss, ce, ...termValues] = values;
     if (!values.every(Number.isFinite) || badGradient !== null) throw new Error(this.nonFiniteMessage(step, values, badGradient));
     this.warnAnomalies(step, loss, termValues);
@@ -298,7 +306,7 @@ export class Trainer {
       saved = this.ckpt?.latest()?.step ?? -1;
     } catch { /* a damaged pointer: write a new checkpoint */ }
     if (this.ckpt && saved !== this.step) await this.saveCheckpoint();
-    else this.assertFiniteState();
+    else await this.assertFiniteState();
     return out;
   }
 
@@ -312,8 +320,8 @@ export class Trainer {
   }
 
   /** Throw when any weight, BatchNorm statistic, optimiser slot or term state is not finite. */
-  assertFiniteState(): void {
-    const r = countNonFinite(this.stateTensorsNamed());
+  async assertFiniteState(): Promise<void> {
+    const r = await countNonFinite(this.stateTensorsNamed());
     if (r.count === 0) return;
     let last = 'no checkpoint was saved before';
     try {
@@ -326,7 +334,7 @@ export class Trainer {
   /** Save model weights, optimiser slots, term states, dropout counters and the step counter (all finite, or an error). */
   async saveCheckpoint(): Promise<string> {
     if (!this.ckpt) throw new Error('saveCheckpoint: this trainer has no runDir');
-    this.assertFiniteState();
+    await this.assertFiniteState();
     return this.ckpt.write(this.step, async (dir) => {
       await this.student.model.save(fileIOHandler(path.join(dir, 'student')));
       await saveTensors(dir, 'optimizer', this.optimizer.stateTensors());

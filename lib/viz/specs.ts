@@ -268,7 +268,7 @@ export function imageGridSpec(panels: ImagePanel[], options: { title?: string; w
  * Channel maps as colour-mapped images in a grid (compact SVG for large maps: one <image> per panel
  * instead of one rect per pixel). Each panel is scaled to its own min..max unless `range` is given.
  * @example
- *   await channelImagesSpec(channelMaps(feature, [0, 1, 2], (c) => `channel ${c}`), {columns: 3})
+ *   await channelImagesSpec(await channelMaps(feature, [0, 1, 2], (c) => `channel ${c}`), {columns: 3})
  */
 export async function channelImagesSpec(maps: GridMap[], options: { title?: string | string[]; columns?: number; scheme?: 'viridis' | 'inferno' | 'greys'; panelSize?: number; range?: [number, number] } = {}): Promise<VegaLiteSpec> {
   checkRows(maps, 'channelImagesSpec');

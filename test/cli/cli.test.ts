@@ -89,7 +89,7 @@ const BAD: [string[], RegExp][] = [
   [['data', '--cities', '9'], /--cities must be 1..4/],
   [['data', '--width', '8'], /--width must be >= 32/],
   [['train-teacher', '--export', '@TEACHER'], /already holds a model package: add --overwrite/],
-  [['train-student', '--backend', 'gpu'], /--backend must be one of tensorflow, wasm, cpu/],
+  [['train-student', '--backend', 'gpu'], /--backend must be one of tensorflow, webgpu, wasm, cpu/],
 ];
 
 test('the installed bin (bin/channel-distill.cjs) reaches the commands that load modules lazily', () => {

@@ -4,7 +4,7 @@ import * as assert from 'uvu/assert';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../lib/backend';
 import {
-  attentionTransfer, channelWiseDivergence, getLoss, ifvd, LOSS_NAMES, mse, normalizedDivergence, pairwiseAffinity,
+  attentionTransfer, channelWiseDivergence, checkIfvdLabels, getLoss, ifvd, LOSS_NAMES, mse, normalizedDivergence, pairwiseAffinity,
   pixelWiseKD,
 } from '../../lib/distill';
 
@@ -74,16 +74,41 @@ test('unknown option names are rejected (typos do not silently use the default)'
   x.dispose();
 });
 
-test('IFVD: missing labels, labels out of range, wrong label shape', () => {
+async function rejectsWith(p: Promise<unknown>, re: RegExp, what: string): Promise<void> {
+  try {
+    await p;
+  } catch (e) {
+    assert.match((e as Error).message, re, what);
+    return;
+  }
+  assert.unreachable(`${what}: expected a rejection`);
+}
+
+test('IFVD: missing labels, labels out of range (NaN loss on the device, named by checkIfvdLabels), wrong label shape', async () => {
   const s = tf.randomNormal([2, 4, 4, 3]) as tf.Tensor4D;
+  const t = tf.randomNormal([2, 4, 4, 3]) as tf.Tensor4D;
   throwsWith(() => ifvd(s, s), /ifvd: option labels .* is required/, 'missing');
+  const value = async (labels: tf.Tensor3D, numClasses: number, countIgnored = true, validateLabels = true) => {
+    const v = ifvd(s, t, { labels, numClasses, countIgnored, validateLabels });
+    const out = (await v.data())[0];
+    v.dispose();
+    return out;
+  };
   const bad = tf.tensor3d([0, 1, 2, 7, 255, 0, 1, 2], [2, 2, 2], 'int32');
-  throwsWith(() => ifvd(s, s, { labels: bad, numClasses: 4 }), /ifvd: label value 7 is outside \[0, 4\) and is not the ignoreIndex 255/, 'range');
+  assert.ok(Number.isNaN(await value(bad, 4)), 'range: NaN loss');
+  assert.ok(Number.isNaN(await value(bad, 4, false)), 'range, countIgnored false: NaN loss');
+  assert.ok(Number.isFinite(await value(bad, 4, true, false)), 'validateLabels false: no guard');
+  await rejectsWith(checkIfvdLabels(bad, 4), /ifvd: label value 7 is outside \[0, 4\) and is not the ignoreIndex 255/, 'range');
   const neg = tf.tensor3d([0, 1, 2, -1, 255, 0, 1, 2], [2, 2, 2], 'int32');
-  throwsWith(() => ifvd(s, s, { labels: neg, numClasses: 4 }), /label value -1 is outside/, 'negative');
+  assert.ok(Number.isNaN(await value(neg, 4)), 'negative: NaN loss');
+  await rejectsWith(checkIfvdLabels(neg, 4), /label value -1 is outside/, 'negative');
   const ok = tf.tensor3d([0, 1, 2, 3, 255, 0, 1, 2], [2, 2, 2], 'int32');
-  ifvd(s, s, { labels: ok, numClasses: 4 }).dispose();
-  throwsWith(() => ifvd(s, s, { labels: ok, numClasses: 3 }), /label value 3 is outside \[0, 3\)/, 'numClasses');
+  const vOk = await value(ok, 4);
+  assert.ok(Number.isFinite(vOk) && vOk > 0, `valid labels: finite positive loss, got ${vOk}`);
+  await checkIfvdLabels(ok, 4);
+  assert.ok(Number.isNaN(await value(ok, 3)), 'numClasses: NaN loss');
+  await rejectsWith(checkIfvdLabels(ok, 3), /label value 3 is outside \[0, 3\)/, 'numClasses');
+  t.dispose();
   const wrongBatch = tf.zeros([1, 2, 2], 'int32') as tf.Tensor3D;
   throwsWith(() => ifvd(s, s, { labels: wrongBatch, numClasses: 4 }), /labels \[1,2,2\] and student \[2,4,4,3\] have different batch sizes/, 'batch');
   const rank2 = tf.zeros([2, 2], 'int32') as unknown as tf.Tensor3D;

@@ -83,7 +83,7 @@ test('hand-worked category IoU: car predicted as truck is right at category leve
   assert.throws(() => new ConfusionMatrix(3).perCategoryIoU(), /categoryOf has 19 entries for 3 classes/);
 });
 
-test('tensors in, streaming == merge == one big update, reset', () => {
+test('tensors in (updateAsync), streaming == merge == one big update, reset', async () => {
   const rnd = (n: number, hi: number, seed: number) => {
     const a = new Int32Array(n);
     let s = seed;
@@ -102,31 +102,37 @@ test('tensors in, streaming == merge == one big update, reset', () => {
   const a = new ConfusionMatrix(5);
   const b = new ConfusionMatrix(5);
   const streamed = new ConfusionMatrix(5);
-  tf.tidy(() => {
-    a.update(pt.slice([0, 0, 0], [1, 8, 8]), gtT.slice([0, 0, 0], [1, 8, 8]));
-    b.update(pt.slice([1, 0, 0], [1, 8, 8]), gtT.slice([1, 0, 0], [1, 8, 8]));
-    streamed.update(pt.slice([0, 0, 0], [1, 8, 8]), gtT.slice([0, 0, 0], [1, 8, 8]));
-    streamed.update(pt.slice([1, 0, 0], [1, 8, 8]), gtT.slice([1, 0, 0], [1, 8, 8]));
-  });
+  const halves = tf.tidy(() => [0, 1].map((i) => [pt.slice([i, 0, 0], [1, 8, 8]), gtT.slice([i, 0, 0], [1, 8, 8])]));
+  await a.updateAsync(halves[0][0], halves[0][1]);
+  await b.updateAsync(halves[1][0], halves[1][1]);
+  await streamed.updateAsync(halves[0][0], halves[0][1]);
+  await streamed.updateAsync(halves[1][0], halves[1][1]);
+  tf.dispose(halves.flat());
   assert.equal(a.clone().merge(b).toArray(), whole.toArray());
   assert.equal(streamed.toArray(), whole.toArray());
-  assert.equal(new ConfusionMatrix(5).update(pt, gtT).perClassIoU(), whole.perClassIoU());
+  assert.equal((await new ConfusionMatrix(5).updateAsync(pt, gtT)).perClassIoU(), whole.perClassIoU());
+  assert.throws(() => new ConfusionMatrix(5).update(pt, gtT), /pred is a tensor; use `await cm.updateAsync\(pred, gt\)`/);
   tf.dispose([pt, gtT]);
   assert.is(tf.memory().numTensors, before, 'update neither leaks nor disposes');
   streamed.reset();
   assert.is(streamed.validPixels, 0);
 });
 
-test('clear errors: sizes, shapes, dtypes, gt values, config', () => {
+test('clear errors: sizes, shapes, dtypes, gt values, config', async () => {
   const cm = new ConfusionMatrix(19);
   assert.throws(() => cm.update(new Uint8Array(3), new Uint8Array(4)), /pred has 3 elements but gt has 4/);
   assert.throws(() => cm.update(new Uint8Array([0]), new Uint8Array([19])), /gt value 19 at index 0 is neither a class id \(0\.\.18\) nor ignoreIndex 255.*labelIds instead of trainIds/);
   assert.throws(() => cm.update(new Float32Array(2) as any, new Uint8Array(2)), /pred must be an Int32Array\/Uint8Array/);
   assert.throws(() => cm.update([0, 1] as any, new Uint8Array(2)), /got Array\(2\)/);
-  tf.tidy(() => {
-    assert.throws(() => cm.update(tf.zeros([1, 2, 2, 19]), tf.zeros([1, 2, 2], 'int32')), /pred is a float32 tensor \[1,2,2,19\].*tf\.argMax/);
-    assert.throws(() => cm.update(tf.zeros([1, 2, 2], 'int32'), tf.zeros([1, 4, 1], 'int32')), /pred shape \[1,2,2\] differs from gt shape \[1,4,1\]/);
-  });
+  const rejects = async (p: Promise<unknown>, re: RegExp) => {
+    try { await p; } catch (e) { assert.match((e as Error).message, re); return; }
+    assert.unreachable(`expected a rejection matching ${re}`);
+  };
+  const ts = [tf.zeros([1, 2, 2, 19]), tf.zeros([1, 2, 2], 'int32'), tf.zeros([1, 4, 1], 'int32')];
+  assert.throws(() => cm.update(ts[0], ts[1]), /pred is a float32 tensor \[1,2,2,19\].*tf\.argMax/);
+  await rejects(cm.updateAsync(ts[0], ts[1]), /pred is a float32 tensor \[1,2,2,19\].*tf\.argMax/);
+  await rejects(cm.updateAsync(ts[1], ts[2]), /pred shape \[1,2,2\] differs from gt shape \[1,4,1\]/);
+  tf.dispose(ts);
   assert.is(cm.validPixels, 0, 'failed updates leave the matrix unchanged');
   assert.throws(() => new ConfusionMatrix(0), /numClasses/);
   assert.throws(() => new ConfusionMatrix(19, { ignoreIndex: 3 }), /ignoreIndex 3/);

@@ -30,13 +30,13 @@ const mirror = (a: Int32Array, h: number, w: number) => {
   return o;
 };
 
-test('whole, one pass, output = input size: exactly predictLabels', () => {
+test('whole, one pass, output = input size: exactly predictLabels', async () => {
   const net = tinyNet(2);
   const x = image(24, 40);
   const ref = predictLabels(net, x);
-  assert.equal(Array.from(inferLabels(net, x, [24, 40])), Array.from(ref.dataSync()));
+  assert.equal(Array.from(await inferLabels(net, x, [24, 40])), Array.from(ref.dataSync()));
   // a window covering the whole image is the whole-image pass at the input size
-  assert.equal(Array.from(inferLabels(net, x, [24, 40], { mode: 'slide', crop: [32, 48] })), Array.from(ref.dataSync()));
+  assert.equal(Array.from(await inferLabels(net, x, [24, 40], { mode: 'slide', crop: [32, 48] })), Array.from(ref.dataSync()));
   tf.dispose([x, ref]);
   net.model.dispose();
 });
@@ -55,12 +55,12 @@ test('slide: with a context-free net every window layout gives the whole-image r
   net.model.dispose();
 });
 
-test('flip: mirroring the input mirrors the flip-averaged output; probabilities sum to 1; scales resize the input', () => {
+test('flip: mirroring the input mirrors the flip-averaged output; probabilities sum to 1; scales resize the input', async () => {
   const net = tinyNet(4);
   const x = image(16, 24, 7);
   const xm = tf.reverse(x, 2) as tf.Tensor4D;
-  const a = inferLabels(net, x, [32, 48], { flip: true });
-  const b = inferLabels(net, xm, [32, 48], { flip: true });
+  const a = await inferLabels(net, x, [32, 48], { flip: true });
+  const b = await inferLabels(net, xm, [32, 48], { flip: true });
   assert.equal(Array.from(b), Array.from(mirror(a, 32, 48)));
   const p = inferProbabilities(net, x, [32, 48], { flip: true, scales: [0.5, 1, 1.5] });
   const s = tf.sum(p, 3);
@@ -77,12 +77,12 @@ test('flip: mirroring the input mirrors the flip-averaged output; probabilities 
   net.model.dispose();
 });
 
-test('no tensor left behind; option errors name the option', () => {
+test('no tensor left behind; option errors name the option', async () => {
   const net = tinyNet(5);
   const x = image(16, 16);
-  inferLabels(net, x, [20, 20], { mode: 'slide', crop: [8, 8], flip: true, scales: [1, 0.75] });
+  await inferLabels(net, x, [20, 20], { mode: 'slide', crop: [8, 8], flip: true, scales: [1, 0.75] });
   const before = tf.memory().numTensors;
-  for (let i = 0; i < 3; i++) inferLabels(net, x, [20, 20], { mode: 'slide', crop: [8, 8], flip: true, scales: [1, 0.75] });
+  for (let i = 0; i < 3; i++) await inferLabels(net, x, [20, 20], { mode: 'slide', crop: [8, 8], flip: true, scales: [1, 0.75] });
   assert.is(tf.memory().numTensors, before);
   assert.throws(() => validateInferenceOptions({ mode: 'slide' }), /mode 'slide' needs crop/);
   assert.throws(() => validateInferenceOptions({ crop: [8, 8] }), /only used with mode 'slide'/);
@@ -90,7 +90,12 @@ test('no tensor left behind; option errors name the option', () => {
   assert.throws(() => validateInferenceOptions({ mode: 'slide', crop: [0, 8] }), /crop must be \[h, w\]/);
   assert.equal(validateInferenceOptions({ mode: 'slide', crop: [30, 60] }).stride, [20, 40]);
   const two = tf.zeros([2, 8, 8, 3]) as tf.Tensor4D;
-  assert.throws(() => inferLabels(net, two, [8, 8]), /one normalised RGB image \[1, H, W, 3\]/);
+  try {
+    await inferLabels(net, two, [8, 8]);
+    assert.unreachable();
+  } catch (e) {
+    assert.match((e as Error).message, /one normalised RGB image \[1, H, W, 3\]/);
+  }
   tf.dispose([x, two]);
   net.model.dispose();
 });

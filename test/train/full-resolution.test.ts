@@ -84,7 +84,7 @@ test('a few training steps on it (CLI), then full-resolution eval = an independe
   const full = await loadCityscapesFrame(e, 1);
   const batch = framesToBatch([downsampleFrame(full, 8)]);
   const pred = tf.tidy(() => tf.argMax(tf.image.resizeBilinear(forward(net, batch.images as tf.Tensor4D).logits, [1024, 2048], true), 3));
-  const cm = new ConfusionMatrix(19).update(pred, full.label);
+  const cm = new ConfusionMatrix(19).update((await pred.data()) as Int32Array, full.label);
   tf.dispose([pred, batch.images, batch.labels]);
   net.model.dispose();
   const ref = Array.from(cm.perClassIoU());
