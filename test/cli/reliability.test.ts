@@ -113,6 +113,8 @@ test('corrupt or unsuitable data fails before the first step, naming the file or
 });
 
 test('the channel-mismatch message names student and teacher in the right order', async () => {
+  let prev = '';
+  try { prev = tf.getBackend(); } catch { /* none yet */ }
   await tf.setBackend('cpu');
   const student = buildModel({ ...modelConfig('student-r18-0.5'), numClasses: 19 });
   const teacher = buildModel({ ...modelConfig('student-r18-0.5'), numClasses: 10, seed: 2 });
@@ -125,11 +127,12 @@ test('the channel-mismatch message names student and teacher in the right order'
   );
   student.model.dispose();
   teacher.model.dispose();
+  if (prev) await tf.setBackend(prev);
 });
 
 test('--fresh says what it deletes; eval --run uses the run\'s recorded data root and downsample unless overridden, and says which', async () => {
   const runs = fs.mkdtempSync(path.join(os.tmpdir(), 'cd-evalrun-'));
-  const args = ['train-student', '--data', data, '--runs', runs, '--name', 'r', '--model', 'student-r18-0.5', '--iters', '2', '--batch', '1', '--downsample', '1', '--crop', '48x64', '--backend', 'cpu'];
+  const args = ['train-student', '--data', data, '--runs', runs, '--name', 'r', '--model', 'student-r18-0.5', '--iters', '2', '--batch', '1', '--downsample', '1', '--crop', '48x64'];
   let r = await capture(() => main(args));
   assert.is(r.code, 0, r.err);
   const run = path.join(runs, 'r');
@@ -140,14 +143,14 @@ test('--fresh says what it deletes; eval --run uses the run\'s recorded data roo
   assert.match(r.err, new RegExp(`fresh: deleted the previous run ${run.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} \\(metrics.jsonl with 2 step\\(s\\), 1 checkpoint\\(s\\) up to step 2, eval.json\\)`));
 
   // no --data / --downsample: the run's own (the defaults would be data/synthetic-cityscapes at downsample 2 with 60 val frames)
-  r = await capture(() => main(['eval', '--run', run, '--resolution', 'input', '--backend', 'cpu']));
+  r = await capture(() => main(['eval', '--run', run, '--resolution', 'input']));
   assert.is(r.code, 0, r.err);
   assert.match(r.err, new RegExp(`eval: --run .*: data ${data.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} \\(recorded in .*config.json\\), downsample 1 \\(recorded in .*config.json\\)`));
   assert.match(r.err, /eval: checkpoint .*step-000002 \(step 2\)/);
   const m = /mIoU ([\d.]+) on (\d+) images/.exec(r.out)!;
   assert.is(Number(m[2]), 2);
   assert.is(m[1], (100 * recorded.mIoU).toFixed(2), 'the same score the run recorded');
-  r = await capture(() => main(['eval', '--run', run, '--data', data, '--downsample', '1', '--limit', '1', '--resolution', 'input', '--backend', 'cpu']));
+  r = await capture(() => main(['eval', '--run', run, '--data', data, '--downsample', '1', '--limit', '1', '--resolution', 'input']));
   assert.is(r.code, 0, r.err);
   assert.match(r.err, /\(--data\), downsample 1 \(--downsample\)/);
   assert.match(r.out, /on 1 images/);
