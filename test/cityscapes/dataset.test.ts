@@ -154,7 +154,7 @@ test('openCityscapes: root option, CITYSCAPES_ROOT, no silent fallback', async (
     assert.is(ds2.root, path.resolve(both));
     assert.is(ds2.entries[0].labelKind, 'labelTrainIds');
     process.env.CITYSCAPES_ROOT = path.join(tmp, 'missing');
-    await rejects(openCityscapes({ split: 'train', verbose: false }), /Cityscapes root not found: .*missing/);
+    await rejects(openCityscapes({ split: 'train', verbose: false }), /dataset root .*missing \(chosen by CITYSCAPES_ROOT=.*missing\) does not exist/);
     // neither root nor CITYSCAPES_ROOT: the synthetic set, generated when absent
     delete process.env.CITYSCAPES_ROOT;
     const synthRoot = path.join(tmp, 'auto-synth');
