@@ -12,12 +12,14 @@
  *   dropped and counted. Start-up waits for a kernel_info_reply and for iopub to deliver (ZeroMQ
  *   drops what a publisher sends before the subscription is connected).
  * - A cell is done when its execute_reply has arrived and iopub has reported `idle` for it (as
- *   nbclient). Outputs become nbformat outputs the way nbclient + nbconvert make them: stream,
- *   display_data, execute_result and error with every MIME bundle kept (image/svg+xml, image/png,
+ *   nbclient). Outputs become nbformat outputs the way nbclient makes them: stream, display_data,
+ *   execute_result and error with every MIME bundle kept (image/svg+xml, image/png,
  *   application/vnd.vegalite.v5+json, ...), clear_output, update_display_data by display_id,
- *   consecutive streams coalesced, `metadata.execution` timings, `metadata.language_info` from the
- *   kernel. execution_count comes from the execute_reply (tslab sends no execute_input, so
- *   nbconvert leaves it null).
+ *   `metadata.execution` timings, `metadata.language_info` from the kernel. Two differences from
+ *   `jupyter nbconvert --to notebook`: consecutive writes to one stream become one output (nbconvert's
+ *   coalesce_streams; JupyterLab saves them merged too, while `nbconvert --to notebook` stores one
+ *   output per write: 147 in the quick run of notebook 03), and execution_count comes from the
+ *   execute_reply (tslab sends no execute_input, so nbconvert leaves it null).
  * - A time limit interrupts the kernel (SIGINT, or an interrupt_request when the kernelspec says
  *   `interrupt_mode: message`), then shuts it down. Shutdown is a shutdown_request on the control
  *   channel, then SIGTERM and SIGKILL to the kernel's process group if it has not exited.
@@ -573,7 +575,7 @@ export function writeNotebook(file: string, nb: Notebook): void {
   fs.renameSync(tmp, file);
 }
 
-/** nbconvert's coalesce_streams: merge consecutive streams of one name, apply carriage returns. */
+/** nbconvert's coalesce_streams preprocessor: merge consecutive streams of one name, apply carriage returns. */
 export function coalesceStreams(outputs: Output[]): Output[] {
   const out: Output[] = [];
   for (const o of outputs) {

@@ -12,7 +12,8 @@
  *   protocol over zeromq; needs no Python and no `jupyter` on PATH;
  * - `--engine nbconvert`: `jupyter nbconvert --to notebook` (JUPYTER_PATH points at jupyter/) with the
  *   preprocessor in jupyter/cwd_execute.py; needs Jupyter (scripts/apt-packages.txt).
- * Both write the same outputs (nbconvert leaves execution_count null: tslab sends no execute_input). The profile reaches the notebooks as the environment variable CWD_PROFILE, read in
+ * Both store the same outputs, except that the Node client merges consecutive writes to a stream into one
+ * output and fills in execution_count (see scripts/jupyter-client.ts). The profile reaches the notebooks as the environment variable CWD_PROFILE, read in
  * their first cell. Executed copies go to notebooks/.executed/ (git-ignored); the committed
  * notebooks are only rewritten with `--in-place` (alias `--update-committed`), and only when the
  * notebook ran without error.
