@@ -55,6 +55,7 @@ function zmq(): Zmq {
 }
 
 export const PROTOCOL_VERSION = '5.3';
+const FATAL_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 const DELIM = '<IDS|MSG>';
 
 export interface KernelSpec {
@@ -213,6 +214,12 @@ export class KernelClient {
   private connectionFile = '';
   private closed = false;
   private readonly exitHook = () => this.killGroup('SIGKILL');
+  /** The kernel has its own process group, so Ctrl-C does not reach it: end it, then die of the signal. */
+  private readonly signalHook = (signal: NodeJS.Signals) => {
+    this.killGroup('SIGKILL');
+    for (const s of FATAL_SIGNALS) process.removeListener(s, this.signalHook);
+    process.kill(process.pid, signal);
+  };
 
   private constructor(readonly spec: KernelSpec, readonly conn: ConnectionInfo) {}
 
@@ -241,6 +248,7 @@ export class KernelClient {
       detached: true, // its own process group, as jupyter_client does; killed as a group
     });
     process.on('exit', kc.exitHook);
+    for (const s of FATAL_SIGNALS) process.on(s, kc.signalHook);
     let spawnError: Error | null = null;
     kc.child.on('error', (e) => { spawnError = e; });
     kc.child.on('exit', (code, signal) => {
@@ -494,6 +502,7 @@ export class KernelClient {
         try { s?.close(); } catch { /* closed */ }
       }
       process.removeListener('exit', this.exitHook);
+      for (const s of FATAL_SIGNALS) process.removeListener(s, this.signalHook);
       try { fs.rmSync(path.dirname(this.connectionFile), { recursive: true, force: true }); } catch { /* gone */ }
     }
   }
