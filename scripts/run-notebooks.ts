@@ -6,18 +6,24 @@
  *   npm run notebooks -- --profile full --in-place      # refresh the committed outputs
  *   tsx scripts/run-notebooks.ts --profile quick --summary-json runs/.notebooks-summary.json
  *
- * Each notebook is executed with `jupyter nbconvert --to notebook` and the project-local tslab
- * kernel (jupyter/kernels/channel-distill, created by `npm run kernel`; JUPYTER_PATH points at
- * jupyter/). The profile reaches the notebooks as the environment variable CWD_PROFILE, read in
+ * Each notebook is executed in the project-local tslab kernel (jupyter/kernels/channel-distill,
+ * created by `npm run kernel`) by one of two engines:
+ * - `--engine node` (default): scripts/jupyter-client.ts, a Node client of the Jupyter messaging
+ *   protocol over zeromq; needs no Python and no `jupyter` on PATH;
+ * - `--engine nbconvert`: `jupyter nbconvert --to notebook` (JUPYTER_PATH points at jupyter/) with the
+ *   preprocessor in jupyter/cwd_execute.py; needs Jupyter (scripts/apt-packages.txt).
+ * Both store the same outputs, except that the Node client merges consecutive writes to a stream into one
+ * output and fills in execution_count (see scripts/jupyter-client.ts). The profile reaches the notebooks as the environment variable CWD_PROFILE, read in
  * their first cell. Executed copies go to notebooks/.executed/ (git-ignored); the committed
  * notebooks are only rewritten with `--in-place` (alias `--update-committed`), and only when the
  * notebook ran without error.
  *
  * A failing cell fails the notebook; the real error text (tslab reports only "<Error>:" to
- * Jupyter) is printed from the cell's stderr by jupyter/cwd_execute.py. So does an unhandled promise
+ * Jupyter) is printed from the cell's stderr (by the Node client, or jupyter/cwd_execute.py). So does an unhandled promise
  * rejection or uncaught exception in the kernel (an un-awaited async throw, which tslab only logs):
  * the kernel launcher records it in $CWD_NB_REJECTIONS, checked after every cell and at the end. Each notebook has a time
- * limit (--timeout seconds). Jupyter missing is a failure with the install command, never a skip.
+ * limit (--timeout seconds). With --engine nbconvert, Jupyter missing is a failure with the install
+ * command, never a skip.
  *
  * --summary-json <file> writes {passed, failed, profile, notebooks: [{name, ok, seconds, error?}]}
  * (read by test/run.ts). Exit code 1 when any notebook failed.
@@ -25,11 +31,15 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { spawn, spawnSync } from 'child_process';
+import { readNotebook, runNotebook, writeNotebook } from './jupyter-client';
 
 export type Profile = 'quick' | 'full';
+export type Engine = 'node' | 'nbconvert';
 
 export interface RunnerOptions {
   profile: Profile;
+  /** How notebooks are executed: the Node client (default) or jupyter nbconvert. */
+  engine: Engine;
   summaryJson?: string;
   /** Per-notebook time limit in seconds. */
   timeout: number;
@@ -56,6 +66,8 @@ const DEFAULT_TIMEOUT: Record<Profile, number> = { quick: 900, full: 6 * 3600 };
 
 const USAGE = `usage: tsx scripts/run-notebooks.ts [options] [name-filter ...]
   --profile quick|full     budget profile, passed to the notebooks as CWD_PROFILE (default quick)
+  --engine node|nbconvert  execute with the Node Jupyter client (default; no Python needed) or with
+                           jupyter nbconvert (needs Jupyter: scripts/apt-packages.txt)
   --timeout <seconds>      time limit per notebook (default ${DEFAULT_TIMEOUT.quick} quick, ${DEFAULT_TIMEOUT.full} full)
   --in-place               write the executed notebooks over the committed ones (alias --update-committed)
   --summary-json <file>    write {passed, failed, profile, notebooks[]} to <file>
@@ -66,7 +78,7 @@ const USAGE = `usage: tsx scripts/run-notebooks.ts [options] [name-filter ...]
 
 export function parseArgs(argv: string[]): RunnerOptions {
   const opts: RunnerOptions = {
-    profile: 'quick', timeout: NaN, inPlace: false, dir: path.join(ROOT, 'notebooks'),
+    profile: 'quick', engine: 'node', timeout: NaN, inPlace: false, dir: path.join(ROOT, 'notebooks'),
     outDir: '', filters: [], list: false, help: false,
   };
   const value = (i: number, flag: string): string => {
@@ -81,6 +93,12 @@ export function parseArgs(argv: string[]): RunnerOptions {
         const v = value(i++, a);
         if (v !== 'quick' && v !== 'full') throw new Error(`--profile ${JSON.stringify(v)}: use quick or full`);
         opts.profile = v;
+        break;
+      }
+      case '--engine': {
+        const v = value(i++, a);
+        if (v !== 'node' && v !== 'nbconvert') throw new Error(`--engine ${JSON.stringify(v)}: use node or nbconvert`);
+        opts.engine = v;
         break;
       }
       case '--timeout': {
@@ -145,6 +163,44 @@ function fmt(seconds: number): string {
 
 /** Execute one notebook; resolves with its result (never rejects for notebook errors). */
 export function executeNotebook(file: string, opts: RunnerOptions): Promise<NotebookResult> {
+  return opts.engine === 'nbconvert' ? executeWithNbconvert(file, opts) : executeWithNodeClient(file, opts);
+}
+
+/** The default engine: scripts/jupyter-client.ts talks to the kernel directly. */
+async function executeWithNodeClient(file: string, opts: RunnerOptions): Promise<NotebookResult> {
+  const name = path.basename(file, '.ipynb');
+  fs.mkdirSync(opts.outDir, { recursive: true });
+  const output = path.join(opts.outDir, `${name}.ipynb`);
+  const partial = path.join(opts.outDir, `${name}.partial.ipynb`);
+  const asyncErrors = path.join(opts.outDir, `${name}.async-errors.jsonl`);
+  for (const f of [output, partial, asyncErrors]) if (fs.existsSync(f)) fs.unlinkSync(f);
+  const log = (text: string) => {
+    for (const line of text.split('\n')) if (line.trim()) process.stdout.write(`  [${name}] ${line}\n`);
+  };
+  let nb;
+  try {
+    nb = readNotebook(file);
+  } catch (e) {
+    return { name, ok: false, seconds: 0, error: (e as Error).message };
+  }
+  const r = await runNotebook(nb, {
+    kernelDir: path.join(ROOT, 'jupyter', 'kernels', KERNEL), kernelName: KERNEL, cwd: ROOT,
+    env: { ...process.env, CWD_PROFILE: opts.profile, CWD_NOTEBOOK: name, CWD_NB_PARTIAL: partial, CWD_NB_REJECTIONS: asyncErrors },
+    timeout: opts.timeout, startupTimeout: 120, asyncErrorsFile: asyncErrors, log,
+  });
+  if (!r.ok) {
+    if (r.failedCell !== undefined) {
+      writeNotebook(partial, r.nb);
+      log(`partially executed notebook written to ${partial}`);
+    }
+    return { name, ok: false, seconds: r.seconds, error: r.error };
+  }
+  writeNotebook(output, r.nb);
+  if (opts.inPlace) fs.copyFileSync(output, file);
+  return { name, ok: true, seconds: r.seconds, output: opts.inPlace ? file : output };
+}
+
+function executeWithNbconvert(file: string, opts: RunnerOptions): Promise<NotebookResult> {
   const name = path.basename(file, '.ipynb');
   fs.mkdirSync(opts.outDir, { recursive: true });
   const output = path.join(opts.outDir, `${name}.ipynb`);
@@ -267,7 +323,7 @@ export async function main(argv: string[]): Promise<number> {
     writeSummary(opts, [], 1, 'no notebooks matched');
     return 1;
   }
-  const missing = checkJupyter();
+  const missing = opts.engine === 'nbconvert' ? checkJupyter() : null;
   if (missing) {
     console.error(`\nnotebooks NOT run: ${missing}\n${INSTALL_HINT}\n`);
     writeSummary(opts, notebooks.map((n) => ({
@@ -276,7 +332,7 @@ export async function main(argv: string[]): Promise<number> {
     return 1;
   }
   ensureKernel();
-  console.log(`executing ${notebooks.length} notebook(s), profile ${opts.profile}, limit ${fmt(opts.timeout)} each` +
+  console.log(`executing ${notebooks.length} notebook(s) with ${opts.engine === 'node' ? 'the Node Jupyter client' : 'jupyter nbconvert'}, profile ${opts.profile}, limit ${fmt(opts.timeout)} each` +
     (opts.inPlace ? ', writing outputs into the committed notebooks' : `, copies in ${path.relative(ROOT, opts.outDir)}/`));
   const results: NotebookResult[] = [];
   for (const nb of notebooks) {
