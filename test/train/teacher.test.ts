@@ -32,6 +32,13 @@ test('shipped teacher reproduces its recorded val mIoU on a freshly generated va
   assert.is(frames.length, m.valImages);
   const r = await evaluate(net, frameBatches(frames, 4));
   assert.ok(Math.abs(r.mIoU - m.valMIoU) < 0.003, `val mIoU ${r.mIoU} vs recorded ${m.valMIoU}`);
+  // The research bar of the shipped teacher: at least 55 val mIoU and every class learned.
+  assert.ok(r.mIoU >= 0.55, `val mIoU ${r.mIoU} below the 55 the research protocol needs`);
+  const recorded = m.valPerClassIoU as number[];
+  r.perClassIoU.forEach((iou, c) => {
+    assert.ok(iou > 0, `class ${c} has 0 IoU`);
+    assert.ok(Math.abs(iou - recorded[c]) < 0.01, `class ${c}: IoU ${iou} vs recorded ${recorded[c]}`);
+  });
   if (typeof m.baselineStudent?.valMIoU === 'number') {
     assert.ok(m.valMIoU - m.baselineStudent.valMIoU > 0.05, `teacher ${m.valMIoU} clearly above the student trained alone ${m.baselineStudent.valMIoU}`);
   }
