@@ -20,6 +20,8 @@ export const TRAIN_OPTIONS: OptSpecs = {
   downsample: { type: 'int', min: 1, help: 'shrink frames by this integer factor (2: 512x256 -> 256x128)', default: 2 },
   'train-limit': { type: 'int', min: 1, help: 'use only the first N train frames' },
   'val-limit': { type: 'int', min: 1, help: 'evaluate on the first N val frames' },
+  holdout: { type: 'int', min: 1, help: 'hold out the last N train frames: train on the others and evaluate on these instead of val (for weight searches)' },
+  init: { type: 'string', help: 'start the student from this model package\'s weights (same model preset), e.g. data/student-init', meta: 'DIR' },
   crop: { type: 'string', help: 'random training crop HEIGHTxWIDTH (default: the frame size)', meta: 'HxW' },
   scale: { type: 'string', help: 'random scale range MIN-MAX of the training augmentation (the paper: 0.5-2; 1 disables)', default: '0.5-2', meta: 'MIN-MAX' },
   jitter: { type: 'bool', help: 'photometric jitter (brightness/contrast/saturation ±0.25) in the training augmentation', default: false },
@@ -186,6 +188,7 @@ async function trainCommand(command: 'train-teacher' | 'train-student' | 'distil
   const spec = {
     name, runsDir: o.runs as string, dataRoot: await dataRootOf(command, o), downsample: o.downsample as number,
     trainLimit: o.trainLimit as number | undefined, valLimit: o.valLimit as number | undefined,
+    holdout: o.holdout as number | undefined, init: o.init as string | undefined,
     crop: parseSize(command, 'crop', o.crop), scale, jitter: Boolean(o.jitter), model, modelOverrides: o.modelConfig as Record<string, unknown> | undefined,
     teacherDir: command === 'distill' ? (o.teacher as string) : undefined,
     train, evaluate: o.eval as boolean, fresh: Boolean(o.fresh), stopAt: o.stopAt as number | undefined,
@@ -205,7 +208,7 @@ async function trainCommand(command: 'train-teacher' | 'train-student' | 'distil
   progress.done(`${name}: ${r.steps} steps, mean ${r.meanStepSeconds.toFixed(3)} s/step`);
   if (r.eval) {
     console.log(formatIoUTable([{ name, eval: r.eval }]));
-    console.log(`${name}: val mIoU ${(100 * r.eval.mIoU).toFixed(2)} (${r.eval.images} images) -> ${path.join(r.runDir, 'eval.json')}`);
+    console.log(`${name}: ${spec.holdout ? `mIoU on the ${spec.holdout} held-out train frames` : 'val mIoU'} ${(100 * r.eval.mIoU).toFixed(2)} (${r.eval.images} images) -> ${path.join(r.runDir, 'eval.json')}`);
   }
   if (o.export !== undefined) {
     const { saveModelPackage } = require('../train/model-package') as typeof import('../train/model-package');
@@ -215,15 +218,18 @@ async function trainCommand(command: 'train-teacher' | 'train-student' | 'distil
       manifest: {
         command: `npx channel-distill ${process.argv.slice(2).join(' ')}`,
         seed: resolved.seed, trainConfig: resolved, configHash: configHash({ train: resolved, model: spec.model }),
-        model: spec.model, data: { root: spec.dataRoot, downsample: spec.downsample, trainLimit: spec.trainLimit ?? null, crop: spec.crop ?? null, scale: spec.scale, jitter: spec.jitter },
+        model: spec.model, data: { root: spec.dataRoot, downsample: spec.downsample, trainLimit: spec.trainLimit ?? null, holdout: spec.holdout ?? null, crop: spec.crop ?? null, scale: spec.scale, jitter: spec.jitter },
+        init: spec.init ?? null,
         stepsTrained: r.steps, stepsPlanned: resolved.iters,
-        valMIoU: r.eval?.mIoU ?? null, valPerClassIoU: r.eval?.perClassIoU ?? null, valImages: r.eval?.images ?? null,
+        ...(spec.holdout
+          ? { holdoutMIoU: r.eval?.mIoU ?? null, holdoutPerClassIoU: r.eval?.perClassIoU ?? null, holdoutImages: r.eval?.images ?? null }
+          : { valMIoU: r.eval?.mIoU ?? null, valPerClassIoU: r.eval?.perClassIoU ?? null, valImages: r.eval?.images ?? null }),
         wallSeconds: (Date.now() - t0) / 1000, trainSeconds: r.trainSeconds, meanStepSeconds: r.meanStepSeconds, backend,
         runDir: r.runDir, createdAt: new Date().toISOString(), dataset: syntheticDatasetInfo(spec.dataRoot),
       },
     });
     console.log(`exported ${spec.model} to ${o.export} (${o.quantization} weights)`);
-    if (r.eval && o.quantization !== 'none') {
+    if (r.eval && o.quantization !== 'none' && !spec.holdout) {
       // the package's own numbers: evaluate the dequantised weights as a user will load them
       await recordPackageEval(String(o.export), spec.dataRoot, spec.downsample, spec.valLimit);
     }
@@ -481,6 +487,7 @@ function experimentBase(command: string, o: Record<string, unknown>, train: Reco
   return {
     runsDir: o.runs as string, dataRoot, downsample: o.downsample as number,
     trainLimit: o.trainLimit as number | undefined, valLimit: o.valLimit as number | undefined,
+    holdout: o.holdout as number | undefined, init: o.init as string | undefined,
     crop: parseSize(command, 'crop', o.crop), scale: parseScaleRange(command, o.scale), jitter: Boolean(o.jitter), model: (o.model as string | undefined) ?? 'student-r18',
     modelOverrides: o.modelConfig as Record<string, unknown> | undefined, teacherDir: o.teacher as string,
     train, evaluate: o.eval as boolean,
@@ -517,7 +524,7 @@ export function sweepGridFromOptions(o: Record<string, unknown>): Record<string,
 
 async function sweepCommand(o: Record<string, unknown>, argv: string[] = []): Promise<void> {
   const { validateSweep, runSweep, parseShard, shardCells, mergeSweep } = require('../train/sweep') as typeof import('../train/sweep');
-  const { METHOD_PRESETS } = require('../train/presets') as typeof import('../train/presets');
+  const { methodPreset } = require('../train/presets') as typeof import('../train/presets');
   const train = readConfigFile(o.config);
   for (const [k, v] of Object.entries({ iters: o.iters, batchSize: o.batch, lr: o.lr, seed: o.seed, checkpointEvery: o.checkpointEvery, logEvery: o.logEvery, warmupIters: o.warmup })) if (v !== undefined) train[k] = v;
   const opt: Record<string, unknown> = { ...((train.optimizer as Record<string, unknown>) ?? {}) };
@@ -528,7 +535,13 @@ async function sweepCommand(o: Record<string, unknown>, argv: string[] = []): Pr
   if (o.terms !== undefined) train.terms = o.terms;
   const grid = sweepGridFromOptions(o);
   if (grid.method) {
-    for (const m of grid.method) if (!(String(m) in METHOD_PRESETS)) throw new UsageError(`sweep: unknown method preset '${m}' in --methods; valid: ${Object.keys(METHOD_PRESETS).join(', ')}`);
+    for (const m of grid.method) {
+      try {
+        methodPreset(String(m));
+      } catch (e) {
+        throw new UsageError(`sweep: --methods: ${(e as Error).message}`);
+      }
+    }
   }
   if (!o.name) throw new UsageError('sweep: --name is required (the sweep folder under --runs)');
   const shard = o.shard !== undefined ? (() => { try { return parseShard(String(o.shard)); } catch (e) { throw new UsageError(`sweep: ${(e as Error).message}`); } })() : undefined;

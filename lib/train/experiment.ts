@@ -44,6 +44,16 @@ export interface ExperimentSpec {
   downsample: number;
   trainLimit?: number;
   valLimit?: number;
+  /**
+   * Hold out the last N train frames (after `trainLimit`): train on the others and evaluate on these
+   * instead of val. Weight searches use it, so that no choice is made on the val split.
+   */
+  holdout?: number;
+  /**
+   * A model package (e.g. `data/student-init`) whose weights start the student instead of a random
+   * init (the stand-in for the paper's ImageNet-pretrained backbones). Its model preset must be `model`.
+   */
+  init?: string;
   /** Random crop [h, w] of the training frames (default: the frame size). */
   crop?: [number, number];
   /** Random scale range of the augmentation (default [0.5, 2], the paper's; [1, 1] disables). */
@@ -91,7 +101,15 @@ export function validateExperiment(spec: ExperimentSpec): TrainConfig {
   }
   const train = resolveTrainConfig(spec.train as Record<string, unknown>, 'train config');
   checkTermOptions(train.terms, 'train config.terms');
-  listSplit(spec.dataRoot, 'train');
+  const nTrain = Math.min(listSplit(spec.dataRoot, 'train').length, spec.trainLimit ?? Infinity);
+  if (spec.holdout !== undefined && (!Number.isInteger(spec.holdout) || spec.holdout < 1 || spec.holdout >= nTrain)) {
+    throw new Error(`holdout (--holdout) must be an integer from 1 to ${nTrain - 1} (the train split of ${spec.dataRoot} has ${nTrain} frames${spec.trainLimit ? ` after --train-limit ${spec.trainLimit}` : ''}), got ${spec.holdout}`);
+  }
+  if (spec.init !== undefined) {
+    const m = readManifest(spec.init) as { model?: string };
+    if (m.model !== spec.model) throw new Error(`init (--init) ${spec.init} holds a '${m.model}' model, but the run's model preset is '${spec.model}': they must match`);
+    if (spec.modelOverrides && Object.keys(spec.modelOverrides).some((k) => k !== 'seed')) throw new Error(`init (--init) ${spec.init}: model overrides other than seed cannot be combined with an init package`);
+  }
   if (spec.evaluate !== false) listSplit(spec.dataRoot, 'val');
   if (train.terms.length > 0) {
     if (!spec.teacherDir) throw new Error('distillation terms need a teacher (--teacher DIR, e.g. data/teacher)');
@@ -183,9 +201,26 @@ async function runLocked(
   hooks: { onStep?: (r: StepRecord, t: Trainer) => void; runInfo?: Record<string, unknown> }, log: (m: string) => void,
   warn: ((m: string) => void) | undefined,
 ): Promise<ExperimentResult> {
-  const trainFrames = await cachedFrames(spec.dataRoot, 'train', spec.downsample, spec.trainLimit);
+  const allTrain = await cachedFrames(spec.dataRoot, 'train', spec.downsample, spec.trainLimit);
+  const trainFrames = spec.holdout ? allTrain.slice(0, allTrain.length - spec.holdout) : allTrain;
   const scale = spec.scale ?? DEFAULT_SCALE_RANGE;
   const student = buildModel({ ...modelConfig(spec.model, spec.modelOverrides as never), seed: train.seed } as ModelConfig);
+  let initInfo: Record<string, unknown> | null = null;
+  if (spec.init) {
+    const pkg = loadModelPackage(spec.init);
+    const from = pkg.net.model.getWeights();
+    const to = student.model.getWeights();
+    if (from.length !== to.length || from.some((w, i) => w.shape.join('x') !== to[i].shape.join('x'))) {
+      pkg.net.model.dispose();
+      student.model.dispose();
+      throw new Error(`init (--init) ${spec.init}: its weights do not fit model '${spec.model}' (${from.length} vs ${to.length} tensors, or different shapes)`);
+    }
+    student.model.setWeights(from);
+    pkg.net.model.dispose();
+    const m = pkg.manifest as Record<string, unknown>;
+    initInfo = { configHash: m.configHash ?? null, stepsTrained: m.stepsTrained ?? null, createdAt: m.createdAt ?? null };
+    log(`student starts from ${spec.init} (${m.stepsTrained ?? '?'} steps)`);
+  }
   const teacher = train.terms.length ? cachedTeacher(spec.teacherDir!) : undefined;
   const terms = teacher ? buildTerms(train.terms, { student, teacher, seed: train.seed }) : [];
   const trainer = new Trainer({
@@ -199,8 +234,9 @@ async function runLocked(
       kind: teacher ? 'distill' : 'train',
       model: spec.model,
       teacherDir: spec.teacherDir ?? null,
-      data: { root: spec.dataRoot, downsample: spec.downsample, trainLimit: spec.trainLimit ?? null, valLimit: spec.valLimit ?? null, crop: spec.crop ?? null, scale, jitter: spec.jitter ?? false, trainFrames: trainFrames.length },
-      hashExtra: { model: spec.model, modelOverrides: spec.modelOverrides ?? null, data: [spec.downsample, spec.trainLimit ?? null, spec.crop ?? null, scale, spec.jitter ?? false], teacher: teacher ? readManifest(spec.teacherDir!).configHash ?? spec.teacherDir : null },
+      data: { root: spec.dataRoot, downsample: spec.downsample, trainLimit: spec.trainLimit ?? null, valLimit: spec.valLimit ?? null, holdout: spec.holdout ?? null, crop: spec.crop ?? null, scale, jitter: spec.jitter ?? false, trainFrames: trainFrames.length },
+      init: spec.init ? { dir: spec.init, ...initInfo } : null,
+      hashExtra: { model: spec.model, modelOverrides: spec.modelOverrides ?? null, data: [spec.downsample, spec.trainLimit ?? null, spec.crop ?? null, scale, spec.jitter ?? false, ...(spec.holdout ? [{ holdout: spec.holdout }] : [])], ...(initInfo ? { init: initInfo.configHash } : {}), teacher: teacher ? readManifest(spec.teacherDir!).configHash ?? spec.teacherDir : null },
       ...(hooks.runInfo ?? {}),
     },
     onStep: hooks.onStep,
@@ -219,10 +255,12 @@ async function runLocked(
       if (existing && recs.length === 0 && (existing as { step?: number }).step === trainer.step) {
         ev = existing as ExperimentResult['eval'];
       } else {
-        const valFrames = await cachedFrames(spec.dataRoot, 'val', spec.downsample, spec.valLimit);
-        const r = await evaluate(student, frameBatches(valFrames, 4), { classNames: [...CITYSCAPES_TRAIN_CLASSES] });
+        const evalFrames = spec.holdout
+          ? allTrain.slice(allTrain.length - spec.holdout)
+          : await cachedFrames(spec.dataRoot, 'val', spec.downsample, spec.valLimit);
+        const r = await evaluate(student, frameBatches(evalFrames, 4), { classNames: [...CITYSCAPES_TRAIN_CLASSES] });
         ev = { ...r, classNames: [...CITYSCAPES_TRAIN_CLASSES] };
-        trainer.run!.writeJSON('eval.json', { split: 'val', step: trainer.step, ...ev });
+        trainer.run!.writeJSON('eval.json', { split: spec.holdout ? `train-holdout (last ${spec.holdout} train frames)` : 'val', step: trainer.step, ...ev });
       }
     }
     const secs = recs.map((r) => r.seconds);

@@ -16,6 +16,14 @@ export const METHOD_PRESETS: Record<string, { description: string; terms: TermCo
   holistic: { description: 'holistic WGAN-GP term on logits, weight 0.1 (SKD)', terms: [{ method: 'holistic', on: 'logits', weight: 0.1 }] },
   'cwd-feature': { description: 'CWD on the feature map (1×1 aligner), T = 4, α = 3', terms: [{ method: 'cwd', on: 'feature', weight: 3, temperature: 4 }] },
   'cwd-logits': { description: 'CWD on the score map, T = 4, α = 3', terms: [{ method: 'cwd', on: 'logits', weight: 3, temperature: 4 }] },
+  'cwd-both': {
+    description: 'CWD on the feature map and on the score map (Table 2 last row), T = 4, α = 3 each',
+    terms: [{ method: 'cwd', on: 'feature', weight: 3, temperature: 4 }, { method: 'cwd', on: 'logits', weight: 3, temperature: 4 }],
+  },
+  'channel-mlp': {
+    description: 'channel-wise transformation (Liu et al. 2023): a 1×1-conv MLP on the student feature + MSE to the teacher feature, weight 1',
+    terms: [{ method: 'mse', on: 'feature', weight: 1, aligner: 'channel-mlp' }],
+  },
   // Table 4 ablation (normalisation × divergence on the feature map, weight 3, T = 4 where it applies)
   'abl-spatial-kl': { description: 'Table 4: spatial (per-pixel) softmax + KL on features', terms: [{ method: 'spatial-kl', on: 'feature', weight: 3, temperature: 4 }] },
   'abl-mse': { description: 'Table 4: no normalisation, MSE on features', terms: [{ method: 'mse', on: 'feature', weight: 3 }] },
@@ -24,8 +32,24 @@ export const METHOD_PRESETS: Record<string, { description: string; terms: TermCo
   'abl-channel-kl': { description: 'Table 4: channel softmax + KL on features (= CWD)', terms: [{ method: 'cwd', on: 'feature', weight: 3, temperature: 4 }] },
 };
 
+/**
+ * The term list of a method name: a preset name, optionally with `@WEIGHT`, which sets the weight (α) of
+ * every term of the preset (`at@100`, `cwd-both@1`). Weight searches and protocols with a tuned weight
+ * per method name their cells this way, so the weight is visible in every cell id and results table.
+ * @example methodPreset('cwd-feature@10') // [{method: 'cwd', on: 'feature', weight: 10, temperature: 4}]
+ */
 export function methodPreset(name: string): TermConfig[] {
-  const p = METHOD_PRESETS[name];
-  if (!p) throw new Error(`unknown method preset '${name}'; valid: ${Object.keys(METHOD_PRESETS).join(', ')}`);
-  return JSON.parse(JSON.stringify(p.terms)) as TermConfig[];
+  const at = name.lastIndexOf('@');
+  const base = at < 0 ? name : name.slice(0, at);
+  const p = METHOD_PRESETS[base];
+  if (!p) throw new Error(`unknown method preset '${base}'; valid: ${Object.keys(METHOD_PRESETS).join(', ')} (optionally with @WEIGHT, e.g. at@100)`);
+  const terms = JSON.parse(JSON.stringify(p.terms)) as TermConfig[];
+  if (at >= 0) {
+    const w = name.slice(at + 1);
+    const weight = Number(w);
+    if (!/^[0-9.eE+-]+$/.test(w) || !Number.isFinite(weight) || weight < 0) throw new Error(`method '${name}': the weight after @ must be a finite number >= 0, got '${w}'`);
+    if (terms.length === 0) throw new Error(`method '${name}': preset '${base}' has no distillation term to weight`);
+    for (const t of terms) t.weight = weight;
+  }
+  return terms;
 }
