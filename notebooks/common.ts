@@ -197,7 +197,7 @@ function sameTerms(a: string, b: string): boolean {
 }
 
 /** The committed research result (data/results, a merged CLI sweep over methods × seeds), if present. */
-export const RESEARCH_RESULTS = 'data/results/b400-results.json';
+export const RESEARCH_RESULTS = 'data/results/b400/b400-results.json';
 
 export interface MethodSummary {
   method: string;

@@ -356,6 +356,7 @@ export const COMMANDS: Record<string, Command> = {
       'allow-missing': { type: 'bool', help: 'exit 0 even when cells are missing' },
       from: { type: 'list', help: 'pool these results folders (sweep --results) and/or merged results.json files', meta: 'A,B' },
       out: { type: 'string', help: 'with --from: output prefix (writes PREFIX.json, PREFIX.csv, PREFIX.md)', meta: 'PREFIX' },
+      'best-weights': { type: 'bool', help: 'with --from: also pick each preset\'s best preset@WEIGHT row (highest mean; ties: smaller weight), write PREFIX-best.json and print the methods as a list for sweep --methods' },
     },
     async run(o) {
       if (o.from !== undefined) {
@@ -365,6 +366,16 @@ export const COMMANDS: Record<string, Command> = {
         const w = writePooled(p, String(o.out));
         console.log(pooledMarkdown(p));
         console.log(`pooled ${p.rows.reduce((a, r) => a + r.n, 0)} cell(s) of protocol ${p.protocol} -> ${w.json}, ${w.csv}, ${w.md}`);
+        if (o.bestWeights) {
+          const { bestWeights } = require('../train/results') as typeof import('../train/results');
+          const { writeFileAtomic } = require('../train/checkpoint') as typeof import('../train/checkpoint');
+          const best = bestWeights(p);
+          if (Object.keys(best).length === 0) throw new Error('merge --best-weights: no row is named preset@WEIGHT');
+          const file = `${o.out}-best.json`;
+          writeFileAtomic(file, JSON.stringify(best, null, 2) + '\n');
+          for (const [k, v] of Object.entries(best)) console.log(`  ${k}: ${v.tried.map(([w, m]) => `${w} -> ${(100 * m).toFixed(2)}`).join(', ')}; best ${v.method}`);
+          console.log(`best weights -> ${file}\nmethods: ${Object.values(best).map((v) => v.method).join(',')}`);
+        }
         return;
       }
       if (!o.name) throw new UsageError('merge: --name is required (or --from to pool results folders)');

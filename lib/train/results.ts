@@ -185,11 +185,34 @@ export function poolResults(sources: string[], o: { allowMixedProtocols?: boolea
   return { protocol: protocols.join('+'), sources, classNames, rows };
 }
 
+/**
+ * The weight search's rule (data/results/README.md): for each preset, the `preset@WEIGHT` row with the
+ * highest mean mIoU wins; on an exact tie the smaller weight. Rows whose method has no `@` are ignored.
+ * Returns `{preset: {method: 'preset@WEIGHT', mean, tried: [[weight, mean], …]}}`.
+ * @example bestWeights(poolResults(['data/results/r2-search'])).at.method // e.g. 'at@1000'
+ */
+export function bestWeights(p: Pooled): Record<string, { method: string; weight: number; mean: number; tried: [number, number][] }> {
+  const out: Record<string, { method: string; weight: number; mean: number; tried: [number, number][] }> = {};
+  for (const r of p.rows) {
+    const m = String(r.params.method ?? '');
+    const at = m.lastIndexOf('@');
+    if (at < 0 || Object.keys(r.params).length !== 1) continue;
+    const base = m.slice(0, at);
+    const weight = Number(m.slice(at + 1));
+    const cur = out[base] ?? { method: m, weight, mean: r.mean, tried: [] };
+    cur.tried.push([weight, r.mean]);
+    if (r.mean > cur.mean || (r.mean === cur.mean && weight < cur.weight)) Object.assign(cur, { method: m, weight, mean: r.mean });
+    out[base] = cur;
+  }
+  for (const v of Object.values(out)) v.tried.sort((a, b) => a[0] - b[0]);
+  return out;
+}
+
 const pct = (v: number, d = 2): string => (Number.isFinite(v) ? (100 * v).toFixed(d) : '—');
 
 /** The pooled rows as a markdown table (percent). */
 export function pooledMarkdown(p: Pooled): string {
-  const lines = ['| method | n | seeds | val mIoU (%) mean ± std | per seed | Δ vs baseline | s/step |', '|---|---|---|---|---|---|---|'];
+  const lines = ['| method | n | seeds | mIoU (%) mean ± std | per seed | Δ vs baseline | s/step |', '|---|---|---|---|---|---|---|'];
   for (const r of p.rows) {
     lines.push(`| ${r.label} | ${r.n} | ${r.seeds.join(',')} | ${pct(r.mean)}${r.n > 1 ? ` ± ${pct(r.std)}` : ''} | ${r.mIoU.map((v) => pct(v)).join(', ')} | ${r.params.method === 'baseline' ? '' : Number.isFinite(r.delta) ? `${r.delta >= 0 ? '+' : ''}${pct(r.delta)}` : '—'} | ${r.meanStepSeconds.toFixed(3)} |`);
   }

@@ -11,7 +11,7 @@ import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../lib/backend';
 import { runSweep, SweepSpec } from '../../lib/train/sweep';
-import { poolResults, protocolOf, writePooled, cellFileName } from '../../lib/train/results';
+import { bestWeights, poolResults, protocolOf, writePooled, cellFileName } from '../../lib/train/results';
 import { main } from '../../lib/cli/main';
 import { capture, tinyDataset } from '../cli/fixtures';
 
@@ -92,6 +92,23 @@ test('pooling: Δ vs baseline, per-class std over seeds, mixed protocols refused
   assert.throws(() => poolResults([dir]), /mix 2 protocols \(P1, P2\)/);
   fs.writeFileSync(path.join(dir, 'other.json'), '{oops');
   assert.throws(() => poolResults([dir]), /other\.json: not valid JSON/);
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+test('bestWeights: per preset the @WEIGHT row with the highest mean wins, ties go to the smaller weight', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cd-best-'));
+  const cell = (method: string, m: number) => ({
+    index: 0, id: `method=${method},seed=100`, params: { method, 'train.seed': 100 }, mIoU: m, perClassIoU: [m],
+    classNames: ['a'], steps: 1, trainSeconds: 1, meanStepSeconds: 0.5, runDir: 'x', protocol: 'P', sweep: 's', finishedAt: '',
+  });
+  const cells = [cell('baseline', 0.4), cell('at@1000', 0.41), cell('at@10000', 0.35), cell('at@100000', 0.2),
+    cell('cwd-feature@0.3', 0.45), cell('cwd-feature@3', 0.45), cell('cwd-feature@30', 0.44)];
+  for (const c of cells) fs.writeFileSync(path.join(dir, cellFileName(c.id)), JSON.stringify(c));
+  const best = bestWeights(poolResults([dir]));
+  assert.equal(Object.keys(best).sort(), ['at', 'cwd-feature']);
+  assert.is(best.at.method, 'at@1000');
+  assert.equal(best.at.tried, [[1000, 0.41], [10000, 0.35], [100000, 0.2]]);
+  assert.is(best['cwd-feature'].method, 'cwd-feature@0.3', 'tie: the smaller weight');
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
