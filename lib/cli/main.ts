@@ -431,7 +431,8 @@ export const COMMANDS: Record<string, Command> = {
       teacher: DISTILL_OPTIONS.teacher,
       runs: TRAIN_OPTIONS.runs,
       student: { type: 'string', help: 'student preset', meta: 'PRESET' },
-      method: { type: 'string', help: 'distillation preset of the second student (default cwd-feature)' },
+      method: { type: 'string', help: 'distillation preset of the second student, optionally preset@WEIGHT (default: cwd-feature at the weight protocol r2 selected, data/results/r2-search/table-best.json)' },
+      init: { type: 'string', help: 'model package that starts both students, or none for a random init (default: data/student-init, as protocol r2)', meta: 'DIR' },
       iters: { type: 'int', min: 1, help: 'steps per student (default: the measured <10 min budget)' },
       batch: { type: 'int', min: 1, help: 'batch size' },
       crop: { type: 'string', help: 'training crop HxW, or none', meta: 'HxW' },
@@ -796,8 +797,8 @@ async function predictCommand(o: Record<string, unknown>, argv: string[] = []): 
 }
 
 async function demoCommand(o: Record<string, unknown>): Promise<void> {
-  const { defaultDemoOptions, validateDemo, runDemo } = require('../train/demo') as typeof import('../train/demo');
-  const { METHOD_PRESETS } = require('../train/presets') as typeof import('../train/presets');
+  const { defaultDemoOptions, demoMethod, validateDemo, runDemo } = require('../train/demo') as typeof import('../train/demo');
+  const { METHOD_PRESETS, methodPreset } = require('../train/presets') as typeof import('../train/presets');
   const d = defaultDemoOptions();
   const t0 = Date.now();
   const opts = {
@@ -806,10 +807,14 @@ async function demoCommand(o: Record<string, unknown>): Promise<void> {
     student: String(o.student ?? d.student), iters: (o.iters as number | undefined) ?? d.iters, batchSize: (o.batch as number | undefined) ?? d.batchSize,
     crop: o.crop !== undefined ? (String(o.crop) === 'none' ? undefined : parseSize('demo', 'crop', o.crop)) : d.crop,
     seed: (o.seed as number | undefined) ?? d.seed, method: String(o.method ?? d.method), valLimit: o.valLimit as number | undefined,
+    init: o.init === undefined ? d.init : String(o.init) === 'none' ? undefined : String(o.init),
   };
-  if (!(opts.method in METHOD_PRESETS) || opts.method === 'baseline') {
-    throw new UsageError(`demo: --method must be a distillation preset: ${Object.keys(METHOD_PRESETS).filter((m) => m !== 'baseline').join(', ')}`);
+  try {
+    if (methodPreset(opts.method).length === 0) throw new Error('baseline has no distillation term');
+  } catch (e) {
+    throw new UsageError(`demo: --method must be a distillation preset, optionally with @WEIGHT (${(e as Error).message}): ${Object.keys(METHOD_PRESETS).filter((m) => m !== 'baseline').join(', ')}`);
   }
+  if (o.method === undefined) console.error(`demo: method ${opts.method}: ${demoMethod().why}`);
   if (!fs.existsSync(path.join(opts.teacherDir, 'manifest.json'))) {
     throw new UsageError(`demo: no teacher package in ${opts.teacherDir} (manifest.json missing): the repository ships one in data/teacher; or train one with train-teacher --export ${opts.teacherDir}`);
   }
@@ -829,8 +834,8 @@ async function demoCommand(o: Record<string, unknown>): Promise<void> {
     { name: `+${report.distilled.method}`, eval: { perClassIoU: report.distilled.perClassIoU, mIoU: report.distilled.mIoU, classNames: report.classNames } },
   ]));
   const t = report.teacher.recordedValMIoU;
-  console.log(`\nteacher ${opts.teacherDir}: val mIoU ${(100 * report.teacher.mIoU).toFixed(2)} on these frames (its manifest records ${t === null ? 'n/a' : (100 * t).toFixed(2)} at its own resolution)`);
-  console.log(`student ${opts.student}, ${opts.iters} steps x batch ${opts.batchSize}, seed ${opts.seed}, backend ${backend}`);
+  console.log(`\nteacher ${opts.teacherDir}: val mIoU ${(100 * report.teacher.mIoU).toFixed(2)} on these frames, ${report.teacher.source} (its manifest records ${t === null ? 'n/a' : (100 * t).toFixed(2)})`);
+  console.log(`students ${opts.student} from ${opts.init ?? 'a random init'}, ${opts.iters} steps x batch ${opts.batchSize}, crop ${opts.crop ? opts.crop.join('x') : 'none'}, seed ${opts.seed}, backend ${backend}`);
   const diff = 100 * report.mIoUDifference;
   console.log(`mIoU: baseline ${(100 * report.baseline.mIoU).toFixed(2)}, +${report.distilled.method} ${(100 * report.distilled.mIoU).toFixed(2)}, difference ${diff >= 0 ? '+' : ''}${diff.toFixed(2)} (one seed)`);
   const sp = report.spread;

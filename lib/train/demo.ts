@@ -1,8 +1,13 @@
 /**
  * The main job (`npm run demo`): on a fresh clone, generate the synthetic data if absent, load the
  * shipped teacher (data/teacher), train the baseline student and the CWD student with the same seed
- * and budget, print per-class IoU of both and the mIoU difference, write runs/demo/ (report.json,
- * miou.svg, and the two run folders).
+ * and budget, print per-class IoU of the teacher and both students and the mIoU difference, say where
+ * the seed-averaged result lives and whether this single run's difference is within the seed spread,
+ * and write runs/demo/ (report.json, miou.svg, and the two run folders).
+ *
+ * The demo is one cell pair of research protocol r2 (data/results/README.md): the same student init,
+ * budget, crop and optimiser, and CWD at the weight the protocol's search selected
+ * (data/results/r2-search/table-best.json), so its single run can be read against the r2 table.
  */
 import * as fs from 'fs';
 import * as path from 'path';
@@ -27,27 +32,48 @@ export interface DemoOptions {
   seed: number;
   lr: number;
   optimizer: 'sgd' | 'adam';
-  /** METHOD_PRESETS name of the distilled student. */
+  /** Method name of the distilled student (a preset, optionally `preset@WEIGHT`). */
   method: string;
+  /** Model package that starts both students (protocol r2: data/student-init); undefined: random init. */
+  init?: string;
+  /** Random scale range of the augmentation. */
+  scale: [number, number];
   valLimit?: number;
   /** Pooled seed-averaged results (`merge --from … --out PREFIX` → PREFIX.json) of the demo's protocol. */
   resultsTable: string;
 }
 
-/** The demo budget: sized to finish in under 10 minutes on a 2-core CPU (see README / report). */
+/** Where protocol r2 stores its weight search's choice per preset (`merge --best-weights`). */
+export const R2_BEST_WEIGHTS = path.join('data', 'results', 'r2-search', 'table-best.json');
+
+/**
+ * The CWD method of the demo: `cwd-feature@α*` with α* the r2 search's choice, or the preset's own α = 3
+ * when no search result is committed (then `why` says so, and the caller prints it).
+ */
+export function demoMethod(bestWeights = R2_BEST_WEIGHTS): { method: string; why: string } {
+  if (fs.existsSync(bestWeights)) {
+    const b = JSON.parse(fs.readFileSync(bestWeights, 'utf8')) as Record<string, { method?: string; weight?: number }>;
+    if (b['cwd-feature']?.method) return { method: b['cwd-feature'].method, why: `weight ${b['cwd-feature'].weight} chosen by protocol r2's search (${bestWeights})` };
+  }
+  return { method: 'cwd-feature', why: `the preset's weight 3 (the paper's): ${bestWeights} does not exist yet` };
+}
+
+/** The demo budget (protocol r2's cell budget): about 3–6 minutes on a 2-core CPU (see README / report). */
 export function defaultDemoOptions(): DemoOptions {
   return {
     dataRoot: path.join('data', 'synthetic-cityscapes'), teacherDir: path.join('data', 'teacher'), runsDir: 'runs',
-    student: 'student-r18', iters: 400, batchSize: 4, crop: [128, 128], downsample: 2, seed: 0, lr: 0.002, optimizer: 'adam',
-    method: 'cwd-feature', resultsTable: path.join('data', 'results', 'demo-table.json'),
+    student: 'student-r18', init: path.join('data', 'student-init'), iters: 300, batchSize: 4, crop: [128, 128], scale: [0.5, 2],
+    downsample: 1, seed: 0, lr: 0.001, optimizer: 'adam',
+    method: demoMethod().method, resultsTable: path.join('data', 'results', 'r2-table.json'),
   };
 }
 
 export function demoSpecs(o: DemoOptions): { baseline: ExperimentSpec; distilled: ExperimentSpec } {
   const common = {
-    runsDir: o.runsDir, dataRoot: o.dataRoot, downsample: o.downsample, crop: o.crop, model: o.student, valLimit: o.valLimit, fresh: true,
+    runsDir: o.runsDir, dataRoot: o.dataRoot, downsample: o.downsample, crop: o.crop, scale: o.scale, model: o.student, init: o.init, valLimit: o.valLimit, fresh: true,
   };
   const train = { iters: o.iters, batchSize: o.batchSize, seed: o.seed, lr: o.lr, optimizer: { type: o.optimizer, weightDecay: o.optimizer === 'adam' ? 0 : 5e-4 }, checkpointEvery: 0, logEvery: 10 };
+  if (o.method === 'baseline' || methodPreset(o.method).length === 0) throw new Error(`demo: the method must be a distillation preset (e.g. cwd-feature or cwd-feature@10), got '${o.method}'`);
   return {
     baseline: { ...common, name: 'demo/baseline', train: { ...train, terms: [] } },
     distilled: { ...common, name: `demo/${o.method}`, teacherDir: o.teacherDir, train: { ...train, terms: methodPreset(o.method) } },
@@ -56,7 +82,7 @@ export function demoSpecs(o: DemoOptions): { baseline: ExperimentSpec; distilled
 
 export interface DemoReport {
   options: DemoOptions;
-  teacher: { dir: string; recordedValMIoU: number | null; mIoU: number; perClassIoU: number[] };
+  teacher: { dir: string; recordedValMIoU: number | null; mIoU: number; perClassIoU: number[]; source: string };
   classNames: string[];
   baseline: { mIoU: number; perClassIoU: number[]; trainSeconds: number; meanStepSeconds: number };
   distilled: { method: string; mIoU: number; perClassIoU: number[]; trainSeconds: number; meanStepSeconds: number };
@@ -115,12 +141,21 @@ export async function runDemo(
   }
   const [b, d] = results;
   if (!b.eval || !d.eval) throw new Error('demo: evaluation missing');
-  // the teacher on the same val frames at the same resolution as the students
-  const valFrames = await cachedFrames(o.dataRoot, 'val', o.downsample, o.valLimit);
-  const t = await evaluate(cachedTeacher(o.teacherDir), frameBatches(valFrames, 4), { classNames: [...CITYSCAPES_TRAIN_CLASSES] });
+  // the teacher on the same val frames at the same resolution as the students: its recorded numbers when
+  // they were measured on exactly these frames, else evaluated here
+  let t: { mIoU: number; perClassIoU: number[] };
+  let source: string;
+  if (teacherRecordFits(manifest, o)) {
+    t = { mIoU: manifest.valMIoU as number, perClassIoU: manifest.valPerClassIoU as number[] };
+    source = `recorded in ${path.join(o.teacherDir, 'manifest.json')} (the same ${manifest.valImages} val frames at downsample ${o.downsample}; test/train/teacher.test.ts reproduces it)`;
+  } else {
+    const valFrames = await cachedFrames(o.dataRoot, 'val', o.downsample, o.valLimit);
+    t = await evaluate(cachedTeacher(o.teacherDir), frameBatches(valFrames, 4), { classNames: [...CITYSCAPES_TRAIN_CLASSES] });
+    source = 'evaluated on these val frames';
+  }
   const report: DemoReport = {
     options: o,
-    teacher: { dir: o.teacherDir, recordedValMIoU: (manifest.valMIoU as number | undefined) ?? null, mIoU: t.mIoU, perClassIoU: t.perClassIoU },
+    teacher: { dir: o.teacherDir, recordedValMIoU: (manifest.valMIoU as number | undefined) ?? null, mIoU: t.mIoU, perClassIoU: t.perClassIoU, source },
     classNames: [...CITYSCAPES_TRAIN_CLASSES],
     baseline: { mIoU: b.eval.mIoU, perClassIoU: b.eval.perClassIoU, trainSeconds: b.trainSeconds, meanStepSeconds: b.meanStepSeconds },
     distilled: { method: o.method, mIoU: d.eval.mIoU, perClassIoU: d.eval.perClassIoU, trainSeconds: d.trainSeconds, meanStepSeconds: d.meanStepSeconds },
@@ -135,6 +170,22 @@ export async function runDemo(
   fs.writeFileSync(path.join(dir, 'miou.svg'), await demoChart(report));
   results.forEach((r) => r.student.model.dispose());
   return report;
+}
+
+/**
+ * Whether the teacher's recorded val numbers were measured on exactly the demo's val frames: the same
+ * synthetic generator version and options, all val frames, the same downsample.
+ */
+export function teacherRecordFits(manifest: Record<string, unknown>, o: Pick<DemoOptions, 'dataRoot' | 'downsample' | 'valLimit'>): boolean {
+  const data = manifest.data as { downsample?: number } | undefined;
+  const ds = manifest.dataset as { version?: number; options?: Record<string, unknown> } | undefined;
+  if (o.valLimit !== undefined || !data || data.downsample !== o.downsample || !ds?.options) return false;
+  if (!Array.isArray(manifest.valPerClassIoU) || typeof manifest.valMIoU !== 'number' || manifest.valMIoU !== manifest.valMIoU) return false;
+  const sm = path.join(o.dataRoot, 'synthetic-cityscapes.json');
+  if (!fs.existsSync(sm)) return false;
+  const here = JSON.parse(fs.readFileSync(sm, 'utf8')) as { version?: number; options?: Record<string, unknown> };
+  const keys = ['seed', 'train', 'val', 'width', 'height', 'cities'];
+  return here.version === ds.version && keys.every((k) => here.options?.[k] === ds.options?.[k]);
 }
 
 /** Per-class IoU bars of both students (vega-lite via lib/viz). */
