@@ -361,6 +361,9 @@ export const COMMANDS: Record<string, Command> = {
     async run(o) {
       if (o.from !== undefined) {
         if (o.out === undefined) throw new UsageError('merge: --from needs --out PREFIX');
+        const outDir = path.resolve(path.dirname(String(o.out)));
+        const inside = (o.from as string[]).find((f) => fs.existsSync(f) && fs.statSync(f).isDirectory() && path.resolve(f) === outDir);
+        if (inside) throw new UsageError(`merge: --out ${o.out} would write into the results folder ${inside}, which must hold only cell files: choose a prefix outside it (e.g. ${path.join(path.dirname(path.resolve(inside)), path.basename(inside))}-table)`);
         const { poolResults, writePooled, pooledMarkdown } = require('../train/results') as typeof import('../train/results');
         const p = poolResults((o.from as string[]).map(String));
         const w = writePooled(p, String(o.out));
@@ -431,7 +434,7 @@ export const COMMANDS: Record<string, Command> = {
       teacher: DISTILL_OPTIONS.teacher,
       runs: TRAIN_OPTIONS.runs,
       student: { type: 'string', help: 'student preset', meta: 'PRESET' },
-      method: { type: 'string', help: 'distillation preset of the second student, optionally preset@WEIGHT (default: cwd-feature at the weight protocol r2 selected, data/results/r2-search/table-best.json)' },
+      method: { type: 'string', help: 'distillation preset of the second student, optionally preset@WEIGHT (default: cwd-feature at the weight protocol r2 selected, data/results/r2-search-table-best.json)' },
       init: { type: 'string', help: 'model package that starts both students, or none for a random init (default: data/student-init, as protocol r2)', meta: 'DIR' },
       iters: { type: 'int', min: 1, help: 'steps per student (default: the measured <10 min budget)' },
       batch: { type: 'int', min: 1, help: 'batch size' },

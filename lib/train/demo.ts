@@ -7,7 +7,7 @@
  *
  * The demo is one cell pair of research protocol r2 (data/results/README.md): the same student init,
  * budget, crop and optimiser, and CWD at the weight the protocol's search selected
- * (data/results/r2-search/table-best.json), so its single run can be read against the r2 table.
+ * (data/results/r2-search-table-best.json), so its single run can be read against the r2 table.
  */
 import * as fs from 'fs';
 import * as path from 'path';
@@ -44,7 +44,7 @@ export interface DemoOptions {
 }
 
 /** Where protocol r2 stores its weight search's choice per preset (`merge --best-weights`). */
-export const R2_BEST_WEIGHTS = path.join('data', 'results', 'r2-search', 'table-best.json');
+export const R2_BEST_WEIGHTS = path.join('data', 'results', 'r2-search-table-best.json');
 
 /**
  * The CWD method of the demo: `cwd-feature@α*` with α* the r2 search's choice, or the preset's own α = 3

@@ -127,7 +127,14 @@ function loadSource(src: string): StoredCellResult[] {
   if (!fs.existsSync(src)) throw new Error(`pool: ${src} does not exist`);
   if (fs.statSync(src).isDirectory()) {
     return fs.readdirSync(src).filter((f) => f.endsWith('.json') && f !== 'protocol.json').sort()
-      .map((f) => readJSONNamed<StoredCellResult>(path.join(src, f)));
+      .map((f) => {
+        const file = path.join(src, f);
+        const r = readJSONNamed<StoredCellResult>(file);
+        if (typeof r !== 'object' || r === null || typeof r.id !== 'string' || typeof r.params !== 'object' || typeof r.protocol !== 'string') {
+          throw new Error(`pool: ${file} is not a cell result (no id, params and protocol): a results folder holds only cell files and protocol.json; write pooled tables outside it (merge --out PREFIX)`);
+        }
+        return r;
+      });
   }
   const j = readJSONNamed<{ results?: StoredCellResult[]; protocol?: string }>(src);
   if (!Array.isArray(j.results)) throw new Error(`pool: ${src} is neither a results folder nor a merged results.json (no "results" list)`);

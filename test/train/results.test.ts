@@ -90,6 +90,8 @@ test('pooling: Δ vs baseline, per-class std over seeds, mixed protocols refused
   assert.match(fs.readFileSync(w.md, 'utf8'), /\| cwd \| 3 \| 0,1,2 \| 60.00 ± 10.00 \| 50.00, 60.00, 70.00 \| \+30.00 \|/);
   fs.writeFileSync(path.join(dir, 'other.json'), JSON.stringify(cell('cwd', 5, 0.1, [0, 0], 'P2')));
   assert.throws(() => poolResults([dir]), /mix 2 protocols \(P1, P2\)/);
+  fs.writeFileSync(path.join(dir, 'other.json'), JSON.stringify({ protocol: 'P1', rows: [] }));
+  assert.throws(() => poolResults([dir]), /other\.json is not a cell result .*write pooled tables outside it/);
   fs.writeFileSync(path.join(dir, 'other.json'), '{oops');
   assert.throws(() => poolResults([dir]), /other\.json: not valid JSON/);
   fs.rmSync(dir, { recursive: true, force: true });
