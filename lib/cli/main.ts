@@ -434,7 +434,7 @@ export const COMMANDS: Record<string, Command> = {
       teacher: DISTILL_OPTIONS.teacher,
       runs: TRAIN_OPTIONS.runs,
       student: { type: 'string', help: 'student preset', meta: 'PRESET' },
-      method: { type: 'string', help: 'distillation preset of the second student, optionally preset@WEIGHT (default: cwd-feature at the weight protocol r2 selected, data/results/r2-search-table-best.json)' },
+      method: { type: 'string', help: 'distillation preset of the second student, optionally preset@WEIGHT (default: cwd-logits, CWD on the score map, at the weight protocol r2 selected, data/results/r2-search-table-best.json)' },
       init: { type: 'string', help: 'model package that starts both students, or none for a random init (default: data/student-init, as protocol r2)', meta: 'DIR' },
       iters: { type: 'int', min: 1, help: 'steps per student (default: the measured <10 min budget)' },
       batch: { type: 'int', min: 1, help: 'batch size' },

@@ -15,10 +15,10 @@ const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'cd-demo-'));
 test('demoMethod: the search file decides the weight; without it the preset weight, and it says why', () => {
   const dir = tmp();
   const f = path.join(dir, 'best.json');
-  assert.equal(demoMethod(f).method, 'cwd-feature');
+  assert.equal(demoMethod(f).method, 'cwd-logits');
   assert.match(demoMethod(f).why, /does not exist yet/);
-  fs.writeFileSync(f, JSON.stringify({ 'cwd-feature': { method: 'cwd-feature@0.3', weight: 0.3 }, at: { method: 'at@1000', weight: 1000 } }));
-  assert.equal(demoMethod(f), { method: 'cwd-feature@0.3', why: `weight 0.3 chosen by protocol r2's search (${f})` });
+  fs.writeFileSync(f, JSON.stringify({ 'cwd-logits': { method: 'cwd-logits@0.3', weight: 0.3 }, 'cwd-feature': { method: 'cwd-feature@3', weight: 3 } }));
+  assert.equal(demoMethod(f), { method: 'cwd-logits@0.3', why: `weight 0.3 chosen by protocol r2's search (${f})` });
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
