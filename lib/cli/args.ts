@@ -16,6 +16,11 @@ export interface OptSpec {
   gt?: number;
   /** Value placeholder in help. */
   meta?: string;
+  /**
+   * The default that --help shows when the command (not the parser) applies it, e.g. a train-config
+   * field whose default comes from lib/train/config.ts only when neither the flag nor --config sets it.
+   */
+  shown?: unknown;
 }
 
 export type OptSpecs = Record<string, OptSpec>;
@@ -114,7 +119,8 @@ export function formatHelp(command: string, summary: string, specs: OptSpecs, us
   const lines = [`Usage: channel-distill ${command} ${usage ?? '[options]'}`, '', summary, '', 'Options:'];
   for (const [name, s] of Object.entries(specs)) {
     const meta = s.type === 'bool' ? '' : ` ${s.meta ?? s.type.toUpperCase()}`;
-    const def = s.default !== undefined && s.type !== 'bool' ? ` (default: ${Array.isArray(s.default) ? s.default.join(',') : JSON.stringify(s.default)})` : '';
+    const def = s.shown !== undefined ? ` (default: ${typeof s.shown === 'string' ? s.shown : JSON.stringify(s.shown)})`
+      : s.default !== undefined && s.type !== 'bool' ? ` (default: ${Array.isArray(s.default) ? s.default.join(',') : JSON.stringify(s.default)})` : '';
     const choices = s.choices ? ` [${s.choices.join('|')}]` : '';
     lines.push(`  --${name}${meta}`.padEnd(30) + ` ${s.help}${choices}${def}`);
   }

@@ -14,6 +14,8 @@ import { readManifest } from './model-package';
 import { methodPreset } from './presets';
 import type { StepRecord, Trainer } from './trainer';
 import { writeFileAtomic } from './checkpoint';
+import { EXPERIMENT_DEFAULTS, optimizerFor } from './config';
+import { DEMO_RECIPE } from './recipes';
 
 export interface DemoOptions {
   dataRoot: string;
@@ -34,12 +36,12 @@ export interface DemoOptions {
   resultsTable: string;
 }
 
-/** The demo budget: sized to finish in under 10 minutes on a 2-core CPU (see README / report). */
+/** The demo budget (lib/train/recipes.ts DEMO_RECIPE): sized to finish in under 10 minutes on a 2-core CPU (see README / report). */
 export function defaultDemoOptions(): DemoOptions {
   return {
-    dataRoot: path.join('data', 'synthetic-cityscapes'), teacherDir: path.join('data', 'teacher'), runsDir: 'runs',
-    student: 'student-r18', iters: 400, batchSize: 4, crop: [128, 128], downsample: 2, seed: 0, lr: 0.002, optimizer: 'adam',
-    method: 'cwd-feature', resultsTable: path.join('data', 'results', 'demo-table.json'),
+    dataRoot: EXPERIMENT_DEFAULTS.dataRoot, teacherDir: EXPERIMENT_DEFAULTS.teacherDir, runsDir: EXPERIMENT_DEFAULTS.runsDir,
+    ...DEMO_RECIPE, crop: DEMO_RECIPE.crop ? [...DEMO_RECIPE.crop] : undefined,
+    resultsTable: path.join('data', 'results', 'demo-table.json'),
   };
 }
 
@@ -47,7 +49,7 @@ export function demoSpecs(o: DemoOptions): { baseline: ExperimentSpec; distilled
   const common = {
     runsDir: o.runsDir, dataRoot: o.dataRoot, downsample: o.downsample, crop: o.crop, model: o.student, valLimit: o.valLimit, fresh: true,
   };
-  const train = { iters: o.iters, batchSize: o.batchSize, seed: o.seed, lr: o.lr, optimizer: { type: o.optimizer, weightDecay: o.optimizer === 'adam' ? 0 : 5e-4 }, checkpointEvery: 0, logEvery: 10 };
+  const train = { iters: o.iters, batchSize: o.batchSize, seed: o.seed, lr: o.lr, optimizer: optimizerFor(o.optimizer), checkpointEvery: 0, logEvery: 10 };
   return {
     baseline: { ...common, name: 'demo/baseline', train: { ...train, terms: [] } },
     distilled: { ...common, name: `demo/${o.method}`, teacherDir: o.teacherDir, train: { ...train, terms: methodPreset(o.method) } },

@@ -41,9 +41,11 @@ export function readManifest(dir: string): ModelManifest {
   return readJSONFile<ModelManifest>(file, 'model package manifest');
 }
 
-/** Rebuild the network from the manifest's config and load its weights (dequantised to float32). */
-export function loadModelPackage(dir: string): { net: SegmentationNet; manifest: ModelManifest } {
-  const manifest = readManifest(dir);
+/**
+ * Rebuild the network from the manifest's config and load its weights (dequantised to float32).
+ * `manifest`: the package's manifest when the caller has read it already (it is not read again).
+ */
+export function loadModelPackage(dir: string, manifest: ModelManifest = readManifest(dir)): { net: SegmentationNet; manifest: ModelManifest } {
   const artifacts = readModelArtifacts(dir);
   const bad = nonFiniteStored(artifacts.weightSpecs ?? [], artifacts.weightData as ArrayBuffer);
   if (bad.count > 0) {
