@@ -181,8 +181,7 @@ async function agreement(): Promise<Record<string, unknown>[]> {
 async function kdAgreement(): Promise<Record<string, unknown>> {
   const name = 'KD training step ×2, student-r18 ← teacher 64×64×1: losses and weight updates';
   try {
-    const { api, why } = loadTraining();
-    if (!api) throw new Error(why);
+    const api = loadTraining();
     const { setup } = defaultSetup('paper');
     const run = async (backend: string) => {
       await tf.setBackend(backend);
@@ -217,8 +216,7 @@ async function kdAgreement(): Promise<Record<string, unknown>> {
 
 // ------------------------------------------------------------------------------ step times -----
 async function stepTimes(sizes: [number, number, number][], steps: number, budgetS: number): Promise<Record<string, unknown>[]> {
-  const { api, why } = loadTraining();
-  if (!api) throw new Error(why);
+  const api = loadTraining();
   const { setup } = defaultSetup('paper');
   await tf.setBackend('webgpu');
   const rows: Record<string, unknown>[] = [];
