@@ -32,12 +32,14 @@ import { formatCityscapesScores, formatIoUTable } from '../viz/iou-table';
 export const PROJECT_ROOT = path.resolve(__dirname, '..', '..');
 const TRAIN_DEFAULTS = defaultTrainConfig();
 const SYNTHETIC = defaultSyntheticOptions();
+/** The synthetic set that the data root resolver uses (lib/cityscapes DEFAULT_SYNTHETIC_ROOT), as a path from here. */
+const DEFAULT_DATA = path.relative(process.cwd(), SYNTHETIC.out) || '.';
 
 /** Options shared by the training commands. */
 export const TRAIN_OPTIONS: OptSpecs = {
   name: { type: 'string', help: 'run name: results go to <runs>/<name>/ (an existing run with the same config resumes)', meta: 'NAME', shown: '<command>-<model>' },
   runs: { type: 'string', help: 'folder of run folders', default: EXPERIMENT_DEFAULTS.runsDir, meta: 'DIR' },
-  data: { type: 'string', help: 'dataset root in the Cityscapes layout', meta: 'DIR', shown: `$CITYSCAPES_ROOT, else the synthetic set ${EXPERIMENT_DEFAULTS.dataRoot}, generated when absent` },
+  data: { type: 'string', help: 'dataset root in the Cityscapes layout', meta: 'DIR', shown: `$CITYSCAPES_ROOT, else the synthetic set ${DEFAULT_DATA}, generated when absent` },
   downsample: { type: 'int', min: 1, help: 'shrink frames by this integer factor (2: 512x256 -> 256x128)', default: EXPERIMENT_DEFAULTS.downsample },
   'train-limit': { type: 'int', min: 1, help: 'use only the first N train frames' },
   'val-limit': { type: 'int', min: 1, help: 'evaluate on the first N val frames' },
@@ -256,7 +258,7 @@ export const COMMANDS: Record<string, Command> = {
   data: {
     summary: 'Generate the synthetic Cityscapes-layout dataset (skipped when it exists unless --force); the one entry point of data generation (npm run data).',
     options: {
-      out: { type: 'string', help: 'output root', default: EXPERIMENT_DEFAULTS.dataRoot, meta: 'DIR' },
+      out: { type: 'string', help: 'output root', default: DEFAULT_DATA, meta: 'DIR' },
       seed: { type: 'int', min: 0, help: 'master seed (the output is a pure function of the options)', default: SYNTHETIC.seed },
       train: { type: 'int', min: 1, help: 'train frames', default: SYNTHETIC.train },
       val: { type: 'int', min: 1, help: 'val frames', default: SYNTHETIC.val },

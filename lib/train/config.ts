@@ -4,8 +4,9 @@
  * once (`resolveTrainConfig`; `validateExperiment` in ./experiment.ts for a whole experiment), and
  * hashed (`configHash`) for run folders, checkpoints and results.
  *
- * - `EXPERIMENT_DEFAULTS`: runs folder, data root, downsample, augmentation, the student and teacher
- *   model presets, the teacher package.
+ * - `EXPERIMENT_DEFAULTS`: runs folder, downsample, augmentation, the student and teacher model presets,
+ *   the teacher package. (The data root's default is lib/cityscapes' `DEFAULT_SYNTHETIC_ROOT`: the
+ *   synthetic set, which its one resolver `resolveDataRoot` generates when absent.)
  * - `defaultTrainConfig()`: the optimiser, schedule, loss and checkpoint fields (the optimiser's own
  *   defaults are `defaultOptimizerConfig()` of ./optim.ts) and `optimizerFor(type)`, the weight decay
  *   that goes with each optimiser in this project's recipes (Adam: none).
@@ -19,7 +20,6 @@
  */
 import * as crypto from 'crypto';
 import * as path from 'path';
-import { DEFAULT_SYNTHETIC_ROOT } from '../cityscapes/synthetic';
 import { DEFAULT_SCALE_RANGE } from '../data/augment';
 import { defaultOptimizerConfig, OptimizerConfig } from './optim';
 import { TermConfig, validateTermConfigs } from './terms';
@@ -28,12 +28,6 @@ import { TermConfig, validateTermConfigs } from './terms';
 export const EXPERIMENT_DEFAULTS = Object.freeze({
   /** Folder of run folders. */
   runsDir: 'runs',
-  /**
-   * The synthetic dataset (generated when absent) used when neither --data nor CITYSCAPES_ROOT is given:
-   * lib/cityscapes `DEFAULT_SYNTHETIC_ROOT`, relative to the working directory (data/synthetic-cityscapes
-   * in the project root).
-   */
-  dataRoot: path.relative(process.cwd(), DEFAULT_SYNTHETIC_ROOT) || '.',
   /** Integer shrink of every frame (2: 512x256 -> 256x128). */
   downsample: 2,
   /** Random scale range of the training augmentation (the paper's; lib/data/augment.ts). */
@@ -179,6 +173,9 @@ export function configDiff(have: unknown, want: unknown, at = ''): string[] {
   if (isPlainObject(have) && isPlainObject(want)) {
     const keys = [...new Set([...Object.keys(have), ...Object.keys(want)])].sort();
     return keys.flatMap((k) => configDiff(have[k], want[k], at ? `${at}.${k}` : k));
+  }
+  if (Array.isArray(have) && Array.isArray(want) && have.length === want.length) {
+    return have.flatMap((h, i) => configDiff(h, want[i], `${at}.${i}`));
   }
   if (canonicalJSON(have ?? null) === canonicalJSON(want ?? null)) return [];
   return [`${at || '(top)'}: run has ${canonicalJSON(have ?? null)}, wanted ${canonicalJSON(want ?? null)}`];

@@ -7,6 +7,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { CITYSCAPES_TRAIN_CLASSES } from '../cityscapes/labels';
+import { DEFAULT_SYNTHETIC_ROOT } from '../cityscapes/synthetic';
 import { cachedFrames, cachedTeacher, ExperimentResult, ExperimentSpec, runExperiment, validateExperiment } from './experiment';
 import { evaluate } from './evaluate';
 import { frameBatches } from './frames';
@@ -15,22 +16,13 @@ import { methodPreset } from './presets';
 import type { StepRecord, Trainer } from './trainer';
 import { writeFileAtomic } from './checkpoint';
 import { EXPERIMENT_DEFAULTS, optimizerFor } from './config';
-import { DEMO_RECIPE } from './recipes';
+import { DEMO_RECIPE, type DemoRecipe } from './recipes';
 
-export interface DemoOptions {
+/** The demo's budget (`DemoRecipe`: student, iters, batch, crop, downsample, seed, lr, optimizer, method) and where it runs. */
+export interface DemoOptions extends DemoRecipe {
   dataRoot: string;
   teacherDir: string;
   runsDir: string;
-  student: string;
-  iters: number;
-  batchSize: number;
-  crop?: [number, number];
-  downsample: number;
-  seed: number;
-  lr: number;
-  optimizer: 'sgd' | 'adam';
-  /** METHOD_PRESETS name of the distilled student. */
-  method: string;
   valLimit?: number;
   /** Pooled seed-averaged results (`merge --from … --out PREFIX` → PREFIX.json) of the demo's protocol. */
   resultsTable: string;
@@ -39,7 +31,7 @@ export interface DemoOptions {
 /** The demo budget (lib/train/recipes.ts DEMO_RECIPE): sized to finish in under 10 minutes on a 2-core CPU (see README / report). */
 export function defaultDemoOptions(): DemoOptions {
   return {
-    dataRoot: EXPERIMENT_DEFAULTS.dataRoot, teacherDir: EXPERIMENT_DEFAULTS.teacherDir, runsDir: EXPERIMENT_DEFAULTS.runsDir,
+    dataRoot: DEFAULT_SYNTHETIC_ROOT, teacherDir: EXPERIMENT_DEFAULTS.teacherDir, runsDir: EXPERIMENT_DEFAULTS.runsDir,
     ...DEMO_RECIPE, crop: DEMO_RECIPE.crop ? [...DEMO_RECIPE.crop] : undefined,
     resultsTable: path.join('data', 'results', 'demo-table.json'),
   };

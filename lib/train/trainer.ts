@@ -20,7 +20,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Batch } from '../data/types';
 import type { SegmentationNet } from '../models/types';
-import { forward as modelForward } from '../models';
+import { forward as modelForward, saveNet } from '../models';
 import { ChannelDropout, dropoutCounters, setDropoutCounters } from '../models/layers';
 import { CheckpointDir, loadTensors, loadWeightsInto, fileIOHandler, readJSONFile, saveTensors, writeFileAtomic } from './checkpoint';
 import { countNonFinite, describeNonFinite, modelWeightTensors } from './finite';
@@ -340,7 +340,7 @@ export class Trainer {
     if (!this.ckpt) throw new Error('saveCheckpoint: this trainer has no runDir');
     await this.assertFiniteState();
     return this.ckpt.write(this.step, async (dir) => {
-      await this.student.model.save(fileIOHandler(path.join(dir, 'student')));
+      await saveNet(this.student, fileIOHandler(path.join(dir, 'student')));
       await saveTensors(dir, 'optimizer', this.optimizer.stateTensors());
       const termState = this.terms.flatMap((t) => t.stateTensors());
       await saveTensors(dir, 'terms', termState);
