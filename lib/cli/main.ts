@@ -110,12 +110,12 @@ export const DISTILL_OPTIONS: OptSpecs = {
 /** `sweep --slurm` options (lib/train/slurm.ts); defaults are SLURM_DEFAULTS, under a --slurm-config file and these flags. */
 export const SLURM_OPTIONS: OptSpecs = {
   slurm: { type: 'bool', help: 'submit the sweep to Slurm: a job array (task i of n runs --shard i/n) plus a merge job after it (afterok); the --runs folder must be on storage every node sees' },
-  'slurm-tasks': { type: 'int', min: 1, help: 'array tasks (shards) (default: one per cell)' },
-  'slurm-cpus': { type: 'int', min: 1, help: 'CPUs per array task (default: 4)' },
-  'slurm-mem': { type: 'string', help: 'memory per array task, e.g. 16G (default: 16G)', meta: 'SIZE' },
-  'slurm-time': { type: 'string', help: 'time limit per array task, e.g. 24:00:00 (default: 24:00:00)', meta: 'TIME' },
-  'slurm-partition': { type: 'string', help: 'partition (default: the cluster\'s default)', meta: 'NAME' },
-  'slurm-gpus': { type: 'int', min: 0, help: 'GPUs per array task (--gres=gpu:N) (default: 0)' },
+  'slurm-tasks': { type: 'int', min: 1, help: 'array tasks (shards)', shown: 'one per cell' },
+  'slurm-cpus': { type: 'int', min: 1, help: 'CPUs per array task', shown: slurm.SLURM_DEFAULTS.cpus },
+  'slurm-mem': { type: 'string', help: 'memory per array task, e.g. 16G', meta: 'SIZE', shown: slurm.SLURM_DEFAULTS.mem },
+  'slurm-time': { type: 'string', help: 'time limit per array task, e.g. 24:00:00', meta: 'TIME', shown: slurm.SLURM_DEFAULTS.time },
+  'slurm-partition': { type: 'string', help: 'partition', meta: 'NAME', shown: 'the cluster\'s default' },
+  'slurm-gpus': { type: 'int', min: 0, help: 'GPUs per array task (--gres=gpu:N)', shown: slurm.SLURM_DEFAULTS.gpus },
   'slurm-max-parallel': { type: 'int', min: 1, help: 'at most N array tasks at once (--array=...%N)' },
   'slurm-setup': { type: 'string', help: 'shell line run before the command in the jobs, e.g. "module load nodejs/20"', meta: 'SH' },
   'slurm-config': { type: 'string', help: 'JSON file of Slurm settings: cpus, mem, time, partition, gpus, tasks, maxParallel, account, qos, setup [lines], sbatchOptions [--opt=value], mergeMem, mergeTime, node; flags override it', meta: 'FILE' },

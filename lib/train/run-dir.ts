@@ -93,8 +93,8 @@ export interface OpenedRun {
   dir: string;
   /** config.json, or null when the folder has none (yet). */
   info: RunInfo | null;
-  /** metrics.jsonl rows (step, lr, loss, ce, term values …); a line cut by a kill at the end is left out. */
-  metrics: Record<string, number>[];
+  /** metrics.jsonl rows (step, lr, loss, ce, term values …), read on first use; a line cut by a kill at the end is left out. */
+  readonly metrics: Record<string, number>[];
   eval: RunEval | null;
   /** eval.json exists and, when it records its step, that step is the config's last one. */
   finished: boolean;
@@ -135,8 +135,13 @@ export function openRun(dir: string, name = path.basename(dir)): OpenedRun {
   const ev = fs.existsSync(file('eval.json')) ? readJSONFile<RunEval>(file('eval.json'), 'run evaluation') : null;
   const iters = info?.config?.train?.iters;
   const latestCheckpoint = (log: (m: string) => void = () => undefined) => new CheckpointDir(file('checkpoints')).newestIntact(log);
+  let metrics: Record<string, number>[] | null = null;
   return {
-    name, dir, info, metrics: readMetricsFile(file('metrics.jsonl')), eval: ev,
+    name, dir, info, eval: ev,
+    get metrics() {
+      metrics ??= readMetricsFile(file('metrics.jsonl'));
+      return metrics;
+    },
     finished: ev !== null && (typeof ev.step !== 'number' || typeof iters !== 'number' || ev.step >= iters),
     latestCheckpoint,
     loadStudent(log) {

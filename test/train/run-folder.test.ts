@@ -9,14 +9,20 @@ import * as os from 'os';
 import * as path from 'path';
 import { execSync } from 'child_process';
 import * as tf from '@tensorflow/tfjs';
-import { loadNet } from '../../lib/models';
+import { buildModel, loadNet, modelConfig } from '../../lib/models';
 import { fileIOHandler } from '../../lib/train/checkpoint';
 import { loadModelPackage, saveModelPackage } from '../../lib/train/model-package';
 import { gitCommit, openRun } from '../../lib/train/run-dir';
 import { Trainer } from '../../lib/train/trainer';
-import { tinyNet, toyBatch, toyData } from './helpers';
+import { initBackend } from '../../lib/backend';
+import { toyBatch } from './helpers';
+
+/** The smallest real preset (the run's config.json must hold a buildable model config). */
+const smallNet = (seed: number) => buildModel({ ...modelConfig('student-r18-0.5'), seed });
+const data48 = { batch: (step: number, n: number) => toyBatch(step, n, 48, 48) };
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'cwd-runfolder-'));
+test.before(async () => { await tf.setBackend(await initBackend({ quiet: true })); });
 
 function logits(net: { model: tf.LayersModel }, x: tf.Tensor4D): number[] {
   return tf.tidy(() => Array.from((net.model.predict(x) as tf.Tensor[])[1].dataSync()));
@@ -24,8 +30,8 @@ function logits(net: { model: tf.LayersModel }, x: tf.Tensor4D): number[] {
 
 test('openRun: typed config, metrics, eval, newest checkpoint and the trained student', async () => {
   const dir = path.join(tmp, 'run');
-  const net = tinyNet(3);
-  const tr = new Trainer({ student: net, config: { iters: 4, batchSize: 2, lr: 0.05, checkpointEvery: 2 }, data: toyData(1), runDir: dir, log: () => undefined });
+  const net = smallNet(3);
+  const tr = new Trainer({ student: net, config: { iters: 4, batchSize: 2, lr: 0.05, checkpointEvery: 2 }, data: data48, runDir: dir, log: () => undefined });
   await tr.train();
   tr.dispose();
   const run = openRun(dir);
@@ -36,7 +42,9 @@ test('openRun: typed config, metrics, eval, newest checkpoint and the trained st
   assert.is(run.eval, null);
   assert.is(run.finished, false);
   assert.is(run.latestCheckpoint()!.step, 4);
-  const x = toyBatch(9, 2).images;
+  const batch = toyBatch(9, 2, 48, 48);
+  const x = batch.images;
+  batch.labels.dispose();
   const want = logits(net, x);
   const { net: loaded, checkpoint } = run.loadStudent();
   assert.is(checkpoint.step, 4);
@@ -55,7 +63,8 @@ test('openRun: typed config, metrics, eval, newest checkpoint and the trained st
   fs.appendFileSync(path.join(dir, 'metrics.jsonl'), '{"step": 5, "lo');
   assert.is(openRun(dir).metrics.length, 4);
   fs.appendFileSync(path.join(dir, 'metrics.jsonl'), '\n{"step": 6}\n');
-  assert.throws(() => openRun(dir), /metrics.jsonl: line 5 is not JSON/);
+  assert.throws(() => openRun(dir).metrics, /metrics.jsonl: line 5 is not JSON/);
+  assert.is(openRun(dir).finished, true); // finished needs config.json and eval.json only
   const empty = path.join(tmp, 'empty');
   fs.mkdirSync(empty);
   assert.throws(() => openRun(empty).loadStudent(), /config.json.*missing/);
@@ -65,13 +74,15 @@ test('openRun: typed config, metrics, eval, newest checkpoint and the trained st
 });
 
 test('a model package is a saveNet folder plus manifest.json: loadNet and loadModelPackage agree', async () => {
-  const net = tinyNet(5);
+  const net = smallNet(5);
   const dir = path.join(tmp, 'pkg');
   await saveModelPackage(net, dir, { quantization: 'float16', manifest: { note: 'x' } });
   const a = loadModelPackage(dir);
   const b = await loadNet(fileIOHandler(dir));
   assert.equal(b.config, a.net.config);
-  const x = toyBatch(2, 1).images;
+  const batch = toyBatch(2, 1, 48, 48);
+  const x = batch.images;
+  batch.labels.dispose();
   assert.equal(logits(b, x), logits(a.net, x));
   assert.is(a.manifest.note, 'x');
   [a.net, b].forEach((n) => n.model.dispose());
