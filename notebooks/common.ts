@@ -12,7 +12,7 @@ import { runExperiment, disposeResult, finishedRun, type ExperimentResult, type 
 import { openRun } from '../lib/train/run-dir';
 import type { TermConfig } from '../lib/train/terms';
 import type { StepRecord } from '../lib/train/trainer';
-import { EXPERIMENT_DEFAULTS, optimizerFor, type TrainConfig } from '../lib/train/config';
+import { EXPERIMENT_DEFAULTS, optimizerFor, TERM_DEFAULTS, type TrainConfig } from '../lib/train/config';
 import { NOTEBOOK_RECIPES, type NotebookRecipe } from '../lib/train/recipes';
 import { resolveDataRoot, type DataRoot } from '../lib/cityscapes/dataset';
 import { methodPreset } from '../lib/train/presets';
@@ -40,12 +40,12 @@ const PRESET_OF: Record<string, string> = {
  * from the training library's presets so that notebooks, CLI sweeps and data/results agree: CWD on
  * the feature map with 𝒯 = 4, α = 3 (the paper's best cell of Fig. 3); the spatial methods with the
  * weights of their reference implementations; the Table 4 variants with weight 3 (𝒯 = 4 where it
- * applies). `local` has no preset: weight 3 on the feature map. `temperature` / `weight` override CWD's.
+ * applies). `local` has no preset: the term defaults (lib/train TERM_DEFAULTS: weight 3 on the feature map). `temperature` / `weight` override CWD's.
  */
 export function methodTerms(method: string, options: { temperature?: number; weight?: number } = {}): TermConfig[] {
   let terms: TermConfig[];
   if (PRESET_OF[method]) terms = methodPreset(PRESET_OF[method]);
-  else if (method === 'local') terms = [{ method: 'local', on: 'feature', weight: 3 } as TermConfig];
+  else if (method === 'local') terms = [{ method: 'local', ...TERM_DEFAULTS }];
   else throw new Error(`unknown method '${method}': use one of ${[...Object.keys(PRESET_OF), 'local'].join(', ')}`);
   if (options.temperature !== undefined || options.weight !== undefined) {
     if (method !== 'cwd') throw new Error(`methodTerms('${method}'): temperature/weight overrides are for 'cwd' only`);

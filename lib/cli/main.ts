@@ -9,6 +9,7 @@ import { formatHelp, OptSpecs, parseOptions, parseSize, stripOptions, UsageError
 import { Progress } from './progress';
 import { initBackend } from '../backend';
 import { resolveDataRoot } from '../cityscapes/dataset';
+import { getLoss } from '../distill';
 import { CITYSCAPES_TRAIN_CLASSES } from '../cityscapes/labels';
 import { defaultSyntheticOptions } from '../cityscapes/synthetic';
 import { prepareSyntheticData } from '../data/prepare';
@@ -104,7 +105,7 @@ export const DISTILL_OPTIONS: OptSpecs = {
   method: { type: 'string', help: 'shortcut for one term: method name (cwd, pi, at, pa, ifvd, holistic, ...)' },
   on: { type: 'string', choices: ['feature', 'logits'], help: 'shortcut: tap point of the term', shown: TERM_DEFAULTS.on },
   weight: { type: 'number', min: 0, help: 'shortcut: term weight (alpha of Eq. 1)', shown: TERM_DEFAULTS.weight },
-  temperature: { type: 'number', gt: 0, help: 'shortcut: term temperature', shown: 'the method\'s own (cwd: 4)' },
+  temperature: { type: 'number', gt: 0, help: 'shortcut: term temperature', shown: `the method's own (cwd: ${(getLoss('cwd').defaultConfig() as { temperature: number }).temperature})` },
 };
 
 /** `sweep --slurm` options (lib/train/slurm.ts); defaults are SLURM_DEFAULTS, under a --slurm-config file and these flags. */
