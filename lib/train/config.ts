@@ -45,7 +45,7 @@ export const EXPERIMENT_DEFAULTS = Object.freeze({
 });
 
 /** A term shortcut's defaults (`distill --method cwd`): the feature map, the paper's weight α = 3. */
-export const TERM_DEFAULTS = { on: 'feature' as const, weight: 3 };
+export const TERM_DEFAULTS = Object.freeze({ on: 'feature' as const, weight: 3 });
 
 /**
  * The optimiser fields of this project's recipes: SGD keeps the paper's weight decay (5e-4), Adam has
