@@ -3,6 +3,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
+import { EXPERIMENT_DEFAULTS } from '../lib/train/config';
 
 export const SECTIONS = ['losses', 'step', 'pipeline', 'memory', 'torch'] as const;
 export type Section = (typeof SECTIONS)[number];
@@ -47,7 +48,7 @@ function parseInt10(v: string | undefined, opt: string): number {
 export function parseArgs(argv: string[]): BenchArgs {
   const a: BenchArgs = {
     only: [...SECTIONS], quick: false, steps: null, batch: null, size: [256, 512], demoSize: 'demo', memorySteps: null,
-    teacher: 'teacher', student: 'student-r18', alsoStudents: null, backend: null, threads: null, torch: true, profile: true,
+    teacher: EXPERIMENT_DEFAULTS.teacher, student: EXPERIMENT_DEFAULTS.student, alsoStudents: null, backend: null, threads: null, torch: true, profile: true,
     jsonOut: null, markdown: false, markdownFrom: null, writeResults: null, note: null,
   };
   for (let i = 0; i < argv.length; i++) {

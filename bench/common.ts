@@ -3,8 +3,9 @@
  * measured number), robust timing (median of repeats after warm-up), machine description.
  *
  * Every figure printed by the bench is measured in the same process run; nothing is estimated.
- * A figure that could not be measured is reported with `value: null` and a `note` saying why
- * (for example "not available yet: lib/models exports no presets").
+ * A figure that could not be measured is reported with `value: null` and a `note` saying why (for
+ * example "PyTorch not found"). lib/ is imported statically and typed: a change of lib that the bench
+ * does not follow fails the type check, never degrades the benchmark silently.
  */
 import * as fs from 'fs';
 import * as os from 'os';
@@ -173,18 +174,4 @@ export function progress(text: string): void {
 export function errorMessage(e: unknown): string {
   const msg = e instanceof Error ? e.message : String(e);
   return msg.length > 400 ? msg.slice(0, 400) + '…' : msg;
-}
-
-/** Require a project module if it exists and exports what is asked; null (with the reason) otherwise. */
-export function tryLoad<T>(modulePath: string, exportNames: string[]): { mod: T | null; why: string } {
-  let mod: Record<string, unknown>;
-  try {
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
-    mod = require(modulePath);
-  } catch (e) {
-    return { mod: null, why: `cannot load ${modulePath}: ${errorMessage(e)}` };
-  }
-  const missing = exportNames.filter((n) => !(n in mod));
-  if (missing.length) return { mod: null, why: `${modulePath} does not export ${missing.join(', ')} (yet)` };
-  return { mod: mod as T, why: '' };
 }

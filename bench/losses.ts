@@ -10,6 +10,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { Recorder, backendThreads, errorMessage, progress, timeAsync } from './common';
 import { TorchTiming, TorchWorker } from './torch';
+import { getLoss, LOSS_NAMES, pairwiseWindow } from '../lib/distill';
 
 export interface LossSpec {
   /** Short name used in figure names: the registry name of lib/distill ('cwd', 'pi', …) or a variant. */
@@ -32,38 +33,32 @@ const TORCH_TWIN: Record<string, string> = {
   'spatial-bhattacharyya': 'spatialBhattacharyya', 'channel-mean-mse': 'channelMeanMSE',
 };
 
-interface RegistryEntry {
-  fn: LossFn;
-  defaultConfig(): Record<string, unknown>;
-  needsLabels: boolean;
-}
 
 /**
  * The losses to time: every entry of lib/distill's registry (aliases of the same function once),
  * with its default options, plus PA with CIRKD's fixed 2×2 window (the default SKD window of half
  * the map leaves only 2×2 nodes at 64×64, which says little about PA's (HW)² cost).
  */
-export function lossSpecs(distill: Record<string, unknown>): LossSpec[] {
-  const registry = distill.distillationLosses as Record<string, RegistryEntry> | undefined;
-  if (!registry) throw new Error('lib/distill does not export distillationLosses (the loss registry)');
-  const pairwiseWindow = distill.pairwiseWindow as ((h: number, w: number, o: unknown) => [number, number]) | undefined;
+export function lossSpecs(): LossSpec[] {
   const seen = new Set<LossFn>();
   const out: LossSpec[] = [];
-  for (const [name, entry] of Object.entries(registry)) {
-    if (seen.has(entry.fn)) continue;
-    seen.add(entry.fn);
-    const options = entry.defaultConfig();
+  for (const name of LOSS_NAMES) {
+    const entry = getLoss(name);
+    const fn = entry.fn as LossFn;
+    if (seen.has(fn)) continue;
+    seen.add(fn);
+    const options = entry.defaultConfig() as Record<string, unknown>;
     const temperature = typeof options.temperature === 'number' ? options.temperature : 1;
     const torch = TORCH_TWIN[name] ?? '';
     const torchOptions = (shape: number[]): Record<string, unknown> => {
-      if (name === 'pa') return { pool: pairwiseWindow ? pairwiseWindow(shape[1], shape[2], options)[0] : 2 };
+      if (name === 'pa') return { pool: pairwiseWindow(shape[1], shape[2], options)[0] };
       if (name === 'ifvd') return { num_classes: 19 };
       return { temperature };
     };
-    out.push({ name, fn: entry.fn, torch, options, torchOptions, labels: entry.needsLabels });
+    out.push({ name, fn, torch, options, torchOptions, labels: entry.needsLabels });
     if (name === 'pa') {
       const w2 = { ...options, window: [2, 2] };
-      out.push({ name: 'pa-window2', fn: entry.fn, torch, options: w2, torchOptions: () => ({ pool: 2 }), labels: false });
+      out.push({ name: 'pa-window2', fn, torch, options: w2, torchOptions: () => ({ pool: 2 }), labels: false });
     }
   }
   return out;
@@ -89,27 +84,10 @@ export interface LossBenchOptions {
   budgetMs?: number;
 }
 
-/** Load lib/distill lazily: it is being written concurrently by another helper. */
-function loadDistill(): { specs: LossSpec[] | null; why: string } {
-  try {
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
-    return { specs: lossSpecs(require('../lib/distill')), why: '' };
-  } catch (e) {
-    return { specs: null, why: `lib/distill: ${errorMessage(e)}` };
-  }
-}
-
 export async function benchLosses(rec: Recorder, opts: LossBenchOptions): Promise<void> {
   const backend = tf.getBackend();
   const threads = backendThreads();
-  const loaded = loadDistill();
-  if (!loaded.specs) {
-    for (const which of opts.shapes ?? ['feature', 'logits']) {
-      rec.unavailable(`loss.*.${which}.fwd_bwd`, 'ms', `not available yet: ${loaded.why}`, { shape: LOSS_SHAPES[which as 'feature'] });
-    }
-    return;
-  }
-  const specs = loaded.specs.filter((l) => !opts.only || opts.only.includes(l.name));
+  const specs = lossSpecs().filter((l) => !opts.only || opts.only.includes(l.name));
   const onlyAt = opts.onlyAt ?? {};
   const items: { name: string; method: string; shape: [number, number, number, number]; options: Record<string, unknown>; labels: boolean; spec: LossSpec; which: 'feature' | 'logits' }[] = [];
   for (const spec of specs) {

@@ -29,11 +29,7 @@ function peakRssMB(): number {
 export async function benchMemory(rec: Recorder, o: MemoryBenchOptions): Promise<MemoryResult> {
   const shape = { input: [o.batch, o.size[0], o.size[1], 3] };
   const res: MemoryResult = { growth: null, numTensors: [] };
-  const { api, why } = loadTraining();
-  if (!api) {
-    rec.unavailable(`memory.${o.tag}.tensor_growth`, 'tensors', `not available yet: ${why}`, { shape });
-    return res;
-  }
+  const api = loadTraining();
   const student = api.buildNet(o.student, o.size);
   const teacher = api.buildNet(o.teacher, o.size);
   const made = api.makeTrainer(student, teacher, o.batch, o.size, o.setup);

@@ -7,6 +7,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { Recorder, backendThreads, errorMessage, median, progress } from './common';
+import { CachedFrameSource, TrainLoader } from '../lib/data';
+import { openCityscapes } from '../lib/cityscapes';
 
 export interface PipelineBenchOptions {
   batch: number;
@@ -15,35 +17,9 @@ export interface PipelineBenchOptions {
   root?: string;
 }
 
-interface FrameLike { width: number; height: number }
-interface DatasetLike { length: number; root?: string; get(i: number): Promise<FrameLike> }
-interface LoaderLike {
-  epoch(e: number): AsyncGenerator<{ images: tf.Tensor; labels: tf.Tensor }>;
-  hostBatch(e: number, b: number): Promise<unknown>;
-  batchesPerEpoch: number;
-}
-
 export async function benchPipeline(rec: Recorder, o: PipelineBenchOptions): Promise<number | null> {
   const shape = { batch: [o.batch, o.size[0], o.size[1], 3] };
   const name = 'pipeline.images_per_s';
-  let data: Record<string, unknown>;
-  let cityscapes: Record<string, unknown>;
-  try {
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
-    data = require('../lib/data');
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
-    cityscapes = require('../lib/cityscapes');
-  } catch (e) {
-    rec.unavailable(name, 'images/s', `not available yet: cannot load lib/data or lib/cityscapes: ${errorMessage(e)}`, { shape });
-    return null;
-  }
-  const TrainLoader = data.TrainLoader as (new (s: DatasetLike, c: Record<string, unknown>) => LoaderLike) | undefined;
-  const CachedFrameSource = data.CachedFrameSource as (new (s: DatasetLike) => DatasetLike) | undefined;
-  const openCityscapes = cityscapes.openCityscapes as ((o: Record<string, unknown>) => Promise<DatasetLike>) | undefined;
-  if (!TrainLoader || !openCityscapes) {
-    rec.unavailable(name, 'images/s', 'not available yet: lib/data has no TrainLoader or lib/cityscapes no openCityscapes', { shape });
-    return null;
-  }
   try {
     progress('input pipeline: opening the train split (generating data/synthetic-cityscapes if absent)');
     const train = await openCityscapes({ split: 'train', ...(o.root ? { root: o.root } : {}) });
@@ -81,7 +57,7 @@ export async function benchPipeline(rec: Recorder, o: PipelineBenchOptions): Pro
       dec.push(performance.now() - t);
     }
     rec.add({ name: 'pipeline.decode_ms_per_frame', value: median(dec), unit: 'ms', backend: 'host', threads: 1, shape: { frame: [first.height, first.width] }, frames: m });
-    if (CachedFrameSource) {
+    {
       const cached = new CachedFrameSource(train);
       const aug = new TrainLoader(cached, { batchSize: o.batch, cropSize: o.size, seed: 1, prefetch: 1, cacheFrames: false });
       const bs = Math.max(1, Math.floor(m / o.batch));

@@ -32,6 +32,7 @@ import { checkTargets, markdown, summary, RunMeta } from './report';
 import { benchStep, benchTorchTwin, defaultSetup } from './step';
 import { findTorch } from './torch';
 import { parseArgs, Section } from './args';
+import { initBackend, wasmThreadingReport, webgpuReport } from '../lib/backend';
 
 function loadavgLine(): string | null {
   try {
@@ -101,7 +102,6 @@ async function main(): Promise<void> {
     return;
   }
   if (args.backend) process.env.CWD_BACKEND = args.backend;
-  const { initBackend } = await import('../lib/backend');
   await initBackend({ ...(args.threads ? { threads: args.threads } : {}) });
   const backend = tf.getBackend();
   const threads = backendThreads();
@@ -120,14 +120,8 @@ async function main(): Promise<void> {
     command, machine, backend, threads, torch: torchFound.info?.torch ?? null, mainTag, ...(args.note ? { note: args.note } : {}),
   };
   meta.loadavg = { start: loadavgLine() };
-  try {
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
-    const lb = require('../lib/backend') as { wasmThreadingReport?: () => unknown; webgpuReport?: () => { adapter: unknown } | null };
-    const report = backend === 'webgpu' ? lb.webgpuReport?.()?.adapter : lb.wasmThreadingReport?.();
-    if (report) meta.backendReport = report;
-  } catch {
-    // lib/backend/index.ts without the report: nothing to add
-  }
+  const report = backend === 'webgpu' ? webgpuReport()?.adapter : wasmThreadingReport();
+  if (report) meta.backendReport = report;
   rec.add({ name: 'run.meta', value: null, unit: '', backend, threads, meta });
   if (!torchFound.info) rec.note(torchFound.why);
   const adapter = backend === 'webgpu' ? (meta.backendReport as { software?: boolean; device?: string } | undefined) : undefined;
@@ -175,7 +169,6 @@ async function main(): Promise<void> {
   }
   const paper = defaultSetup('paper');
   const demo = defaultSetup('demo');
-  if (paper.why) rec.note(paper.why);
   const demoSize: [number, number] | null = args.demoSize === 'demo' ? (demo.crop ?? [128, 256]) : args.demoSize;
   const demoBatch = args.demoSize === 'demo' ? (demo.batch ?? stepBatch) : stepBatch;
   const demoSetup = args.demoSize === 'demo' ? demo.setup : paper.setup;

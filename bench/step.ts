@@ -13,9 +13,14 @@ import {
 import { exportGraph, countTrainable, LayerGraph } from './graph';
 import { aggregateKernels, backwardVsForward, profileKernels, KernelRecord } from './profile';
 import { findTorch, TorchTiming, TorchWorker } from './torch';
-
-/** Fallback distillation terms when lib/train has no method presets: CWD on the feature map, T = 4, α = 3. */
-export const DEFAULT_TERMS: Record<string, unknown>[] = [{ method: 'cwd', on: 'feature', weight: 3, temperature: 4 }];
+import { buildModel, modelConfig } from '../lib/models';
+import type { SegmentationNet } from '../lib/models/types';
+import { buildTerms } from '../lib/train/build-terms';
+import { defaultTrainConfig, optimizerFor } from '../lib/train/config';
+import { methodPreset } from '../lib/train/presets';
+import { DEMO_RECIPE } from '../lib/train/recipes';
+import type { TermConfig } from '../lib/train/terms';
+import { Trainer } from '../lib/train/trainer';
 
 /** What the step trains with: terms, optimiser and learning rate (lib/train config fields). */
 export interface StepSetup {
@@ -27,34 +32,22 @@ export interface StepSetup {
   lr: number;
 }
 
+/** The bench's KD term: `cwd-feature` (CWD on the feature map with the 1×1 aligner, T = 4, α = 3), which the PyTorch twin implements. */
+export const BENCH_METHOD = 'cwd-feature';
+
 /**
- * The project's default KD setup: the demo's method (lib/train/demo.ts, `cwd-feature` = CWD on the
- * feature map with the 1×1 aligner, T = 4, α = 3) and, for `kind: 'paper'`, the paper's optimiser
- * (lib/train defaults: SGD momentum 0.9, weight decay 5e-4, lr 0.01); for `kind: 'demo'` the demo's
- * own optimiser, crop and batch. Falls back to DEFAULT_TERMS + SGD with a note when lib/train lacks them.
+ * The project's default KD setup: {@link BENCH_METHOD} and, for `kind: 'paper'`, the paper's
+ * optimiser (lib/train defaults: SGD momentum 0.9, weight decay 5e-4, lr 0.01); for `kind: 'demo'` the
+ * demo's own optimiser, crop and batch.
  */
-export function defaultSetup(kind: 'paper' | 'demo'): { setup: StepSetup; crop: [number, number] | null; batch: number | null; why: string } {
-  try {
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
-    const demo = require('../lib/train/demo') as { defaultDemoOptions(): { method: string; crop?: [number, number]; batchSize: number; lr: number; optimizer: string } };
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
-    const presets = require('../lib/train/presets') as { methodPreset(name: string): Record<string, unknown>[] };
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
-    const config = require('../lib/train/config') as { defaultTrainConfig(): { lr: number; optimizer: Record<string, unknown> } };
-    const d = demo.defaultDemoOptions();
-    const terms = presets.methodPreset(d.method);
-    if (kind === 'paper') {
-      const t = config.defaultTrainConfig();
-      return { setup: { label: `${d.method}, ${t.optimizer.type} lr ${t.lr}`, terms, optimizer: t.optimizer, lr: t.lr }, crop: null, batch: null, why: '' };
-    }
-    const optimizer = { type: d.optimizer, weightDecay: d.optimizer === 'adam' ? 0 : 5e-4 };
-    return { setup: { label: `${d.method}, ${d.optimizer} lr ${d.lr} (demo)`, terms, optimizer, lr: d.lr }, crop: d.crop ?? null, batch: d.batchSize, why: '' };
-  } catch (e) {
-    return {
-      setup: { label: 'cwd-feature, sgd lr 0.01', terms: DEFAULT_TERMS, optimizer: { type: 'sgd', momentum: 0.9, weightDecay: 5e-4 }, lr: 0.01 },
-      crop: null, batch: null, why: `lib/train demo/presets not available (${errorMessage(e)}): using CWD on the feature map with SGD`,
-    };
+export function defaultSetup(kind: 'paper' | 'demo'): { setup: StepSetup; crop: [number, number] | null; batch: number | null } {
+  const d = DEMO_RECIPE;
+  const terms = methodPreset(BENCH_METHOD) as unknown as Record<string, unknown>[];
+  if (kind === 'paper') {
+    const t = defaultTrainConfig();
+    return { setup: { label: `${BENCH_METHOD}, ${t.optimizer.type} lr ${t.lr}`, terms, optimizer: { ...t.optimizer }, lr: t.lr }, crop: null, batch: null };
   }
+  return { setup: { label: `${BENCH_METHOD}, ${d.optimizer} lr ${d.lr} (demo)`, terms, optimizer: optimizerFor(d.optimizer), lr: d.lr }, crop: d.crop ? [...d.crop] : null, batch: d.batchSize };
 }
 
 export interface StepBenchOptions {
@@ -73,79 +66,42 @@ export interface StepBenchOptions {
   teacherForward?: boolean;
 }
 
-interface SegNet {
-  model: tf.LayersModel;
-  config: { numClasses: number; arch: string };
-  featureChannels: number;
-}
+type SegNet = SegmentationNet;
 
-interface TrainerLike {
-  trainStep(): Promise<{ loss: number; ce: number; terms: Record<string, number> }>;
-  step: number;
-  optimizer: { dispose?: () => void };
+/** The project's teacher/student (lib/models) and a Trainer (lib/train) over a fixed random batch. */
+export interface TrainingApi {
+  buildNet: (preset: string, size: [number, number]) => SegNet;
+  makeTrainer: (student: SegNet, teacher: SegNet, batch: number, size: [number, number], setup: StepSetup) => { trainer: Trainer; dispose: () => void };
 }
 
 /** Build the project's teacher/student and a Trainer over a fixed random batch. */
-export function loadTraining(): { why: string; api: null | {
-  buildNet: (preset: string, size: [number, number]) => SegNet;
-  makeTrainer: (student: SegNet, teacher: SegNet, batch: number, size: [number, number], setup: StepSetup) => { trainer: TrainerLike; dispose: () => void };
-} } {
-  let models: Record<string, unknown>;
-  let trainerMod: Record<string, unknown>;
-  let termsMod: Record<string, unknown>;
-  let configMod: Record<string, unknown>;
-  try {
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
-    models = require('../lib/models');
-    if (!models.buildModel || !models.modelConfig) return { why: 'lib/models does not export buildModel/modelConfig (yet)', api: null };
-  } catch (e) {
-    return { why: `cannot load lib/models: ${errorMessage(e)}`, api: null };
-  }
-  try {
-    // lib/train's index may not re-export these yet: load the modules directly.
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
-    trainerMod = require('../lib/train/trainer');
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
-    termsMod = require('../lib/train/build-terms');
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
-    configMod = require('../lib/train/config');
-  } catch (e) {
-    return { why: `cannot load lib/train (Trainer, buildTerms): ${errorMessage(e)}`, api: null };
-  }
-  const Trainer = trainerMod.Trainer as new (o: Record<string, unknown>) => TrainerLike;
-  const buildTerms = termsMod.buildTerms as (c: unknown[], ctx: Record<string, unknown>) => unknown[];
-  if (!Trainer || !buildTerms || !configMod.defaultTrainConfig) return { why: 'lib/train lacks Trainer/buildTerms/defaultTrainConfig', api: null };
-  const buildModel = models.buildModel as (c: unknown) => SegNet;
-  const modelConfig = models.modelConfig as (n: string, o?: unknown) => unknown;
+export function loadTraining(): TrainingApi {
   return {
-    why: '',
-    api: {
-      buildNet: (preset, size) => buildModel(modelConfig(preset, { inputSize: size })),
-      makeTrainer: (student, teacher, batch, size, setup) => {
-        const terms = setup.terms;
-        const [h, w] = size;
-        const images = tf.randomNormal([batch, h, w, 3], 0, 1, 'float32', 7) as tf.Tensor4D;
-        const labels = tf.tidy(() => {
-          const l = tf.randomUniform([batch, h, w], 0, student.config.numClasses, 'int32', 8);
-          // a band of ignore pixels, as real labels have
-          const mask = tf.concat([tf.ones([batch, 2, w], 'bool'), tf.zeros([batch, h - 2, w], 'bool')], 1);
-          return tf.where(mask, tf.fill([batch, h, w], 255, 'int32'), l);
-        }) as tf.Tensor3D;
-        const data = { batch: () => ({ images: images.clone(), labels: labels.clone(), ids: [] }) };
-        const built = buildTerms(terms, { student, teacher, seed: 0 });
-        const trainer = new Trainer({
-          student, teacher, terms: built, data,
-          config: { iters: 1_000_000, batchSize: batch, terms, checkpointEvery: 0, logEvery: 1_000_000, optimizer: setup.optimizer, lr: setup.lr },
-        });
-        return {
-          trainer,
-          dispose: () => {
-            tf.dispose([images, labels]);
-            for (const t of built as { dispose?: () => void }[]) t.dispose?.();
-            trainer.optimizer.dispose?.();
-          },
-        };
-      },
+    buildNet: (preset, size) => buildModel(modelConfig(preset, { inputSize: size })),
+    makeTrainer: (student, teacher, batch, size, setup) => {
+      const terms = setup.terms as unknown as TermConfig[];
+      const [h, w] = size;
+      const images = tf.randomNormal([batch, h, w, 3], 0, 1, 'float32', 7) as tf.Tensor4D;
+      const labels = tf.tidy(() => {
+        const l = tf.randomUniform([batch, h, w], 0, student.config.numClasses, 'int32', 8);
+        // a band of ignore pixels, as real labels have
+        const mask = tf.concat([tf.ones([batch, 2, w], 'bool'), tf.zeros([batch, h - 2, w], 'bool')], 1);
+        return tf.where(mask, tf.fill([batch, h, w], 255, 'int32'), l);
+      }) as tf.Tensor3D;
+      const data = { batch: () => ({ images: images.clone(), labels: labels.clone(), ids: [] }) };
+      const built = buildTerms(terms, { student, teacher, seed: 0 });
+      const trainer = new Trainer({
+        student, teacher, terms: built, data,
+        config: { iters: 1_000_000, batchSize: batch, terms, checkpointEvery: 0, logEvery: 1_000_000, optimizer: setup.optimizer as never, lr: setup.lr },
+      });
+      return {
+        trainer,
+        dispose: () => {
+          tf.dispose([images, labels]);
+          for (const t of built) t.dispose();
+          trainer.optimizer.dispose();
+        },
+      };
     },
   };
 }
@@ -212,14 +168,10 @@ async function torchTwin(rec: Recorder, o: StepBenchOptions, student: LayerGraph
 export async function benchStep(rec: Recorder, o: StepBenchOptions): Promise<StepResult> {
   const result: StepResult = { stepMs: null, imagesPerSec: null, torchMs: null, kernels: null, bwdVsFwdWorst: [] };
   const shape = { input: [o.batch, o.size[0], o.size[1], 3] };
-  const { api, why } = loadTraining();
-  if (!api) {
-    rec.unavailable(`step.${o.tag}`, 'ms', `not available yet: ${why}`, { shape });
-    return result;
-  }
+  const api = loadTraining();
   let student: SegNet | null = null;
   let teacher: SegNet | null = null;
-  let made: { trainer: TrainerLike; dispose: () => void } | null = null;
+  let made: { trainer: Trainer; dispose: () => void } | null = null;
   try {
     progress(`building teacher '${o.teacher}' and student '${o.student}' at ${o.size.join('x')}`);
     teacher = api.buildNet(o.teacher, o.size);
@@ -431,11 +383,7 @@ export async function benchStep(rec: Recorder, o: StepBenchOptions): Promise<Ste
  * (trainable parameter counts equal)? No timing.
  */
 export async function benchTorchTwin(rec: Recorder, o: { teacher: string; student: string; size: [number, number] }): Promise<boolean> {
-  const { api, why } = loadTraining();
-  if (!api) {
-    rec.unavailable('params.student', 'params', `not available yet: ${why}`);
-    return false;
-  }
+  const api = loadTraining();
   const torch = findTorch();
   const threads = backendThreads();
   let worker: TorchWorker | null = null;

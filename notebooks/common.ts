@@ -1,57 +1,29 @@
 /**
- * What notebooks 02–05 share: the budgets of each profile, the distillation methods by name, and
- * `trainMethod`, which trains one student (or reuses the finished run with the same name) through
- * the library's `runExperiment`. Runs of one profile live in one folder, so a method trained by one
+ * What notebooks 02–05 share: the budgets of each profile (lib/train/recipes.ts), the distillation
+ * methods by name, and `trainMethod`, which trains one student (or reuses the finished run of the same
+ * config, lib/train `finishedRun`) through the library's `runExperiment`. Runs of one profile live in one folder, so a method trained by one
  * notebook (say the CWD student of 02) is read, not retrained, by the next (04, 05).
  *
  * Imported by the notebooks as `./notebooks/common` (the kernel's working directory is the project root).
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { runExperiment, disposeResult, type ExperimentResult, type ExperimentSpec } from '../lib/train/experiment';
+import { runExperiment, disposeResult, finishedRun, type ExperimentResult, type ExperimentSpec } from '../lib/train/experiment';
+import { openRun } from '../lib/train/run-dir';
 import type { TermConfig } from '../lib/train/terms';
 import type { StepRecord } from '../lib/train/trainer';
-import type { TrainConfig } from '../lib/train/config';
+import { EXPERIMENT_DEFAULTS, optimizerFor, TERM_DEFAULTS, type TrainConfig } from '../lib/train/config';
+import { NOTEBOOK_RECIPES, type NotebookRecipe } from '../lib/train/recipes';
 import { resolveDataRoot, type DataRoot } from '../lib/cityscapes/dataset';
 import { methodPreset } from '../lib/train/presets';
 import { notebookProfile, type NotebookProfile } from '../lib/viz/profile';
-import { readRun, runFinished, meanStd, type RunRecord } from '../lib/viz/runs';
-import { buildModel, type ModelConfig } from '../lib/models';
+import { readRun, meanStd, type RunRecord } from '../lib/viz/runs';
 import type { SegmentationNet } from '../lib/models/types';
-import { CheckpointDir, loadWeightsInto } from '../lib/train/checkpoint';
 
-export interface Budget {
-  profile: NotebookProfile;
-  /** Where this profile's runs go (one folder per profile: quick runs never mix with full ones). */
-  runsDir: string;
-  /** Student preset of lib/models. */
-  student: string;
-  /** Integer shrink of the 512×256 synthetic frames (4 → 128×64). */
-  downsample: number;
-  trainLimit?: number;
-  valLimit?: number;
-  /** Random training crop [h, w] (none: whole frames). */
-  crop?: [number, number];
-  iters: number;
-  batchSize: number;
-  /** Optimiser and base learning rate (poly schedule): the recipe of the shipped teacher and the demo. */
-  optimizer: 'adam' | 'sgd';
-  lr: number;
-  seeds: number[];
-  /** Steps between progress lines. */
-  logEvery: number;
-}
+/** A notebook profile's budget (lib/train/recipes.ts NOTEBOOK_RECIPES). */
+export type Budget = NotebookRecipe & { profile: NotebookProfile };
 
-export const BUDGETS: Record<NotebookProfile, Budget> = {
-  quick: {
-    profile: 'quick', runsDir: 'runs/notebooks-quick', student: 'student-r18-0.5', downsample: 4,
-    trainLimit: 16, valLimit: 8, iters: 8, batchSize: 2, optimizer: 'adam', lr: 0.002, seeds: [0], logEvery: 4,
-  },
-  full: {
-    profile: 'full', runsDir: 'runs/notebooks-full', student: 'student-r18', downsample: 2, crop: [128, 128],
-    iters: 400, batchSize: 4, optimizer: 'adam', lr: 0.002, seeds: [0], logEvery: 50,
-  },
-};
+export const BUDGETS: Record<NotebookProfile, Budget> = NOTEBOOK_RECIPES;
 
 export function budget(profile: NotebookProfile = notebookProfile()): Budget {
   return BUDGETS[profile];
@@ -68,12 +40,12 @@ const PRESET_OF: Record<string, string> = {
  * from the training library's presets so that notebooks, CLI sweeps and data/results agree: CWD on
  * the feature map with 𝒯 = 4, α = 3 (the paper's best cell of Fig. 3); the spatial methods with the
  * weights of their reference implementations; the Table 4 variants with weight 3 (𝒯 = 4 where it
- * applies). `local` has no preset: weight 3 on the feature map. `temperature` / `weight` override CWD's.
+ * applies). `local` has no preset: the term defaults (lib/train TERM_DEFAULTS: weight 3 on the feature map). `temperature` / `weight` override CWD's.
  */
 export function methodTerms(method: string, options: { temperature?: number; weight?: number } = {}): TermConfig[] {
   let terms: TermConfig[];
   if (PRESET_OF[method]) terms = methodPreset(PRESET_OF[method]);
-  else if (method === 'local') terms = [{ method: 'local', on: 'feature', weight: 3 } as TermConfig];
+  else if (method === 'local') terms = [{ method: 'local', ...TERM_DEFAULTS }];
   else throw new Error(`unknown method '${method}': use one of ${[...Object.keys(PRESET_OF), 'local'].join(', ')}`);
   if (options.temperature !== undefined || options.weight !== undefined) {
     if (method !== 'cwd') throw new Error(`methodTerms('${method}'): temperature/weight overrides are for 'cwd' only`);
@@ -90,7 +62,7 @@ export function baseExperiment(b: Budget, data: { root: string }, terms: TermCon
     valLimit: b.valLimit, crop: b.crop, model: b.student, teacherDir: terms.length ? TEACHER_DIR : undefined,
     train: {
       iters: b.iters, batchSize: b.batchSize, seed, terms, lr: b.lr,
-      optimizer: { type: b.optimizer, weightDecay: b.optimizer === 'adam' ? 0 : 5e-4 } as TrainConfig['optimizer'],
+      optimizer: optimizerFor(b.optimizer) as TrainConfig['optimizer'],
       logEvery: b.logEvery, checkpointEvery: Math.max(b.logEvery, Math.floor(b.iters / 4)),
     },
   };
@@ -102,7 +74,7 @@ export async function ensureData(): Promise<DataRoot> {
 }
 
 /** The shipped teacher package; CWD_TEACHER_DIR points the notebooks at another one. */
-export const TEACHER_DIR = process.env.CWD_TEACHER_DIR || 'data/teacher';
+export const TEACHER_DIR = process.env.CWD_TEACHER_DIR || EXPERIMENT_DEFAULTS.teacherDir;
 
 /** A progress line every `logEvery` steps: step, losses, seconds per step. */
 export function stepLogger(name: string, b: Budget): (r: StepRecord) => void {
@@ -121,7 +93,8 @@ export function runName(label: string, seed: number): string {
 
 /**
  * Train (or reuse) one student per seed for `label` with `terms`; returns the finished run records.
- * A run whose folder already has eval.json is read, not retrained.
+ * A finished run of the same config (lib/train `finishedRun`: same config hash) is read, not retrained;
+ * a run folder of another config is an error naming the difference.
  */
 export async function trainMethod(label: string, terms: TermConfig[], b: Budget, data: { root: string }): Promise<RunRecord[]> {
   const out: RunRecord[] = [];
@@ -129,11 +102,9 @@ export async function trainMethod(label: string, terms: TermConfig[], b: Budget,
     const name = runName(label, seed);
     const dir = path.join(b.runsDir, name);
     const spec: ExperimentSpec = { name, ...baseExperiment(b, data, terms, seed) };
-    if (runFinished(dir)) {
-      const run = readRun(dir, label);
-      checkSameRun(run, spec);
+    if (finishedRun(spec)) {
       console.log(`${name}: finished run found in ${dir}, reading it`);
-      out.push(run);
+      out.push(readRun(dir, label));
       continue;
     }
     const t0 = Date.now();
@@ -149,51 +120,9 @@ export async function trainMethod(label: string, terms: TermConfig[], b: Budget,
   return out;
 }
 
-/** The trained student of a finished run, rebuilt from its config.json and latest checkpoint. */
+/** The trained student of a finished run (lib/train `openRun(dir).loadStudent()`). */
 export function loadStudent(run: RunRecord): SegmentationNet {
-  const cfg = run.config?.config?.student as ModelConfig | undefined;
-  if (!cfg) throw new Error(`${run.dir}/config.json has no config.student (model config)`);
-  const latest = new CheckpointDir(path.join(run.dir, 'checkpoints')).latest();
-  if (!latest) throw new Error(`${run.dir}/checkpoints has no checkpoint to load the student from`);
-  const net = buildModel(cfg);
-  loadWeightsInto(net.model, path.join(latest.dir, 'student'));
-  return net;
-}
-
-/**
- * A finished run is reused only if it was trained with what `spec` asks for (model, data, budget,
- * seed, terms, teacher); anything else is an error naming the difference, never a silent reuse.
- */
-export function checkSameRun(run: RunRecord, spec: ExperimentSpec): void {
-  const c = run.config;
-  if (!c) throw new Error(`${run.dir} has eval.json but no config.json: delete the folder to retrain it`);
-  const stored = {
-    model: c.model, downsample: c.data?.downsample, trainLimit: c.data?.trainLimit ?? undefined, valLimit: c.data?.valLimit ?? undefined,
-    iters: c.config?.train?.iters, batchSize: c.config?.train?.batchSize, seed: c.config?.train?.seed,
-    lr: c.config?.train?.lr, optimizer: c.config?.train?.optimizer?.type, crop: JSON.stringify(c.data?.crop ?? null),
-    terms: JSON.stringify(c.config?.train?.terms ?? []),
-    teacher: c.teacherDir ? path.resolve(c.teacherDir) : undefined,
-  };
-  const wanted = {
-    model: spec.model, downsample: spec.downsample, trainLimit: spec.trainLimit, valLimit: spec.valLimit,
-    iters: spec.train.iters, batchSize: spec.train.batchSize, seed: spec.train.seed,
-    lr: spec.train.lr, optimizer: spec.train.optimizer?.type, crop: JSON.stringify(spec.crop ?? null),
-    terms: JSON.stringify(spec.train.terms ?? []),
-    teacher: spec.teacherDir ? path.resolve(spec.teacherDir) : undefined,
-  };
-  const diff = (Object.keys(wanted) as (keyof typeof wanted)[])
-    .filter((k) => k !== 'terms' ? stored[k] !== wanted[k] : !sameTerms(stored.terms, wanted.terms))
-    .map((k) => `${k}: run has ${String(stored[k])}, notebook wants ${String(wanted[k])}`);
-  if (diff.length) {
-    throw new Error(`${run.dir} was trained differently (${diff.join('; ')}): delete that folder to retrain it, or change the budget's runsDir`);
-  }
-}
-
-function sameTerms(a: string, b: string): boolean {
-  // the stored terms are the resolved ones (defaults filled in): every field we ask for must match
-  const sa = JSON.parse(a) as Record<string, unknown>[];
-  const sb = JSON.parse(b) as Record<string, unknown>[];
-  return sa.length === sb.length && sb.every((t, i) => Object.entries(t).every(([k, v]) => JSON.stringify(sa[i][k]) === JSON.stringify(v)));
+  return openRun(run.dir).loadStudent((m) => console.log(m)).net;
 }
 
 /** The committed research result (data/results, a merged CLI sweep over methods × seeds), if present. */

@@ -38,6 +38,7 @@ import { registerDilatedConvGradients } from '../lib/backend/gradients';
 import { channelWiseDivergence } from '../lib/distill/cwd';
 import { crossEntropy2d } from '../lib/train/loss';
 import { loadTraining, defaultSetup } from '../bench/step';
+import { EXPERIMENT_DEFAULTS } from '../lib/train/config';
 
 interface Options { sizes: [number, number, number][] | null; steps: number; budgetS: number; jsonOut: string; allowSoftware: boolean; skipAgreement: boolean }
 
@@ -181,13 +182,12 @@ async function agreement(): Promise<Record<string, unknown>[]> {
 async function kdAgreement(): Promise<Record<string, unknown>> {
   const name = 'KD training step ×2, student-r18 ← teacher 64×64×1: losses and weight updates';
   try {
-    const { api, why } = loadTraining();
-    if (!api) throw new Error(why);
+    const api = loadTraining();
     const { setup } = defaultSetup('paper');
     const run = async (backend: string) => {
       await tf.setBackend(backend);
-      const student = api.buildNet('student-r18', [64, 64]);
-      const teacher = api.buildNet('teacher', [64, 64]);
+      const student = api.buildNet(EXPERIMENT_DEFAULTS.student, [64, 64]);
+      const teacher = api.buildNet(EXPERIMENT_DEFAULTS.teacher, [64, 64]);
       const w0: Float32Array[] = [];
       for (const t of student.model.getWeights()) w0.push(Float32Array.from(await t.data()));
       const { trainer, dispose } = api.makeTrainer(student, teacher, 1, [64, 64], setup);
@@ -217,8 +217,7 @@ async function kdAgreement(): Promise<Record<string, unknown>> {
 
 // ------------------------------------------------------------------------------ step times -----
 async function stepTimes(sizes: [number, number, number][], steps: number, budgetS: number): Promise<Record<string, unknown>[]> {
-  const { api, why } = loadTraining();
-  if (!api) throw new Error(why);
+  const api = loadTraining();
   const { setup } = defaultSetup('paper');
   await tf.setBackend('webgpu');
   const rows: Record<string, unknown>[] = [];
@@ -235,8 +234,8 @@ async function stepTimes(sizes: [number, number, number][], steps: number, budge
     const n0 = tf.memory().numTensors;
     try {
       const tb = performance.now();
-      const student = api.buildNet('student-r18', [h, w]);
-      const teacher = api.buildNet('teacher', [h, w]);
+      const student = api.buildNet(EXPERIMENT_DEFAULTS.student, [h, w]);
+      const teacher = api.buildNet(EXPERIMENT_DEFAULTS.teacher, [h, w]);
       const { trainer, dispose } = api.makeTrainer(student, teacher, b, [h, w], setup);
       const warm: number[] = [];
       for (let i = 0; i < 2; i++) {

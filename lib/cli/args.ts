@@ -1,7 +1,9 @@
 /**
- * A small, strict option parser: every option is declared with its type and check; anything
- * unknown, missing or malformed is an error naming the option, raised before any work starts.
+ * The CLI's options: every option is declared with its type, check and default (`OptSpecs`), parsed by
+ * commander (`parseOptions`); anything unknown, missing or malformed is an error naming the option,
+ * raised before any work starts. `formatHelp` prints the declarations with every default.
  */
+import { Command, Option } from 'commander';
 export type OptType = 'int' | 'number' | 'string' | 'bool' | 'json' | 'list';
 
 export interface OptSpec {
@@ -16,6 +18,11 @@ export interface OptSpec {
   gt?: number;
   /** Value placeholder in help. */
   meta?: string;
+  /**
+   * The default that --help shows when the command (not the parser) applies it, e.g. a train-config
+   * field whose default comes from lib/train/config.ts only when neither the flag nor --config sets it.
+   */
+  shown?: unknown;
 }
 
 export type OptSpecs = Record<string, OptSpec>;
@@ -39,39 +46,72 @@ function camel(name: string): string {
   return name.replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase());
 }
 
-/** Parse `--name value`, `--name=value`, `--flag`, `--no-flag`. Returns values keyed by camelCase name. */
-export function parseOptions(command: string, argv: string[], specs: OptSpecs): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const [name, s] of Object.entries(specs)) if (s.default !== undefined) out[camel(name)] = s.default;
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    if (!arg.startsWith('--')) throw new UsageError(`${command}: unexpected argument '${arg}' (options start with --; see --help)`);
-    let name = arg.slice(2);
-    let value: string | undefined;
-    const eq = name.indexOf('=');
-    if (eq >= 0) { value = name.slice(eq + 1); name = name.slice(0, eq); }
-    let spec = specs[name];
-    if (!spec && name.startsWith('no-') && specs[name.slice(3)]?.type === 'bool') {
-      if (value !== undefined) throw new UsageError(`${command}: --${name} takes no value`);
-      out[camel(name.slice(3))] = false;
-      continue;
-    }
-    if (!spec) {
-      const near = Object.keys(specs).filter((k) => editDistance(k, name) <= 2 || (name.length >= 3 && k.startsWith(name)));
-      throw new UsageError(`${command}: unknown option --${name}${near.length ? ` (did you mean ${near.map((k) => `--${k}`).join(', ')}?)` : ''}; see ${command} --help`);
-    }
-    if (spec.type === 'bool') {
-      if (value !== undefined && value !== 'true' && value !== 'false') throw new UsageError(`${command}: --${name} is a flag (true/false), got '${value}'`);
-      out[camel(name)] = value === undefined ? true : value === 'true';
-      continue;
-    }
-    if (value === undefined) {
-      value = argv[++i];
-      if (value === undefined || value.startsWith('--')) {
-        throw new UsageError(`${command}: --${name} needs a value (${spec.meta ?? spec.type})`);
+/** The commander parser of one command's declared options, with this CLI's error messages. */
+class OptionParser extends Command {
+  constructor(readonly commandName: string, readonly specs: OptSpecs) {
+    super(commandName);
+    this.exitOverride().helpOption(false).allowExcessArguments(false).configureOutput({ writeOut: () => undefined, writeErr: () => undefined });
+    for (const [name, spec] of Object.entries(specs)) {
+      if (spec.type === 'bool') {
+        this.addOption(new Option(`--${name}`, spec.help));
+        this.addOption(new Option(`--no-${name}`).hideHelp());
+        continue;
       }
+      this.addOption(new Option(`--${name} <${spec.meta ?? spec.type}>`, spec.help).argParser((raw: string) => {
+        if (raw.startsWith('--')) this.optionMissingArgument(name);
+        return convert(commandName, name, spec, raw);
+      }));
     }
-    out[camel(name)] = convert(command, name, spec, value);
+  }
+
+  /** commander: an option it does not know (or a lone `-x`). */
+  unknownOption(flag: string): never {
+    const name = flag.replace(/^--/, '').split('=')[0];
+    if (!flag.startsWith('--')) throw new UsageError(`${this.commandName}: unexpected argument '${flag}' (options start with --; see --help)`);
+    const near = Object.keys(this.specs).filter((k) => editDistance(k, name) <= 2 || (name.length >= 3 && k.startsWith(name)));
+    throw new UsageError(`${this.commandName}: unknown option --${name}${near.length ? ` (did you mean ${near.map((k) => `--${k}`).join(', ')}?)` : ''}; see ${this.commandName} --help`);
+  }
+
+  /** commander: an option that needs a value got none. */
+  optionMissingArgument(option: Option | string): never {
+    const name = typeof option === 'string' ? option : (option.long ?? '').replace(/^--/, '');
+    const spec = this.specs[name];
+    throw new UsageError(`${this.commandName}: --${name} needs a value (${spec?.meta ?? spec?.type ?? 'a value'})`);
+  }
+
+  error(message: string, o?: { code?: string }): never {
+    if (o?.code === 'commander.excessArguments') {
+      throw new UsageError(`${this.commandName}: unexpected argument '${this.args[0]}' (options start with --; see --help)`);
+    }
+    throw new UsageError(`${this.commandName}: ${message.replace(/^error: /, '')}`);
+  }
+}
+
+/**
+ * Parse `--name value`, `--name=value`, `--flag`, `--flag=true|false`, `--no-flag` with commander.
+ * Returns values keyed by camelCase name, the declared defaults filled in.
+ */
+export function parseOptions(command: string, argv: string[], specs: OptSpecs): Record<string, unknown> {
+  // commander knows `--flag` and `--no-flag`; `--flag=true|false` is this CLI's spelling too
+  const args = argv.map((arg) => {
+    const m = /^--([^=]+)=(.*)$/s.exec(arg);
+    if (!m) return arg;
+    const [, name, value] = m;
+    if (specs[name]?.type === 'bool') {
+      if (value !== 'true' && value !== 'false') throw new UsageError(`${command}: --${name} is a flag (true/false), got '${value}'`);
+      return value === 'true' ? `--${name}` : `--no-${name}`;
+    }
+    if (!specs[name] && name.startsWith('no-') && specs[name.slice(3)]?.type === 'bool') throw new UsageError(`${command}: --${name} takes no value`);
+    return arg;
+  });
+  const parser = new OptionParser(command, specs);
+  parser.parse(args, { from: 'user' });
+  const out: Record<string, unknown> = {};
+  const given = parser.opts();
+  for (const [name, s] of Object.entries(specs)) {
+    const key = camel(name);
+    const v = given[key] ?? s.default;
+    if (v !== undefined) out[key] = v;
   }
   return out;
 }
@@ -114,7 +154,8 @@ export function formatHelp(command: string, summary: string, specs: OptSpecs, us
   const lines = [`Usage: channel-distill ${command} ${usage ?? '[options]'}`, '', summary, '', 'Options:'];
   for (const [name, s] of Object.entries(specs)) {
     const meta = s.type === 'bool' ? '' : ` ${s.meta ?? s.type.toUpperCase()}`;
-    const def = s.default !== undefined && s.type !== 'bool' ? ` (default: ${Array.isArray(s.default) ? s.default.join(',') : JSON.stringify(s.default)})` : '';
+    const def = s.shown !== undefined ? ` (default: ${typeof s.shown === 'string' ? s.shown : JSON.stringify(s.shown)})`
+      : s.default !== undefined && s.type !== 'bool' ? ` (default: ${Array.isArray(s.default) ? s.default.join(',') : JSON.stringify(s.default)})` : '';
     const choices = s.choices ? ` [${s.choices.join('|')}]` : '';
     lines.push(`  --${name}${meta}`.padEnd(30) + ` ${s.help}${choices}${def}`);
   }

@@ -7,42 +7,66 @@ import * as path from 'path';
 import { spawnSync } from 'child_process';
 import { formatHelp, OptSpecs, parseOptions, parseSize, stripOptions, UsageError } from './args';
 import { Progress } from './progress';
+import { initBackend } from '../backend';
+import { resolveDataRoot } from '../cityscapes/dataset';
+import { getLoss } from '../distill';
+import { CITYSCAPES_TRAIN_CLASSES } from '../cityscapes/labels';
+import { defaultSyntheticOptions } from '../cityscapes/synthetic';
+import { prepareSyntheticData } from '../data/prepare';
+import { validateInferenceOptions } from '../models/inference';
+import { writeFileAtomic } from '../train/checkpoint';
+import { defaultTrainConfig, EXPERIMENT_DEFAULTS, TERM_DEFAULTS, type ExperimentSpec } from '../train/config';
+import { defaultDemoOptions, demoMethod, runDemo, validateDemo } from '../train/demo';
+import { evaluate, evaluateFullResolution, evaluatePredictions } from '../train/evaluate';
+import { cachedFrames, runExperiment, validateExperiment } from '../train/experiment';
+import { exportExperiment, exportRun } from '../train/export';
+import { frameBatches, listSplit } from '../train/frames';
+import { loadModelPackage } from '../train/model-package';
+import { METHOD_PRESETS, methodPreset } from '../train/presets';
+import { DEMO_RECIPE } from '../train/recipes';
+import { bestWeights, poolResults, pooledMarkdown, writePooled } from '../train/results';
+import { openRun } from '../train/run-dir';
+import * as slurm from '../train/slurm';
+import { initSweepDir, mergeSweep, parseShard, runSweep, shardCells, validateSweep, type SweepCell } from '../train/sweep';
+import { formatCityscapesScores, formatIoUTable } from '../viz/iou-table';
 
 export const PROJECT_ROOT = path.resolve(__dirname, '..', '..');
-const DEFAULT_DATA = path.join('data', 'synthetic-cityscapes');
-const DEFAULT_TEACHER = path.join('data', 'teacher');
+const TRAIN_DEFAULTS = defaultTrainConfig();
+const SYNTHETIC = defaultSyntheticOptions();
+/** The synthetic set that the data root resolver uses (lib/cityscapes DEFAULT_SYNTHETIC_ROOT), as a path from here. */
+const DEFAULT_DATA = path.relative(process.cwd(), SYNTHETIC.out) || '.';
 
 /** Options shared by the training commands. */
 export const TRAIN_OPTIONS: OptSpecs = {
-  name: { type: 'string', help: 'run name: results go to <runs>/<name>/ (an existing run with the same config resumes)', meta: 'NAME' },
-  runs: { type: 'string', help: 'folder of run folders', default: 'runs', meta: 'DIR' },
-  data: { type: 'string', help: 'dataset root in the Cityscapes layout (default: $CITYSCAPES_ROOT, else the synthetic set data/synthetic-cityscapes, generated when absent)', meta: 'DIR' },
-  downsample: { type: 'int', min: 1, help: 'shrink frames by this integer factor (2: 512x256 -> 256x128)', default: 2 },
+  name: { type: 'string', help: 'run name: results go to <runs>/<name>/ (an existing run with the same config resumes)', meta: 'NAME', shown: '<command>-<model>' },
+  runs: { type: 'string', help: 'folder of run folders', default: EXPERIMENT_DEFAULTS.runsDir, meta: 'DIR' },
+  data: { type: 'string', help: 'dataset root in the Cityscapes layout', meta: 'DIR', shown: `$CITYSCAPES_ROOT, else the synthetic set ${DEFAULT_DATA}, generated when absent` },
+  downsample: { type: 'int', min: 1, help: 'shrink frames by this integer factor (2: 512x256 -> 256x128)', default: EXPERIMENT_DEFAULTS.downsample },
   'train-limit': { type: 'int', min: 1, help: 'use only the first N train frames' },
   'val-limit': { type: 'int', min: 1, help: 'evaluate on the first N val frames' },
   holdout: { type: 'int', min: 1, help: 'hold out the last N train frames: train on the others and evaluate on these instead of val (for weight searches)' },
   init: { type: 'string', help: 'start the student from this model package\'s weights (same model preset), e.g. data/student-init', meta: 'DIR' },
-  crop: { type: 'string', help: 'random training crop HEIGHTxWIDTH (default: the frame size)', meta: 'HxW' },
-  scale: { type: 'string', help: 'random scale range MIN-MAX of the training augmentation (the paper: 0.5-2; 1 disables)', default: '0.5-2', meta: 'MIN-MAX' },
-  jitter: { type: 'bool', help: 'photometric jitter (brightness/contrast/saturation ±0.25) in the training augmentation', default: false },
-  model: { type: 'string', help: 'model preset (lib/models PRESETS)', meta: 'PRESET' },
+  crop: { type: 'string', help: 'random training crop HEIGHTxWIDTH', meta: 'HxW', shown: 'the frame size' },
+  scale: { type: 'string', help: 'random scale range MIN-MAX of the training augmentation (the paper: 0.5-2; 1 disables)', default: EXPERIMENT_DEFAULTS.scale.join('-'), meta: 'MIN-MAX' },
+  jitter: { type: 'bool', help: 'photometric jitter (brightness/contrast/saturation ±0.25) in the training augmentation', default: EXPERIMENT_DEFAULTS.jitter },
+  model: { type: 'string', help: 'model preset (lib/models PRESETS)', meta: 'PRESET', shown: `${EXPERIMENT_DEFAULTS.student}; train-teacher: ${EXPERIMENT_DEFAULTS.teacher}` },
   'model-config': { type: 'json', help: 'JSON overrides of the model config', meta: 'JSON' },
   config: { type: 'string', help: 'JSON file with train config fields (iters, lr, terms, ...); flags override it', meta: 'FILE' },
-  iters: { type: 'int', min: 1, help: 'optimiser steps' },
-  batch: { type: 'int', min: 1, help: 'batch size' },
-  lr: { type: 'number', gt: 0, help: 'base learning rate (poly decay, power 0.9)' },
-  seed: { type: 'int', min: 0, help: 'seed of init, sampling and augmentation' },
-  optimizer: { type: 'string', choices: ['sgd', 'adam'], help: 'optimiser' },
-  momentum: { type: 'number', min: 0, help: 'SGD momentum' },
-  'weight-decay': { type: 'number', min: 0, help: 'L2 weight decay' },
-  warmup: { type: 'int', min: 0, help: 'linear warm-up steps' },
-  'loss-mode': { type: 'string', choices: ['upsample', 'downsample'], help: 'CE on logits upsampled to labels, or on labels downsampled' },
-  'checkpoint-every': { type: 'int', min: 0, help: 'checkpoint every N steps (0: only at the end)' },
-  'log-every': { type: 'int', min: 1, help: 'log line every N steps when not on a terminal' },
+  iters: { type: 'int', min: 1, help: 'optimiser steps', shown: TRAIN_DEFAULTS.iters },
+  batch: { type: 'int', min: 1, help: 'batch size', shown: TRAIN_DEFAULTS.batchSize },
+  lr: { type: 'number', gt: 0, help: 'base learning rate (poly decay, power 0.9)', shown: TRAIN_DEFAULTS.lr },
+  seed: { type: 'int', min: 0, help: 'seed of init, sampling and augmentation', shown: TRAIN_DEFAULTS.seed },
+  optimizer: { type: 'string', choices: ['sgd', 'adam'], help: 'optimiser', shown: TRAIN_DEFAULTS.optimizer.type },
+  momentum: { type: 'number', min: 0, help: 'SGD momentum', shown: TRAIN_DEFAULTS.optimizer.momentum },
+  'weight-decay': { type: 'number', min: 0, help: 'L2 weight decay (also with --optimizer adam: give 0 for none)', shown: TRAIN_DEFAULTS.optimizer.weightDecay },
+  warmup: { type: 'int', min: 0, help: 'linear warm-up steps', shown: TRAIN_DEFAULTS.warmupIters },
+  'loss-mode': { type: 'string', choices: ['upsample', 'downsample'], help: 'CE on logits upsampled to labels, or on labels downsampled', shown: TRAIN_DEFAULTS.lossMode },
+  'checkpoint-every': { type: 'int', min: 0, help: 'checkpoint every N steps (0: only at the end)', shown: TRAIN_DEFAULTS.checkpointEvery },
+  'log-every': { type: 'int', min: 1, help: 'log line every N steps when not on a terminal', shown: TRAIN_DEFAULTS.logEvery },
   fresh: { type: 'bool', help: 'delete an existing run folder (only a run folder inside --runs; says what it deletes) instead of resuming it' },
   'stop-at': { type: 'int', min: 1, help: 'stop after N steps of the --iters poly schedule (resume later to finish)' },
-  eval: { type: 'bool', help: 'evaluate on val at the end (--no-eval to skip)', default: true },
-  backend: { type: 'string', choices: ['tensorflow', 'webgpu', 'wasm', 'cpu'], help: 'TensorFlow.js backend (default: best available; env CWD_BACKEND)' },
+  eval: { type: 'bool', help: 'evaluate on val at the end (--no-eval to skip)', default: EXPERIMENT_DEFAULTS.evaluate },
+  backend: { type: 'string', choices: ['tensorflow', 'webgpu', 'wasm', 'cpu'], help: 'TensorFlow.js backend (env CWD_BACKEND)', shown: 'the best available' },
 };
 
 /** Test-time inference options of eval and predict (lib/models inferLabels). */
@@ -56,7 +80,6 @@ export const INFERENCE_OPTIONS: OptSpecs = {
 
 /** Inference options from the eval/predict flags (validated before any work). */
 export function inferenceFromOptions(command: string, o: Record<string, unknown>): Record<string, unknown> {
-  const { validateInferenceOptions } = require('../models/inference') as typeof import('../models/inference');
   const scales = o.scales === undefined ? [1] : (o.scales as string[]).map((x) => {
     const v = Number(x);
     if (!Number.isFinite(v) || v <= 0) throw new UsageError(`${command}: --scales must be a comma-separated list of positive numbers, got '${x}'`);
@@ -77,23 +100,23 @@ export function inferenceFromOptions(command: string, o: Record<string, unknown>
 }
 
 export const DISTILL_OPTIONS: OptSpecs = {
-  teacher: { type: 'string', help: 'teacher package folder (manifest.json + model.json)', default: DEFAULT_TEACHER, meta: 'DIR' },
+  teacher: { type: 'string', help: 'teacher package folder (manifest.json + model.json)', default: EXPERIMENT_DEFAULTS.teacherDir, meta: 'DIR' },
   terms: { type: 'json', help: 'distillation terms, e.g. [{"method":"cwd","on":"feature","weight":3,"temperature":4}]', meta: 'JSON' },
   method: { type: 'string', help: 'shortcut for one term: method name (cwd, pi, at, pa, ifvd, holistic, ...)' },
-  on: { type: 'string', choices: ['feature', 'logits'], help: 'shortcut: tap point of the term', default: undefined },
-  weight: { type: 'number', min: 0, help: 'shortcut: term weight (alpha of Eq. 1)' },
-  temperature: { type: 'number', gt: 0, help: 'shortcut: term temperature' },
+  on: { type: 'string', choices: ['feature', 'logits'], help: 'shortcut: tap point of the term', shown: TERM_DEFAULTS.on },
+  weight: { type: 'number', min: 0, help: 'shortcut: term weight (alpha of Eq. 1)', shown: TERM_DEFAULTS.weight },
+  temperature: { type: 'number', gt: 0, help: 'shortcut: term temperature', shown: `the method's own (cwd: ${(getLoss('cwd').defaultConfig() as { temperature: number }).temperature})` },
 };
 
 /** `sweep --slurm` options (lib/train/slurm.ts); defaults are SLURM_DEFAULTS, under a --slurm-config file and these flags. */
 export const SLURM_OPTIONS: OptSpecs = {
   slurm: { type: 'bool', help: 'submit the sweep to Slurm: a job array (task i of n runs --shard i/n) plus a merge job after it (afterok); the --runs folder must be on storage every node sees' },
-  'slurm-tasks': { type: 'int', min: 1, help: 'array tasks (shards) (default: one per cell)' },
-  'slurm-cpus': { type: 'int', min: 1, help: 'CPUs per array task (default: 4)' },
-  'slurm-mem': { type: 'string', help: 'memory per array task, e.g. 16G (default: 16G)', meta: 'SIZE' },
-  'slurm-time': { type: 'string', help: 'time limit per array task, e.g. 24:00:00 (default: 24:00:00)', meta: 'TIME' },
-  'slurm-partition': { type: 'string', help: 'partition (default: the cluster\'s default)', meta: 'NAME' },
-  'slurm-gpus': { type: 'int', min: 0, help: 'GPUs per array task (--gres=gpu:N) (default: 0)' },
+  'slurm-tasks': { type: 'int', min: 1, help: 'array tasks (shards)', shown: 'one per cell' },
+  'slurm-cpus': { type: 'int', min: 1, help: 'CPUs per array task', shown: slurm.SLURM_DEFAULTS.cpus },
+  'slurm-mem': { type: 'string', help: 'memory per array task, e.g. 16G', meta: 'SIZE', shown: slurm.SLURM_DEFAULTS.mem },
+  'slurm-time': { type: 'string', help: 'time limit per array task, e.g. 24:00:00', meta: 'TIME', shown: slurm.SLURM_DEFAULTS.time },
+  'slurm-partition': { type: 'string', help: 'partition', meta: 'NAME', shown: 'the cluster\'s default' },
+  'slurm-gpus': { type: 'int', min: 0, help: 'GPUs per array task (--gres=gpu:N)', shown: slurm.SLURM_DEFAULTS.gpus },
   'slurm-max-parallel': { type: 'int', min: 1, help: 'at most N array tasks at once (--array=...%N)' },
   'slurm-setup': { type: 'string', help: 'shell line run before the command in the jobs, e.g. "module load nodejs/20"', meta: 'SH' },
   'slurm-config': { type: 'string', help: 'JSON file of Slurm settings: cpus, mem, time, partition, gpus, tasks, maxParallel, account, qos, setup [lines], sbatchOptions [--opt=value], mergeMem, mergeTime, node; flags override it', meta: 'FILE' },
@@ -142,22 +165,49 @@ export function trainConfigFromOptions(command: string, o: Record<string, unknow
     if (o.terms !== undefined) c.terms = o.terms;
     else if (shortcut) {
       if (o.method === undefined) throw new UsageError('distill: --on/--weight/--temperature need --method');
-      const t: Record<string, unknown> = { method: o.method, on: o.on ?? 'feature', weight: o.weight ?? 3 };
+      const t: Record<string, unknown> = { method: o.method, on: o.on ?? TERM_DEFAULTS.on, weight: o.weight ?? TERM_DEFAULTS.weight };
       if (o.temperature !== undefined) t.temperature = o.temperature;
       c.terms = [t];
     }
     if (c.terms === undefined || (Array.isArray(c.terms) && c.terms.length === 0)) {
       throw new UsageError('distill: no distillation terms: give --method cwd (and --on/--weight/--temperature) or --terms JSON, or use train-student for a baseline');
     }
+  } else if (command === 'sweep') {
+    if (o.terms !== undefined) c.terms = o.terms;
   } else if (Array.isArray(c.terms) && c.terms.length > 0) {
     throw new UsageError(`${command}: the config has distillation terms: use the distill command`);
   }
   return c;
 }
 
+type TrainCommand = 'train-teacher' | 'train-student' | 'distill';
+
+/**
+ * The one mapping from flags to an experiment spec, for every training command and the sweep (whose
+ * base spec it is: no name, and --fresh / --stop-at are refused, as a sweep resumes its cells and a
+ * cell's result is final). `dataRoot`: the resolved --data.
+ */
+export function experimentFromOptions(command: TrainCommand | 'sweep', o: Record<string, unknown>, dataRoot: string): ExperimentSpec {
+  if (command === 'sweep') {
+    if (o.fresh) throw new UsageError(`sweep: --fresh is not supported (a sweep resumes its cells and skips finished ones): delete the sweep folder ${path.join(String(o.runs), String(o.name ?? '<name>'))} yourself to start over`);
+    if (o.stopAt !== undefined) throw new UsageError('sweep: --stop-at is not supported (a finished cell\'s result is final): lower --iters instead');
+  }
+  const train = trainConfigFromOptions(command, o);
+  const model = (o.model as string | undefined) ?? (command === 'train-teacher' ? EXPERIMENT_DEFAULTS.teacher : EXPERIMENT_DEFAULTS.student);
+  return {
+    name: (o.name as string | undefined) ?? `${command}-${model}`,
+    runsDir: o.runs as string, dataRoot, downsample: o.downsample as number,
+    trainLimit: o.trainLimit as number | undefined, valLimit: o.valLimit as number | undefined,
+    holdout: o.holdout as number | undefined, init: o.init as string | undefined,
+    crop: parseSize(command, 'crop', o.crop), scale: parseScaleRange(command, o.scale), jitter: Boolean(o.jitter), model, modelOverrides: o.modelConfig as Record<string, unknown> | undefined,
+    teacherDir: command === 'distill' || command === 'sweep' ? (o.teacher as string) : undefined,
+    train, evaluate: o.eval as boolean,
+    ...(command === 'sweep' ? {} : { fresh: Boolean(o.fresh), stopAt: o.stopAt as number | undefined }),
+  };
+}
+
 /** The dataset root of a command through lib's one resolver (--data, else CITYSCAPES_ROOT, else synthetic), printed with how it was chosen. */
 async function dataRootOf(command: string, o: Record<string, unknown>): Promise<string> {
-  const { resolveDataRoot } = require('../cityscapes/dataset') as typeof import('../cityscapes/dataset');
   const given = o.data === undefined ? undefined : String(o.data);
   const r = await resolveDataRoot(given, { log: (m) => console.error(m) });
   console.error(`${command}: data ${r.root} (${r.how})`);
@@ -166,7 +216,7 @@ async function dataRootOf(command: string, o: Record<string, unknown>): Promise<
 
 /** `--scale MIN-MAX` (or one number) → [min, max]. */
 export function parseScaleRange(command: string, raw: unknown): [number, number] {
-  const txt = String(raw ?? '0.5-2');
+  const txt = String(raw ?? EXPERIMENT_DEFAULTS.scale.join('-'));
   const m = /^\s*([0-9.]+)\s*(?:-\s*([0-9.]+)\s*)?$/.exec(txt);
   const lo = m ? Number(m[1]) : NaN;
   const hi = m ? Number(m[2] ?? m[1]) : NaN;
@@ -175,32 +225,20 @@ export function parseScaleRange(command: string, raw: unknown): [number, number]
 }
 
 async function startBackend(o: Record<string, unknown>): Promise<string> {
-  const { initBackend } = require('../backend') as typeof import('../backend');
   return initBackend({ backend: o.backend as never });
 }
 
-async function trainCommand(command: 'train-teacher' | 'train-student' | 'distill', o: Record<string, unknown>): Promise<void> {
-  const { validateExperiment, runExperiment } = require('../train/experiment') as typeof import('../train/experiment');
-  const train = trainConfigFromOptions(command, o);
-  const model = (o.model as string | undefined) ?? (command === 'train-teacher' ? 'teacher' : 'student-r18');
-  const name = (o.name as string | undefined) ?? `${command}-${model}`;
-  const scale = parseScaleRange(command, o.scale);
-  const spec = {
-    name, runsDir: o.runs as string, dataRoot: await dataRootOf(command, o), downsample: o.downsample as number,
-    trainLimit: o.trainLimit as number | undefined, valLimit: o.valLimit as number | undefined,
-    holdout: o.holdout as number | undefined, init: o.init as string | undefined,
-    crop: parseSize(command, 'crop', o.crop), scale, jitter: Boolean(o.jitter), model, modelOverrides: o.modelConfig as Record<string, unknown> | undefined,
-    teacherDir: command === 'distill' ? (o.teacher as string) : undefined,
-    train, evaluate: o.eval as boolean, fresh: Boolean(o.fresh), stopAt: o.stopAt as number | undefined,
-  };
+async function trainCommand(command: TrainCommand, o: Record<string, unknown>): Promise<void> {
+  const spec = experimentFromOptions(command, o, await dataRootOf(command, o));
+  const name = spec.name;
   if (o.export !== undefined && fs.existsSync(path.join(String(o.export), 'manifest.json')) && !o.overwrite) {
     throw new UsageError(`${command}: --export ${o.export} already holds a model package: add --overwrite to replace it`);
   }
   const resolved = validateExperiment(spec);
   const backend = await startBackend(o);
-  const progress = new Progress(name, Math.min(resolved.iters, (o.stopAt as number | undefined) ?? Infinity), { logEvery: resolved.logEvery });
+  const progress = new Progress(name, Math.min(resolved.train.iters, spec.stopAt ?? Infinity), { logEvery: resolved.train.logEvery });
   const t0 = Date.now();
-  const r = await runExperiment(spec, {
+  const r = await runExperiment(resolved, {
     onStep: (rec) => progress.update(rec),
     log: (m) => console.error(m),
     runInfo: { command: `channel-distill ${process.argv.slice(2).join(' ')}` },
@@ -211,98 +249,36 @@ async function trainCommand(command: 'train-teacher' | 'train-student' | 'distil
     console.log(`${name}: ${spec.holdout ? `mIoU on the ${spec.holdout} held-out train frames` : 'val mIoU'} ${(100 * r.eval.mIoU).toFixed(2)} (${r.eval.images} images) -> ${path.join(r.runDir, 'eval.json')}`);
   }
   if (o.export !== undefined) {
-    const { saveModelPackage } = require('../train/model-package') as typeof import('../train/model-package');
-    const { configHash } = require('../train/config') as typeof import('../train/config');
-    await saveModelPackage(r.student, String(o.export), {
-      quantization: o.quantization as never,
-      manifest: {
-        command: `npx channel-distill ${process.argv.slice(2).join(' ')}`,
-        seed: resolved.seed, trainConfig: resolved, configHash: configHash({ train: resolved, model: spec.model }),
-        model: spec.model, data: { root: spec.dataRoot, downsample: spec.downsample, trainLimit: spec.trainLimit ?? null, holdout: spec.holdout ?? null, crop: spec.crop ?? null, scale: spec.scale, jitter: spec.jitter },
-        init: spec.init ?? null,
-        stepsTrained: r.steps, stepsPlanned: resolved.iters,
-        ...(spec.holdout
-          ? { holdoutMIoU: r.eval?.mIoU ?? null, holdoutPerClassIoU: r.eval?.perClassIoU ?? null, holdoutImages: r.eval?.images ?? null }
-          : { valMIoU: r.eval?.mIoU ?? null, valPerClassIoU: r.eval?.perClassIoU ?? null, valImages: r.eval?.images ?? null }),
-        wallSeconds: (Date.now() - t0) / 1000, trainSeconds: r.trainSeconds, meanStepSeconds: r.meanStepSeconds, backend,
-        runDir: r.runDir, createdAt: new Date().toISOString(), dataset: syntheticDatasetInfo(spec.dataRoot),
-      },
+    await exportExperiment(r, resolved, String(o.export), {
+      quantization: o.quantization as never, command: `npx channel-distill ${process.argv.slice(2).join(' ')}`, backend, wallSeconds: (Date.now() - t0) / 1000,
     });
-    console.log(`exported ${spec.model} to ${o.export} (${o.quantization} weights)`);
-    if (r.eval && o.quantization !== 'none' && !spec.holdout) {
-      // the package's own numbers: evaluate the dequantised weights as a user will load them
-      await recordPackageEval(String(o.export), spec.dataRoot, spec.downsample, spec.valLimit);
-    }
   }
-}
-
-/** Evaluate a model package on val and store the result as its manifest's valMIoU (the float32 value is kept). */
-export async function recordPackageEval(dir: string, dataRoot: string, downsample: number, valLimit?: number): Promise<number> {
-  const { loadModelPackage } = require('../train/model-package') as typeof import('../train/model-package');
-  const { cachedFrames } = require('../train/experiment') as typeof import('../train/experiment');
-  const { frameBatches } = require('../train/frames') as typeof import('../train/frames');
-  const { evaluate } = require('../train/evaluate') as typeof import('../train/evaluate');
-  const { net, manifest } = loadModelPackage(dir);
-  const frames = await cachedFrames(dataRoot, 'val', downsample, valLimit);
-  const r = await evaluate(net, frameBatches(frames, 4));
-  const m = manifest as Record<string, unknown>;
-  if (m.valMIoUFloat32 === undefined && typeof m.valMIoU === 'number') m.valMIoUFloat32 = m.valMIoU;
-  m.valMIoU = r.mIoU;
-  m.valPerClassIoU = r.perClassIoU;
-  m.valImages = r.images;
-  m.valEvaluatedOn = `the ${String(m.quantization)} package itself (${r.images} val frames, downsample ${downsample})`;
-  fs.writeFileSync(path.join(dir, 'manifest.json'), JSON.stringify(m, null, 2) + '\n');
-  net.model.dispose();
-  const f32 = typeof m.valMIoUFloat32 === 'number' ? ` (float32 weights: ${(100 * m.valMIoUFloat32).toFixed(2)})` : '';
-  console.log(`${dir}: val mIoU of the ${String(m.quantization)} package ${(100 * r.mIoU).toFixed(2)}${f32}`);
-  return r.mIoU;
-}
-
-/** Generator version and options of a synthetic dataset (from its synthetic-cityscapes.json), or null for other data. */
-export function syntheticDatasetInfo(root: string): Record<string, unknown> | null {
-  const f = path.join(root, 'synthetic-cityscapes.json');
-  if (!fs.existsSync(f)) return null;
-  let m: { version?: number; options?: Record<string, unknown> };
-  try {
-    m = JSON.parse(fs.readFileSync(f, 'utf8'));
-  } catch (e) {
-    throw new Error(`dataset description ${f} is not valid JSON (${(e as Error).message})`);
-  }
-  const { out: _out, concurrency: _c, compressionLevel: _z, ...options } = m.options ?? {};
-  return { generator: 'lib/cityscapes/synthetic.ts', version: m.version ?? null, options };
-}
-
-/** Per-class IoU table of one or more results (percent), plus mIoU. */
-export function formatIoUTable(rows: { name: string; eval: { perClassIoU: number[]; mIoU: number; classNames?: string[] } }[]): string {
-  const classes = rows[0].eval.classNames ?? rows[0].eval.perClassIoU.map((_, i) => `class ${i}`);
-  const w = Math.max(14, ...rows.map((r) => r.name.length + 2));
-  const fmt = (v: number) => (Number.isNaN(v) ? 'n/a' : (100 * v).toFixed(1)).padStart(w);
-  const lines = ['class'.padEnd(15) + rows.map((r) => r.name.padStart(w)).join('') + (rows.length === 2 ? 'diff'.padStart(8) : '')];
-  classes.forEach((c, i) => {
-    const vals = rows.map((r) => r.eval.perClassIoU[i]);
-    const diff = rows.length === 2 ? (Number.isNaN(vals[1] - vals[0]) ? 'n/a' : (100 * (vals[1] - vals[0])).toFixed(1)).padStart(8) : '';
-    lines.push(c.padEnd(15) + vals.map(fmt).join('') + diff);
-  });
-  const m = rows.map((r) => r.eval.mIoU);
-  lines.push('mIoU'.padEnd(15) + m.map(fmt).join('') + (rows.length === 2 ? (100 * (m[1] - m[0])).toFixed(2).padStart(8) : ''));
-  return lines.join('\n');
 }
 
 export const COMMANDS: Record<string, Command> = {
   data: {
-    summary: 'Generate the synthetic Cityscapes-layout dataset (skipped when it exists unless --force).',
+    summary: 'Generate the synthetic Cityscapes-layout dataset (skipped when it exists unless --force); the one entry point of data generation (npm run data).',
     options: {
       out: { type: 'string', help: 'output root', default: DEFAULT_DATA, meta: 'DIR' },
-      seed: { type: 'int', min: 0, help: 'master seed', default: 1 },
-      train: { type: 'int', min: 1, help: 'train frames', default: 300 },
-      val: { type: 'int', min: 1, help: 'val frames', default: 60 },
-      width: { type: 'int', min: 32, help: 'frame width', default: 512 },
-      height: { type: 'int', min: 16, help: 'frame height', default: 256 },
-      cities: { type: 'int', min: 1, help: 'cities per split (1..4)', default: 3 },
+      seed: { type: 'int', min: 0, help: 'master seed (the output is a pure function of the options)', default: SYNTHETIC.seed },
+      train: { type: 'int', min: 1, help: 'train frames', default: SYNTHETIC.train },
+      val: { type: 'int', min: 1, help: 'val frames', default: SYNTHETIC.val },
+      test: { type: 'int', min: 0, help: 'test frames', default: SYNTHETIC.test },
+      width: { type: 'int', min: 32, help: 'frame width', default: SYNTHETIC.width },
+      height: { type: 'int', min: 16, help: 'frame height', default: SYNTHETIC.height },
+      cities: { type: 'int', min: 1, help: 'cities per split (1..4)', default: SYNTHETIC.cities },
+      'train-ids': { type: 'bool', help: 'also write *_gtFine_labelTrainIds.png', default: SYNTHETIC.writeTrainIds },
+      color: { type: 'bool', help: 'also write *_gtFine_color.png', default: SYNTHETIC.writeColor },
+      quiet: { type: 'bool', help: 'no progress line' },
       force: { type: 'bool', help: 'regenerate even if the dataset exists' },
     },
     async run(o) {
-      await generateData(o, console.log);
+      if ((o.cities as number) > 4) throw new UsageError(`data: --cities must be 1..4, got ${o.cities}`);
+      await prepareSyntheticData({
+        out: String(o.out), seed: o.seed as number, train: o.train as number, val: o.val as number, test: o.test as number,
+        width: o.width as number, height: o.height as number, cities: o.cities as number,
+        writeTrainIds: Boolean(o.trainIds), writeColor: Boolean(o.color), quiet: Boolean(o.quiet), force: Boolean(o.force),
+      });
     },
   },
   'train-teacher': {
@@ -364,14 +340,11 @@ export const COMMANDS: Record<string, Command> = {
         const outDir = path.resolve(path.dirname(String(o.out)));
         const inside = (o.from as string[]).find((f) => fs.existsSync(f) && fs.statSync(f).isDirectory() && path.resolve(f) === outDir);
         if (inside) throw new UsageError(`merge: --out ${o.out} would write into the results folder ${inside}, which must hold only cell files: choose a prefix outside it (e.g. ${path.join(path.dirname(path.resolve(inside)), path.basename(inside))}-table)`);
-        const { poolResults, writePooled, pooledMarkdown } = require('../train/results') as typeof import('../train/results');
         const p = poolResults((o.from as string[]).map(String));
         const w = writePooled(p, String(o.out));
         console.log(pooledMarkdown(p));
         console.log(`pooled ${p.rows.reduce((a, r) => a + r.n, 0)} cell(s) of protocol ${p.protocol} -> ${w.json}, ${w.csv}, ${w.md}`);
         if (o.bestWeights) {
-          const { bestWeights } = require('../train/results') as typeof import('../train/results');
-          const { writeFileAtomic } = require('../train/checkpoint') as typeof import('../train/checkpoint');
           const best = bestWeights(p);
           if (Object.keys(best).length === 0) throw new Error('merge --best-weights: no row is named preset@WEIGHT');
           const file = `${o.out}-best.json`;
@@ -382,7 +355,6 @@ export const COMMANDS: Record<string, Command> = {
         return;
       }
       if (!o.name) throw new UsageError('merge: --name is required (or --from to pool results folders)');
-      const { mergeSweep } = require('../train/sweep') as typeof import('../train/sweep');
       const m = mergeSweep(String(o.runs), String(o.name));
       console.log(`merged ${m.results.length} cell(s) -> ${m.json}, ${m.csv}`);
       for (const g of m.groups) {
@@ -433,13 +405,13 @@ export const COMMANDS: Record<string, Command> = {
       data: TRAIN_OPTIONS.data,
       teacher: DISTILL_OPTIONS.teacher,
       runs: TRAIN_OPTIONS.runs,
-      student: { type: 'string', help: 'student preset', meta: 'PRESET' },
-      method: { type: 'string', help: 'distillation preset of the second student, optionally preset@WEIGHT (default: cwd-logits, CWD on the score map, at the weight protocol r2 selected, data/results/r2-search-table-best.json)' },
-      init: { type: 'string', help: 'model package that starts both students, or none for a random init (default: data/student-init, as protocol r2)', meta: 'DIR' },
-      iters: { type: 'int', min: 1, help: 'steps per student (default: the measured <10 min budget)' },
-      batch: { type: 'int', min: 1, help: 'batch size' },
-      crop: { type: 'string', help: 'training crop HxW, or none', meta: 'HxW' },
-      seed: { type: 'int', min: 0, help: 'seed of both students' },
+      student: { type: 'string', help: 'student preset', meta: 'PRESET', shown: DEMO_RECIPE.student },
+      method: { type: 'string', help: 'distillation preset of the second student, optionally preset@WEIGHT (default: cwd-logits, CWD on the score map, at the weight protocol r2 selected, data/results/r2-search-table-best.json)', shown: demoMethod().method },
+      init: { type: 'string', help: 'model package that starts both students, or none for a random init (as protocol r2)', meta: 'DIR', shown: DEMO_RECIPE.init ?? 'none' },
+      iters: { type: 'int', min: 1, help: 'steps per student (the measured <10 min budget)', shown: DEMO_RECIPE.iters },
+      batch: { type: 'int', min: 1, help: 'batch size', shown: DEMO_RECIPE.batchSize },
+      crop: { type: 'string', help: 'training crop HxW, or none', meta: 'HxW', shown: DEMO_RECIPE.crop ? DEMO_RECIPE.crop.join('x') : 'none' },
+      seed: { type: 'int', min: 0, help: 'seed of both students', shown: DEMO_RECIPE.seed },
       'val-limit': { type: 'int', min: 1, help: 'evaluate on the first N val frames' },
       backend: TRAIN_OPTIONS.backend,
     },
@@ -461,27 +433,11 @@ export const COMMANDS: Record<string, Command> = {
       const latestFile = path.join(run, 'checkpoints', 'latest.json');
       if (!fs.existsSync(latestFile)) throw new UsageError(`export: ${run} has no checkpoint (${latestFile} is missing)`);
       if (fs.existsSync(path.join(String(o.out), 'manifest.json')) && !o.overwrite) throw new UsageError(`export: ${o.out} already holds a model package: add --overwrite to replace it`);
-      const { CheckpointDir, loadWeightsInto, readJSONFile } = require('../train/checkpoint') as typeof import('../train/checkpoint');
-      const info = readJSONFile<Record<string, any>>(path.join(run, 'config.json'), 'run config');
-      const ptr = new CheckpointDir(path.join(run, 'checkpoints')).newestIntact((m) => console.error(`export: ${m}`))!;
       const backend = await startBackend(o);
-      const { buildModel } = require('../models') as typeof import('../models');
-      const { saveModelPackage } = require('../train/model-package') as typeof import('../train/model-package');
-      const net = buildModel(info.config.student);
-      loadWeightsInto(net.model, path.join(ptr.dir, 'student'));
-      const train = info.config.train as { iters: number; seed: number };
-      await saveModelPackage(net, String(o.out), {
-        quantization: o.quantization as never,
-        manifest: {
-          command: info.command ?? null, exportCommand: `npx channel-distill ${process.argv.slice(2).join(' ')}`,
-          seed: train.seed, trainConfig: train, configHash: info.configHash, model: info.model ?? null, data: info.data ?? null,
-          stepsTrained: ptr.step, stepsPlanned: train.iters, backend, runDir: run, createdAt: new Date().toISOString(),
-          dataset: info.data?.root ? syntheticDatasetInfo(info.data.root) : null,
-          valMIoU: (() => { const e = path.join(run, 'eval.json'); return fs.existsSync(e) ? readJSONFile<{ mIoU: number }>(e, 'run evaluation').mIoU : undefined; })(),
-        },
+      await exportRun(run, String(o.out), {
+        quantization: o.quantization as never, command: `npx channel-distill ${process.argv.slice(2).join(' ')}`, backend,
+        valLimit: o.valLimit as number | undefined, dataRoot: () => dataRootOf('export', o), log: (m) => console.error(m),
       });
-      net.model.dispose();
-      await recordPackageEval(String(o.out), info.data?.root ?? await dataRootOf('export', o), info.data?.downsample ?? 2, o.valLimit as number | undefined);
     },
   },
   bench: {
@@ -497,17 +453,6 @@ export const COMMANDS: Record<string, Command> = {
   },
 };
 
-
-function experimentBase(command: string, o: Record<string, unknown>, train: Record<string, unknown>, dataRoot: string) {
-  return {
-    runsDir: o.runs as string, dataRoot, downsample: o.downsample as number,
-    trainLimit: o.trainLimit as number | undefined, valLimit: o.valLimit as number | undefined,
-    holdout: o.holdout as number | undefined, init: o.init as string | undefined,
-    crop: parseSize(command, 'crop', o.crop), scale: parseScaleRange(command, o.scale), jitter: Boolean(o.jitter), model: (o.model as string | undefined) ?? 'student-r18',
-    modelOverrides: o.modelConfig as Record<string, unknown> | undefined, teacherDir: o.teacher as string,
-    train, evaluate: o.eval as boolean,
-  };
-}
 
 /** The sweep grid from --grid JSON plus the shortcuts (--methods, --temperatures, --weights, --seeds). */
 export function sweepGridFromOptions(o: Record<string, unknown>): Record<string, unknown[]> {
@@ -538,16 +483,6 @@ export function sweepGridFromOptions(o: Record<string, unknown>): Record<string,
 }
 
 async function sweepCommand(o: Record<string, unknown>, argv: string[] = []): Promise<void> {
-  const { validateSweep, runSweep, parseShard, shardCells, mergeSweep } = require('../train/sweep') as typeof import('../train/sweep');
-  const { methodPreset } = require('../train/presets') as typeof import('../train/presets');
-  const train = readConfigFile(o.config);
-  for (const [k, v] of Object.entries({ iters: o.iters, batchSize: o.batch, lr: o.lr, seed: o.seed, checkpointEvery: o.checkpointEvery, logEvery: o.logEvery, warmupIters: o.warmup })) if (v !== undefined) train[k] = v;
-  const opt: Record<string, unknown> = { ...((train.optimizer as Record<string, unknown>) ?? {}) };
-  if (o.optimizer !== undefined) opt.type = o.optimizer;
-  if (o.weightDecay !== undefined) opt.weightDecay = o.weightDecay;
-  if (o.momentum !== undefined) opt.momentum = o.momentum;
-  if (Object.keys(opt).length) train.optimizer = opt;
-  if (o.terms !== undefined) train.terms = o.terms;
   const grid = sweepGridFromOptions(o);
   if (grid.method) {
     for (const m of grid.method) {
@@ -560,12 +495,13 @@ async function sweepCommand(o: Record<string, unknown>, argv: string[] = []): Pr
   }
   if (!o.name) throw new UsageError('sweep: --name is required (the sweep folder under --runs)');
   const shard = o.shard !== undefined ? (() => { try { return parseShard(String(o.shard)); } catch (e) { throw new UsageError(`sweep: ${(e as Error).message}`); } })() : undefined;
-  const spec = { name: String(o.name), base: experimentBase('sweep', o, train, await dataRootOf('sweep', o)), grid, resultsDir: o.results as string | undefined };
+  const { name: _name, ...base } = experimentFromOptions('sweep', o, await dataRootOf('sweep', o));
+  const spec = { name: String(o.name), base, grid, resultsDir: o.results as string | undefined };
   const slurmFlags = Object.keys(SLURM_OPTIONS).filter((k) => k !== 'slurm' && o[camelCase(k)] !== undefined);
   if (!o.slurm && slurmFlags.length) throw new UsageError(`sweep: --${slurmFlags[0]} needs --slurm`);
   if (o.slurm && shard) throw new UsageError('sweep: --slurm decides the shards itself (one per array task): drop --shard (use --slurm-tasks N for N shards)');
   const cells = validateSweep(spec);
-  if (o.slurm) return slurmSweep(o, argv, spec, cells.length);
+  if (o.slurm) return slurmSweep(o, argv, spec, cells);
   const mine = shardCells(cells, shard);
   console.error(`sweep ${spec.name}: ${cells.length} cells${shard ? `, shard ${shard.index}/${shard.count} runs ${mine.length}` : ''}`);
   if (o.dryRun) {
@@ -578,7 +514,7 @@ async function sweepCommand(o: Record<string, unknown>, argv: string[] = []): Pr
     onCellStart: (c, k, n) => { progress = new Progress(`[${k + 1}/${n}] ${c.id}`, (c.spec.train.iters as number | undefined) ?? 1000, { logEvery: 10 }); },
     onStep: (rec) => progress?.update(rec),
     log: (m) => console.error(m),
-  });
+  }, cells);
   console.error(`sweep ${spec.name}: ran ${r.ran.length}, skipped ${r.skipped.length} finished cell(s)`);
   const merged = mergeSweep(spec.base.runsDir, spec.name);
   console.log(`results: ${merged.json}, ${merged.csv}${merged.missing.length ? ` (${merged.missing.length} cell(s) not finished yet: other shards?)` : ''}`);
@@ -589,9 +525,8 @@ function camelCase(name: string): string {
 }
 
 /** `sweep --slurm`: write and submit the array + merge scripts (or print them with --dry-run). */
-function slurmSweep(o: Record<string, unknown>, argv: string[], spec: { name: string; base: { runsDir: string; dataRoot: string; teacherDir?: string } }, cells: number): void {
-  const slurm = require('../train/slurm') as typeof import('../train/slurm');
-  const { initSweepDir } = require('../train/sweep') as typeof import('../train/sweep');
+function slurmSweep(o: Record<string, unknown>, argv: string[], spec: { name: string; base: { runsDir: string; dataRoot: string; teacherDir?: string } }, cellList: SweepCell[]): void {
+  const cells = cellList.length;
   let config: Record<string, unknown> = {};
   if (o.slurmConfig !== undefined) {
     const f = String(o.slurmConfig);
@@ -603,8 +538,8 @@ function slurmSweep(o: Record<string, unknown>, argv: string[], spec: { name: st
     }
     if (typeof config !== 'object' || config === null || Array.isArray(config)) throw new UsageError(`sweep: --slurm-config ${f}: the top level must be an object`);
   }
-  let resources: import('../train/slurm').SlurmResources;
-  let plan: import('../train/slurm').SlurmSweepPlan;
+  let resources: slurm.SlurmResources;
+  let plan: slurm.SlurmSweepPlan;
   try {
     resources = slurm.slurmResources(config, {
       cpus: o.slurmCpus as number | undefined, mem: o.slurmMem as string | undefined, time: o.slurmTime as string | undefined,
@@ -635,7 +570,7 @@ function slurmSweep(o: Record<string, unknown>, argv: string[], spec: { name: st
   }
   warnings.push(...slurm.checkRunsDir(spec.base.runsDir));
   for (const w of warnings) console.error(`warning: ${w}`);
-  initSweepDir(spec as never);
+  initSweepDir(spec as never, cellList);
   const sub = slurm.submitSlurmSweep(plan);
   console.error(`sweep ${spec.name}: ${cells} cell(s) in ${plan.tasks} array task(s); scripts and logs in ${plan.slurmDir}`);
   console.log(`array job: ${sub.arrayJobId}`);
@@ -662,16 +597,10 @@ function modelSource(command: string, o: Record<string, unknown>): string {
 /** The network of a model package or of a run's newest intact checkpoint (the backend must be started). */
 function loadNetFrom(o: Record<string, unknown>, dir: string, command = 'eval') {
   if (o.run !== undefined) {
-    const { buildModel } = require('../models') as typeof import('../models');
-    const { CheckpointDir, loadWeightsInto, readJSONFile } = require('../train/checkpoint') as typeof import('../train/checkpoint');
-    const cfg = readJSONFile<{ config: { student: never } }>(path.join(dir, 'config.json'), 'run config');
-    const ptr = new CheckpointDir(path.join(dir, 'checkpoints')).newestIntact((m) => console.error(`${command}: ${m}`))!;
-    console.error(`${command}: checkpoint ${ptr.dir} (step ${ptr.step})`);
-    const net = buildModel(cfg.config.student);
-    loadWeightsInto(net.model, path.join(ptr.dir, 'student'));
+    const { net, checkpoint } = openRun(dir).loadStudent((m) => console.error(`${command}: ${m}`));
+    console.error(`${command}: checkpoint ${checkpoint.dir} (step ${checkpoint.step})`);
     return net;
   }
-  const { loadModelPackage } = require('../train/model-package') as typeof import('../train/model-package');
   return loadModelPackage(dir).net;
 }
 
@@ -683,18 +612,6 @@ function imageProgress(what: string): (done: number, total: number, id: string) 
       console.error(`${what} ${done}/${total} ${id} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
     }
   };
-}
-
-/** The benchmark's tables: class IoU and iIoU, category IoU and iIoU, with their averages (percent). */
-export function formatCityscapesScores(r: import('../train/evaluate').FullResolutionEvalResult): string {
-  const f = (v: number) => (Number.isNaN(v) ? 'n/a' : (100 * v).toFixed(1)).padStart(8);
-  const lines = [`${'class'.padEnd(15)}${'IoU'.padStart(8)}${'iIoU'.padStart(8)}`];
-  (r.classNames ?? []).forEach((c, i) => lines.push(c.padEnd(15) + f(r.perClassIoU[i]) + f(r.perClassIIoU[i])));
-  lines.push(`${'Score Average'.padEnd(15)}${f(r.mIoU)}${f(r.mIIoU)}`, '', `${'category'.padEnd(15)}${'IoU'.padStart(8)}${'iIoU'.padStart(8)}`);
-  r.categoryNames.forEach((c, i) => lines.push(c.padEnd(15) + f(r.perCategoryIoU[i]) + f(r.perCategoryIIoU[i])));
-  lines.push(`${'Score Average'.padEnd(15)}${f(r.mCategoryIoU)}${f(r.mCategoryIIoU)}`);
-  if (r.instanceNote) lines.push('', r.instanceNote);
-  return lines.join('\n');
 }
 
 function writeJsonOut(file: unknown, value: unknown): void {
@@ -715,10 +632,10 @@ function flagGiven(argv: string[], flag: string): boolean {
  */
 function runDataDefaults(command: string, o: Record<string, unknown>, argv: string[]): void {
   if (o.run === undefined) return;
-  const { readJSONFile } = require('../train/checkpoint') as typeof import('../train/checkpoint');
   const file = path.join(String(o.run), 'config.json');
-  if (!fs.existsSync(file)) throw new UsageError(`${command}: ${o.run} is not a run folder (${file} is missing)`);
-  const rec = readJSONFile<{ data?: { root?: unknown; downsample?: unknown } }>(file, 'run config').data ?? {};
+  const info = openRun(String(o.run)).info;
+  if (!info) throw new UsageError(`${command}: ${o.run} is not a run folder (${file} is missing)`);
+  const rec: { root?: unknown; downsample?: unknown } = info.data ?? {};
   const notes: string[] = [];
   if (flagGiven(argv, 'data') || o.data !== undefined) notes.push(`data ${o.data} (--data)`);
   else if (typeof rec.root === 'string') { o.data = rec.root; notes.push(`data ${rec.root} (recorded in ${file})`); }
@@ -730,10 +647,6 @@ function runDataDefaults(command: string, o: Record<string, unknown>, argv: stri
 }
 
 async function evalCommand(o: Record<string, unknown>, argv: string[] = []): Promise<void> {
-  const { listSplit, frameBatches } = require('../train/frames') as typeof import('../train/frames');
-  const { cachedFrames } = require('../train/experiment') as typeof import('../train/experiment');
-  const { evaluate, evaluateFullResolution, evaluatePredictions } = require('../train/evaluate') as typeof import('../train/evaluate');
-  const { CITYSCAPES_TRAIN_CLASSES } = require('../cityscapes/labels') as typeof import('../cityscapes/labels');
   if (o.predictions === undefined && o.run !== undefined) {
     modelSource('eval', o);
     runDataDefaults('eval', o, argv);
@@ -777,8 +690,6 @@ async function evalCommand(o: Record<string, unknown>, argv: string[] = []): Pro
 }
 
 async function predictCommand(o: Record<string, unknown>, argv: string[] = []): Promise<void> {
-  const { listSplit } = require('../train/frames') as typeof import('../train/frames');
-  const { evaluateFullResolution } = require('../train/evaluate') as typeof import('../train/evaluate');
   const dir = modelSource('predict', o);
   if (o.out === undefined) throw new UsageError('predict: --out DIR is required (labelIds/ and color/ are written in it)');
   const out = String(o.out);
@@ -800,8 +711,6 @@ async function predictCommand(o: Record<string, unknown>, argv: string[] = []): 
 }
 
 async function demoCommand(o: Record<string, unknown>): Promise<void> {
-  const { defaultDemoOptions, demoMethod, validateDemo, runDemo } = require('../train/demo') as typeof import('../train/demo');
-  const { METHOD_PRESETS, methodPreset } = require('../train/presets') as typeof import('../train/presets');
   const d = defaultDemoOptions();
   const t0 = Date.now();
   const opts = {
@@ -855,23 +764,6 @@ async function demoCommand(o: Record<string, unknown>): Promise<void> {
   rep.totalWallSeconds = wall;
   rep.backend = backend;
   fs.writeFileSync(reportFile, JSON.stringify(rep, null, 2) + '\n');
-}
-
-async function generateData(o: Record<string, unknown>, log: (m: string) => void): Promise<void> {
-  const out = String(o.out);
-  if ((o.cities as number) > 4) throw new UsageError(`data: --cities must be 1..4, got ${o.cities}`);
-  const manifest = path.join(out, 'synthetic-cityscapes.json');
-  if (!o.force && fs.existsSync(manifest)) {
-    log(`data: ${out} exists (${manifest}); use --force to regenerate`);
-    return;
-  }
-  const { generateSyntheticCityscapes } = require('../cityscapes/synthetic') as typeof import('../cityscapes/synthetic');
-  const t0 = Date.now();
-  await generateSyntheticCityscapes({
-    out: path.resolve(out), seed: o.seed as number, train: o.train as number, val: o.val as number,
-    width: o.width as number, height: o.height as number, cities: o.cities as number,
-  } as never);
-  log(`data: wrote ${out} in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
 }
 
 export const USAGE = () => `Usage: channel-distill <command> [options]

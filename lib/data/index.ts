@@ -7,3 +7,5 @@ export {
 export type { AugmentConfig, AugmentParams, JitterConfig } from './augment';
 export { TrainLoader, EvalLoader, ArrayFrameSource, CachedFrameSource } from './loader';
 export type { FrameSource, TrainLoaderConfig, EvalLoaderConfig, HostBatch } from './loader';
+export { prepareSyntheticData } from './prepare';
+export type { PrepareSyntheticOptions } from './prepare';

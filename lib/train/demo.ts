@@ -12,6 +12,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { CITYSCAPES_TRAIN_CLASSES } from '../cityscapes/labels';
+import { DEFAULT_SYNTHETIC_ROOT } from '../cityscapes/synthetic';
 import { cachedFrames, cachedTeacher, ExperimentResult, ExperimentSpec, runExperiment, validateExperiment } from './experiment';
 import { evaluate } from './evaluate';
 import { frameBatches } from './frames';
@@ -19,25 +20,16 @@ import { readManifest } from './model-package';
 import { methodPreset } from './presets';
 import type { StepRecord, Trainer } from './trainer';
 import { writeFileAtomic } from './checkpoint';
+import { EXPERIMENT_DEFAULTS, optimizerFor } from './config';
+import { DEMO_RECIPE, type DemoRecipe } from './recipes';
 
-export interface DemoOptions {
+/** The demo's budget (`DemoRecipe`: student, init, iters, batch, crop, scale, downsample, seed, lr, optimizer), its CWD method, and where it runs. */
+export interface DemoOptions extends DemoRecipe {
   dataRoot: string;
   teacherDir: string;
   runsDir: string;
-  student: string;
-  iters: number;
-  batchSize: number;
-  crop?: [number, number];
-  downsample: number;
-  seed: number;
-  lr: number;
-  optimizer: 'sgd' | 'adam';
   /** Method name of the distilled student (a preset, optionally `preset@WEIGHT`). */
   method: string;
-  /** Model package that starts both students (protocol r2: data/student-init); undefined: random init. */
-  init?: string;
-  /** Random scale range of the augmentation. */
-  scale: [number, number];
   valLimit?: number;
   /** Pooled seed-averaged results (`merge --from … --out PREFIX` → PREFIX.json) of the demo's protocol. */
   resultsTable: string;
@@ -60,12 +52,11 @@ export function demoMethod(bestWeights = R2_BEST_WEIGHTS): { method: string; why
   return { method: 'cwd-logits', why: `the preset's weight 3 (the paper's): ${bestWeights} does not exist yet` };
 }
 
-/** The demo budget (protocol r2's cell budget): about 3–6 minutes on a 2-core CPU (see README / report). */
+/** The demo budget (lib/train/recipes.ts DEMO_RECIPE, one cell pair of protocol r2): about 3 minutes on a 2-core CPU (see README / report). */
 export function defaultDemoOptions(): DemoOptions {
   return {
-    dataRoot: path.join('data', 'synthetic-cityscapes'), teacherDir: path.join('data', 'teacher'), runsDir: 'runs',
-    student: 'student-r18', init: path.join('data', 'student-init'), iters: 300, batchSize: 4, crop: [128, 128], scale: [0.5, 2],
-    downsample: 1, seed: 0, lr: 0.001, optimizer: 'adam',
+    dataRoot: DEFAULT_SYNTHETIC_ROOT, teacherDir: EXPERIMENT_DEFAULTS.teacherDir, runsDir: EXPERIMENT_DEFAULTS.runsDir,
+    ...DEMO_RECIPE, crop: DEMO_RECIPE.crop ? [...DEMO_RECIPE.crop] : undefined, scale: [...DEMO_RECIPE.scale],
     method: demoMethod().method, resultsTable: path.join('data', 'results', 'r2-table.json'),
   };
 }
@@ -74,7 +65,7 @@ export function demoSpecs(o: DemoOptions): { baseline: ExperimentSpec; distilled
   const common = {
     runsDir: o.runsDir, dataRoot: o.dataRoot, downsample: o.downsample, crop: o.crop, scale: o.scale, model: o.student, init: o.init, valLimit: o.valLimit, fresh: true,
   };
-  const train = { iters: o.iters, batchSize: o.batchSize, seed: o.seed, lr: o.lr, optimizer: { type: o.optimizer, weightDecay: o.optimizer === 'adam' ? 0 : 5e-4 }, checkpointEvery: 0, logEvery: 10 };
+  const train = { iters: o.iters, batchSize: o.batchSize, seed: o.seed, lr: o.lr, optimizer: optimizerFor(o.optimizer), checkpointEvery: 0, logEvery: 10 };
   if (o.method === 'baseline' || methodPreset(o.method).length === 0) throw new Error(`demo: the method must be a distillation preset (e.g. cwd-feature or cwd-feature@10), got '${o.method}'`);
   return {
     baseline: { ...common, name: 'demo/baseline', train: { ...train, terms: [] } },

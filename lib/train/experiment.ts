@@ -17,65 +17,42 @@ import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { CITYSCAPES_TRAIN_CLASSES } from '../cityscapes/labels';
 import { checkSplitFiles } from '../cityscapes/png-check';
-import { buildModel, modelConfig, ModelConfig, PRESETS } from '../models';
+import { buildModel, modelConfig, ModelConfig, PRESETS, validateConfig } from '../models';
 import type { Frame } from '../data/types';
 import type { SegmentationNet } from '../models/types';
 import { buildTerms, checkTermOptions } from './build-terms';
-import { resolveTrainConfig, TrainConfig } from './config';
-import type { OptimizerConfig } from './optim';
+import { configDiff, configHash, EXPERIMENT_DEFAULTS, resolveTrainConfig, TrainConfig, type ExperimentSpec } from './config';
 import { evaluate, EvalResult } from './evaluate';
 import { frameBatches, listSplit, loadSplitFrames } from './frames';
 import { ArrayFrameSource, TrainLoader } from '../data/loader';
-import { DEFAULT_SCALE_RANGE, DEFAULT_JITTER } from '../data/augment';
-import { loadModelPackage, readManifest } from './model-package';
-import { deleteRun, RunLock, runDirOf } from './run-dir';
-import { StepRecord, Trainer } from './trainer';
+import { DEFAULT_JITTER } from '../data/augment';
+import { loadModelPackage, readManifest, type ModelManifest } from './model-package';
+import { deleteRun, openRun, RunLock, runDirOf, type OpenedRun } from './run-dir';
+import { runConfig, StepRecord, Trainer } from './trainer';
 
-/** A partial train config as accepted by `resolveTrainConfig`. */
-export type TrainConfigInput = Partial<Omit<TrainConfig, 'optimizer'>> & { optimizer?: Partial<OptimizerConfig> };
+export type { ExperimentSpec, TrainConfigInput } from './config';
 
-export interface ExperimentSpec {
-  /** Run folder name under `runsDir`. */
-  name: string;
-  runsDir: string;
-  /** Dataset root in the Cityscapes layout. */
-  dataRoot: string;
-  /** Integer shrink factor applied to every frame (2: 512×256 → 256×128). */
-  downsample: number;
-  trainLimit?: number;
-  valLimit?: number;
-  /**
-   * Hold out the last N train frames (after `trainLimit`): train on the others and evaluate on these
-   * instead of val. Weight searches use it, so that no choice is made on the val split.
-   */
-  holdout?: number;
-  /**
-   * A model package (e.g. `data/student-init`) whose weights start the student instead of a random
-   * init (the stand-in for the paper's ImageNet-pretrained backbones). Its model preset must be `model`.
-   */
-  init?: string;
-  /** Random crop [h, w] of the training frames (default: the frame size). */
-  crop?: [number, number];
-  /** Random scale range of the augmentation (default [0.5, 2], the paper's; [1, 1] disables). */
-  scale?: [number, number];
-  /** Photometric jitter (brightness/contrast/saturation ±0.25; default false). */
-  jitter?: boolean;
-  /** Model preset (lib/models PRESETS) and overrides (e.g. {seed: 3}). */
-  model: string;
-  modelOverrides?: Record<string, unknown>;
-  /** Teacher package folder (data/teacher), needed when train.terms is not empty. */
-  teacherDir?: string;
-  /** Train config fields (missing ones take `defaultTrainConfig()`); `optimizer` may be partial. */
-  train: TrainConfigInput;
-  /** Evaluate on val at the end (default true). */
-  evaluate?: boolean;
-  /** Delete an existing run folder first instead of resuming. */
-  fresh?: boolean;
-  /**
-   * Stop after this many steps of the `train.iters` schedule (a budget cut that keeps the poly
-   * schedule of the full run; not part of the config hash, so the run can be resumed to the end).
-   */
-  stopAt?: number;
+/**
+ * An experiment validated and resolved once (`validateExperiment`): the spec, its resolved train
+ * config, the student's model config, the manifests it reads (teacher, init package), and the config
+ * hash its run folder gets. `runExperiment` takes it as it is; everything below it uses these values.
+ */
+export interface ResolvedExperiment {
+  readonly resolved: true;
+  spec: ExperimentSpec;
+  train: TrainConfig;
+  /** The student's model config as the run records it (seed = train.seed). */
+  student: ModelConfig;
+  /** The teacher package's manifest when the run has terms, else null. */
+  teacherManifest: ModelManifest | null;
+  /** The init package's manifest (`spec.init`), else null. */
+  initManifest: ModelManifest | null;
+  /** The augmentation's scale range. */
+  scale: [number, number];
+  /** What the run's config hash covers besides train, student and teacher configs. */
+  hashExtra: Record<string, unknown>;
+  /** The config hash of the run folder (config.json `configHash`), as the trainer computes it. */
+  configHash: string;
 }
 
 export interface ExperimentResult {
@@ -89,37 +66,91 @@ export interface ExperimentResult {
   student: SegmentationNet;
 }
 
-/** Check a spec without heavy work; returns the resolved train config. Throws naming the bad field. */
-export function validateExperiment(spec: ExperimentSpec): TrainConfig {
+/**
+ * Resolve a spec without touching its data: the train config (validated), the model config, the
+ * teacher and init manifests, and the config hash its run folder gets. Throws naming the bad field.
+ */
+export function resolveExperiment(spec: ExperimentSpec): ResolvedExperiment {
   runDirOf(spec.runsDir, spec.name); // the name must name a folder inside runsDir
   if (!(spec.model in PRESETS)) throw new Error(`unknown model preset '${spec.model}'; valid: ${Object.keys(PRESETS).join(', ')}`);
-  const mc = modelConfig(spec.model, spec.modelOverrides as never); // validates overrides
+  modelConfig(spec.model, spec.modelOverrides as never); // validates overrides
   if (!Number.isInteger(spec.downsample) || spec.downsample < 1) throw new Error(`downsample must be an integer >= 1, got ${spec.downsample}`);
   if (spec.scale !== undefined) {
     const [lo, hi] = spec.scale;
     if (!(lo > 0 && hi >= lo && hi <= 8)) throw new Error(`scale must be [min, max] with 0 < min <= max <= 8, got [${spec.scale}]`);
   }
+  if (spec.stopAt !== undefined && (!Number.isInteger(spec.stopAt) || spec.stopAt < 1)) throw new Error(`stopAt must be an integer >= 1, got ${spec.stopAt}`);
   const train = resolveTrainConfig(spec.train as Record<string, unknown>, 'train config');
   checkTermOptions(train.terms, 'train config.terms');
+  let initManifest: ModelManifest | null = null;
+  if (spec.init !== undefined) {
+    initManifest = readManifest(spec.init);
+    const m = initManifest as { model?: string };
+    if (m.model !== spec.model) throw new Error(`init (--init) ${spec.init} holds a '${m.model}' model, but the run's model preset is '${spec.model}': they must match`);
+    if (spec.modelOverrides && Object.keys(spec.modelOverrides).some((k) => k !== 'seed')) throw new Error(`init (--init) ${spec.init}: model overrides other than seed cannot be combined with an init package`);
+  }
+  let teacherManifest: ModelManifest | null = null;
+  if (train.terms.length > 0) {
+    if (!spec.teacherDir) throw new Error('distillation terms need a teacher (--teacher DIR, e.g. data/teacher)');
+    teacherManifest = readManifest(spec.teacherDir);
+  }
+  return identify(spec, train, teacherManifest, initManifest);
+}
+
+/**
+ * Check a spec without heavy work and resolve it, once (`resolveExperiment`, then the data: splits,
+ * PNG headers, every byte of val, frame sizes against the model). Throws naming the bad field.
+ */
+export function validateExperiment(spec: ExperimentSpec): ResolvedExperiment {
+  const x = resolveExperiment(spec);
   const nTrain = Math.min(listSplit(spec.dataRoot, 'train').length, spec.trainLimit ?? Infinity);
   if (spec.holdout !== undefined && (!Number.isInteger(spec.holdout) || spec.holdout < 1 || spec.holdout >= nTrain)) {
     throw new Error(`holdout (--holdout) must be an integer from 1 to ${nTrain - 1} (the train split of ${spec.dataRoot} has ${nTrain} frames${spec.trainLimit ? ` after --train-limit ${spec.trainLimit}` : ''}), got ${spec.holdout}`);
   }
-  if (spec.init !== undefined) {
-    const m = readManifest(spec.init) as { model?: string };
-    if (m.model !== spec.model) throw new Error(`init (--init) ${spec.init} holds a '${m.model}' model, but the run's model preset is '${spec.model}': they must match`);
-    if (spec.modelOverrides && Object.keys(spec.modelOverrides).some((k) => k !== 'seed')) throw new Error(`init (--init) ${spec.init}: model overrides other than seed cannot be combined with an init package`);
-  }
   if (spec.evaluate !== false) listSplit(spec.dataRoot, 'val');
-  if (train.terms.length > 0) {
-    if (!spec.teacherDir) throw new Error('distillation terms need a teacher (--teacher DIR, e.g. data/teacher)');
-    readManifest(spec.teacherDir);
-  }
   const splits = spec.evaluate !== false ? (['train', 'val'] as const) : (['train'] as const);
+  const mc = modelConfig(spec.model, spec.modelOverrides as never);
   // headers of both splits (train frames are decoded in full before the first step), and every byte of val
   for (const split of splits) checkSplitFiles(spec.dataRoot, split, split === 'val');
   for (const split of splits) checkFrameSizes(spec, mc, split);
-  return train;
+  return x;
+}
+
+/**
+ * Run reuse: the finished run of an experiment, when its folder holds one with the same config hash;
+ * null when there is no finished run; an error naming every differing field when the folder holds a
+ * run of another config (never a silent reuse).
+ */
+export function finishedRun(experiment: ExperimentSpec | ResolvedExperiment): OpenedRun | null {
+  const x = isResolved(experiment) ? experiment : resolveExperiment(experiment);
+  const dir = runDirOf(x.spec.runsDir, x.spec.name);
+  if (!fs.existsSync(dir)) return null;
+  const run = openRun(dir);
+  if (!run.finished) return null;
+  if (!run.info) throw new Error(`${dir} has eval.json but no config.json: delete the folder to retrain it`);
+  if (run.info.configHash !== x.configHash) {
+    const wanted = runConfig(x.train, x.student, x.teacherManifest ? validateConfig(x.teacherManifest.modelConfig) : null, x.hashExtra);
+    const diff = configDiff(run.info.config, wanted).slice(0, 8);
+    throw new Error(`${dir} was trained differently (config hash ${run.info.configHash}, this experiment ${x.configHash}: ${diff.join('; ') || 'the configs differ'}): delete that folder to retrain it, or use another runs folder or name`);
+  }
+  return run;
+}
+
+/** The run identity of a resolved experiment: the student config, hashExtra and the config hash the trainer records. */
+function identify(spec: ExperimentSpec, train: TrainConfig, teacherManifest: ModelManifest | null, initManifest: ModelManifest | null): ResolvedExperiment {
+  const scale = spec.scale ?? EXPERIMENT_DEFAULTS.scale;
+  const student = JSON.parse(JSON.stringify(validateConfig({ ...modelConfig(spec.model, spec.modelOverrides as never), seed: train.seed } as ModelConfig))) as ModelConfig;
+  const hashExtra = {
+    model: spec.model, modelOverrides: spec.modelOverrides ?? null,
+    data: [spec.downsample, spec.trainLimit ?? null, spec.crop ?? null, scale, spec.jitter ?? false, ...(spec.holdout ? [{ holdout: spec.holdout }] : [])],
+    ...(initManifest ? { init: initManifest.configHash ?? null } : {}),
+    teacher: teacherManifest ? teacherManifest.configHash ?? spec.teacherDir : null,
+  };
+  const teacher = teacherManifest ? validateConfig(teacherManifest.modelConfig) : null;
+  return {
+    resolved: true, spec, train, student, teacherManifest, initManifest, scale: [...scale] as [number, number], hashExtra,
+    configHash: configHash(runConfig(train, student, teacher, hashExtra)),
+  };
 }
 
 /** The smallest input side a model accepts: its PPM grid on the stride-8 map (ceil(side / 8) >= largest bin), else 8. */
@@ -161,11 +192,12 @@ export async function cachedFrames(root: string, split: string, downsample: numb
 }
 
 const teacherCache = new Map<string, SegmentationNet>();
-export function cachedTeacher(dir: string): SegmentationNet {
+/** The teacher package's network, loaded once per process (`manifest`: already read, not read again). */
+export function cachedTeacher(dir: string, manifest?: ModelManifest): SegmentationNet {
   const key = path.resolve(dir);
   let t = teacherCache.get(key);
   if (!t) {
-    t = loadModelPackage(dir).net;
+    t = loadModelPackage(dir, manifest).net;
     teacherCache.set(key, t);
   }
   return t;
@@ -178,11 +210,12 @@ export function cachedTeacher(dir: string): SegmentationNet {
  *     model: 'student-r18', teacherDir: 'data/teacher', train: {iters: 300, batchSize: 4, terms: [{method: 'cwd', on: 'feature', weight: 3, temperature: 4}]}});
  */
 export async function runExperiment(
-  spec: ExperimentSpec,
+  experiment: ExperimentSpec | ResolvedExperiment,
   hooks: { onStep?: (r: StepRecord, t: Trainer) => void; log?: (msg: string) => void; runInfo?: Record<string, unknown> } = {},
 ): Promise<ExperimentResult> {
   const log = hooks.log ?? (() => undefined);
-  const train = validateExperiment(spec);
+  const x = isResolved(experiment) ? experiment : validateExperiment(experiment);
+  const spec = x.spec;
   const runDir = path.join(spec.runsDir, spec.name);
   const lock = RunLock.acquire(runDirOf(spec.runsDir, spec.name), { log, command: hooks.runInfo?.command as string | undefined });
   try {
@@ -190,24 +223,29 @@ export async function runExperiment(
       const what = deleteRun(spec.runsDir, spec.name, lock);
       if (what) log(`fresh: deleted the previous run ${what}`);
     }
-    return await runLocked(spec, train, runDir, hooks, log, hooks.log);
+    return await runLocked(x, runDir, hooks, log, hooks.log);
   } finally {
     lock.release();
   }
 }
 
+/** True for the result of `validateExperiment`. */
+export function isResolved(x: ExperimentSpec | ResolvedExperiment): x is ResolvedExperiment {
+  return (x as ResolvedExperiment).resolved === true;
+}
+
 async function runLocked(
-  spec: ExperimentSpec, train: TrainConfig, runDir: string,
+  x: ResolvedExperiment, runDir: string,
   hooks: { onStep?: (r: StepRecord, t: Trainer) => void; runInfo?: Record<string, unknown> }, log: (m: string) => void,
   warn: ((m: string) => void) | undefined,
 ): Promise<ExperimentResult> {
+  const { spec, train, scale } = x;
   const allTrain = await cachedFrames(spec.dataRoot, 'train', spec.downsample, spec.trainLimit);
   const trainFrames = spec.holdout ? allTrain.slice(0, allTrain.length - spec.holdout) : allTrain;
-  const scale = spec.scale ?? DEFAULT_SCALE_RANGE;
-  const student = buildModel({ ...modelConfig(spec.model, spec.modelOverrides as never), seed: train.seed } as ModelConfig);
+  const student = buildModel(x.student);
   let initInfo: Record<string, unknown> | null = null;
   if (spec.init) {
-    const pkg = loadModelPackage(spec.init);
+    const pkg = loadModelPackage(spec.init, x.initManifest ?? undefined);
     const from = pkg.net.model.getWeights();
     const to = student.model.getWeights();
     if (from.length !== to.length || from.some((w, i) => w.shape.join('x') !== to[i].shape.join('x'))) {
@@ -221,7 +259,7 @@ async function runLocked(
     initInfo = { configHash: m.configHash ?? null, stepsTrained: m.stepsTrained ?? null, createdAt: m.createdAt ?? null };
     log(`student starts from ${spec.init} (${m.stepsTrained ?? '?'} steps)`);
   }
-  const teacher = train.terms.length ? cachedTeacher(spec.teacherDir!) : undefined;
+  const teacher = train.terms.length ? cachedTeacher(spec.teacherDir!, x.teacherManifest ?? undefined) : undefined;
   const terms = teacher ? buildTerms(train.terms, { student, teacher, seed: train.seed }) : [];
   const trainer = new Trainer({
     student, teacher, terms, config: train,
@@ -236,7 +274,7 @@ async function runLocked(
       teacherDir: spec.teacherDir ?? null,
       data: { root: spec.dataRoot, downsample: spec.downsample, trainLimit: spec.trainLimit ?? null, valLimit: spec.valLimit ?? null, holdout: spec.holdout ?? null, crop: spec.crop ?? null, scale, jitter: spec.jitter ?? false, trainFrames: trainFrames.length },
       init: spec.init ? { dir: spec.init, ...initInfo } : null,
-      hashExtra: { model: spec.model, modelOverrides: spec.modelOverrides ?? null, data: [spec.downsample, spec.trainLimit ?? null, spec.crop ?? null, scale, spec.jitter ?? false, ...(spec.holdout ? [{ holdout: spec.holdout }] : [])], ...(initInfo ? { init: initInfo.configHash } : {}), teacher: teacher ? readManifest(spec.teacherDir!).configHash ?? spec.teacherDir : null },
+      hashExtra: x.hashExtra,
       ...(hooks.runInfo ?? {}),
     },
     onStep: hooks.onStep,
@@ -247,7 +285,6 @@ async function runLocked(
     const resumedAt = await trainer.resume();
     if (resumedAt !== null) log(`resuming ${runDir} at step ${resumedAt}/${train.iters}`);
     const t0 = Date.now();
-    if (spec.stopAt !== undefined && (!Number.isInteger(spec.stopAt) || spec.stopAt < 1)) throw new Error(`stopAt must be an integer >= 1, got ${spec.stopAt}`);
     const recs = await trainer.train(spec.stopAt ?? train.iters);
     const trainSeconds = (Date.now() - t0) / 1000;
     let ev: ExperimentResult['eval'] = null;

@@ -1,11 +1,15 @@
 /**
- * A trained network as a folder: `model.json` + `weights.bin` (the file IOHandler, optionally float16)
- * and `manifest.json` (model config, how it was made, its measured val mIoU). This is the format of
- * the shipped teacher in `data/teacher/`.
+ * A trained network as a folder: `model.json` + `weights.bin` and `manifest.json` (model config, how it
+ * was made, its measured val mIoU). This is the format of the shipped teacher in `data/teacher/`.
+ *
+ * One model format: `model.json` + `weights.bin` are what lib/models `saveNet` writes through the file
+ * IOHandler (optionally float16 / uint8), the network's config in its metadata; a checkpoint's
+ * `student/` folder is the same. So `loadNet(fileIOHandler(dir))` reads a package written since, and
+ * `loadModelPackage` reads every package (older ones have no metadata: it builds from the manifest).
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { buildModel, ModelConfig } from '../models';
+import { buildModel, ModelConfig, saveNet } from '../models';
 import type { SegmentationNet } from '../models/types';
 import { fileIOHandler, loadWeightsInto, readJSONFile, readModelArtifacts, WeightQuantization, writeFileAtomic } from './checkpoint';
 import { assertFiniteModel, describeNonFinite, nonFiniteStored } from './finite';
@@ -30,7 +34,7 @@ export async function saveModelPackage(
   const quantization = o.quantization ?? 'none';
   await assertFiniteModel(net.model, `the network to export to ${dir}`, 'the model package was NOT written');
   fs.mkdirSync(dir, { recursive: true });
-  await net.model.save(fileIOHandler(dir, { quantization }));
+  await saveNet(net, fileIOHandler(dir, { quantization }));
   const manifest: ModelManifest = { ...(o.manifest ?? {}), modelConfig: net.config as unknown as ModelConfig, quantization };
   writeFileAtomic(path.join(dir, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
 }
@@ -41,9 +45,11 @@ export function readManifest(dir: string): ModelManifest {
   return readJSONFile<ModelManifest>(file, 'model package manifest');
 }
 
-/** Rebuild the network from the manifest's config and load its weights (dequantised to float32). */
-export function loadModelPackage(dir: string): { net: SegmentationNet; manifest: ModelManifest } {
-  const manifest = readManifest(dir);
+/**
+ * Rebuild the network from the manifest's config and load its weights (dequantised to float32).
+ * `manifest`: the package's manifest when the caller has read it already (it is not read again).
+ */
+export function loadModelPackage(dir: string, manifest: ModelManifest = readManifest(dir)): { net: SegmentationNet; manifest: ModelManifest } {
   const artifacts = readModelArtifacts(dir);
   const bad = nonFiniteStored(artifacts.weightSpecs ?? [], artifacts.weightData as ArrayBuffer);
   if (bad.count > 0) {

@@ -42,6 +42,18 @@ function readJSONNamed<T>(file: string): T {
   }
 }
 
+/**
+ * The generator version and options of a synthetic dataset (its synthetic-cityscapes.json, without the
+ * options that do not change the frames: out, concurrency, compressionLevel), or null for other data.
+ */
+export function syntheticDataset(root: string): { version: number | null; options: Record<string, unknown> } | null {
+  const sm = path.join(root, 'synthetic-cityscapes.json');
+  if (!fs.existsSync(sm)) return null;
+  const j = readJSONNamed<{ version?: number; options?: Record<string, unknown> }>(sm);
+  const { out: _o, concurrency: _c, compressionLevel: _z, ...options } = j.options ?? {};
+  return { version: j.version ?? null, options };
+}
+
 /** The protocol of a sweep's base spec: local paths and the seed removed, teacher and data identified by content. */
 export function protocolOf(base: Omit<ExperimentSpec, 'name'>): Protocol {
   const { runsDir: _r, dataRoot, teacherDir, fresh: _f, stopAt: _s, ...rest } = base as Omit<ExperimentSpec, 'name'> & Record<string, unknown>;
@@ -51,13 +63,8 @@ export function protocolOf(base: Omit<ExperimentSpec, 'name'>): Protocol {
     const m = path.join(teacherDir, 'manifest.json');
     teacher = fs.existsSync(m) ? (readJSONNamed<{ configHash?: string; stepsTrained?: number }>(m).configHash ?? path.basename(teacherDir)) : path.basename(teacherDir);
   }
-  let data: unknown = 'cityscapes layout (not synthetic)';
-  const sm = path.join(dataRoot, 'synthetic-cityscapes.json');
-  if (fs.existsSync(sm)) {
-    const j = readJSONNamed<{ version?: number; options?: Record<string, unknown> }>(sm);
-    const { out: _o, concurrency: _c, compressionLevel: _z, ...options } = j.options ?? {};
-    data = { synthetic: j.version ?? null, options };
-  }
+  const synthetic = syntheticDataset(dataRoot);
+  const data: unknown = synthetic ? { synthetic: synthetic.version, options: synthetic.options } : 'cityscapes layout (not synthetic)';
   const definition = { ...rest, train, teacher, data };
   return { hash: configHash(definition), definition };
 }

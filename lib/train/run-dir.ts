@@ -6,6 +6,8 @@
  *   absolute names, `.` and empty segments are errors).
  * - `deleteRun(runsDir, name)`: what `--fresh` does, only ever inside `runsDir`, only a run folder,
  *   never one another live process holds; returns a description of what it deleted.
+ * - `openRun(dir)`: the one reader of a run folder (typed config, metrics, eval, newest intact
+ *   checkpoint, `loadStudent()`); the CLI, the notebooks and lib/viz read runs through it.
  * - `RunLock`: `.lock` with the owner (pid, host, start time, command); a lock of a dead process on
  *   this host is stale and taken over; a live holder makes a second process refuse, naming it. A lock
  *   of another host is stale when it is an earlier attempt of the same Slurm task (a requeue) or when
@@ -15,30 +17,147 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { execSync } from 'child_process';
-import { readJSONFile, writeFileAtomic } from './checkpoint';
-import { configHash } from './config';
+import { buildModel, type ModelConfig } from '../models';
+import type { SegmentationNet } from '../models/types';
+import { CheckpointDir, CheckpointPointer, loadWeightsInto, readJSONFile, writeFileAtomic } from './checkpoint';
+import { configHash, type TrainConfig } from './config';
 
-/** The git commit of the working tree (with "-dirty" when it has changes), or null outside git. */
+/** The git commit of the working tree (with "-dirty" when tracked files have changes), or null outside git. */
 export function gitCommit(cwd = process.cwd()): string | null {
   try {
     const head = execSync('git rev-parse HEAD', { cwd, stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
-    return head;
+    const changes = execSync('git status --porcelain --untracked-files=no', { cwd, stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
+    return changes ? `${head}-dirty` : head;
   } catch {
     return null;
   }
 }
 
+/** What a run's config hash covers (lib/train/trainer.ts `runConfig`). */
+export interface RunConfig {
+  train: TrainConfig;
+  student: ModelConfig;
+  teacher: ModelConfig | null;
+  /** The experiment's identity besides the configs (data options, init package, teacher package). */
+  extra?: Record<string, unknown>;
+}
+
+/** The data a run trained on (config.json `data`, written by lib/train/experiment.ts). */
+export interface RunData {
+  root: string;
+  downsample: number;
+  trainLimit: number | null;
+  valLimit: number | null;
+  holdout?: number | null;
+  crop: [number, number] | null;
+  scale: [number, number];
+  jitter: boolean;
+  trainFrames: number;
+}
+
+/** config.json of a run folder. */
 export interface RunInfo {
   name: string;
   kind: string;
-  config: unknown;
+  config: RunConfig;
   configHash: string;
   seed: number;
   backend: string;
   gitCommit: string | null;
   createdAt: string;
   command?: string;
+  /** Model preset, teacher package and data (runs of `runExperiment`). */
+  model?: string;
+  teacherDir?: string | null;
+  data?: RunData;
+  init?: { dir: string; configHash: string | null; stepsTrained: number | null; createdAt: string | null } | null;
   [extra: string]: unknown;
+}
+
+/** eval.json of a run folder (lib/train/evaluate.ts `EvalResult` plus where and when). */
+export interface RunEval {
+  mIoU: number;
+  perClassIoU: number[];
+  classNames?: string[];
+  pixelAccuracy?: number;
+  images?: number;
+  /** The step evaluated (the run's steps at the time). */
+  step?: number;
+  split?: string;
+  [key: string]: unknown;
+}
+
+/** A run folder as `openRun` reads it. */
+export interface OpenedRun {
+  name: string;
+  dir: string;
+  /** config.json, or null when the folder has none (yet). */
+  info: RunInfo | null;
+  /** metrics.jsonl rows (step, lr, loss, ce, term values …), read on first use; a line cut by a kill at the end is left out. */
+  readonly metrics: Record<string, number>[];
+  eval: RunEval | null;
+  /** eval.json exists and, when it records its step, that step is the config's last one. */
+  finished: boolean;
+  /** The newest intact checkpoint (verified against its manifest; a damaged newer one is reported to `log`), or null. */
+  latestCheckpoint(log?: (m: string) => void): CheckpointPointer | null;
+  /** The trained student: the model config of config.json with the newest intact checkpoint's weights. */
+  loadStudent(log?: (m: string) => void): { net: SegmentationNet; checkpoint: CheckpointPointer };
+}
+
+function readMetricsFile(file: string): Record<string, number>[] {
+  if (!fs.existsSync(file)) return [];
+  const lines = fs.readFileSync(file, 'utf8').split('\n');
+  const out: Record<string, number>[] = [];
+  lines.forEach((line, i) => {
+    if (!line.trim()) return;
+    try {
+      out.push(JSON.parse(line));
+    } catch {
+      // the last line may be cut by a run killed mid-write; anything else is corruption
+      if (i < lines.length - 2) throw new Error(`${file}: line ${i + 1} is not JSON`);
+    }
+  });
+  return out;
+}
+
+/**
+ * The one reader of a run folder (`runs/<name>/`): its typed config.json, metrics, eval.json, newest
+ * intact checkpoint and trained student. Missing files give null / []; a corrupt one is an error naming it.
+ * @example
+ *   const run = openRun('runs/demo/cwd-feature');
+ *   run.eval?.mIoU; run.info?.config.train.iters;
+ *   const { net } = run.loadStudent();
+ */
+export function openRun(dir: string, name = path.basename(dir)): OpenedRun {
+  if (!fs.existsSync(dir)) throw new Error(`run folder ${dir} does not exist`);
+  const file = (f: string) => path.join(dir, f);
+  const info = fs.existsSync(file('config.json')) ? readJSONFile<RunInfo>(file('config.json'), 'run config') : null;
+  const ev = fs.existsSync(file('eval.json')) ? readJSONFile<RunEval>(file('eval.json'), 'run evaluation') : null;
+  const iters = info?.config?.train?.iters;
+  const latestCheckpoint = (log: (m: string) => void = () => undefined) => new CheckpointDir(file('checkpoints')).newestIntact(log);
+  let metrics: Record<string, number>[] | null = null;
+  return {
+    name, dir, info, eval: ev,
+    get metrics() {
+      metrics ??= readMetricsFile(file('metrics.jsonl'));
+      return metrics;
+    },
+    finished: ev !== null && (typeof ev.step !== 'number' || typeof iters !== 'number' || ev.step >= iters),
+    latestCheckpoint,
+    loadStudent(log) {
+      if (!info?.config?.student) throw new Error(`${file('config.json')} has no config.student (the model config)${info ? '' : ': the file is missing'}`);
+      const checkpoint = latestCheckpoint(log);
+      if (!checkpoint) throw new Error(`${dir} has no checkpoint (${file(path.join('checkpoints', 'latest.json'))} is missing)`);
+      const net = buildModel(info.config.student);
+      try {
+        loadWeightsInto(net.model, path.join(checkpoint.dir, 'student'));
+      } catch (e) {
+        net.model.dispose();
+        throw e;
+      }
+      return { net, checkpoint };
+    },
+  };
 }
 
 export class RunDir {
@@ -66,7 +185,7 @@ export class RunDir {
       }
       return prev;
     }
-    const full: RunInfo = { ...info, configHash: hash, gitCommit: info.gitCommit ?? gitCommit(), createdAt: new Date().toISOString() };
+    const full = { ...info, configHash: hash, gitCommit: info.gitCommit ?? gitCommit(), createdAt: new Date().toISOString() } as RunInfo;
     writeFileAtomic(file, JSON.stringify(full, null, 2) + '\n');
     return full;
   }
@@ -91,17 +210,9 @@ export class RunDir {
     writeFileAtomic(file, keep.map((l) => l + '\n').join(''));
   }
 
+  /** metrics.jsonl (a line cut by a kill at the end is left out). */
   readMetrics(): Record<string, number>[] {
-    const file = path.join(this.dir, 'metrics.jsonl');
-    if (!fs.existsSync(file)) return [];
-    return fs.readFileSync(file, 'utf8').split('\n').map((l, i) => {
-      if (!l.trim()) return null;
-      try {
-        return JSON.parse(l) as Record<string, number>;
-      } catch (e) {
-        throw new Error(`${file}: line ${i + 1} is not valid JSON (${(e as Error).message})`);
-      }
-    }).filter((r): r is Record<string, number> => r !== null);
+    return readMetricsFile(path.join(this.dir, 'metrics.jsonl'));
   }
 
   writeJSON(name: string, value: unknown): void {

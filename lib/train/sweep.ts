@@ -19,7 +19,7 @@ import { protocolOf, readCellResult, writeCellResult } from './results';
 import { readJSONFile, writeFileAtomic } from './checkpoint';
 import { runDirOf } from './run-dir';
 import { canonicalJSON, configHash } from './config';
-import { ExperimentResult, ExperimentSpec, runExperiment, validateExperiment } from './experiment';
+import { ExperimentResult, ExperimentSpec, ResolvedExperiment, runExperiment, validateExperiment } from './experiment';
 import { methodPreset } from './presets';
 import type { StepRecord, Trainer } from './trainer';
 
@@ -44,6 +44,8 @@ export interface SweepCell {
   id: string;
   params: Record<string, unknown>;
   spec: ExperimentSpec;
+  /** The cell validated and resolved (`validateSweep`); absent on cells of `expandGrid` alone. */
+  experiment?: ResolvedExperiment;
 }
 
 export interface Shard {
@@ -131,7 +133,7 @@ export function validateSweep(spec: SweepSpec): SweepCell[] {
   const cells = expandGrid(spec);
   for (const c of cells) {
     try {
-      validateExperiment(c.spec);
+      c.experiment = validateExperiment(c.spec);
     } catch (e) {
       throw new Error(`sweep cell ${c.index} (${c.id}): ${(e as Error).message}`);
     }
@@ -140,11 +142,11 @@ export function validateSweep(spec: SweepSpec): SweepCell[] {
 }
 
 /**
- * Validate the sweep and create its folder with `sweep.json` (grid, base config, cells), or check
- * that an existing one holds the same grid and base config. Safe to call from several shards at once.
+ * Validate the sweep (unless `cells` of `validateSweep` are given) and create its folder with `sweep.json`
+ * (grid, base config, cells), or check that an existing one holds the same grid and base config. Safe to
+ * call from several shards at once.
  */
-export function initSweepDir(spec: SweepSpec): SweepCell[] {
-  const cells = validateSweep(spec);
+export function initSweepDir(spec: SweepSpec, cells: SweepCell[] = validateSweep(spec)): SweepCell[] {
   const dir = sweepDir(spec);
   fs.mkdirSync(dir, { recursive: true });
   const hash = configHash({ base: spec.base, grid: spec.grid });
@@ -179,8 +181,9 @@ export async function runSweep(
   spec: SweepSpec,
   shard?: Shard,
   hooks: { onCellStart?: (c: SweepCell, k: number, n: number) => void; onStep?: (r: StepRecord, t: Trainer, c: SweepCell) => void; log?: (m: string) => void } = {},
+  validated?: SweepCell[],
 ): Promise<{ ran: CellResult[]; skipped: string[]; cells: SweepCell[] }> {
-  const cells = initSweepDir(spec);
+  const cells = initSweepDir(spec, validated);
   const mine = shardCells(cells, shard);
   const ran: CellResult[] = [];
   const skipped: string[] = [];
@@ -205,7 +208,7 @@ export async function runSweep(
       continue;
     }
     hooks.onCellStart?.(c, k, mine.length);
-    const r: ExperimentResult = await runExperiment(c.spec, { onStep: (rec, t) => hooks.onStep?.(rec, t, c), log: hooks.log, runInfo: { sweep: spec.name, cell: c.index, params: c.params } });
+    const r: ExperimentResult = await runExperiment(c.experiment ?? c.spec, { onStep: (rec, t) => hooks.onStep?.(rec, t, c), log: hooks.log, runInfo: { sweep: spec.name, cell: c.index, params: c.params } });
     const result: CellResult = {
       index: c.index, id: c.id, params: c.params, mIoU: r.eval?.mIoU ?? null, perClassIoU: r.eval?.perClassIoU ?? null,
       classNames: r.eval?.classNames, steps: r.steps, trainSeconds: r.trainSeconds, meanStepSeconds: r.meanStepSeconds, runDir: r.runDir,

@@ -9,6 +9,7 @@
  * teacher's channels; its weights are trained with the student and saved in checkpoints.
  */
 import * as tf from '@tensorflow/tfjs';
+import { checkTemperature } from '../distill/common';
 
 export type TapPoint = 'feature' | 'logits';
 
@@ -79,9 +80,7 @@ export function validateTermConfigs(configs: unknown, where = 'terms'): TermConf
     if (typeof o.weight !== 'number' || !Number.isFinite(o.weight) || o.weight < 0) {
       throw new Error(`${at}.weight must be a finite number >= 0, got ${JSON.stringify(o.weight)}`);
     }
-    if ('temperature' in o && (typeof o.temperature !== 'number' || !(o.temperature > 0))) {
-      throw new Error(`${at}.temperature must be a number > 0, got ${JSON.stringify(o.temperature)}`);
-    }
+    if ('temperature' in o) checkTemperature(o.temperature, at);
     return o as TermConfig;
   });
 }

@@ -20,11 +20,11 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Batch } from '../data/types';
 import type { SegmentationNet } from '../models/types';
-import { forward as modelForward } from '../models';
+import { forward as modelForward, saveNet } from '../models';
 import { ChannelDropout, dropoutCounters, setDropoutCounters } from '../models/layers';
 import { CheckpointDir, loadTensors, loadWeightsInto, fileIOHandler, readJSONFile, saveTensors, writeFileAtomic } from './checkpoint';
 import { countNonFinite, describeNonFinite, modelWeightTensors } from './finite';
-import { TrainConfig, resolveTrainConfig, configHash } from './config';
+import { asTrainConfig, TrainConfig, configHash } from './config';
 import { crossEntropy2d } from './loss';
 import { Optimizer } from './optim';
 import { RunDir, RunLock } from './run-dir';
@@ -61,6 +61,7 @@ export interface TrainerOptions {
   teacher?: SegmentationNet;
   /** Built from `config.terms` by `buildTerms` (lib/train/build-terms.ts). */
   terms?: LossTerm[];
+  /** A config from `resolveTrainConfig` is used as it is; anything else is resolved here. */
   config: Partial<TrainConfig> | TrainConfig;
   data: TrainData;
   /** When set: config.json, metrics.jsonl, checkpoints/ (and resume from them). */
@@ -81,6 +82,14 @@ function num(v: number): string {
 
 function forward(net: SegmentationNet, images: tf.Tensor4D, training: boolean): { feature: tf.Tensor4D; logits: tf.Tensor4D } {
   return modelForward(net, images, { training });
+}
+
+/**
+ * What a run folder's config hash covers (config.json `config`): the resolved train config, both model
+ * configs and the experiment's extra identity (data options, init package, teacher package).
+ */
+export function runConfig(train: TrainConfig, student: unknown, teacher: unknown, extra?: unknown): Record<string, unknown> {
+  return { train, student, teacher, ...(extra ? { extra } : {}) };
 }
 
 /**
@@ -111,7 +120,7 @@ export class Trainer {
   private readonly warnedZero = new Set<string>();
 
   constructor(o: TrainerOptions) {
-    this.config = resolveTrainConfig(o.config as Record<string, unknown>);
+    this.config = asTrainConfig(o.config as TrainConfig);
     this.student = o.student;
     this.teacher = o.teacher;
     this.terms = o.terms ?? [];
@@ -132,12 +141,7 @@ export class Trainer {
         this.run.init({
           name: path.basename(o.runDir),
           kind: this.terms.length ? 'distill' : 'train',
-          config: {
-            train: this.config,
-            student: this.student.config,
-            teacher: this.teacher?.config ?? null,
-            ...(o.runInfo?.hashExtra ? { extra: o.runInfo.hashExtra } : {}),
-          },
+          config: runConfig(this.config, this.student.config, this.teacher?.config ?? null, o.runInfo?.hashExtra),
           seed: this.config.seed,
           backend: tf.getBackend(),
           ...(o.runInfo ?? {}),
@@ -336,7 +340,7 @@ export class Trainer {
     if (!this.ckpt) throw new Error('saveCheckpoint: this trainer has no runDir');
     await this.assertFiniteState();
     return this.ckpt.write(this.step, async (dir) => {
-      await this.student.model.save(fileIOHandler(path.join(dir, 'student')));
+      await saveNet(this.student, fileIOHandler(path.join(dir, 'student')));
       await saveTensors(dir, 'optimizer', this.optimizer.stateTensors());
       const termState = this.terms.flatMap((t) => t.stateTensors());
       await saveTensors(dir, 'terms', termState);

@@ -4,6 +4,7 @@ export * from './specs';
 export * from './figure';
 export * from './image';
 export * from './table';
+export * from './iou-table';
 export * from './profile';
 export * from './tensor';
 export * from './runs';

@@ -1,59 +1,32 @@
 /**
  * Reading finished (or running) training runs for figures: `runs/<name>/` holds `config.json`,
  * `metrics.jsonl` (one JSON object per step) and `eval.json` (per-class IoU, mIoU) — written by
- * lib/train. Read-only: nothing here trains.
+ * lib/train and read by its `openRun`. Read-only: nothing here trains.
  */
 import * as fs from 'fs';
 import * as path from 'path';
+import { openRun, type RunEval, type RunInfo } from '../train/run-dir';
 import type { CurvePoint } from './specs';
 
+/** A run folder for figures: lib/train `openRun` (config.json, metrics.jsonl, eval.json) under a display name. */
 export interface RunRecord {
   name: string;
   dir: string;
-  config: Record<string, any> | null;
+  config: RunInfo | null;
   /** metrics.jsonl rows (step, loss, ce, lr, term values …). */
   metrics: Record<string, any>[];
-  eval: { mIoU: number; perClassIoU: number[]; classNames?: string[]; pixelAccuracy?: number; [k: string]: any } | null;
+  eval: RunEval | null;
 }
 
-function readJSONFile(file: string): any {
-  try {
-    return JSON.parse(fs.readFileSync(file, 'utf8'));
-  } catch (e) {
-    throw new Error(`cannot read ${file}: ${(e as Error).message}`);
-  }
-}
-
-/** Read one run folder; missing files give null / []. A corrupt file is an error naming it. */
+/** Read one run folder (through `openRun`); missing files give null / []. A corrupt file is an error naming it. */
 export function readRun(dir: string, name = path.basename(dir)): RunRecord {
-  if (!fs.existsSync(dir)) throw new Error(`run folder ${dir} does not exist`);
-  const cfg = path.join(dir, 'config.json');
-  const ev = path.join(dir, 'eval.json');
-  const met = path.join(dir, 'metrics.jsonl');
-  const metrics: Record<string, any>[] = [];
-  if (fs.existsSync(met)) {
-    const lines = fs.readFileSync(met, 'utf8').split('\n');
-    lines.forEach((line, i) => {
-      if (!line.trim()) return;
-      try {
-        metrics.push(JSON.parse(line));
-      } catch {
-        // the last line may be cut by a run killed mid-write; anything else is corruption
-        if (i < lines.length - 2) throw new Error(`${met}: line ${i + 1} is not JSON`);
-      }
-    });
-  }
-  return {
-    name, dir,
-    config: fs.existsSync(cfg) ? readJSONFile(cfg) : null,
-    metrics,
-    eval: fs.existsSync(ev) ? readJSONFile(ev) : null,
-  };
+  const run = openRun(dir, name);
+  return { name, dir, config: run.info, metrics: run.metrics, eval: run.eval };
 }
 
-/** A run is finished when it has eval.json. */
+/** A run is finished when it has eval.json of its last step (`openRun(dir).finished`). */
 export function runFinished(dir: string): boolean {
-  return fs.existsSync(path.join(dir, 'eval.json'));
+  return fs.existsSync(dir) && openRun(dir).finished;
 }
 
 /**

@@ -8,7 +8,9 @@ import {
   labelIdsToTrainIds, listCityscapes, labelById, labelByName, loadCityscapesGroundTruth,
 } from '../../lib/cityscapes';
 import { createHash } from 'crypto';
-import { parsePrepareArgs, prepareSyntheticCityscapesMain } from '../../scripts/prepare-synthetic-cityscapes';
+import { prepareSyntheticCityscapesMain } from '../../scripts/prepare-synthetic-cityscapes';
+import { COMMANDS } from '../../lib/cli/main';
+import { parseOptions } from '../../lib/cli/args';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'cs-synth-'));
 test.after(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -134,20 +136,23 @@ test('instanceIds: Cityscapes encoding, one id per object, every instance-class 
   assert.is(listCityscapes(none, 'train')[0].instanceIdsPath, undefined);
 });
 
-test('CLI: options, --help, clear errors', async () => {
-  const p = parsePrepareArgs(['--out', 'x', '--seed', '3', '--train=10', '--val', '2', '--width', '256', '--height', '128', '--cities', '2', '--train-ids']);
-  assert.equal(p.options, { out: path.resolve('x'), seed: 3, train: 10, val: 2, width: 256, height: 128, cities: 2, writeTrainIds: true });
-  assert.ok(parsePrepareArgs(['--help']).help);
-  assert.throws(() => parsePrepareArgs(['--train', 'many']), /--train expects an integer, got "many"/);
-  assert.throws(() => parsePrepareArgs(['--bogus']), /unknown option "--bogus"/);
-  assert.throws(() => parsePrepareArgs(['--out']), /--out needs a value/);
+test('data generation entry point (channel-distill data; scripts/prepare-synthetic-cityscapes.ts): options, --help, clear errors', async () => {
+  const p = parseOptions('data', ['--out', 'x', '--seed', '3', '--train=10', '--val', '2', '--width', '256', '--height', '128', '--cities', '2', '--train-ids'], COMMANDS.data.options);
+  assert.equal(p, { out: 'x', seed: 3, train: 10, val: 2, test: 0, width: 256, height: 128, cities: 2, trainIds: true, color: false });
+  assert.throws(() => parseOptions('data', ['--train', 'many'], COMMANDS.data.options), /data: --train must be an integer, got 'many'/);
+  assert.throws(() => parseOptions('data', ['--bogus'], COMMANDS.data.options), /unknown option --bogus/);
+  assert.throws(() => parseOptions('data', ['--out'], COMMANDS.data.options), /--out needs a value/);
   await generateSyntheticCityscapes({ out: path.join(tmp, 'v'), train: 1, val: 0, cities: 9 }).then(
     () => assert.unreachable(),
     (e) => assert.match(e.message, /option cities=9 must be an integer in 1\.\.4/),
   );
   const out = path.join(tmp, 'cli');
-  const code = await prepareSyntheticCityscapesMain(['--out', out, '--train', '2', '--val', '1', '--width', '64', '--height', '32', '--quiet']);
+  const code = await prepareSyntheticCityscapesMain(['--out', out, '--train', '2', '--val', '1', '--width', '64', '--height', '32', '--test', '1', '--color', '--quiet']);
   assert.is(code, 0);
+  assert.is(listCityscapes(out, 'train').length, 2);
+  assert.is(listCityscapes(out, 'test').length, 1);
+  assert.ok(fs.readdirSync(path.join(out, 'gtFine', 'val'), { recursive: true }).some((f) => String(f).endsWith('_gtFine_color.png')));
+  assert.is(await prepareSyntheticCityscapesMain(['--out', out, '--train', '2']), 0); // exists: left alone
   assert.is(listCityscapes(out, 'train').length, 2);
 });
 

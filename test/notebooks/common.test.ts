@@ -3,8 +3,11 @@ import * as assert from 'uvu/assert';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { BUDGETS, methodTerms, baseExperiment, checkSameRun, runName, readResearchResults } from '../../notebooks/common';
-import { readRun } from '../../lib/viz';
+import { BUDGETS, methodTerms, baseExperiment, runName, readResearchResults } from '../../notebooks/common';
+import { finishedRun, resolveExperiment } from '../../lib/train/experiment';
+import { RunDir } from '../../lib/train/run-dir';
+import { runConfig } from '../../lib/train/trainer';
+import { validateConfig } from '../../lib/models';
 
 test('methodTerms: the training presets by our names, CWD overrides, clear errors', () => {
   assert.equal(methodTerms('student'), []);
@@ -23,22 +26,22 @@ test('budgets: quick is tiny, full is the research budget; names carry the seed'
   assert.is(runName('cwd', 2), 'cwd@s2');
 });
 
-test('checkSameRun: a finished run is reused only when trained as asked', () => {
-  const b = BUDGETS.quick;
+test('trainMethod reuse goes through finishedRun: same config hash reused, another config named', () => {
+  const b = { ...BUDGETS.quick, runsDir: fs.mkdtempSync(path.join(os.tmpdir(), 'cwd-same-')) };
   const spec = { name: 'cwd@s0', ...baseExperiment(b, { root: 'data/x' }, methodTerms('cwd')) };
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cwd-same-'));
-  const write = (over: Record<string, unknown>) => fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify({
-    model: b.student, teacherDir: spec.teacherDir,
-    data: { downsample: b.downsample, trainLimit: b.trainLimit, valLimit: b.valLimit },
-    config: { train: { iters: b.iters, batchSize: b.batchSize, seed: 0, lr: b.lr, optimizer: { type: b.optimizer }, terms: [{ method: 'cwd', on: 'feature', weight: 3, temperature: 4, extraDefault: 1 }] } },
-    ...over,
-  }));
-  write({});
-  checkSameRun(readRun(dir), spec);
-  write({ model: 'student-r18' });
-  assert.throws(() => checkSameRun(readRun(dir), spec), /trained differently \(model: run has student-r18, notebook wants student-r18-0.5\)/);
-  write({ config: { train: { iters: b.iters, batchSize: b.batchSize, seed: 0, lr: b.lr, optimizer: { type: b.optimizer }, terms: [{ method: 'cwd', on: 'feature', weight: 1, temperature: 4 }] } } });
-  assert.throws(() => checkSameRun(readRun(dir), spec), /terms: run has/);
+  assert.is(finishedRun(spec), null); // no folder
+  const x = resolveExperiment(spec);
+  const dir = path.join(b.runsDir, spec.name);
+  const teacher = validateConfig(x.teacherManifest!.modelConfig);
+  new RunDir(dir).init({ name: spec.name, kind: 'distill', config: runConfig(x.train, x.student, teacher, x.hashExtra), seed: 0, backend: 'cpu' });
+  assert.is(finishedRun(spec), null); // no eval.json: not finished, runExperiment resumes it
+  fs.writeFileSync(path.join(dir, 'eval.json'), JSON.stringify({ mIoU: 0.5, perClassIoU: [0.5], step: b.iters }));
+  assert.is(finishedRun(spec)!.eval!.mIoU, 0.5);
+  assert.is(JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8')).configHash, x.configHash);
+  const other = { name: 'cwd@s0', ...baseExperiment(b, { root: 'data/x' }, methodTerms('cwd', { weight: 1 })) };
+  assert.throws(() => finishedRun(other), /trained differently \(config hash \w+, this experiment \w+: train\.terms\.0\.weight: run has 3, wanted 1\)/);
+  const bigger = { name: 'cwd@s0', ...baseExperiment({ ...b, student: 'student-r18' }, { root: 'data/x' }, methodTerms('cwd')) };
+  assert.throws(() => finishedRun(bigger), /extra\.model: run has "student-r18-0\.5", wanted "student-r18"/);
 });
 
 test('readResearchResults: mean ± std per method over seeds from a merged sweep', () => {

@@ -106,7 +106,8 @@ test('config: defaults, validation errors name the field, hash is order-independ
   assert.throws(() => resolveTrainConfig({ itres: 5 }), /unknown option 'itres'/);
   assert.throws(() => resolveTrainConfig({ optimizer: { type: 'rmsprop' } }), /optimizer.type/);
   assert.throws(() => resolveTrainConfig({ terms: [{ method: 'cwd', on: 'middle', weight: 1 }] }), /terms\[0\].on/);
-  assert.throws(() => resolveTrainConfig({ terms: [{ method: 'cwd', on: 'feature', weight: 1, temperature: 0 }] }), /temperature must be a number > 0/);
+  assert.throws(() => resolveTrainConfig({ terms: [{ method: 'cwd', on: 'feature', weight: 1, temperature: 0 }] }), /terms\[0\]: option temperature must be a finite number > 0, got 0/);
+  for (const t of [Infinity, -1, NaN]) assert.throws(() => resolveTrainConfig({ terms: [{ method: 'cwd', on: 'feature', weight: 1, temperature: t }] }), /option temperature must be a finite number > 0/);
   assert.equal(configHash({ a: 1, b: [1, 2] }), configHash({ b: [1, 2], a: 1 }));
   assert.not.equal(configHash({ a: 1 }), configHash({ a: 2 }));
 });
