@@ -19,7 +19,7 @@
  * @example
  * const { image, labelIds } = renderStreetScene({ width: 512, height: 256, seed: 1 });
  */
-import { SeededRandom } from './rng';
+import { Rng } from '../rng';
 import { CITYSCAPES_LABELS } from './labels';
 
 /** Cityscapes labelIds used by the renderer. */
@@ -90,7 +90,7 @@ export const DEFAULT_STYLE: CityStyle = {
 
 class ValueNoise {
   private table = new Float32Array(256 * 256);
-  constructor(rng: SeededRandom) {
+  constructor(rng: Rng) {
     for (let i = 0; i < this.table.length; i++) this.table[i] = rng.next();
   }
   /** Smooth value noise in [0,1), period 256. */
@@ -389,7 +389,7 @@ export function renderStreetScene(options: SceneOptions): { image: Uint8Array; l
   const { width: W, height: H } = options;
   const style = options.style ?? DEFAULT_STYLE;
   const req = options.require ?? {};
-  const rng = new SeededRandom(options.seed);
+  const rng = Rng.fromState(options.seed);
   const noise = new ValueNoise(rng);
   const S = W / 512; // resolution scale for pixel-sized effects
 
@@ -405,7 +405,7 @@ export function renderStreetScene(options: SceneOptions): { image: Uint8Array; l
   const lightShade = overcast ? 0.85 : rng.uniform(0.55, 0.75);
   const lightFront = overcast ? 0.92 : rng.uniform(0.8, 0.95);
   c.hazeDist = rng.uniform(90, 260);
-  const skyTop: RGB = overcast ? [150, 155, 165] : [70 + rng.int(0, 30), 120 + rng.int(0, 30), 190 + rng.int(0, 40)];
+  const skyTop: RGB = overcast ? [150, 155, 165] : [70 + rng.intIn(0, 30), 120 + rng.intIn(0, 30), 190 + rng.intIn(0, 40)];
   const skyBottom: RGB = overcast ? [200, 202, 208] : [175, 200, 225];
   c.hazeCol = [skyBottom[0] * 0.95, skyBottom[1] * 0.95, skyBottom[2] * 0.95];
   /** light for a face whose outward normal points towards +X (n = 1) or −X (n = −1) */
@@ -547,7 +547,7 @@ export function renderStreetScene(options: SceneOptions): { image: Uint8Array; l
     const w = 0.35;
     const h = 0.95;
     const housing: RGB = rng.chance(0.6) ? [35, 35, 35] : [170, 150, 40];
-    const lit = rng.int(0, 2);
+    const lit = rng.intIn(0, 2);
     c.frontFace(Z - 0.05, X - w / 2, X + w / 2, y, y + h, (a, b) => {
       const dy = b - y;
       for (let k = 0; k < 3; k++) {
@@ -565,7 +565,7 @@ export function renderStreetScene(options: SceneOptions): { image: Uint8Array; l
     }, lightFront);
   };
   const trafficSign = (X: number, Z: number, y: number) => {
-    const shape = rng.int(0, 3);
+    const shape = rng.intIn(0, 3);
     const r = rng.uniform(0.3, 0.45);
     c.frontFace(Z - 0.05, X - r, X + r, y - r, y + r, (a, b) => {
       const dx = a - r;
@@ -935,7 +935,7 @@ export function renderStreetScene(options: SceneOptions): { image: Uint8Array; l
   };
   if (req.motorcyclist || rng.chance(0.12)) placeTwoWheeler(true, true, !!req.motorcyclist);
   if (req.cyclist || rng.chance(0.3)) placeTwoWheeler(false, true, !!req.cyclist);
-  for (let k = rng.int(0, 2); k > 0; k--) placeTwoWheeler(false, false, false);
+  for (let k = rng.intIn(0, 2); k > 0; k--) placeTwoWheeler(false, false, false);
 
   // pedestrians on sidewalks (some crossing)
   const nPeds = Math.max(0, Math.round(style.pedestrians + rng.normal() * 3));
@@ -1049,7 +1049,7 @@ export function renderStreetScene(options: SceneOptions): { image: Uint8Array; l
   const exposure = rng.uniform(0.75, 1.25);
   const tint: RGB = [rng.uniform(0.92, 1.08), rng.uniform(0.95, 1.05), rng.uniform(0.9, 1.1)];
   const contrast = rng.uniform(0.85, 1.15);
-  const blurPasses = rng.chance(0.5) ? rng.int(1, 2) : 0;
+  const blurPasses = rng.chance(0.5) ? rng.intIn(1, 2) : 0;
   const sigma = rng.uniform(1.5, 6);
   const image = finishImage(rgb, W, H, exposure, tint[0], tint[1], tint[2], contrast, blurPasses, sigma, rng);
   return { image, labelIds: label, instanceIds: encodeInstanceIds(label, c.inst) };
@@ -1098,7 +1098,7 @@ export function encodeInstanceIds(labelIds: Uint8Array, objects: Uint16Array): U
 /** Blur ([1 2 1]/4 separable, `passes` times), exposure/tint/contrast, ~N(0, sigma) noise, to uint8. */
 function finishImage(
   buf: Float32Array, W: number, H: number, exposure: number, t0: number, t1: number, t2: number,
-  contrast: number, passes: number, sigma: number, rng: SeededRandom,
+  contrast: number, passes: number, sigma: number, rng: Rng,
 ): Uint8Array {
   if (passes > 0) {
     const tmp = workspace(W, H).tmp;

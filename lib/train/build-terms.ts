@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import { createConnector, getLoss, LOSS_NAMES, Connector, ConnectorType, CONNECTOR_TYPES } from '../distill';
 import type { SegmentationNet } from '../models/types';
 import { HolisticTerm, HOLISTIC_OPTION_KEYS } from './holistic';
-import { hashInts } from './rng';
+import { hashInts } from '../rng';
 import { LossTerm, StepTensors, TermConfig, termNames, validateTermConfigs } from './terms';
 
 /** Term methods accepted in configs: the registry's losses plus 'holistic'. */

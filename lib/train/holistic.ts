@@ -15,7 +15,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { Optimizer } from './optim';
-import { hashInts, Rng } from './rng';
+import { hashInts, Rng } from '../rng';
 import type { LossTerm, StepTensors, TermConfig } from './terms';
 
 export interface HolisticOptions {

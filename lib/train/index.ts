@@ -9,7 +9,6 @@
  *     train: {iters: 120, batchSize: 4, terms: [{method: 'cwd', on: 'feature', weight: 3, temperature: 4}]}});
  *   console.log(r.eval?.mIoU);
  */
-export { Rng, hashInts } from './rng';
 export { polyLR } from './schedule';
 export type { PolyLROptions } from './schedule';
 export { crossEntropy2d, downsampleLabels } from './loss';
