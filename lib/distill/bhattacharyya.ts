@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { checkOptionKeys } from './common';
+import { defineLoss } from './descriptor';
 import { normalizedDivergenceLoss } from './normalized-divergence';
 
 export interface ChannelBhattacharyyaOptions {
@@ -32,3 +33,9 @@ export function channelBhattacharyya(
   }, 'channelBhattacharyya');
 }
 channelBhattacharyya.defaultConfig = (): Required<ChannelBhattacharyyaOptions> => ({ temperature: 1 });
+
+export const bhattacharyyaLoss = defineLoss({
+  name: 'bhattacharyya', fn: channelBhattacharyya, defaultConfig: channelBhattacharyya.defaultConfig,
+  description: 'Bhattacharyya distance of channel distributions, ÷(N·C) (project-defined)',
+  source: 'CWD Table 4 Channel/Bhat 72.21', needsSameChannels: true, needsLabels: false, referenceWeight: null,
+});

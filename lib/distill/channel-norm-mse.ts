@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { checkOptionKeys } from './common';
+import { defineLoss } from './descriptor';
 import { normalizedDivergenceLoss } from './normalized-divergence';
 
 export interface ChannelNormMSEOptions {
@@ -29,3 +30,9 @@ export function channelNormMSE(
   }, 'channelNormMSE');
 }
 channelNormMSE.defaultConfig = (): Required<ChannelNormMSEOptions> => ({ temperature: 1 });
+
+export const channelMseLoss = defineLoss({
+  name: 'channel-mse', fn: channelNormMSE, defaultConfig: channelNormMSE.defaultConfig,
+  description: 'squared error of channel-softmaxed maps, ÷(N·C)', source: 'CWD Table 4 Channel/MSE 71.60',
+  needsSameChannels: true, needsLabels: false, referenceWeight: null,
+});

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { checkOptionKeys, checkPair, safeSqrt, shapeStr, stopGradient } from './common';
+import { defineLoss } from './descriptor';
 
 export interface IFVDOptions {
   /**
@@ -155,4 +156,11 @@ export async function checkIfvdLabels(labels: tf.Tensor, numClasses = 19, ignore
 }
 ifvd.defaultConfig = (): Required<Omit<IFVDOptions, 'labels'>> & { labels?: IFVDOptions['labels'] } => ({
   numClasses: 19, ignoreIndex: 255, countIgnored: true, validateLabels: true,
+});
+
+export const ifvdLoss = defineLoss({
+  name: 'ifvd', fn: ifvd, defaultConfig: ifvd.defaultConfig as () => IFVDOptions,
+  description: 'intra-class feature variation: cosine to class prototypes (labels), mean squared difference',
+  source: 'Wang et al. ECCV 2020; CWD Table 2 IFVD', needsSameChannels: false, needsLabels: true,
+  referenceWeight: { value: 200, source: 'IFVD/TorchDistiller λ_ifv = 200; CIRKD 20' },
 });

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { checkOptionKeys, checkPair, safeSqrt, stopGradient } from './common';
+import { defineLoss } from './descriptor';
 
 export type LocalAffinityOptions = Record<string, never>;
 
@@ -55,3 +56,10 @@ export function localAffinity(
   });
 }
 localAffinity.defaultConfig = (): LocalAffinityOptions => ({});
+
+export const localLoss = defineLoss({
+  name: 'local', fn: localAffinity, defaultConfig: localAffinity.defaultConfig,
+  description: '8-neighbourhood feature distances, mean squared difference (project-defined convention)',
+  source: 'Xie et al. BMVC 2018; CWD Table 2 LOCAL', needsSameChannels: false, needsLabels: false,
+  referenceWeight: null,
+});

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { checkOptionKeys, checkPair, safeSqrt, shapeStr, stopGradient } from './common';
+import { defineLoss } from './descriptor';
 
 export interface PairwiseAffinityOptions {
   /** Pooling window as a fraction of the map: kh = int(H·scale), kw = int(W·scale) (SKD `--pool-scale`, default 0.5). */
@@ -124,3 +125,10 @@ export function pairwiseAffinity(
   });
 }
 pairwiseAffinity.defaultConfig = (): Required<PairwiseAffinityOptions> => ({ scale: 0.5, window: null, detachNorm: true });
+
+export const paLoss = defineLoss({
+  name: 'pa', fn: pairwiseAffinity, defaultConfig: pairwiseAffinity.defaultConfig,
+  description: 'pairwise affinity: ceil-mode max-pool, cosine similarity matrix, mean squared difference',
+  source: 'Liu et al. CVPR 2019 (SKD); CWD Table 2 PA', needsSameChannels: false, needsLabels: false,
+  referenceWeight: { value: 0.5, source: 'SKD run_train_val.sh λ_pa = 0.5 (1.0 in the paper/options)' },
+});

@@ -1,6 +1,6 @@
 /**
- * lib/train: training, distillation (Eq. 1), evaluation, checkpoints, runs, sweeps, the holistic
- * GAN term and the demo.
+ * lib/train: training, distillation (Eq. 1: the terms of lib/distill's methods), evaluation,
+ * checkpoints, runs, sweeps and the demo.
  *
  * @example
  *   import { runExperiment } from 'channel-distill';
@@ -19,9 +19,7 @@ export { defaultTrainConfig, resolveTrainConfig, configHash, canonicalJSON } fro
 export type { TrainConfig } from './config';
 export { termNames, validateTermConfigs } from './terms';
 export type { TermConfig, TapPoint, LossTerm, StepTensors } from './terms';
-export { buildTerms, checkTermOptions, termMethods, RegistryTerm } from './build-terms';
-export { HolisticTerm, Discriminator, defaultHolisticOptions, HOLISTIC_OPTION_KEYS } from './holistic';
-export type { HolisticOptions } from './holistic';
+export { buildTerms, checkTermOptions, termMethods, MethodTerm } from './build-terms';
 export { Trainer } from './trainer';
 export type { TrainData, StepRecord, TrainerOptions } from './trainer';
 export { evaluate, evaluateFullResolution, evaluatePredictions } from './evaluate';
