@@ -16,21 +16,14 @@ export interface LossSpec {
   name: string;
   /** The loss function (from lib/distill's registry). */
   fn: LossFn;
-  /** Key in bench/torch/losses.py. */
+  /** Key of its PyTorch twin in bench/torch/losses.py LOSSES: the registry name. */
   torch: string;
   options: Record<string, unknown>;
-  /** Options for the PyTorch twin, per shape. */
+  /** Options for the PyTorch twin, per shape (the same options: the twins take the registry's option names). */
   torchOptions: (shape: number[]) => Record<string, unknown>;
   /** Needs a label map [N, H, W] (IFVD). */
   labels: boolean;
 }
-
-/** lib/distill registry name → bench/torch/losses.py key. */
-const TORCH_TWIN: Record<string, string> = {
-  cwd: 'cwd', pi: 'pi', at: 'at', local: 'local', pa: 'pa', ifvd: 'ifvd', mse: 'mse',
-  'channel-mse': 'channelNormMSE', 'spatial-mse': 'spatialMSE', bhattacharyya: 'channelBhattacharyya',
-  'spatial-bhattacharyya': 'spatialBhattacharyya', 'channel-mean-mse': 'channelMeanMSE',
-};
 
 interface RegistryEntry {
   fn: LossFn;
@@ -46,24 +39,18 @@ interface RegistryEntry {
 export function lossSpecs(distill: Record<string, unknown>): LossSpec[] {
   const registry = distill.distillationLosses as Record<string, RegistryEntry> | undefined;
   if (!registry) throw new Error('lib/distill does not export distillationLosses (the loss registry)');
-  const pairwiseWindow = distill.pairwiseWindow as ((h: number, w: number, o: unknown) => [number, number]) | undefined;
   const seen = new Set<LossFn>();
   const out: LossSpec[] = [];
   for (const [name, entry] of Object.entries(registry)) {
     if (seen.has(entry.fn)) continue;
     seen.add(entry.fn);
     const options = entry.defaultConfig();
-    const temperature = typeof options.temperature === 'number' ? options.temperature : 1;
-    const torch = TORCH_TWIN[name] ?? '';
-    const torchOptions = (shape: number[]): Record<string, unknown> => {
-      if (name === 'pa') return { pool: pairwiseWindow ? pairwiseWindow(shape[1], shape[2], options)[0] : 2 };
-      if (name === 'ifvd') return { num_classes: 19 };
-      return { temperature };
-    };
+    const torch = name;
+    const torchOptions = (): Record<string, unknown> => options;
     out.push({ name, fn: entry.fn, torch, options, torchOptions, labels: entry.needsLabels });
     if (name === 'pa') {
       const w2 = { ...options, window: [2, 2] };
-      out.push({ name: 'pa-window2', fn: entry.fn, torch, options: w2, torchOptions: () => ({ pool: 2 }), labels: false });
+      out.push({ name: 'pa-window2', fn: entry.fn, torch, options: w2, torchOptions: () => w2, labels: false });
     }
   }
   return out;
