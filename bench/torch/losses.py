@@ -173,6 +173,12 @@ def spatial_bhattacharyya(s, t, temperature=1.0):
     return (-torch.log(bc)).sum() / (N * H * W)
 
 
+def channel_mean_mse(s, t):
+    """Official CWD code norm_type='channel_mean', divergence='mse': sum (mean_HW s - mean_HW t)^2 / (N*C)."""
+    N, C = s.shape[:2]
+    return ((s.mean((2, 3)) - t.mean((2, 3))) ** 2).sum() / (N * C)
+
+
 # registry name (lib/distill/registry.ts) -> reference, in the registry's order
 LOSSES = {
     'cwd': cwd,
@@ -187,6 +193,7 @@ LOSSES = {
     'spatial-mse': spatial_mse,
     'bhattacharyya': bhattacharyya,
     'spatial-bhattacharyya': spatial_bhattacharyya,
+    'channel-mean-mse': channel_mean_mse,
 }
 
 # the losses that take `labels` (lib/distill descriptor needsLabels)

@@ -15,6 +15,7 @@ export * from './ifvd';
 export * from './mse';
 export * from './channel-norm-mse';
 export * from './bhattacharyya';
+export * from './channel-mean-mse';
 export * from './holistic';
 export * from './connectors';
 export * from './descriptor';

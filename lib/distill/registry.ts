@@ -19,6 +19,7 @@
 import type * as tf from '@tensorflow/tfjs';
 import { atLoss } from './attention-transfer';
 import { bhattacharyyaLoss } from './bhattacharyya';
+import { channelMeanMseLoss } from './channel-mean-mse';
 import { channelMseLoss } from './channel-norm-mse';
 import { cwdLoss } from './cwd';
 import type { LossDescriptor, MethodDescriptor } from './descriptor';
@@ -44,6 +45,7 @@ export const DISTILLATION_METHODS = [
   spatialMseLoss,
   bhattacharyyaLoss,
   spatialBhattacharyyaLoss,
+  channelMeanMseLoss,
   holisticLoss,
 ] as const;
 

@@ -9,7 +9,7 @@ import * as assert from 'uvu/assert';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../lib/backend';
 import {
-  attentionTransfer, channelBhattacharyya, channelNormMSE, channelWiseDivergence, Conv1x1Aligner,
+  attentionTransfer, channelBhattacharyya, channelMeanMSE, channelNormMSE, channelWiseDivergence, Conv1x1Aligner,
   getLoss, ifvd, localAffinity, maxPoolCeil, mse, pairwiseAffinity, pixelWiseKD, resizeLabelsNearest,
 } from '../../lib/distill';
 import { GoldenCase, inputTensor, loadGolden, relMaxError } from './helpers';
@@ -18,7 +18,7 @@ const golden = loadGolden();
 type LossFn = (s: tf.Tensor4D, t: tf.Tensor4D, o: any) => tf.Scalar;
 const FNS: Record<string, LossFn> = {
   channelWiseDivergence, pixelWiseKD, attentionTransfer, localAffinity, pairwiseAffinity, ifvd, mse,
-  channelNormMSE, channelBhattacharyya,
+  channelNormMSE, channelBhattacharyya, channelMeanMSE,
   'spatial-mse': getLoss('spatial-mse').fn as LossFn,
   'spatial-bhattacharyya': getLoss('spatial-bhattacharyya').fn as LossFn,
 };
