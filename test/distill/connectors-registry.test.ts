@@ -4,7 +4,7 @@ import * as assert from 'uvu/assert';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../lib/backend';
 import {
-  ChannelMLP, channelBhattacharyya, channelNormMSE, channelWiseDivergence, computeLoss,
+  ChannelMLP, channelBhattacharyya, channelMeanMSE, channelNormMSE, channelWiseDivergence, computeLoss,
   connectorFromJSON, Conv1x1Aligner, createConnector, distillationLosses, getLoss, LOSS_NAMES, mse,
   normalizedDivergence, pixelWiseKD,
 } from '../../lib/distill';
@@ -161,6 +161,7 @@ test('Table 4 builder: each paper row equals its named function', () => {
     ['L2 (channel, mse)', scalar(normalizedDivergence({ normalization: 'channel', divergence: 'mse' })(s, t)), scalar(channelNormMSE(s, t))],
     ['Bhat (channel, bhattacharyya)', scalar(normalizedDivergence({ normalization: 'channel', divergence: 'bhattacharyya' })(s, t)), scalar(channelBhattacharyya(s, t))],
     ['L2 w/o norm (none, mse)', scalar(normalizedDivergence({ normalization: 'none', divergence: 'mse' })(s, t)), scalar(mse(s, t, { reduction: 'pixel' }))],
+    ['channel-mean (mse)', scalar(normalizedDivergence({ normalization: 'channel-mean', divergence: 'mse' })(s, t)), scalar(channelMeanMSE(s, t))],
   ];
   for (const [row, a, b] of pairs) assert.ok(Math.abs(a - b) <= 1e-6 * Math.abs(b), `${row}: ${a} vs ${b}`);
   // the builder's per-call override

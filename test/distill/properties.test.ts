@@ -108,7 +108,7 @@ test('KL losses are asymmetric (swapped arguments differ), Bhattacharyya and MSE
     const ba = scalar(run(name, b, a, { temperature: 1 }));
     assert.ok(Math.abs(ab - ba) > 0.05 * Math.max(ab, ba), `${name}: ${ab} vs swapped ${ba}`);
   }
-  for (const name of ['bhattacharyya', 'spatial-bhattacharyya', 'mse', 'channel-mse'] as LossName[]) {
+  for (const name of ['bhattacharyya', 'spatial-bhattacharyya', 'mse', 'channel-mse', 'channel-mean-mse'] as LossName[]) {
     const ab = scalar(run(name, a, b));
     const ba = scalar(run(name, b, a));
     assert.ok(Math.abs(ab - ba) < 1e-5 * Math.max(ab, ba), `${name}: ${ab} vs swapped ${ba}`);

@@ -14,7 +14,7 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../lib/backend';
 import { patchCpuBackend, probeWebgpuAdapters, webgpuReport, webgpuStockKernel } from '../../lib/backend/index';
 import {
-  attentionTransfer, channelBhattacharyya, channelNormMSE, channelWiseDivergence,
+  attentionTransfer, channelBhattacharyya, channelMeanMSE, channelNormMSE, channelWiseDivergence,
   getLoss, ifvd, localAffinity, mse, pairwiseAffinity, pixelWiseKD,
 } from '../../lib/distill';
 import { buildModel, modelConfig } from '../../lib/models';
@@ -115,7 +115,7 @@ const golden = loadGolden();
 type LossFn = (s: tf.Tensor4D, t: tf.Tensor4D, o: any) => tf.Scalar; // eslint-disable-line @typescript-eslint/no-explicit-any
 const FNS: Record<string, LossFn> = {
   channelWiseDivergence, pixelWiseKD, attentionTransfer, localAffinity, pairwiseAffinity, ifvd, mse,
-  channelNormMSE, channelBhattacharyya,
+  channelNormMSE, channelBhattacharyya, channelMeanMSE,
   'spatial-mse': getLoss('spatial-mse').fn as LossFn,
   'spatial-bhattacharyya': getLoss('spatial-bhattacharyya').fn as LossFn,
 };
