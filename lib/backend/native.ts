@@ -133,7 +133,6 @@ export function loadNativeKernels(): NativeStatus {
     // Idle OpenMP threads sleep instead of spinning (the wasm threads and other processes share the cores).
     process.env.OMP_WAIT_POLICY ??= 'PASSIVE';
     try {
-      // eslint-disable-next-line @typescript-eslint/no-var-requires
       addon = require(OUT) as NativeAddon;
     } catch (e) {
       note = `could not load ${OUT}: ${(e as Error).message}`;
@@ -166,7 +165,7 @@ interface WasmBackendLike {
 }
 
 type KernelArgs = Parameters<tf.KernelFunc>[0];
-type AnyAttrs = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+type AnyAttrs = Record<string, any>;
 
 function dims(ci: tf.backend_util.Conv2DInfo): Int32Array {
   return Int32Array.from([

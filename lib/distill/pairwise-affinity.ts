@@ -50,7 +50,7 @@ export function maxPoolCeil(x: tf.Tensor4D, kh: number, kw: number): tf.Tensor4D
         return tf.slice(dPadded, [0, 0, 0, 0], [n, h, w, c]);
       },
     };
-  }) as any); // eslint-disable-line @typescript-eslint/no-explicit-any
+  }) as any);
   return pool(x) as tf.Tensor4D;
 }
 
