@@ -10,8 +10,7 @@ export interface ChannelBhattacharyyaOptions {
 
 /**
  * Bhattacharyya distance between channel distributions, CWD paper Table 4 "Bhat (Channel, Bhat)"
- * 72.21 mIoU (Bhattacharyya 1943). PROJECT-DEFINED: no public repository implements it
- * (reference-implementations.md §7):
+ * 72.21 mIoU (Bhattacharyya 1943). PROJECT-DEFINED: no public repository implements it:
  *
  *     L = Σ_{n,c} −ln Σ_i √(p_s,nc,i · p_t,nc,i) / (N·C),    p = softmax_HW(x/T)
  *

@@ -77,8 +77,7 @@ function prototypeSimilarity(f: tf.Tensor4D, onehot: tf.Tensor3D, valid: tf.Tens
 
 /**
  * Intra-class feature variation distillation (IFVD), Wang et al. ECCV 2020; CWD paper Table 1/2 "IFVD"
- * (71.35 mIoU on the feature map). As YukangWang/IFVD, TorchDistiller and CIRKD `CriterionIFV`
- * (reference-implementations.md §6):
+ * (71.35 mIoU on the feature map). As YukangWang/IFVD, TorchDistiller and CIRKD `CriterionIFV`:
  *
  *     y         : labels resized (legacy nearest) to the feature size H×W
  *     proto_k[n] = Σ_{i: y_i = k} f[n, i] / (count_k[n] + 1e-6)            per image, k ∈ [0, K)

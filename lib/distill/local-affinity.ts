@@ -27,7 +27,7 @@ function neighbourDistances(f: tf.Tensor4D): tf.Tensor2D {
 /**
  * Local affinity (LOCAL), Xie et al. BMVC 2018 "Improving fast segmentation with teacher-student
  * learning"; CWD paper Table 1/2 "LOCAL" (69.81 mIoU on the feature map).
- * PROJECT-DEFINED convention (no public code exists; `reference-implementations.md` §5):
+ * PROJECT-DEFINED convention (no public implementation of LOCAL exists):
  *
  *     d_f(i,j) = ‖f[:, i] − f[:, j]‖₂   for each pixel i and each of its 8 neighbours j inside the image (no padding)
  *     L = mean over all (n, i, j) ordered pairs of (d_s(i,j) − d_t(i,j))²,   #pairs = N·(8HW − 6H − 6W + 4)

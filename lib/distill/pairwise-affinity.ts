@@ -88,7 +88,7 @@ export function pairwiseWindow(h: number, w: number, options: PairwiseAffinityOp
 /**
  * Pairwise affinity (PA), Liu et al. CVPR 2019 "Structured Knowledge Distillation for Semantic
  * Segmentation" (SKD); CWD paper Table 1/2 "PA" (71.23 mIoU on the feature map).
- * As SKD `CriterionPairWiseforWholeFeatAfterPool` (reference-implementations.md §4):
+ * As SKD `CriterionPairWiseforWholeFeatAfterPool` (utils/criterion.py):
  *
  *     pool : max-pool, window = stride = (int(H·scale), int(W·scale)), ceil mode (partial last window)
  *     f̂_i  : f_i / (‖f_i‖₂ + 1e-8)    (norm over channels; detached in SKD, see `detachNorm`)
