@@ -1,7 +1,5 @@
-import * as tf from '@tensorflow/tfjs';
-import { checkOptionKeys } from './common';
 import { defineLoss } from './descriptor';
-import { normalizedDivergenceLoss } from './normalized-divergence';
+import { gridLoss } from './normalized-divergence';
 
 export interface ChannelBhattacharyyaOptions {
   /** Softmax temperature of the channel normalisation (default 1). */
@@ -22,16 +20,7 @@ export interface ChannelBhattacharyyaOptions {
  *   const { channelBhattacharyya } = require('./lib/distill');
  *   channelBhattacharyya(tf.randomNormal([2, 8, 8, 4]), tf.randomNormal([2, 8, 8, 4])).print();
  */
-export function channelBhattacharyya(
-  student: tf.Tensor4D, teacher: tf.Tensor4D, options: ChannelBhattacharyyaOptions = {},
-): tf.Scalar {
-  checkOptionKeys(options, ['temperature'], 'channelBhattacharyya');
-  return normalizedDivergenceLoss(student, teacher, {
-    normalization: 'channel', divergence: 'bhattacharyya',
-    temperature: options.temperature ?? channelBhattacharyya.defaultConfig().temperature,
-  }, 'channelBhattacharyya');
-}
-channelBhattacharyya.defaultConfig = (): Required<ChannelBhattacharyyaOptions> => ({ temperature: 1 });
+export const channelBhattacharyya = gridLoss('channelBhattacharyya', 'channel', 'bhattacharyya', 1);
 
 export const bhattacharyyaLoss = defineLoss({
   name: 'bhattacharyya', fn: channelBhattacharyya, defaultConfig: channelBhattacharyya.defaultConfig,

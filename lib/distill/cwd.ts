@@ -1,7 +1,5 @@
-import * as tf from '@tensorflow/tfjs';
-import { checkOptionKeys } from './common';
 import { defineLoss } from './descriptor';
-import { normalizedDivergenceLoss } from './normalized-divergence';
+import { gridLoss } from './normalized-divergence';
 
 export interface ChannelWiseDivergenceOptions {
   /** Softmax temperature T (default 4: the paper's best in Fig. 3 and the official/CIRKD scripts; the paper's other experiments use T = 3). */
@@ -38,16 +36,7 @@ export interface ChannelWiseDivergenceOptions {
  *   channelWiseDivergence(s, t, {temperature: 4}).print();   // ≥ 0
  *   channelWiseDivergence(t, t).print();                     // 0
  */
-export function channelWiseDivergence(
-  student: tf.Tensor4D, teacher: tf.Tensor4D, options: ChannelWiseDivergenceOptions = {},
-): tf.Scalar {
-  checkOptionKeys(options, ['temperature'], 'channelWiseDivergence');
-  return normalizedDivergenceLoss(student, teacher, {
-    normalization: 'channel', divergence: 'kl',
-    temperature: options.temperature ?? channelWiseDivergence.defaultConfig().temperature,
-  }, 'channelWiseDivergence');
-}
-channelWiseDivergence.defaultConfig = (): Required<ChannelWiseDivergenceOptions> => ({ temperature: 4 });
+export const channelWiseDivergence = gridLoss('channelWiseDivergence', 'channel', 'kl', 4);
 
 export const cwdLoss = defineLoss({
   name: 'cwd', fn: channelWiseDivergence, defaultConfig: channelWiseDivergence.defaultConfig,

@@ -148,25 +148,39 @@ export interface TemperatureOptions {
   temperature?: number;
 }
 
-function spatialLoss(divergence: 'mse' | 'bhattacharyya', name: string): LossFn<TemperatureOptions> {
-  return (s, t, o = {}) => {
-    checkOptionKeys(o, ['temperature'], name);
-    return normalizedDivergenceLoss(s, t, { normalization: 'spatial', divergence, temperature: o.temperature ?? 1 }, name);
+/**
+ * A named cell of the Table 4 grid whose one option is the temperature (CWD, PI, channel MSE, …):
+ * checks its option names, fills in `defaultTemperature`, and names itself in every error.
+ * @example
+ *   const tf = require('@tensorflow/tfjs');
+ *   const { gridLoss } = require('./lib/distill');
+ *   const spatialBhat = gridLoss('spatialBhat', 'spatial', 'bhattacharyya', 1);
+ *   spatialBhat(tf.randomNormal([1, 4, 4, 3]), tf.randomNormal([1, 4, 4, 3]), {temperature: 2}).print();
+ */
+export function gridLoss(
+  name: string, normalization: 'spatial' | 'channel', divergence: Divergence, defaultTemperature: number,
+): LossFn<TemperatureOptions> & { defaultConfig(): Required<TemperatureOptions> } {
+  const fn = (student: tf.Tensor4D, teacher: tf.Tensor4D, options: TemperatureOptions = {}): tf.Scalar => {
+    checkOptionKeys(options, ['temperature'], name);
+    const temperature = options.temperature ?? defaultTemperature;
+    return normalizedDivergenceLoss(student, teacher, { normalization, divergence, temperature }, name);
   };
+  return Object.assign(fn, { defaultConfig: (): Required<TemperatureOptions> => ({ temperature: defaultTemperature }) });
 }
 
 /** Table 4 grid cell (spatial × MSE), not a paper row: the two cells of the grid no named function covers. */
+const spatialMse = gridLoss('spatial-mse', 'spatial', 'mse', 1);
 export const spatialMseLoss = defineLoss({
-  name: 'spatial-mse', fn: spatialLoss('mse', 'spatial-mse'), defaultConfig: (): TemperatureOptions => ({ temperature: 1 }),
+  name: 'spatial-mse', fn: spatialMse, defaultConfig: spatialMse.defaultConfig,
   description: 'squared error of pixel-wise (channel) softmaxed maps, ÷(N·H·W)',
   source: 'Table 4 grid (spatial × mse), not a paper row', needsSameChannels: true, needsLabels: false,
   referenceWeight: null,
 });
 
 /** Table 4 grid cell (spatial × Bhattacharyya), not a paper row. */
+const spatialBhattacharyya = gridLoss('spatial-bhattacharyya', 'spatial', 'bhattacharyya', 1);
 export const spatialBhattacharyyaLoss = defineLoss({
-  name: 'spatial-bhattacharyya', fn: spatialLoss('bhattacharyya', 'spatial-bhattacharyya'),
-  defaultConfig: (): TemperatureOptions => ({ temperature: 1 }),
+  name: 'spatial-bhattacharyya', fn: spatialBhattacharyya, defaultConfig: spatialBhattacharyya.defaultConfig,
   description: 'Bhattacharyya distance of per-pixel channel distributions, ÷(N·H·W)',
   source: 'Table 4 grid (spatial × bhattacharyya), not a paper row', needsSameChannels: true,
   needsLabels: false, referenceWeight: null,

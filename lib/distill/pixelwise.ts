@@ -1,7 +1,5 @@
-import * as tf from '@tensorflow/tfjs';
-import { checkOptionKeys } from './common';
 import { defineLoss } from './descriptor';
-import { normalizedDivergenceLoss } from './normalized-divergence';
+import { gridLoss } from './normalized-divergence';
 
 export interface PixelWiseKDOptions {
   /** Softmax temperature T (default 1, as CIRKD `--kd-temperature`). */
@@ -26,15 +24,7 @@ export interface PixelWiseKDOptions {
  *   const s = tf.randomNormal([2, 16, 16, 19]), t = tf.randomNormal([2, 16, 16, 19]);
  *   pixelWiseKD(s, t, {temperature: 1}).print();
  */
-export function pixelWiseKD(
-  student: tf.Tensor4D, teacher: tf.Tensor4D, options: PixelWiseKDOptions = {},
-): tf.Scalar {
-  checkOptionKeys(options, ['temperature'], 'pixelWiseKD');
-  return normalizedDivergenceLoss(student, teacher, {
-    normalization: 'spatial', divergence: 'kl', temperature: options.temperature ?? pixelWiseKD.defaultConfig().temperature,
-  }, 'pixelWiseKD');
-}
-pixelWiseKD.defaultConfig = (): Required<PixelWiseKDOptions> => ({ temperature: 1 });
+export const pixelWiseKD = gridLoss('pixelWiseKD', 'spatial', 'kl', 1);
 
 export const piLoss = defineLoss({
   name: 'pi', fn: pixelWiseKD, defaultConfig: pixelWiseKD.defaultConfig,
