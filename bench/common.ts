@@ -102,7 +102,7 @@ export function machineInfo(): { nproc: number; cpu: string; node: string; tfjs:
 export function backendThreads(): number {
   const name = tf.getBackend();
   if (name === 'wasm') {
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    // a lazy require: loading the wasm package registers its backend, which only wasm runs want
     return (require('@tensorflow/tfjs-backend-wasm') as { getThreadsCount(): number }).getThreadsCount();
   }
   if (name === 'tensorflow') return os.cpus().length;

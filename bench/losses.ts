@@ -10,28 +10,21 @@
 import * as tf from '@tensorflow/tfjs';
 import { Recorder, backendThreads, errorMessage, progress, timeAsync } from './common';
 import { TorchTiming, TorchWorker } from './torch';
-import { getLoss, LOSS_NAMES, pairwiseWindow } from '../lib/distill';
+import { getLoss, LOSS_NAMES } from '../lib/distill';
 
 export interface LossSpec {
   /** Short name used in figure names: the registry name of lib/distill ('cwd', 'pi', …) or a variant. */
   name: string;
   /** The loss function (from lib/distill's registry). */
   fn: LossFn;
-  /** Key in bench/torch/losses.py. */
+  /** Key of its PyTorch twin in bench/torch/losses.py LOSSES: the registry name. */
   torch: string;
   options: Record<string, unknown>;
-  /** Options for the PyTorch twin, per shape. */
+  /** Options for the PyTorch twin, per shape (the same options: the twins take the registry's option names). */
   torchOptions: (shape: number[]) => Record<string, unknown>;
   /** Needs a label map [N, H, W] (IFVD). */
   labels: boolean;
 }
-
-/** lib/distill registry name → bench/torch/losses.py key. */
-const TORCH_TWIN: Record<string, string> = {
-  cwd: 'cwd', pi: 'pi', at: 'at', local: 'local', pa: 'pa', ifvd: 'ifvd', mse: 'mse',
-  'channel-mse': 'channelNormMSE', 'spatial-mse': 'spatialMSE', bhattacharyya: 'channelBhattacharyya',
-  'spatial-bhattacharyya': 'spatialBhattacharyya', 'channel-mean-mse': 'channelMeanMSE',
-};
 
 
 /**
@@ -48,17 +41,12 @@ export function lossSpecs(): LossSpec[] {
     if (seen.has(fn)) continue;
     seen.add(fn);
     const options = entry.defaultConfig() as Record<string, unknown>;
-    const temperature = typeof options.temperature === 'number' ? options.temperature : 1;
-    const torch = TORCH_TWIN[name] ?? '';
-    const torchOptions = (shape: number[]): Record<string, unknown> => {
-      if (name === 'pa') return { pool: pairwiseWindow(shape[1], shape[2], options)[0] };
-      if (name === 'ifvd') return { num_classes: 19 };
-      return { temperature };
-    };
+    const torch = name;
+    const torchOptions = (): Record<string, unknown> => options;
     out.push({ name, fn, torch, options, torchOptions, labels: entry.needsLabels });
     if (name === 'pa') {
       const w2 = { ...options, window: [2, 2] };
-      out.push({ name: 'pa-window2', fn, torch, options: w2, torchOptions: () => ({ pool: 2 }), labels: false });
+      out.push({ name: 'pa-window2', fn, torch, options: w2, torchOptions: () => w2, labels: false });
     }
   }
   return out;

@@ -28,7 +28,6 @@ let initialised: BackendName | null = null;
 
 function tryRequire(name: string): boolean {
   try {
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
     require(name);
     return true;
   } catch {
@@ -51,7 +50,6 @@ async function startTensorflow(): Promise<boolean> {
 let webgpuWhy = '';
 
 async function startWebgpu(allowSoftware: boolean): Promise<boolean> {
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
   const { startWebgpuBackend } = require('./backend/webgpu') as typeof import('./backend/webgpu');
   const r = await startWebgpuBackend({ allowSoftware });
   webgpuWhy = r.why;
@@ -60,13 +58,11 @@ async function startWebgpu(allowSoftware: boolean): Promise<boolean> {
 }
 
 async function startWasm(threads?: number): Promise<boolean> {
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
   const { startWasmBackend } = require('./backend/wasm') as typeof import('./backend/wasm');
   return startWasmBackend(threads);
 }
 
 async function startCpu(): Promise<boolean> {
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
   const { patchCpuBackend } = require('./backend/cpu') as typeof import('./backend/cpu');
   const ok = await tf.setBackend('cpu');
   if (ok) patchCpuBackend();
@@ -131,7 +127,6 @@ export async function initBackend(options: BackendOptions = {}): Promise<Backend
     if (!chosen) throw new Error(`no TensorFlow.js backend could start (tried ${BACKENDS.join(', ')})`);
   }
   // Gradients tfjs-core lacks (dilated convs, half-pixel bilinear resize), for every backend.
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
   (require('./backend/gradients') as typeof import('./backend/gradients')).registerDilatedConvGradients();
   initialised = chosen;
   if (!options.quiet && !process.env.CWD_QUIET_BACKEND) {
@@ -153,7 +148,6 @@ export function currentBackend(): BackendName | null {
 }
 
 function webgpuNote(): string {
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
   const w = require('./backend/webgpu') as typeof import('./backend/webgpu');
   const a = w.webgpuReport()?.adapter;
   if (!a) return 'adapter unknown';
@@ -161,14 +155,12 @@ function webgpuNote(): string {
 }
 
 function nativeNote(): string {
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
   const s = (require('./backend/native') as typeof import('./backend/native')).nativeKernelsStatus();
   return s?.loaded ? `, native kernels on ${s.threads} thread(s)` : ', JS training kernels';
 }
 
 function wasmThreads(): number {
   try {
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
     return (require('@tensorflow/tfjs-backend-wasm') as { getThreadsCount(): number }).getThreadsCount();
   } catch {
     return 1;

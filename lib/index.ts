@@ -5,6 +5,7 @@
  */
 export * as tf from '@tensorflow/tfjs';
 export * from './backend';
+export * from './rng';
 export * from './cityscapes';
 export * from './metrics';
 export * from './data';

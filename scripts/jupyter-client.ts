@@ -44,7 +44,6 @@ let zmqModule: Zmq | null = null;
 function zmq(): Zmq {
   if (!zmqModule) {
     try {
-      // eslint-disable-next-line @typescript-eslint/no-var-requires
       zmqModule = require('zeromq') as Zmq;
     } catch (e) {
       throw new Error(`the 'zeromq' package (native addon) could not be loaded: ${(e as Error).message}\n` +

@@ -54,7 +54,6 @@ async function main(): Promise<void> {
   const o = parse(process.argv.slice(2));
   fs.rmSync(o.out, { recursive: true, force: true });
   fs.mkdirSync(path.join(o.out, 'lib'), { recursive: true });
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
   const esbuild = require('esbuild') as typeof import('esbuild');
   const bundle = path.join(o.out, 'gpu-check.cjs');
   const r = await esbuild.build({

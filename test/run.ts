@@ -44,7 +44,6 @@ async function main(): Promise<void> {
 
   // uvu: defer execution, load every suite, then run them all (as the uvu CLI does).
   (globalThis as any).UVU_DEFER = 1;
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
   const uvu = require('uvu');
   files.forEach((file, idx) => {
     (globalThis as any).UVU_QUEUE.push([path.relative(root, file)]);
@@ -61,7 +60,7 @@ async function main(): Promise<void> {
   };
   await uvu.exec(false);
   (process.stdout as any).write = write;
-  // eslint-disable-next-line no-control-regex
+  // strip ANSI colour codes (ESC [ … m)
   const plain = captured.replace(/\x1b\[[0-9;]*m/g, '');
   const total = Number(/Total:\s+(\d+)/.exec(plain)?.[1] ?? 0);
   const passedUnits = Number(/Passed:\s+(\d+)/.exec(plain)?.[1] ?? 0);
@@ -129,7 +128,6 @@ async function main(): Promise<void> {
 /** Why the webgpu subset cannot run on this platform at all ('' when it can: then it must pass). */
 function webgpuUnavailable(): string {
   try {
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
     (require('../lib/backend/webgpu') as typeof import('../lib/backend/webgpu')).dawnNodePath();
     return '';
   } catch (e) {

@@ -29,7 +29,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from keras_graph import KerasGraph, count_trainable  # noqa: E402
-from losses import LOSSES  # noqa: E402
+from losses import LOSSES, NEEDS_LABELS  # noqa: E402
 
 
 def log(msg):
@@ -68,7 +68,7 @@ def cmd_loss(c):
     t = torch.randn(n, ch, h, w)
     opts = dict(c.get('options') or {})
     if c.get('labels'):
-        opts['labels'] = torch.randint(0, opts.get('num_classes', 19), (n, h, w))
+        opts['labels'] = torch.randint(0, opts.get('numClasses', 19), (n, h, w))
 
     def once():
         loss = fn(s, t, **opts)
@@ -150,6 +150,8 @@ def one_step():
         if str(i) in aligners:
             s_ = aligners[str(i)](s_)
         opts = {k: v for k, v in term.items() if k not in ('method', 'on', 'weight', 'aligner')}
+        if term['method'] in NEEDS_LABELS:
+            opts['labels'] = y
         loss = loss + term.get('weight', 1.0) * LOSSES[term['method']](s_, t_, **opts)
     loss.backward()
     opt.step()

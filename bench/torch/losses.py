@@ -1,145 +1,200 @@
-"""The distillation losses of lib/distill written in PyTorch (NCHW), for the timing ratios.
+"""PyTorch reference of every lib/distill loss (NCHW), the one module behind both
+- the golden values of test/fixtures/distill/make_golden.py (called in float64), and
+- the PyTorch twins of the bench (bench/torch/bench_torch.py, float32, for the timing ratios).
 
-Same computation as the TypeScript losses (see ../shared/paper/loss-conventions.md): every KL is
-KL(teacher || student) with the teacher detached; T is the temperature.
-These are timing twins, not the golden-value references (those live beside test/fixtures/distill).
+Each function is written the way the public implementation it follows writes it (named beside it) and
+takes the lib/distill registry options under their TypeScript names (`temperature`, `detachNorm`, …),
+with the same defaults; `LOSSES` maps each registry name to its function. An unknown option is a
+TypeError, as it is an error in lib/distill. Every KL is KL(teacher || student); the teacher is not
+detached here: the golden script records that the references would send it gradient, and the bench
+passes a teacher without grad. LOCAL and Bhattacharyya are project-defined conventions (lib/distill/README.md).
+test/distill/reference.test.ts checks that LOSSES and NEEDS_LABELS match the registry and that every
+loss equals its lib/distill twin at the default options.
 """
 import torch
+import torch.nn as nn
 import torch.nn.functional as F
 
 
-def cwd(s, t, temperature=4.0, **_):
-    """Channel-wise distillation (Eq. 3-4): softmax over H*W per channel; KL; x T^2 / (N*C)."""
-    n, c, h, w = s.shape
+def cwd(s, t, temperature=4.0):
+    """Channel-wise distillation (Eq. 3-4), mmrazor ChannelWiseDivergence: softmax over H*W per channel,
+    KL(t || s) x T^2 / (N*C), with log_softmax."""
+    N, C, H, W = s.shape
+    tau = temperature
+    pt = F.softmax(t.reshape(-1, H * W) / tau, dim=1)
+    loss = torch.sum(pt * F.log_softmax(t.reshape(-1, H * W) / tau, dim=1)
+                     - pt * F.log_softmax(s.reshape(-1, H * W) / tau, dim=1)) * tau ** 2
+    return loss / (C * N)
+
+
+def pi(s, t, temperature=1.0):
+    """Pixel-wise KD, CIRKD losses/kd.py: softmax over C per pixel, KL batchmean over N*H*W rows, x T^2."""
+    C = s.shape[1]
     T = temperature
-    ls = F.log_softmax(s.reshape(n * c, h * w) / T, dim=1)
-    lt = F.log_softmax(t.reshape(n * c, h * w) / T, dim=1)
-    return (lt.exp() * (lt - ls)).sum() * (T * T) / (n * c)
+    ps = s.permute(0, 2, 3, 1).reshape(-1, C)
+    pt = t.permute(0, 2, 3, 1).reshape(-1, C)
+    return F.kl_div(F.log_softmax(ps / T, dim=1), F.softmax(pt / T, dim=1), reduction='batchmean') * T ** 2
 
 
-def pi(s, t, temperature=1.0, **_):
-    """Pixel-wise KD: softmax over channels per pixel; KL; x T^2 / (N*H*W)."""
-    n, c, h, w = s.shape
-    T = temperature
-    ls = F.log_softmax(s / T, dim=1)
-    lt = F.log_softmax(t / T, dim=1)
-    return (lt.exp() * (lt - ls)).sum() * (T * T) / (n * h * w)
+def at(s, t, p=2):
+    """Attention transfer, CIRKD losses/at.py (p = 2 only): L2-normalised mean_C(x^2), mean squared difference."""
+    if p != 2:
+        raise ValueError(f'at: p must be 2, got {p}')
+
+    def att(x):
+        return F.normalize(x.pow(2).mean(1).view(x.size(0), -1))
+    return (att(s) - att(t)).pow(2).mean()
 
 
-def _attention(x):
-    a = x.pow(2).mean(dim=1).reshape(x.shape[0], -1)
-    return F.normalize(a, dim=1)
-
-
-def at(s, t, **_):
-    """Attention transfer (p = 2): squared difference of L2-normalised attention maps, mean."""
-    return (_attention(s) - _attention(t)).pow(2).mean()
-
-
-def _similarity(x):
-    n, c = x.shape[:2]
-    x = F.normalize(x.reshape(n, c, -1), dim=1)
-    return torch.bmm(x.transpose(1, 2), x)
-
-
-def pa(s, t, pool=2, **_):
-    """Pairwise affinity (Structured KD): max-pool, L2-normalise per pixel, (HW)x(HW) similarity, MSE."""
-    if pool and pool > 1:
-        s = F.max_pool2d(s, pool, pool, ceil_mode=True)
-        t = F.max_pool2d(t, pool, pool, ceil_mode=True)
-    return (_similarity(s) - _similarity(t)).pow(2).mean()
-
-
-def local(s, t, **_):
-    """Local affinity: squared Euclidean distance of each pixel to its 8 neighbours; MSE of the maps."""
-    def maps(x):
-        p = F.pad(x, (1, 1, 1, 1), mode='replicate')
-        h, w = x.shape[2:]
-        outs = []
+def local(s, t):
+    """LOCAL (project-defined): distances to the 8 neighbours inside the image, ordered pairs, mean of squared diff."""
+    def dists(f):
+        N, C, H, W = f.shape
+        out = []
         for dy in (-1, 0, 1):
             for dx in (-1, 0, 1):
                 if dy == 0 and dx == 0:
                     continue
-                nb = p[:, :, 1 + dy:1 + dy + h, 1 + dx:1 + dx + w]
-                outs.append((x - nb).pow(2).sum(dim=1))
-        return torch.stack(outs, 1)
-    return (maps(s) - maps(t)).pow(2).mean()
+                ys = slice(max(0, -dy), H - max(0, dy))
+                xs = slice(max(0, -dx), W - max(0, dx))
+                yn = slice(max(0, dy), H + min(0, dy))
+                xn = slice(max(0, dx), W + min(0, dx))
+                d = (f[:, :, ys, xs] - f[:, :, yn, xn]).pow(2).sum(1).sqrt()
+                out.append(d.reshape(N, -1))
+        return torch.cat(out, 1)
+    ds, dt = dists(s), dists(t)
+    N, _, H, W = s.shape
+    assert ds.shape[1] == 8 * H * W - 6 * H - 6 * W + 4
+    return (ds - dt).pow(2).mean()
 
 
-def ifvd(s, t, labels=None, num_classes=19, ignore_index=255, **_):
-    """IFVD: class prototypes from the labels; per-pixel cosine to its prototype; squared difference."""
-    n, c, h, w = s.shape
-    lab = labels
-    if lab.shape[-2:] != (h, w):
-        lab = F.interpolate(lab[:, None].float(), size=(h, w), mode='nearest')[:, 0].long()
-    valid = lab != ignore_index
-    onehot = F.one_hot(torch.where(valid, lab, torch.zeros_like(lab)), num_classes).permute(0, 3, 1, 2).float()
-    onehot = onehot * valid[:, None].float()
-
-    def cos_map(x):
-        count = onehot.sum(dim=(2, 3), keepdim=True).clamp_min(1.0)             # N,K,1,1
-        proto = torch.einsum('nkhw,nchw->nkc', onehot, x) / count.reshape(n, num_classes, 1)
-        pix_proto = torch.einsum('nkhw,nkc->nchw', onehot, proto)
-        return F.cosine_similarity(x, pix_proto, dim=1, eps=1e-8)
-
-    diff = (cos_map(s) - cos_map(t)).pow(2) * valid.float()
-    return diff.sum() / valid.float().sum().clamp_min(1.0)
+def pa_window(h, w, scale=0.5, window=None):
+    """The max-pool window of PA: `window`, else (int(H*scale), int(W*scale)) as SKD."""
+    return tuple(window) if window else (int(h * scale), int(w * scale))
 
 
-def mse(s, t, **_):
-    """L2 without normalisation: squared error summed / (N*H*W)."""
-    n, c, h, w = s.shape
-    return (s - t).pow(2).sum() / (n * h * w)
+def pa_pool(x, kernel):
+    """SKD's MaxPool2d(kernel, stride=kernel, ceil_mode=True)."""
+    return nn.MaxPool2d(kernel_size=kernel, stride=kernel, padding=0, ceil_mode=True)(x)
 
 
-def channel_norm_mse(s, t, temperature=1.0, **_):
-    """Channel softmax as CWD, squared error summed / (N*C)."""
-    n, c, h, w = s.shape
-    ps = F.softmax(s.reshape(n * c, -1) / temperature, dim=1)
-    pt = F.softmax(t.reshape(n * c, -1) / temperature, dim=1)
-    return (ps - pt).pow(2).sum() / (n * c)
+def _skd_similarity(feat):  # SKD utils: divide by the (detached) per-pixel L2 norm + 1e-8
+    tmp = ((((feat ** 2).sum(dim=1)) ** 0.5).reshape(feat.shape[0], 1, feat.shape[2], feat.shape[3]) + 1e-8).detach()
+    feat = (feat / tmp).reshape(feat.shape[0], feat.shape[1], -1)
+    return torch.einsum('icm,icn->imn', [feat, feat])
 
 
-def channel_bhattacharyya(s, t, temperature=1.0, **_):
-    """Bhattacharyya distance of the channel distributions, mean over N*C."""
-    n, c, h, w = s.shape
-    ps = F.softmax(s.reshape(n * c, -1) / temperature, dim=1)
-    pt = F.softmax(t.reshape(n * c, -1) / temperature, dim=1)
-    bc = (ps * pt).clamp_min(1e-12).sqrt().sum(dim=1)
-    return (-bc.clamp_min(1e-12).log()).mean()
+def _cirkd_similarity(feat):  # CIRKD: F.normalize (gradient through the norm)
+    feat = F.normalize(feat, p=2, dim=1).reshape(feat.shape[0], feat.shape[1], -1)
+    return torch.einsum('icm,icn->imn', [feat, feat])
 
 
-def channel_mean_mse(s, t, **_):
-    """Channel-mean ablation: mean over H*W per channel; squared error summed / (N*C)."""
-    n, c = s.shape[:2]
-    return (s.mean(dim=(2, 3)) - t.mean(dim=(2, 3))).pow(2).sum() / (n * c)
+def pa(s, t, scale=0.5, window=None, detachNorm=True):
+    """Pairwise affinity, SKD CriterionPairWiseforWholeFeatAfterPool (detachNorm) or CIRKD's variant."""
+    kernel = pa_window(s.shape[2], s.shape[3], scale, window)
+    ps, pt = pa_pool(s, kernel), pa_pool(t, kernel)
+    if detachNorm:
+        sim_err = ((_skd_similarity(pt) - _skd_similarity(ps)) ** 2) / ((pt.shape[-1] * pt.shape[-2]) ** 2) / pt.shape[0]
+        return sim_err.sum()
+    return (_cirkd_similarity(pt) - _cirkd_similarity(ps)).pow(2).mean()
 
 
-def spatial_mse(s, t, temperature=1.0, **_):
-    """Softmax over channels per pixel, squared error summed / (N*H*W)."""
-    n, c, h, w = s.shape
-    return (F.softmax(s / temperature, dim=1) - F.softmax(t / temperature, dim=1)).pow(2).sum() / (n * h * w)
+def resize_labels(labels, size):
+    """Labels [N, h, w] to `size` by nearest neighbour (nn.Upsample, as CIRKD/TorchDistiller), as float."""
+    return nn.Upsample(size, mode='nearest')(labels.unsqueeze(1).double())[:, 0]
 
 
-def spatial_bhattacharyya(s, t, temperature=1.0, **_):
-    """Bhattacharyya distance of the per-pixel channel distributions, mean over N*H*W."""
-    ps = F.softmax(s / temperature, dim=1)
-    pt = F.softmax(t / temperature, dim=1)
-    bc = (ps * pt).clamp_min(1e-12).sqrt().sum(dim=1)
-    return (-bc.clamp_min(1e-12).log()).mean()
+def ifvd(s, t, labels=None, numClasses=19, ignoreIndex=255, countIgnored=True, validateLabels=True):
+    """IFVD, CIRKD/TorchDistiller CriterionIFV: each pixel's cosine to its class prototype (mean feature of the
+    class, /(count + 1e-6)); pixels of no class (ignore) keep their own feature (cosine 1).
+    countIgnored: mean over all pixels (the reference's MSELoss); else over valid pixels only.
+    Written with one-hot einsums instead of the reference's loop over classes (same numbers).
+    `ignoreIndex` and `validateLabels` have no effect here: a label outside 0..K-1 simply has no class."""
+    if labels is None:
+        raise ValueError('ifvd: labels are required')
+    K = numClasses
+    tar = resize_labels(labels, (s.shape[2], s.shape[3]))
+    onehot = (tar.unsqueeze(1) == torch.arange(K, dtype=tar.dtype).view(1, K, 1, 1)).to(s.dtype)   # N,K,H,W
+    none = 1 - onehot.sum(1, keepdim=True)
+
+    def to_proto(x):
+        proto = torch.einsum('nkhw,nchw->nkc', onehot, x) / (onehot.sum((2, 3)).unsqueeze(-1) + 1e-6)
+        return torch.einsum('nkhw,nkc->nchw', onehot, proto) + none * x
+
+    cos = nn.CosineSimilarity(dim=1)
+    sim_s, sim_t = cos(s, to_proto(s)), cos(t, to_proto(t))
+    if countIgnored:
+        return nn.MSELoss()(sim_s, sim_t)
+    valid = (tar < K).to(s.dtype)
+    return ((sim_s - sim_t) ** 2 * valid).sum() / valid.sum().clamp(min=1)
 
 
+def mse(s, t, reduction='mean'):
+    """L2 without normalisation: 'mean' = nn.MSELoss (N*H*W*C), 'pixel' = sum / (N*H*W) (Table 4 row), 'sum'."""
+    if reduction == 'mean':
+        return nn.MSELoss()(s, t)
+    if reduction == 'pixel':
+        return ((s - t) ** 2).sum() / (s.shape[0] * s.shape[2] * s.shape[3])
+    if reduction == 'sum':
+        return ((s - t) ** 2).sum()
+    raise ValueError(f"mse: reduction must be 'mean', 'pixel' or 'sum', got {reduction!r}")
+
+
+def _channel_softmax(x, T):  # softmax over H*W of each (n, c): [N, C, HW]
+    N, C, H, W = x.shape
+    return F.softmax(x.reshape(N, C, H * W) / T, dim=2)
+
+
+def channel_mse(s, t, temperature=1.0):
+    """TorchDistiller CriterionCWD('channel', 'mse'): squared error of channel softmaxes, sum / (N*C)."""
+    N, C = s.shape[:2]
+    return ((_channel_softmax(s, temperature) - _channel_softmax(t, temperature)) ** 2).sum() / (N * C)
+
+
+def bhattacharyya(s, t, temperature=1.0):
+    """Project-defined: sum_{n,c} -ln sum_i sqrt(ps * pt) / (N*C) over channel softmaxes."""
+    N, C = s.shape[:2]
+    bc = torch.sqrt(_channel_softmax(s, temperature) * _channel_softmax(t, temperature)).sum(2)
+    return (-torch.log(bc)).sum() / (N * C)
+
+
+def spatial_mse(s, t, temperature=1.0):
+    """Table 4 grid (spatial x mse): squared error of per-pixel channel softmaxes, sum / (N*H*W)."""
+    N, C, H, W = s.shape
+    T = temperature
+    return ((F.softmax(s / T, dim=1) - F.softmax(t / T, dim=1)) ** 2).sum() / (N * H * W)
+
+
+def spatial_bhattacharyya(s, t, temperature=1.0):
+    """Table 4 grid (spatial x bhattacharyya): sum over pixels of -ln sum_c sqrt(ps * pt) / (N*H*W)."""
+    N, C, H, W = s.shape
+    T = temperature
+    bc = torch.sqrt(F.softmax(s / T, dim=1) * F.softmax(t / T, dim=1)).sum(1)
+    return (-torch.log(bc)).sum() / (N * H * W)
+
+
+def channel_mean_mse(s, t):
+    """Official CWD code norm_type='channel_mean', divergence='mse': sum (mean_HW s - mean_HW t)^2 / (N*C)."""
+    N, C = s.shape[:2]
+    return ((s.mean((2, 3)) - t.mean((2, 3))) ** 2).sum() / (N * C)
+
+
+# registry name (lib/distill/registry.ts) -> reference, in the registry's order
 LOSSES = {
     'cwd': cwd,
     'pi': pi,
+    'spatial-kl': pi,
     'at': at,
-    'pa': pa,
     'local': local,
+    'pa': pa,
     'ifvd': ifvd,
     'mse': mse,
-    'channelNormMSE': channel_norm_mse,
-    'channelBhattacharyya': channel_bhattacharyya,
-    'channelMeanMSE': channel_mean_mse,
-    'spatialMSE': spatial_mse,
-    'spatialBhattacharyya': spatial_bhattacharyya,
+    'channel-mse': channel_mse,
+    'spatial-mse': spatial_mse,
+    'bhattacharyya': bhattacharyya,
+    'spatial-bhattacharyya': spatial_bhattacharyya,
+    'channel-mean-mse': channel_mean_mse,
 }
+
+# the losses that take `labels` (lib/distill descriptor needsLabels)
+NEEDS_LABELS = {'ifvd'}

@@ -14,7 +14,7 @@ import { assertNHWC, pair } from './conv-util';
 import { conv2dFilterGrad, conv2dInputGrad, depthwiseFilterGrad, depthwiseInputGrad } from './conv-grads';
 import { wasmNativeKernelsActive, wasmTrainingKernelsRegistered } from './wasm-kernels';
 
-type AnyAttrs = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+type AnyAttrs = Record<string, any>;
 
 function isDilated(dilations: unknown): boolean {
   const [dh, dw] = pair(dilations as number | [number, number] | undefined);
@@ -72,7 +72,6 @@ let ourConvGrad: tf.GradFunc | null = null;
  */
 function preloadTfjsNodeAlias(): void {
   try {
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
     const pkg = require('@tensorflow/tfjs-node/package.json') as { name?: string };
     if (pkg.name === '@tensorflow/tfjs') require('@tensorflow/tfjs-node');
   } catch {

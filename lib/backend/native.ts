@@ -1,12 +1,18 @@
 /**
- * Optional native convolution kernels for the wasm backend (`native/cwd_kernels.cc`, N-API + OpenMP).
+ * Optional native kernels for the wasm backend (`native/cwd_kernels.cc`, N-API + OpenMP).
  *
  * The wasm backend keeps every tensor in its WebAssembly heap; these kernels receive Float32Array
- * views of that heap and compute in place (no copies), with an im2col-free packed GEMM compiled
- * for the machine (`-O3 -march=native -fopenmp`). They replace, for the 'wasm' backend:
- * `Conv2D`, `FusedConv2D` (bias + linear/relu/relu6), `Conv2DBackpropFilter`, `Conv2DBackpropInput`,
- * `DepthwiseConv2dNativeBackpropFilter/Input`
- * (NHWC float32; anything else goes to the previous implementation).
+ * views of that heap and compute in place (no copies), compiled for the machine
+ * (`-O3 -march=native -fopenmp`). For the 'wasm' backend they replace (`registerWasmTrainingKernels`
+ * in wasm-kernels.ts registers them):
+ * - the convolutions (`nativeKernelFuncs`), an im2col-free packed GEMM: `Conv2D`, `FusedConv2D`
+ *   (bias + linear/relu/relu6), `Conv2DBackpropFilter`, `Conv2DBackpropInput`,
+ *   `DepthwiseConv2dNativeBackpropFilter/Input`;
+ * - the element-wise, reduction and data-movement kernels of `NATIVE_ELEMENTWISE`
+ *   (`nativeElementwiseFuncs`: Add, Sub, Multiply, RealDiv, Exp, Relu, Sum, Mean, Max, BatchMatMul,
+ *   Slice, SplitV, AvgPoolGrad, MaxPoolGrad, OneHot) for large float32 tensors, unless
+ *   `CWD_NATIVE_ELEMENTWISE=0`; and `ResizeBilinearGrad` always (its halfPixelCenters gradient).
+ * Each handles NHWC float32 with the broadcasts it knows; anything else goes to the previous implementation.
  *
  * Build: `npx tsx lib/backend/native.ts build` (or automatically on first use when g++ and the Node
  * headers are present) writes `lib/backend/native/build/cwd_kernels-<source hash>.node`. Nothing is downloaded.
@@ -133,7 +139,6 @@ export function loadNativeKernels(): NativeStatus {
     // Idle OpenMP threads sleep instead of spinning (the wasm threads and other processes share the cores).
     process.env.OMP_WAIT_POLICY ??= 'PASSIVE';
     try {
-      // eslint-disable-next-line @typescript-eslint/no-var-requires
       addon = require(OUT) as NativeAddon;
     } catch (e) {
       note = `could not load ${OUT}: ${(e as Error).message}`;
@@ -166,7 +171,7 @@ interface WasmBackendLike {
 }
 
 type KernelArgs = Parameters<tf.KernelFunc>[0];
-type AnyAttrs = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+type AnyAttrs = Record<string, any>;
 
 function dims(ci: tf.backend_util.Conv2DInfo): Int32Array {
   return Int32Array.from([

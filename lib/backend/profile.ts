@@ -1,13 +1,8 @@
 /**
  * Kernel micro-benchmarks for the backend in use: forward conv, `Conv2DBackpropFilter` and
  * `Conv2DBackpropInput` at given shapes, as median ms and GFLOP/s (2·N·OH·OW·KH·KW·Ci·Co FLOPs each).
- * For bench/ (issue 6) and for checking a machine:
- *
- *   npx tsx lib/backend/profile.ts                 # wasm, all cores, default shapes
- *   CWD_NATIVE=0 npx tsx lib/backend/profile.ts    # the JS-composed kernels instead of the native ones
- *   CWD_BACKEND=cpu npx tsx lib/backend/profile.ts
- *
- * Prints one JSON line per kernel and shape.
+ * For bench/ and for checking a machine: `scripts/profile-conv-kernels.ts` runs it on the backend
+ * in use and prints one JSON line per kernel and shape.
  */
 import * as tf from '@tensorflow/tfjs';
 
@@ -87,12 +82,3 @@ export async function benchmarkConvKernels(shapes: ConvBenchShape[] = DEFAULT_CO
   return out;
 }
 
-if (require.main === module) {
-  (async () => {
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
-    const { initBackend } = require('../backend') as typeof import('../backend');
-    await initBackend();
-    const reps = Number(process.env.REPS ?? 5);
-    for (const r of await benchmarkConvKernels(DEFAULT_CONV_SHAPES, reps)) console.log(JSON.stringify(r));
-  })().catch((e) => { console.error(e); process.exit(1); });
-}

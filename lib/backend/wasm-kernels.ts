@@ -36,7 +36,7 @@ export const WASM_TRAINING_KERNELS = [
 ] as const;
 
 type KernelArgs = Parameters<tf.KernelFunc>[0];
-type AnyAttrs = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+type AnyAttrs = Record<string, any>;
 
 /** Replace (or add) `kernelName` for `backendName`. */
 export function replaceKernel(kernelName: string, backendName: string, kernelFunc: tf.KernelFunc): void {

@@ -24,7 +24,6 @@ import { nativeKernelsStatus, setNativeThreads } from './native';
 import { registerDilatedConvGradients } from './gradients';
 
 // The real module object (a TS namespace import is a frozen copy whose `cpus` cannot be replaced).
-// eslint-disable-next-line @typescript-eslint/no-var-requires
 const os = require('os') as typeof import('os');
 
 export interface WasmThreadingReport {
@@ -83,7 +82,7 @@ async function initThreaded(threads: number): Promise<boolean> {
     if (text.startsWith('"use strict";var Module={}')) text = prelude + text;
     const p = path.join(dir, `blob${k++}.js`);
     fs.writeFileSync(p, text);
-    return new String(p); // eslint-disable-line no-new-wrappers
+    return new String(p); // a String object: createObjectURL below tells it from a Blob
   };
   URL.createObjectURL = ((b: unknown) => (b instanceof String ? b.valueOf() : origCreate(b as Blob))) as typeof URL.createObjectURL;
   os.cpus = () => { const c = origCpus(); return c.concat(c); };

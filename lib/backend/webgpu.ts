@@ -114,7 +114,6 @@ function loadDawn(): DawnModule {
   if (dawn) return dawn;
   const file = dawnNodePath();
   try {
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
     dawn = require(file) as DawnModule;
   } catch (e) {
     throw new Error(`could not load ${file}: ${(e as Error).message} (dawn.node needs glibc ≥ 2.34 on Linux)`);
@@ -216,7 +215,6 @@ export async function startWebgpuBackend(options: WebgpuStartOptions = {}): Prom
     } else {
       setNavigatorGpu(adapter);
       if (!tf.findBackendFactory('webgpu')) {
-        // eslint-disable-next-line @typescript-eslint/no-var-requires
         require('@tensorflow/tfjs-backend-webgpu');
       }
       if (!tf.findBackendFactory('webgpu')) throw new Error('@tensorflow/tfjs-backend-webgpu did not register a backend');

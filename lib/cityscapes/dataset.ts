@@ -19,11 +19,22 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import sharp from 'sharp';
-import type { Frame } from '../data/types';
 import { IGNORE_INDEX, MAX_LABEL_ID, NUM_CLASSES, labelIdsToTrainIds, trainIdsToLabelIds } from './labels';
 import {
   DEFAULT_SYNTHETIC_ROOT, SYNTHETIC_MANIFEST, SYNTHETIC_VERSION, generateSyntheticCityscapes, SyntheticCityscapesOptions,
 } from './synthetic';
+
+/** One decoded Cityscapes frame on the host: RGB uint8 HWC and trainIds (255 = ignore). */
+export interface Frame {
+  /** Stable id, e.g. `aachen_000000_000019`. */
+  id: string;
+  width: number;
+  height: number;
+  /** RGB, row-major HWC, length height·width·3. */
+  image: Uint8Array;
+  /** trainIds 0..18, 255 = ignore, length height·width. */
+  label: Uint8Array;
+}
 
 /** Which ground-truth file to read: prefer labelTrainIds when present ('auto'), or force one. */
 export type LabelSource = 'auto' | 'labelIds' | 'labelTrainIds';

@@ -1,6 +1,5 @@
 // Public API of lib/cityscapes.
 export * from './labels';
-export { SeededRandom, hashSeed } from './rng';
 export { renderStreetScene, encodeInstanceIds, DEFAULT_STYLE, ID as LABEL_ID } from './scene';
 export type { SceneOptions, SceneRequirements, CityStyle } from './scene';
 export {

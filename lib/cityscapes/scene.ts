@@ -19,7 +19,7 @@
  * @example
  * const { image, labelIds } = renderStreetScene({ width: 512, height: 256, seed: 1 });
  */
-import { SeededRandom } from './rng';
+import { Rng } from '../rng';
 import { CITYSCAPES_LABELS } from './labels';
 
 /** Cityscapes labelIds used by the renderer. */
@@ -90,7 +90,7 @@ export const DEFAULT_STYLE: CityStyle = {
 
 class ValueNoise {
   private table = new Float32Array(256 * 256);
-  constructor(rng: SeededRandom) {
+  constructor(rng: Rng) {
     for (let i = 0; i < this.table.length; i++) this.table[i] = rng.next();
   }
   /** Smooth value noise in [0,1), period 256. */
@@ -382,14 +382,47 @@ function paintSkyAndGround(c: Canvas, noise: ValueNoise, p: GroundParams): void 
 }
 
 /**
- * Render one street scene. Deterministic in (width, height, seed, style, require).
- * @returns RGB uint8 HWC image, a labelId (0..33) map and Cityscapes instanceIds (`encodeInstanceIds`).
+ * Everything the parts of one scene share: the frame (canvas + camera), the random stream and noise,
+ * the lights, and the street layout drawn by `setUpScene`. The parts below draw from `rng` in a fixed
+ * order (setup, sky and ground, frontage, traffic, street furniture, void regions, camera), which is
+ * what makes a frame a pure function of its options: their order must not change.
  */
-export function renderStreetScene(options: SceneOptions): { image: Uint8Array; labelIds: Uint8Array; instanceIds: Uint16Array } {
+interface Scene {
+  W: number;
+  H: number;
+  /** Resolution scale for pixel-sized effects (W / 512). */
+  S: number;
+  rng: Rng;
+  noise: ValueNoise;
+  c: Canvas;
+  style: CityStyle;
+  req: SceneRequirements;
+  sunSide: number;
+  lightFront: number;
+  /** Light for a face whose outward normal points towards +X (n = 1) or −X (n = −1). */
+  sideLight: (n: number) => number;
+  skyTop: RGB;
+  skyBottom: RGB;
+  cloudiness: number;
+  tram: boolean;
+  sides: Side[];
+  laneW: number;
+  zebra: number;
+  shadowX: number;
+  groundShadow: boolean;
+  asphalt: number;
+  grass: RGB;
+  leaf: RGB;
+  /** Nearest visible ground depth, plus a margin. */
+  zMin: number;
+}
+
+/** Camera, lights and street layout: the first draws of a frame's random stream. */
+function setUpScene(options: SceneOptions): Scene {
   const { width: W, height: H } = options;
   const style = options.style ?? DEFAULT_STYLE;
   const req = options.require ?? {};
-  const rng = new SeededRandom(options.seed);
+  const rng = Rng.fromState(options.seed);
   const noise = new ValueNoise(rng);
   const S = W / 512; // resolution scale for pixel-sized effects
 
@@ -405,7 +438,7 @@ export function renderStreetScene(options: SceneOptions): { image: Uint8Array; l
   const lightShade = overcast ? 0.85 : rng.uniform(0.55, 0.75);
   const lightFront = overcast ? 0.92 : rng.uniform(0.8, 0.95);
   c.hazeDist = rng.uniform(90, 260);
-  const skyTop: RGB = overcast ? [150, 155, 165] : [70 + rng.int(0, 30), 120 + rng.int(0, 30), 190 + rng.int(0, 40)];
+  const skyTop: RGB = overcast ? [150, 155, 165] : [70 + rng.intIn(0, 30), 120 + rng.intIn(0, 30), 190 + rng.intIn(0, 40)];
   const skyBottom: RGB = overcast ? [200, 202, 208] : [175, 200, 225];
   c.hazeCol = [skyBottom[0] * 0.95, skyBottom[1] * 0.95, skyBottom[2] * 0.95];
   /** light for a face whose outward normal points towards +X (n = 1) or −X (n = −1) */
@@ -439,17 +472,21 @@ export function renderStreetScene(options: SceneOptions): { image: Uint8Array; l
   const zebra = rng.chance(0.3) ? rng.uniform(8, 25) : -100;
   const shadowX = rng.uniform(-8, 8);
   const groundShadow = !overcast && rng.chance(0.6);
-  const sidewalkCol = style.sidewalk;
   const asphalt = rng.uniform(80, 110);
   const grass: RGB = [rng.uniform(90, 130), rng.uniform(150, 185), rng.uniform(70, 100)];
   const leaf: RGB = [rng.uniform(55, 85), rng.uniform(95, 130), rng.uniform(30, 50)];
 
   const cloudiness = rng.uniform(0, overcast ? 0.3 : 0.8);
-  paintSkyAndGround(c, noise, {
-    S, skyTop, skyBottom, cloudiness, sides, laneW, zebra, shadowX, groundShadow, sunSide, sidewalkCol, asphalt, grass, tram,
-  });
+  const zMin = (f * camH) / (H - yh) + 1.5;
+  return {
+    W, H, S, rng, noise, c, style, req, sunSide, lightFront, sideLight, skyTop, skyBottom, cloudiness, tram, sides, laneW,
+    zebra, shadowX, groundShadow, asphalt, grass, leaf, zMin,
+  };
+}
 
-  // ---- street frontage: buildings, walls, fences, hedges ----
+/** Street frontage: buildings, walls, fences, hedges along each side. */
+function paintFrontage(x: Scene): void {
+  const { c, rng, noise, sides, leaf, lightFront, sideLight } = x;
   const leafShade = (scale: number, base: RGB, offset: number): Shader => (a, b) => {
     const n = noise.fbm(a * scale + offset, b * scale);
     const k = 0.45 + 0.9 * n;
@@ -533,334 +570,353 @@ export function renderStreetScene(options: SceneOptions): { image: Uint8Array; l
       }
     }
   }
+}
 
-  // ---- objects (z-buffered, any order) ----
-  const pole = (X: number, Z: number, h: number, w: number, id: number = ID.pole) => {
-    const tone = rng.uniform(90, 160);
-    c.frontFace(Z, X - w / 2, X + w / 2, 0, h, (a) => {
-      const k = 0.7 + 0.6 * Math.sin((a / w) * Math.PI);
-      c.set(tone * k, tone * k, tone * k * 1.05);
-      return id;
-    }, lightFront);
-  };
-  const trafficLight = (X: number, Z: number, y: number) => {
-    const w = 0.35;
-    const h = 0.95;
-    const housing: RGB = rng.chance(0.6) ? [35, 35, 35] : [170, 150, 40];
-    const lit = rng.int(0, 2);
-    c.frontFace(Z - 0.05, X - w / 2, X + w / 2, y, y + h, (a, b) => {
-      const dy = b - y;
-      for (let k = 0; k < 3; k++) {
-        const cy = h - 0.17 - k * 0.3;
-        if ((a - w / 2) ** 2 + (dy - cy) ** 2 < 0.1 ** 2) {
-          const on = k === lit;
-          const col: RGB = k === 0 ? [230, 40, 30] : k === 1 ? [240, 170, 30] : [40, 220, 90];
-          if (on) c.set(col[0], col[1], col[2]);
-          else c.set(col[0] * 0.25, col[1] * 0.25, col[2] * 0.25);
-          return ID.trafficLight;
-        }
+// ---- objects (z-buffered, any order) ----
+function drawPole(x: Scene, X: number, Z: number, h: number, w: number, id: number = ID.pole): void {
+  const { c, rng, lightFront } = x;
+  const tone = rng.uniform(90, 160);
+  c.frontFace(Z, X - w / 2, X + w / 2, 0, h, (a) => {
+    const k = 0.7 + 0.6 * Math.sin((a / w) * Math.PI);
+    c.set(tone * k, tone * k, tone * k * 1.05);
+    return id;
+  }, lightFront);
+}
+
+function drawTrafficLight(x: Scene, X: number, Z: number, y: number): void {
+  const { c, rng, lightFront } = x;
+  const w = 0.35;
+  const h = 0.95;
+  const housing: RGB = rng.chance(0.6) ? [35, 35, 35] : [170, 150, 40];
+  const lit = rng.intIn(0, 2);
+  c.frontFace(Z - 0.05, X - w / 2, X + w / 2, y, y + h, (a, b) => {
+    const dy = b - y;
+    for (let k = 0; k < 3; k++) {
+      const cy = h - 0.17 - k * 0.3;
+      if ((a - w / 2) ** 2 + (dy - cy) ** 2 < 0.1 ** 2) {
+        const on = k === lit;
+        const col: RGB = k === 0 ? [230, 40, 30] : k === 1 ? [240, 170, 30] : [40, 220, 90];
+        if (on) c.set(col[0], col[1], col[2]);
+        else c.set(col[0] * 0.25, col[1] * 0.25, col[2] * 0.25);
+        return ID.trafficLight;
       }
-      c.set(housing[0], housing[1], housing[2]);
-      return ID.trafficLight;
-    }, lightFront);
-  };
-  const trafficSign = (X: number, Z: number, y: number) => {
-    const shape = rng.int(0, 3);
-    const r = rng.uniform(0.3, 0.45);
-    c.frontFace(Z - 0.05, X - r, X + r, y - r, y + r, (a, b) => {
-      const dx = a - r;
-      const dy = b - y;
-      let inside: boolean;
-      let rim: boolean;
-      if (shape === 0) {
-        const d = Math.hypot(dx, dy);
-        inside = d < r;
-        rim = d > r * 0.75;
-      } else if (shape === 1) {
-        // triangle pointing up
-        const t = (dy + r * 0.8) / (1.7 * r);
-        inside = t >= 0 && t <= 1 && Math.abs(dx) < r * (1 - t);
-        rim = inside && (t < 0.15 || Math.abs(dx) > r * (1 - t) - 0.08);
-      } else if (shape === 2) {
-        inside = Math.abs(dx) < r && Math.abs(dy) < r * 0.8;
-        rim = inside && (Math.abs(dx) > r - 0.05 || Math.abs(dy) > r * 0.8 - 0.05);
-      } else {
-        inside = Math.abs(dx) + Math.abs(dy) < r * 1.2;
-        rim = inside && Math.abs(dx) + Math.abs(dy) > r * 1.0;
-      }
-      if (!inside) return -1;
-      if (shape === 2) {
-        if (rim) c.set(240, 240, 240);
-        else c.set(30, 80, 170);
-      } else if (shape === 3) {
-        if (rim) c.set(240, 240, 240);
-        else c.set(240, 200, 20);
-      } else if (rim) c.set(200, 30, 30);
-      else c.set(235, 235, 230);
-      return ID.trafficSign;
-    }, lightFront);
-  };
-  const tree = (X: number, Z: number) => {
-    const trunkH = rng.uniform(2.0, 3.5);
-    const rx = rng.uniform(1.4, 3.2);
-    const ry = rx * rng.uniform(0.9, 1.4);
-    const cy = trunkH + ry * 0.8;
-    const trunkW = rng.uniform(0.2, 0.4);
-    const off = rng.uniform(0, 200);
-    const lc: RGB = [leaf[0] * rng.uniform(0.8, 1.2), leaf[1] * rng.uniform(0.85, 1.15), leaf[2] * rng.uniform(0.8, 1.2)];
-    c.frontFace(Z, X - rx, X + rx, trunkH + ry * 0.8 - ry, cy + ry, (a, b) => {
-      const dx = (a - rx) / rx;
-      const dy = (b - cy) / ry;
-      const n = noise.fbm(a * 1.7 + off, b * 1.7);
-      if (dx * dx + dy * dy > 0.75 + 0.5 * n) return -1;
-      const hf = noise.n(a * 6 + off, b * 6);
-      if (hf < 0.07) return -1; // sky through the leaves
-      const k = 0.45 + 0.9 * (0.6 * n + 0.4 * hf) - 0.2 * dy;
-      c.set(lc[0] * k, lc[1] * k, lc[2] * k);
-      return ID.vegetation;
-    }, lightFront);
-    c.frontFace(Z + 0.01, X - trunkW / 2, X + trunkW / 2, 0, trunkH + 0.5, (a) => {
-      const k = 0.7 + 0.5 * Math.sin((a / trunkW) * Math.PI);
-      c.set(95 * k, 80 * k, 60 * k);
-      return ID.vegetation;
-    }, lightFront);
-  };
-  /** A standing person (front view), or the upper body of a rider (side view, seated). */
-  const human = (X: number, Z: number, id: number, seatY = 0, facing = 1) => {
-    const h = rng.uniform(1.55, 1.9) * (id === ID.rider ? 0.95 : 1);
-    const shirt = rng.pick(CLOTHES);
-    const pants = rng.pick(CLOTHES);
-    const skin = rng.pick(SKIN);
-    const hair: RGB = rng.pick<RGB>([[30, 20, 15], [90, 60, 30], [180, 150, 90], [60, 60, 60]]);
-    const w = 0.5;
-    const stride = rng.uniform(0, 0.25);
-    const bag = rng.chance(0.3);
-    if (id === ID.person) {
-      c.frontFace(Z, X - w, X + w, 0, h, (a, b) => {
-        const dx = a - w;
-        const t = b / h;
-        const headR = 0.11;
-        if ((dx / headR) ** 2 + ((b - (h - headR)) / (headR * 1.2)) ** 2 < 1) {
-          if (b > h - headR * 0.9) c.set(hair[0], hair[1], hair[2]);
-          else c.set(skin[0], skin[1], skin[2]);
-          return ID.person;
-        }
-        if (t > 0.47 && t < 0.83 && Math.abs(dx) < 0.2 - (t - 0.47) * 0.1) {
-          c.set(shirt[0], shirt[1], shirt[2]);
-          return ID.person;
-        }
-        if (t > 0.45 && t < 0.82 && Math.abs(dx) > 0.19 && Math.abs(dx) < 0.26) {
-          c.set(shirt[0] * 0.85, shirt[1] * 0.85, shirt[2] * 0.85);
-          return ID.person;
-        }
-        if (bag && t > 0.42 && t < 0.6 && dx > 0.24 && dx < 0.42) {
-          c.set(60, 40, 30);
-          return ID.person;
-        }
-        if (t <= 0.48) {
-          const legX = 0.1 + stride * (0.48 - t);
-          if (Math.abs(Math.abs(dx) - legX) < 0.075) {
-            if (t < 0.04) c.set(25, 25, 25);
-            else c.set(pants[0], pants[1], pants[2]);
-            return ID.person;
-          }
-        }
-        return -1;
-      }, lightFront);
-      return;
     }
-    // rider: seated upper body, leaning forward, legs down to the pedals/footrests
-    const torsoH = h * 0.36;
-    c.frontFace(Z - 0.02, X - 0.7, X + 0.7, seatY - 0.45, seatY + torsoH + 0.32, (a, b) => {
-      const dx = (a - 0.7) * facing;
-      const y = b - seatY;
-      // head (with helmet sometimes drawn in hair colour)
-      const hx = 0.18;
-      const hy = torsoH + 0.17;
-      if (((dx - hx) / 0.12) ** 2 + ((y - hy) / 0.14) ** 2 < 1) {
-        if (y > hy) c.set(hair[0], hair[1], hair[2]);
+    c.set(housing[0], housing[1], housing[2]);
+    return ID.trafficLight;
+  }, lightFront);
+}
+
+function drawTrafficSign(x: Scene, X: number, Z: number, y: number): void {
+  const { c, rng, lightFront } = x;
+  const shape = rng.intIn(0, 3);
+  const r = rng.uniform(0.3, 0.45);
+  c.frontFace(Z - 0.05, X - r, X + r, y - r, y + r, (a, b) => {
+    const dx = a - r;
+    const dy = b - y;
+    let inside: boolean;
+    let rim: boolean;
+    if (shape === 0) {
+      const d = Math.hypot(dx, dy);
+      inside = d < r;
+      rim = d > r * 0.75;
+    } else if (shape === 1) {
+      // triangle pointing up
+      const t = (dy + r * 0.8) / (1.7 * r);
+      inside = t >= 0 && t <= 1 && Math.abs(dx) < r * (1 - t);
+      rim = inside && (t < 0.15 || Math.abs(dx) > r * (1 - t) - 0.08);
+    } else if (shape === 2) {
+      inside = Math.abs(dx) < r && Math.abs(dy) < r * 0.8;
+      rim = inside && (Math.abs(dx) > r - 0.05 || Math.abs(dy) > r * 0.8 - 0.05);
+    } else {
+      inside = Math.abs(dx) + Math.abs(dy) < r * 1.2;
+      rim = inside && Math.abs(dx) + Math.abs(dy) > r * 1.0;
+    }
+    if (!inside) return -1;
+    if (shape === 2) {
+      if (rim) c.set(240, 240, 240);
+      else c.set(30, 80, 170);
+    } else if (shape === 3) {
+      if (rim) c.set(240, 240, 240);
+      else c.set(240, 200, 20);
+    } else if (rim) c.set(200, 30, 30);
+    else c.set(235, 235, 230);
+    return ID.trafficSign;
+  }, lightFront);
+}
+
+function drawTree(x: Scene, X: number, Z: number): void {
+  const { c, rng, noise, leaf, lightFront } = x;
+  const trunkH = rng.uniform(2.0, 3.5);
+  const rx = rng.uniform(1.4, 3.2);
+  const ry = rx * rng.uniform(0.9, 1.4);
+  const cy = trunkH + ry * 0.8;
+  const trunkW = rng.uniform(0.2, 0.4);
+  const off = rng.uniform(0, 200);
+  const lc: RGB = [leaf[0] * rng.uniform(0.8, 1.2), leaf[1] * rng.uniform(0.85, 1.15), leaf[2] * rng.uniform(0.8, 1.2)];
+  c.frontFace(Z, X - rx, X + rx, trunkH + ry * 0.8 - ry, cy + ry, (a, b) => {
+    const dx = (a - rx) / rx;
+    const dy = (b - cy) / ry;
+    const n = noise.fbm(a * 1.7 + off, b * 1.7);
+    if (dx * dx + dy * dy > 0.75 + 0.5 * n) return -1;
+    const hf = noise.n(a * 6 + off, b * 6);
+    if (hf < 0.07) return -1; // sky through the leaves
+    const k = 0.45 + 0.9 * (0.6 * n + 0.4 * hf) - 0.2 * dy;
+    c.set(lc[0] * k, lc[1] * k, lc[2] * k);
+    return ID.vegetation;
+  }, lightFront);
+  c.frontFace(Z + 0.01, X - trunkW / 2, X + trunkW / 2, 0, trunkH + 0.5, (a) => {
+    const k = 0.7 + 0.5 * Math.sin((a / trunkW) * Math.PI);
+    c.set(95 * k, 80 * k, 60 * k);
+    return ID.vegetation;
+  }, lightFront);
+}
+
+/** A standing person (front view), or the upper body of a rider (side view, seated). */
+function drawHuman(x: Scene, X: number, Z: number, id: number, seatY = 0, facing = 1): void {
+  const { c, rng, lightFront } = x;
+  const h = rng.uniform(1.55, 1.9) * (id === ID.rider ? 0.95 : 1);
+  const shirt = rng.pick(CLOTHES);
+  const pants = rng.pick(CLOTHES);
+  const skin = rng.pick(SKIN);
+  const hair: RGB = rng.pick<RGB>([[30, 20, 15], [90, 60, 30], [180, 150, 90], [60, 60, 60]]);
+  const w = 0.5;
+  const stride = rng.uniform(0, 0.25);
+  const bag = rng.chance(0.3);
+  if (id === ID.person) {
+    c.frontFace(Z, X - w, X + w, 0, h, (a, b) => {
+      const dx = a - w;
+      const t = b / h;
+      const headR = 0.11;
+      if ((dx / headR) ** 2 + ((b - (h - headR)) / (headR * 1.2)) ** 2 < 1) {
+        if (b > h - headR * 0.9) c.set(hair[0], hair[1], hair[2]);
         else c.set(skin[0], skin[1], skin[2]);
-        return ID.rider;
+        return ID.person;
       }
-      // torso: a slanted band from the seat to the shoulders
-      const tt = y / torsoH;
-      if (tt >= 0 && tt <= 1.05) {
-        const cx = 0.15 * tt;
-        if (Math.abs(dx - cx) < 0.15) {
-          c.set(shirt[0], shirt[1], shirt[2]);
-          return ID.rider;
-        }
-        // arms to the handlebar
-        const ax = 0.15 + (1 - tt) * 0.35;
-        if (tt > 0.35 && Math.abs(dx - ax) < 0.06 && tt < 0.95) {
-          c.set(shirt[0] * 0.85, shirt[1] * 0.85, shirt[2] * 0.85);
-          return ID.rider;
-        }
+      if (t > 0.47 && t < 0.83 && Math.abs(dx) < 0.2 - (t - 0.47) * 0.1) {
+        c.set(shirt[0], shirt[1], shirt[2]);
+        return ID.person;
       }
-      // legs
-      if (y < 0.05 && y > -0.45 && Math.abs(dx - 0.12 + y * 0.2) < 0.08) {
-        c.set(pants[0], pants[1], pants[2]);
-        return ID.rider;
+      if (t > 0.45 && t < 0.82 && Math.abs(dx) > 0.19 && Math.abs(dx) < 0.26) {
+        c.set(shirt[0] * 0.85, shirt[1] * 0.85, shirt[2] * 0.85);
+        return ID.person;
       }
-      return -1;
-    }, lightFront);
-  };
-  /** Bicycle or motorcycle, side view, centred at X; returns the seat height. */
-  const twoWheeler = (X: number, Z: number, motor: boolean, facing: number): number => {
-    const R = motor ? rng.uniform(0.3, 0.34) : rng.uniform(0.33, 0.36);
-    const wb = motor ? rng.uniform(1.35, 1.5) : rng.uniform(1.0, 1.1);
-    const tyre = motor ? 0.1 : 0.035;
-    const frameCol: RGB = rng.pick(PAINTS);
-    const id = motor ? ID.motorcycle : ID.bicycle;
-    const half = wb / 2 + R + 0.05;
-    const seatY = motor ? 0.8 : 0.95;
-    c.frontFace(Z, X - half, X + half, 0, seatY + 0.25, (a, b) => {
-      const dx = (a - half) * facing;
-      for (let wi = 0; wi < 2; wi++) {
-        const wx = wi === 0 ? -wb / 2 : wb / 2;
-        const d = Math.hypot(dx - wx, b - R);
-        if (d < R && d > R - tyre) {
-          c.set(25, 25, 25);
-          return id;
-        }
-        if (!motor && d < R - tyre && (Math.abs((dx - wx) * 0.3) < 0.01 || d < 0.04)) {
-          c.set(150, 150, 150);
-          return id;
-        }
-        if (motor && d < R - tyre) {
-          c.set(120, 120, 125);
-          return id;
-        }
+      if (bag && t > 0.42 && t < 0.6 && dx > 0.24 && dx < 0.42) {
+        c.set(60, 40, 30);
+        return ID.person;
       }
-      if (motor) {
-        // engine + tank + seat blob
-        if (((dx + 0.05) / (wb * 0.42)) ** 2 + ((b - 0.6) / 0.22) ** 2 < 1) {
-          const k = b > 0.7 ? 1.1 : 0.8;
-          c.set(frameCol[0] * k, frameCol[1] * k, frameCol[2] * k);
-          return id;
-        }
-        if (dx > wb / 2 - 0.25 && dx < wb / 2 && b > R && b < 1.05 && Math.abs(dx - (wb / 2 - 0.05) + (b - R) * 0.3) < 0.05) {
-          c.set(60, 60, 60);
-          return id;
-        }
-      } else {
-        // diamond frame: seat tube, down tube, top tube, fork
-        const seatX = -0.12;
-        const crankX = 0;
-        const onSeg = (x0: number, y0: number, x1: number, y1: number, w: number) => {
-          const vx = x1 - x0;
-          const vy = y1 - y0;
-          const t = Math.max(0, Math.min(1, ((dx - x0) * vx + (b - y0) * vy) / (vx * vx + vy * vy)));
-          return Math.hypot(dx - x0 - t * vx, b - y0 - t * vy) < w;
-        };
-        if (
-          onSeg(crankX, R, seatX, seatY, 0.025) || onSeg(crankX, R, wb / 2 - 0.12, 0.85, 0.025) ||
-          onSeg(seatX, seatY - 0.05, wb / 2 - 0.12, 0.85, 0.022) || onSeg(-wb / 2, R, crankX, R, 0.02) ||
-          onSeg(-wb / 2, R, seatX, seatY - 0.05, 0.02) || onSeg(wb / 2, R, wb / 2 - 0.15, 1.0, 0.025) ||
-          onSeg(seatX - 0.1, seatY + 0.02, seatX + 0.08, seatY + 0.02, 0.03)
-        ) {
-          c.set(frameCol[0], frameCol[1], frameCol[2]);
-          return id;
+      if (t <= 0.48) {
+        const legX = 0.1 + stride * (0.48 - t);
+        if (Math.abs(Math.abs(dx) - legX) < 0.075) {
+          if (t < 0.04) c.set(25, 25, 25);
+          else c.set(pants[0], pants[1], pants[2]);
+          return ID.person;
         }
       }
       return -1;
     }, lightFront);
-    return seatY;
-  };
-  type VehicleKind = 'car' | 'truck' | 'bus' | 'train' | 'caravan';
-  const vehicle = (kind: VehicleKind, X: number, Z: number) => {
-    const dims = {
-      car: [rng.uniform(1.7, 1.9), rng.uniform(4.0, 4.8), rng.uniform(1.4, 1.6)],
-      truck: [rng.uniform(2.3, 2.55), rng.uniform(6.5, 9.5), rng.uniform(3.0, 3.8)],
-      bus: [2.55, rng.uniform(11, 13.5), rng.uniform(3.0, 3.3)],
-      train: [2.65, rng.uniform(25, 40), rng.uniform(3.4, 3.7)],
-      caravan: [2.3, rng.uniform(5, 7), 2.6],
-    }[kind];
-    const [w, len, h] = dims;
-    const id = { car: ID.car, truck: ID.truck, bus: ID.bus, train: ID.train, caravan: ID.caravan }[kind];
-    const paint = kind === 'train' ? rng.pick<RGB>([[230, 230, 225], [200, 170, 40], [150, 20, 25], [20, 40, 120]]) : rng.pick(PAINTS);
-    const paint2 = rng.pick(PAINTS);
-    const x0 = X - w / 2;
-    const x1 = X + w / 2;
-    const glass = (a: number, b: number) => {
-      const r = noise.n(a * 0.7 + X, b * 0.7) * 35;
-      c.set(35 + r, 45 + r, 55 + r * 1.2);
-    };
-    const wheel = (t: number, b: number, cx: number, r: number) => (t - cx) ** 2 + (b - r) ** 2 < r * r;
-    const front: Shader = (a, b) => {
-      const dx = a - w / 2;
-      const k = 0.9 + 0.2 * noise.n(a * 2 + X, b * 2);
-      if (kind === 'car') {
-        const cabin = b > h * 0.58;
-        if (cabin && Math.abs(dx) > w / 2 - 0.12 - (b - h * 0.58) * 0.5) return -1; // tapered roof
-        if (cabin && b > h * 0.62 && b < h * 0.94 && Math.abs(dx) < w / 2 - 0.22 - (b - h * 0.58) * 0.5) glass(a, b);
-        else if (b < 0.32 && Math.abs(dx) > w / 2 - 0.3) c.set(20, 20, 20);
-        else if (b > 0.7 && b < 0.85 && Math.abs(dx) > w / 2 - 0.35) c.set(200, 30, 30);
-        else if (b > 0.4 && b < 0.52 && Math.abs(dx) < 0.26) c.set(235, 235, 235);
-        else c.set(paint[0] * k, paint[1] * k, paint[2] * k);
-      } else if (kind === 'truck') {
-        if (b < 0.5 && Math.abs(dx) > w / 2 - 0.45) c.set(20, 20, 20);
-        else if (b < 0.8) c.set(50, 50, 50);
-        else if (Math.abs(dx) < 0.03 || Math.abs(dx) > w / 2 - 0.05) c.set(paint[0] * 0.6, paint[1] * 0.6, paint[2] * 0.6);
-        else c.set(paint[0] * k, paint[1] * k, paint[2] * k);
-      } else if (kind === 'bus' || kind === 'train' || kind === 'caravan') {
-        if (b > h * 0.5 && b < h * 0.9 && Math.abs(dx) < w / 2 - 0.15) glass(a, b);
-        else if (b < 0.45 && Math.abs(dx) > w / 2 - 0.4 && kind !== 'train') c.set(20, 20, 20);
-        else if (b > 0.6 && b < 0.8 && Math.abs(dx) > w / 2 - 0.3) c.set(220, 200, 120);
-        else c.set(paint[0] * k, paint[1] * k, paint[2] * k);
-        if (kind === 'train' && b > h - 0.05 && Math.abs(dx) > 0.4) return -1;
-      }
-      return id;
-    };
-    const side: Shader = (t, b) => {
-      const k = 0.9 + 0.2 * noise.n(t * 2 + X, b * 2);
-      if (kind === 'car') {
-        if (b > h * 0.6 && (t < len * 0.2 || t > len * 0.85)) return -1;
-        if (wheel(t, b, len * 0.17, 0.32) || wheel(t, b, len * 0.82, 0.32)) { c.set(22, 22, 22); return id; }
-        if (b > h * 0.63 && b < h * 0.93 && t > len * 0.24 && t < len * 0.81 && Math.abs(t - len * 0.52) > 0.06) glass(t, b);
-        else c.set(paint[0] * k, paint[1] * k, paint[2] * k);
-      } else if (kind === 'truck') {
-        const cab = t > len - 2.2;
-        if (cab && b > h * 0.8) return -1;
-        if (wheel(t, b, 1.2, 0.48) || wheel(t, b, 2.4, 0.48) || wheel(t, b, len - 1.3, 0.48)) { c.set(22, 22, 22); return id; }
-        if (b < 0.9) c.set(45, 45, 45);
-        else if (cab && b > h * 0.5 && b < h * 0.75 && t > len - 1.6) glass(t, b);
-        else if (cab) c.set(paint2[0] * k, paint2[1] * k, paint2[2] * k);
-        else if (Math.abs(((t % 1.2) + 1.2) % 1.2) < 0.04) c.set(paint[0] * 0.7, paint[1] * 0.7, paint[2] * 0.7);
-        else c.set(paint[0] * k, paint[1] * k, paint[2] * k);
-      } else {
-        // bus / train / caravan: long body with a window row
-        if (kind === 'bus' ? wheel(t, b, 2.8, 0.5) || wheel(t, b, len - 3.0, 0.5) : kind === 'caravan' && wheel(t, b, len * 0.5, 0.5)) { c.set(22, 22, 22); return id; }
-        const pitch = kind === 'train' ? 1.8 : 1.4;
-        const joint = kind === 'train' && ((t % 9) + 9) % 9 < 0.35;
-        const win = b > h * 0.45 && b < h * 0.85 && ((t % pitch) + pitch) % pitch > 0.15;
-        if (joint) c.set(40, 40, 40);
-        else if (win) glass(t, b);
-        else if (b < 0.35) c.set(40, 40, 40);
-        else if (kind === 'train' && b > h * 0.88) c.set(paint2[0] * k, paint2[1] * k, paint2[2] * k);
-        else c.set(paint[0] * k, paint[1] * k, paint[2] * k);
-      }
-      return id;
-    };
-    const n = x0 > 0 ? -1 : 1; // outward normal of the visible side
-    c.box(x0, x1, Z, Z + len, h, front, side, lightFront, sideLight(n));
-    if (kind === 'train') {
-      // pantograph
-      c.frontFace(Z + len * 0.3, X - 0.6, X + 0.6, h, h + 0.9, (a, b) => {
-        const dx = a - 0.6;
-        const y = b - h;
-        if (Math.abs(Math.abs(dx) - (0.6 - y * 0.55)) < 0.04 || y > 0.85) {
-          c.set(60, 60, 60);
-          return ID.train;
-        }
-        return -1;
-      }, lightFront);
+    return;
+  }
+  // rider: seated upper body, leaning forward, legs down to the pedals/footrests
+  const torsoH = h * 0.36;
+  c.frontFace(Z - 0.02, X - 0.7, X + 0.7, seatY - 0.45, seatY + torsoH + 0.32, (a, b) => {
+    const dx = (a - 0.7) * facing;
+    const y = b - seatY;
+    // head (with helmet sometimes drawn in hair colour)
+    const hx = 0.18;
+    const hy = torsoH + 0.17;
+    if (((dx - hx) / 0.12) ** 2 + ((y - hy) / 0.14) ** 2 < 1) {
+      if (y > hy) c.set(hair[0], hair[1], hair[2]);
+      else c.set(skin[0], skin[1], skin[2]);
+      return ID.rider;
     }
-  };
+    // torso: a slanted band from the seat to the shoulders
+    const tt = y / torsoH;
+    if (tt >= 0 && tt <= 1.05) {
+      const cx = 0.15 * tt;
+      if (Math.abs(dx - cx) < 0.15) {
+        c.set(shirt[0], shirt[1], shirt[2]);
+        return ID.rider;
+      }
+      // arms to the handlebar
+      const ax = 0.15 + (1 - tt) * 0.35;
+      if (tt > 0.35 && Math.abs(dx - ax) < 0.06 && tt < 0.95) {
+        c.set(shirt[0] * 0.85, shirt[1] * 0.85, shirt[2] * 0.85);
+        return ID.rider;
+      }
+    }
+    // legs
+    if (y < 0.05 && y > -0.45 && Math.abs(dx - 0.12 + y * 0.2) < 0.08) {
+      c.set(pants[0], pants[1], pants[2]);
+      return ID.rider;
+    }
+    return -1;
+  }, lightFront);
+}
 
-  // Every vehicle, two-wheeler and person is one object: the pixels it wins in the z-buffer carry
-  // its number (c.inst), from which the Cityscapes instanceIds are made at the end. Numbering
-  // consumes no random numbers, so images and labelIds are exactly those of the renderer without it.
+/** Bicycle or motorcycle, side view, centred at X; returns the seat height. */
+function drawTwoWheeler(x: Scene, X: number, Z: number, motor: boolean, facing: number): number {
+  const { c, rng, lightFront } = x;
+  const R = motor ? rng.uniform(0.3, 0.34) : rng.uniform(0.33, 0.36);
+  const wb = motor ? rng.uniform(1.35, 1.5) : rng.uniform(1.0, 1.1);
+  const tyre = motor ? 0.1 : 0.035;
+  const frameCol: RGB = rng.pick(PAINTS);
+  const id = motor ? ID.motorcycle : ID.bicycle;
+  const half = wb / 2 + R + 0.05;
+  const seatY = motor ? 0.8 : 0.95;
+  c.frontFace(Z, X - half, X + half, 0, seatY + 0.25, (a, b) => {
+    const dx = (a - half) * facing;
+    for (let wi = 0; wi < 2; wi++) {
+      const wx = wi === 0 ? -wb / 2 : wb / 2;
+      const d = Math.hypot(dx - wx, b - R);
+      if (d < R && d > R - tyre) {
+        c.set(25, 25, 25);
+        return id;
+      }
+      if (!motor && d < R - tyre && (Math.abs((dx - wx) * 0.3) < 0.01 || d < 0.04)) {
+        c.set(150, 150, 150);
+        return id;
+      }
+      if (motor && d < R - tyre) {
+        c.set(120, 120, 125);
+        return id;
+      }
+    }
+    if (motor) {
+      // engine + tank + seat blob
+      if (((dx + 0.05) / (wb * 0.42)) ** 2 + ((b - 0.6) / 0.22) ** 2 < 1) {
+        const k = b > 0.7 ? 1.1 : 0.8;
+        c.set(frameCol[0] * k, frameCol[1] * k, frameCol[2] * k);
+        return id;
+      }
+      if (dx > wb / 2 - 0.25 && dx < wb / 2 && b > R && b < 1.05 && Math.abs(dx - (wb / 2 - 0.05) + (b - R) * 0.3) < 0.05) {
+        c.set(60, 60, 60);
+        return id;
+      }
+    } else {
+      // diamond frame: seat tube, down tube, top tube, fork
+      const seatX = -0.12;
+      const crankX = 0;
+      const onSeg = (x0: number, y0: number, x1: number, y1: number, w: number) => {
+        const vx = x1 - x0;
+        const vy = y1 - y0;
+        const t = Math.max(0, Math.min(1, ((dx - x0) * vx + (b - y0) * vy) / (vx * vx + vy * vy)));
+        return Math.hypot(dx - x0 - t * vx, b - y0 - t * vy) < w;
+      };
+      if (
+        onSeg(crankX, R, seatX, seatY, 0.025) || onSeg(crankX, R, wb / 2 - 0.12, 0.85, 0.025) ||
+        onSeg(seatX, seatY - 0.05, wb / 2 - 0.12, 0.85, 0.022) || onSeg(-wb / 2, R, crankX, R, 0.02) ||
+        onSeg(-wb / 2, R, seatX, seatY - 0.05, 0.02) || onSeg(wb / 2, R, wb / 2 - 0.15, 1.0, 0.025) ||
+        onSeg(seatX - 0.1, seatY + 0.02, seatX + 0.08, seatY + 0.02, 0.03)
+      ) {
+        c.set(frameCol[0], frameCol[1], frameCol[2]);
+        return id;
+      }
+    }
+    return -1;
+  }, lightFront);
+  return seatY;
+}
+
+type VehicleKind = 'car' | 'truck' | 'bus' | 'train' | 'caravan';
+function drawVehicle(x: Scene, kind: VehicleKind, X: number, Z: number): void {
+  const { c, rng, noise, lightFront, sideLight } = x;
+  const dims = {
+    car: [rng.uniform(1.7, 1.9), rng.uniform(4.0, 4.8), rng.uniform(1.4, 1.6)],
+    truck: [rng.uniform(2.3, 2.55), rng.uniform(6.5, 9.5), rng.uniform(3.0, 3.8)],
+    bus: [2.55, rng.uniform(11, 13.5), rng.uniform(3.0, 3.3)],
+    train: [2.65, rng.uniform(25, 40), rng.uniform(3.4, 3.7)],
+    caravan: [2.3, rng.uniform(5, 7), 2.6],
+  }[kind];
+  const [w, len, h] = dims;
+  const id = { car: ID.car, truck: ID.truck, bus: ID.bus, train: ID.train, caravan: ID.caravan }[kind];
+  const paint = kind === 'train' ? rng.pick<RGB>([[230, 230, 225], [200, 170, 40], [150, 20, 25], [20, 40, 120]]) : rng.pick(PAINTS);
+  const paint2 = rng.pick(PAINTS);
+  const x0 = X - w / 2;
+  const x1 = X + w / 2;
+  const glass = (a: number, b: number) => {
+    const r = noise.n(a * 0.7 + X, b * 0.7) * 35;
+    c.set(35 + r, 45 + r, 55 + r * 1.2);
+  };
+  const wheel = (t: number, b: number, cx: number, r: number) => (t - cx) ** 2 + (b - r) ** 2 < r * r;
+  const front: Shader = (a, b) => {
+    const dx = a - w / 2;
+    const k = 0.9 + 0.2 * noise.n(a * 2 + X, b * 2);
+    if (kind === 'car') {
+      const cabin = b > h * 0.58;
+      if (cabin && Math.abs(dx) > w / 2 - 0.12 - (b - h * 0.58) * 0.5) return -1; // tapered roof
+      if (cabin && b > h * 0.62 && b < h * 0.94 && Math.abs(dx) < w / 2 - 0.22 - (b - h * 0.58) * 0.5) glass(a, b);
+      else if (b < 0.32 && Math.abs(dx) > w / 2 - 0.3) c.set(20, 20, 20);
+      else if (b > 0.7 && b < 0.85 && Math.abs(dx) > w / 2 - 0.35) c.set(200, 30, 30);
+      else if (b > 0.4 && b < 0.52 && Math.abs(dx) < 0.26) c.set(235, 235, 235);
+      else c.set(paint[0] * k, paint[1] * k, paint[2] * k);
+    } else if (kind === 'truck') {
+      if (b < 0.5 && Math.abs(dx) > w / 2 - 0.45) c.set(20, 20, 20);
+      else if (b < 0.8) c.set(50, 50, 50);
+      else if (Math.abs(dx) < 0.03 || Math.abs(dx) > w / 2 - 0.05) c.set(paint[0] * 0.6, paint[1] * 0.6, paint[2] * 0.6);
+      else c.set(paint[0] * k, paint[1] * k, paint[2] * k);
+    } else if (kind === 'bus' || kind === 'train' || kind === 'caravan') {
+      if (b > h * 0.5 && b < h * 0.9 && Math.abs(dx) < w / 2 - 0.15) glass(a, b);
+      else if (b < 0.45 && Math.abs(dx) > w / 2 - 0.4 && kind !== 'train') c.set(20, 20, 20);
+      else if (b > 0.6 && b < 0.8 && Math.abs(dx) > w / 2 - 0.3) c.set(220, 200, 120);
+      else c.set(paint[0] * k, paint[1] * k, paint[2] * k);
+      if (kind === 'train' && b > h - 0.05 && Math.abs(dx) > 0.4) return -1;
+    }
+    return id;
+  };
+  const side: Shader = (t, b) => {
+    const k = 0.9 + 0.2 * noise.n(t * 2 + X, b * 2);
+    if (kind === 'car') {
+      if (b > h * 0.6 && (t < len * 0.2 || t > len * 0.85)) return -1;
+      if (wheel(t, b, len * 0.17, 0.32) || wheel(t, b, len * 0.82, 0.32)) { c.set(22, 22, 22); return id; }
+      if (b > h * 0.63 && b < h * 0.93 && t > len * 0.24 && t < len * 0.81 && Math.abs(t - len * 0.52) > 0.06) glass(t, b);
+      else c.set(paint[0] * k, paint[1] * k, paint[2] * k);
+    } else if (kind === 'truck') {
+      const cab = t > len - 2.2;
+      if (cab && b > h * 0.8) return -1;
+      if (wheel(t, b, 1.2, 0.48) || wheel(t, b, 2.4, 0.48) || wheel(t, b, len - 1.3, 0.48)) { c.set(22, 22, 22); return id; }
+      if (b < 0.9) c.set(45, 45, 45);
+      else if (cab && b > h * 0.5 && b < h * 0.75 && t > len - 1.6) glass(t, b);
+      else if (cab) c.set(paint2[0] * k, paint2[1] * k, paint2[2] * k);
+      else if (Math.abs(((t % 1.2) + 1.2) % 1.2) < 0.04) c.set(paint[0] * 0.7, paint[1] * 0.7, paint[2] * 0.7);
+      else c.set(paint[0] * k, paint[1] * k, paint[2] * k);
+    } else {
+      // bus / train / caravan: long body with a window row
+      if (kind === 'bus' ? wheel(t, b, 2.8, 0.5) || wheel(t, b, len - 3.0, 0.5) : kind === 'caravan' && wheel(t, b, len * 0.5, 0.5)) { c.set(22, 22, 22); return id; }
+      const pitch = kind === 'train' ? 1.8 : 1.4;
+      const joint = kind === 'train' && ((t % 9) + 9) % 9 < 0.35;
+      const win = b > h * 0.45 && b < h * 0.85 && ((t % pitch) + pitch) % pitch > 0.15;
+      if (joint) c.set(40, 40, 40);
+      else if (win) glass(t, b);
+      else if (b < 0.35) c.set(40, 40, 40);
+      else if (kind === 'train' && b > h * 0.88) c.set(paint2[0] * k, paint2[1] * k, paint2[2] * k);
+      else c.set(paint[0] * k, paint[1] * k, paint[2] * k);
+    }
+    return id;
+  };
+  const n = x0 > 0 ? -1 : 1; // outward normal of the visible side
+  c.box(x0, x1, Z, Z + len, h, front, side, lightFront, sideLight(n));
+  if (kind === 'train') {
+    // pantograph
+    c.frontFace(Z + len * 0.3, X - 0.6, X + 0.6, h, h + 0.9, (a, b) => {
+      const dx = a - 0.6;
+      const y = b - h;
+      if (Math.abs(Math.abs(dx) - (0.6 - y * 0.55)) < 0.04 || y > 0.85) {
+        c.set(60, 60, 60);
+        return ID.train;
+      }
+      return -1;
+    }, lightFront);
+  }
+}
+
+/**
+ * Traffic: the tram, vehicles, two-wheelers (with riders) and pedestrians, placed without overlap.
+ * Every vehicle, two-wheeler and person is one object: the pixels it wins in the z-buffer carry
+ * its number (c.inst), from which the Cityscapes instanceIds are made at the end. Numbering
+ * consumes no random numbers, so images and labelIds are exactly those of the renderer without it.
+ */
+function placeTraffic(x: Scene): void {
+  const { c, rng, req, style, sides, laneW, tram, zebra, zMin } = x;
   let objects = 0;
   const asObject = <T>(draw: () => T): T => {
     c.instance = ++objects;
@@ -871,7 +927,6 @@ export function renderStreetScene(options: SceneOptions): { image: Uint8Array; l
     }
   };
 
-  // Place objects.
   const laneCentres: number[] = [];
   {
     const [L, R] = [sides[0], sides[1]];
@@ -884,14 +939,13 @@ export function renderStreetScene(options: SceneOptions): { image: Uint8Array; l
   const free = (x0: number, x1: number, z0: number, z1: number) =>
     occupied.every(([a0, a1, b0, b1]) => x1 < a0 || x0 > a1 || z1 < b0 || z0 > b1);
   const reserve = (x0: number, x1: number, z0: number, z1: number) => occupied.push([x0, x1, z0, z1]);
-  const zMin = (f * camH) / (H - yh) + 1.5; // nearest visible ground depth, plus a margin
 
   if (tram) {
     const Z = rng.uniform(zMin + 4, 30);
-    asObject(() => vehicle('train', 0, Z));
+    asObject(() => drawVehicle(x, 'train', 0, Z));
     reserve(-1.4, 1.4, Z, Z + 40);
     // overhead wire poles
-    for (let z = rng.uniform(5, 20); z < 120; z += rng.uniform(25, 35)) pole(sides[1].curb + 0.4, z, 6.5, 0.22, ID.pole);
+    for (let z = rng.uniform(5, 20); z < 120; z += rng.uniform(25, 35)) drawPole(x, sides[1].curb + 0.4, z, 6.5, 0.22, ID.pole);
   }
   const placeVehicle = (kind: VehicleKind, want: boolean) => {
     for (let attempt = 0; attempt < 12; attempt++) {
@@ -908,7 +962,7 @@ export function renderStreetScene(options: SceneOptions): { image: Uint8Array; l
       const w = kind === 'car' ? 1.9 : 2.6;
       if (!free(X - w / 2 - 0.3, X + w / 2 + 0.3, Z - 1, Z + len + 1)) continue;
       reserve(X - w / 2, X + w / 2, Z, Z + len);
-      asObject(() => vehicle(kind, X, Z));
+      asObject(() => drawVehicle(x, kind, X, Z));
       return;
     }
   };
@@ -928,14 +982,14 @@ export function renderStreetScene(options: SceneOptions): { image: Uint8Array; l
       if (!free(X - 1.1, X + 1.1, Z - 0.5, Z + 0.5)) continue;
       reserve(X - 1.1, X + 1.1, Z - 0.5, Z + 0.5);
       const facing = rng.chance(0.5) ? 1 : -1;
-      const seatY = asObject(() => twoWheeler(X, Z, motor, facing));
-      if (ridden) asObject(() => human(X - 0.1 * facing, Z - 0.03, ID.rider, seatY, facing));
+      const seatY = asObject(() => drawTwoWheeler(x, X, Z, motor, facing));
+      if (ridden) asObject(() => drawHuman(x, X - 0.1 * facing, Z - 0.03, ID.rider, seatY, facing));
       return;
     }
   };
   if (req.motorcyclist || rng.chance(0.12)) placeTwoWheeler(true, true, !!req.motorcyclist);
   if (req.cyclist || rng.chance(0.3)) placeTwoWheeler(false, true, !!req.cyclist);
-  for (let k = rng.int(0, 2); k > 0; k--) placeTwoWheeler(false, false, false);
+  for (let k = rng.intIn(0, 2); k > 0; k--) placeTwoWheeler(false, false, false);
 
   // pedestrians on sidewalks (some crossing)
   const nPeds = Math.max(0, Math.round(style.pedestrians + rng.normal() * 3));
@@ -946,10 +1000,13 @@ export function renderStreetScene(options: SceneOptions): { image: Uint8Array; l
     const Z = crossing && zebra > 0 ? zebra + rng.uniform(0.5, 3.5) : rng.uniform(zMin, 50);
     if (!free(X - 0.3, X + 0.3, Z - 0.3, Z + 0.3)) continue;
     reserve(X - 0.3, X + 0.3, Z - 0.3, Z + 0.3);
-    asObject(() => human(X, Z, ID.person));
+    asObject(() => drawHuman(x, X, Z, ID.person));
   }
+}
 
-  // street furniture on the sidewalk edge: poles, street lights, traffic lights, signs, trees
+/** Street furniture on the sidewalk edge (poles, street lights, traffic lights, signs, trees, clutter), park trees, a traffic light over the road. */
+function placeStreetFurniture(x: Scene): void {
+  const { c, rng, sides, zMin, lightFront } = x;
   for (const side of sides) {
     const s = side.sign;
     let z = rng.uniform(zMin, zMin + 10);
@@ -957,22 +1014,22 @@ export function renderStreetScene(options: SceneOptions): { image: Uint8Array; l
       const X = s * (side.curb + rng.uniform(0.3, 0.6));
       const r = rng.next();
       if (r < 0.3) {
-        tree(X + s * rng.uniform(0.2, 1.5), z);
+        drawTree(x, X + s * rng.uniform(0.2, 1.5), z);
       } else if (r < 0.5) {
         const h = rng.uniform(6, 9);
-        pole(X, z, h, rng.uniform(0.15, 0.25));
+        drawPole(x, X, z, h, rng.uniform(0.15, 0.25));
         // street-light arm
         c.frontFace(z, Math.min(X, X - s * 1.5), Math.max(X, X - s * 1.5), h - 0.15, h, () => { c.set(120, 120, 125); return ID.pole; }, lightFront);
       } else if (r < 0.65) {
         const h = rng.uniform(3.2, 4.2);
-        pole(X, z, h, rng.uniform(0.12, 0.18));
-        trafficLight(X, z, h - 0.95);
-        if (rng.chance(0.4)) trafficSign(X, z, h - 1.5);
+        drawPole(x, X, z, h, rng.uniform(0.12, 0.18));
+        drawTrafficLight(x, X, z, h - 0.95);
+        if (rng.chance(0.4)) drawTrafficSign(x, X, z, h - 1.5);
       } else if (r < 0.85) {
         const h = rng.uniform(2.2, 3.0);
-        pole(X, z, h, rng.uniform(0.06, 0.1));
-        trafficSign(X, z, h);
-        if (rng.chance(0.3)) trafficSign(X, z, h - 0.85);
+        drawPole(x, X, z, h, rng.uniform(0.06, 0.1));
+        drawTrafficSign(x, X, z, h);
+        if (rng.chance(0.3)) drawTrafficSign(x, X, z, h - 0.85);
       } else if (r < 0.92) {
         // static clutter (bollards, boxes) and dynamic (bins)
         const w = rng.uniform(0.4, 0.9);
@@ -981,7 +1038,7 @@ export function renderStreetScene(options: SceneOptions): { image: Uint8Array; l
         c.frontFace(z, X - w / 2, X + w / 2, 0, rng.uniform(0.6, 1.3), () => { c.set(col[0], col[1], col[2]); return dyn ? ID.dynamic : ID.static; }, lightFront);
       } else {
         // a group of poles behind each other: polegroup (void)
-        for (let k = 0; k < 3; k++) pole(X + k * 0.15 * s, z + k * 0.3, 3, 0.08, ID.polegroup);
+        for (let k = 0; k < 3; k++) drawPole(x, X + k * 0.15 * s, z + k * 0.3, 3, 0.08, ID.polegroup);
       }
       z += rng.uniform(6, 18);
     }
@@ -989,7 +1046,7 @@ export function renderStreetScene(options: SceneOptions): { image: Uint8Array; l
     for (const seg of side.segments) {
       if (seg.kind !== 'park') continue;
       for (let z2 = seg.z0 + rng.uniform(1, 5); z2 < seg.z1; z2 += rng.uniform(3, 8)) {
-        tree(s * (side.walkOuter + rng.uniform(1.5, Math.max(2, seg.setback - 2))), z2);
+        drawTree(x, s * (side.walkOuter + rng.uniform(1.5, Math.max(2, seg.setback - 2))), z2);
       }
     }
   }
@@ -998,12 +1055,15 @@ export function renderStreetScene(options: SceneOptions): { image: Uint8Array; l
     const z = rng.uniform(20, 45);
     const side = rng.pick(sides);
     const Xp = side.sign * (side.curb + 0.4);
-    pole(Xp, z, 5.8, 0.2);
+    drawPole(x, Xp, z, 5.8, 0.2);
     c.frontFace(z, Math.min(Xp, Xp - side.sign * 4), Math.max(Xp, Xp - side.sign * 4), 5.5, 5.7, () => { c.set(110, 110, 115); return ID.pole; }, lightFront);
-    trafficLight(Xp - side.sign * 3.5, z, 4.5);
+    drawTrafficLight(x, Xp - side.sign * 3.5, z, 4.5);
   }
+}
 
-  // ---- void regions: ego vehicle, out of roi, rectification border ----
+/** Void regions: ego vehicle, out of roi, rectification border. */
+function paintVoidRegions(x: Scene): void {
+  const { c, rng, noise, W, H, S } = x;
   const label = c.label;
   const rgb = c.rgb;
   const paintVoid = (i: number, id: number, r: number, g: number, b: number) => {
@@ -1044,15 +1104,28 @@ export function renderStreetScene(options: SceneOptions): { image: Uint8Array; l
       paintVoid(v * W + (W - 1 - u), ID.rectificationBorder, 0, 0, 0);
     }
   }
+}
 
-  // ---- camera: exposure, tint, blur, noise ----
+/**
+ * Render one street scene. Deterministic in (width, height, seed, style, require).
+ * @returns RGB uint8 HWC image, a labelId (0..33) map and Cityscapes instanceIds (`encodeInstanceIds`).
+ */
+export function renderStreetScene(options: SceneOptions): { image: Uint8Array; labelIds: Uint8Array; instanceIds: Uint16Array } {
+  const x = setUpScene(options);
+  const { c, rng, W, H } = x;
+  paintSkyAndGround(c, x.noise, { ...x, sidewalkCol: x.style.sidewalk });
+  paintFrontage(x);
+  placeTraffic(x);
+  placeStreetFurniture(x);
+  paintVoidRegions(x);
+  // camera: exposure, tint, blur, noise
   const exposure = rng.uniform(0.75, 1.25);
   const tint: RGB = [rng.uniform(0.92, 1.08), rng.uniform(0.95, 1.05), rng.uniform(0.9, 1.1)];
   const contrast = rng.uniform(0.85, 1.15);
-  const blurPasses = rng.chance(0.5) ? rng.int(1, 2) : 0;
+  const blurPasses = rng.chance(0.5) ? rng.intIn(1, 2) : 0;
   const sigma = rng.uniform(1.5, 6);
-  const image = finishImage(rgb, W, H, exposure, tint[0], tint[1], tint[2], contrast, blurPasses, sigma, rng);
-  return { image, labelIds: label, instanceIds: encodeInstanceIds(label, c.inst) };
+  const image = finishImage(c.rgb, W, H, exposure, tint[0], tint[1], tint[2], contrast, blurPasses, sigma, rng);
+  return { image, labelIds: c.label, instanceIds: encodeInstanceIds(c.label, c.inst) };
 }
 
 const HAS_INSTANCES: readonly boolean[] = (() => {
@@ -1098,7 +1171,7 @@ export function encodeInstanceIds(labelIds: Uint8Array, objects: Uint16Array): U
 /** Blur ([1 2 1]/4 separable, `passes` times), exposure/tint/contrast, ~N(0, sigma) noise, to uint8. */
 function finishImage(
   buf: Float32Array, W: number, H: number, exposure: number, t0: number, t1: number, t2: number,
-  contrast: number, passes: number, sigma: number, rng: SeededRandom,
+  contrast: number, passes: number, sigma: number, rng: Rng,
 ): Uint8Array {
   if (passes > 0) {
     const tmp = workspace(W, H).tmp;

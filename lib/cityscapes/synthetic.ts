@@ -31,7 +31,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import sharp from 'sharp';
 import { renderStreetScene, CityStyle, DEFAULT_STYLE, SceneRequirements } from './scene';
-import { hashSeed, SeededRandom } from './rng';
+import { hashSeed, Rng } from '../rng';
 import { CITYSCAPES_TRAIN_CLASSES, LABEL_ID_TO_TRAIN_ID_LUT, NUM_CLASSES, colourise, labelIdsToTrainIds } from './labels';
 
 /** Project root (lib/cityscapes → ../..). */
@@ -98,11 +98,11 @@ export function defaultSyntheticOptions(): SyntheticCityscapesOptions {
 
 /** A per-city look derived from the seed (facade palette, paving, greenery, density). */
 export function cityStyle(seed: number, city: string): CityStyle {
-  const rng = new SeededRandom(hashSeed(seed, 'style', city));
+  const rng = Rng.fromState(hashSeed(seed, 'style', city));
   const facades: Array<[number, number, number]> = [];
-  const n = rng.int(4, 7);
+  const n = rng.intIn(4, 7);
   for (let k = 0; k < n; k++) {
-    const base = DEFAULT_STYLE.facades[rng.int(0, DEFAULT_STYLE.facades.length - 1)];
+    const base = DEFAULT_STYLE.facades[rng.intIn(0, DEFAULT_STYLE.facades.length - 1)];
     facades.push([base[0] * rng.uniform(0.85, 1.15), base[1] * rng.uniform(0.85, 1.15), base[2] * rng.uniform(0.85, 1.15)]);
   }
   const pave = rng.pick<[number, number, number]>([[165, 160, 155], [150, 150, 150], [175, 150, 145], [130, 128, 125]]);

@@ -8,12 +8,12 @@
  * and label stay aligned by construction.
  *
  * @example
- * const rng = new SeededRandom(hashSeed(seed, epoch, index));
+ * const rng = Rng.fromState(hashSeed(seed, epoch, index));
  * const p = sampleAugmentParams(rng, frame.width, frame.height, defaultAugmentConfig());
  * const { image, label } = augmentFrame(frame, p, defaultAugmentConfig()); // Float32 HWC, Int32 HW
  */
 import type { Frame } from './types';
-import { SeededRandom } from '../cityscapes/rng';
+import { Rng } from '../rng';
 
 /** ImageNet mean / std in 0..255 units (RGB), as used by mmseg/TorchDistiller. */
 export const IMAGENET_MEAN: readonly [number, number, number] = [123.675, 116.28, 103.53];
@@ -94,13 +94,13 @@ export function validateAugmentConfig(c: AugmentConfig): void {
 }
 
 /** Draw the augmentation parameters for a frame of the given size. */
-export function sampleAugmentParams(rng: SeededRandom, width: number, height: number, c: AugmentConfig): AugmentParams {
+export function sampleAugmentParams(rng: Rng, width: number, height: number, c: AugmentConfig): AugmentParams {
   const scale = c.scaleRange[0] === c.scaleRange[1] ? c.scaleRange[0] : rng.uniform(c.scaleRange[0], c.scaleRange[1]);
   const scaledWidth = Math.max(1, Math.round(width * scale));
   const scaledHeight = Math.max(1, Math.round(height * scale));
   const [ch, cw] = c.cropSize;
-  const cropX = scaledWidth > cw ? rng.int(0, scaledWidth - cw) : 0;
-  const cropY = scaledHeight > ch ? rng.int(0, scaledHeight - ch) : 0;
+  const cropX = scaledWidth > cw ? rng.intIn(0, scaledWidth - cw) : 0;
+  const cropY = scaledHeight > ch ? rng.intIn(0, scaledHeight - ch) : 0;
   const flip = c.flipProb > 0 && rng.next() < c.flipProb;
   const j = c.jitter;
   return {

@@ -21,7 +21,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Batch, Frame } from './types';
 import { AugmentConfig, augmentFrame, defaultAugmentConfig, normalizeImage, sampleAugmentParams, validateAugmentConfig } from './augment';
-import { hashSeed, SeededRandom } from '../cityscapes/rng';
+import { hashSeed, Rng } from '../rng';
 
 /** Anything that hands out frames by index (CityscapesDataset, ArrayFrameSource, …). */
 export interface FrameSource {
@@ -186,7 +186,7 @@ export class TrainLoader {
   /** Frame indices of an epoch, in batch order. */
   order(epoch: number): number[] {
     const idx = Array.from({ length: this.source.length }, (_, i) => i);
-    if (this.config.shuffle) new SeededRandom(hashSeed(this.config.seed, 'order', epoch)).shuffle(idx);
+    if (this.config.shuffle) Rng.fromState(hashSeed(this.config.seed, 'order', epoch)).shuffle(idx);
     return idx;
   }
 
@@ -201,7 +201,7 @@ export class TrainLoader {
     const labels = new Int32Array(n * ch * cw);
     const frames = await Promise.all(members.map((i) => this.source.get(i)));
     frames.forEach((f, k) => {
-      const rng = new SeededRandom(hashSeed(c.seed, epoch, members[k]));
+      const rng = Rng.fromState(hashSeed(c.seed, epoch, members[k]));
       const p = sampleAugmentParams(rng, f.width, f.height, c);
       augmentFrame(f, p, c, {
         image: images.subarray(k * ch * cw * 3, (k + 1) * ch * cw * 3),

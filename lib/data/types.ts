@@ -1,16 +1,7 @@
 import type * as tf from '@tensorflow/tfjs';
 
-/** One decoded Cityscapes frame on the host: RGB uint8 HWC and trainIds (255 = ignore). */
-export interface Frame {
-  /** Stable id, e.g. `aachen_000000_000019`. */
-  id: string;
-  width: number;
-  height: number;
-  /** RGB, row-major HWC, length height·width·3. */
-  image: Uint8Array;
-  /** trainIds 0..18, 255 = ignore, length height·width. */
-  label: Uint8Array;
-}
+/** One decoded frame (defined by lib/cityscapes, which decodes it; re-exported here for the pipeline). */
+export type { Frame } from '../cityscapes/dataset';
 
 /** A training/eval batch as tensors (the consumer disposes them). */
 export interface Batch {

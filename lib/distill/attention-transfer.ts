@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { checkOptionKeys, checkPair, safeSqrt, stopGradient } from './common';
+import { defineLoss } from './descriptor';
 
 export interface AttentionTransferOptions {
   /** Exponent p of the attention map mean_C(|x|^p); only p = 2 (CIRKD / mmrazor) is implemented. */
@@ -45,3 +46,10 @@ export function attentionTransfer(
   });
 }
 attentionTransfer.defaultConfig = (): Required<AttentionTransferOptions> => ({ p: 2 });
+
+export const atLoss = defineLoss({
+  name: 'at', fn: attentionTransfer, defaultConfig: attentionTransfer.defaultConfig,
+  description: 'attention transfer: L2-normalised mean_C(x²) maps, mean squared difference',
+  source: 'Zagoruyko & Komodakis ICLR 2017; CWD Table 2 AT', needsSameChannels: false, needsLabels: false,
+  referenceWeight: { value: 10000, source: 'CIRKD --lambda-at 10000' },
+});

@@ -1,6 +1,5 @@
-import * as tf from '@tensorflow/tfjs';
-import { checkOptionKeys } from './common';
-import { normalizedDivergenceLoss } from './normalized-divergence';
+import { defineLoss } from './descriptor';
+import { gridLoss } from './normalized-divergence';
 
 export interface ChannelBhattacharyyaOptions {
   /** Softmax temperature of the channel normalisation (default 1). */
@@ -9,8 +8,7 @@ export interface ChannelBhattacharyyaOptions {
 
 /**
  * Bhattacharyya distance between channel distributions, CWD paper Table 4 "Bhat (Channel, Bhat)"
- * 72.21 mIoU (Bhattacharyya 1943). PROJECT-DEFINED: no public repository implements it
- * (reference-implementations.md §7):
+ * 72.21 mIoU (Bhattacharyya 1943). PROJECT-DEFINED: no public repository implements it:
  *
  *     L = Σ_{n,c} −ln Σ_i √(p_s,nc,i · p_t,nc,i) / (N·C),    p = softmax_HW(x/T)
  *
@@ -22,13 +20,10 @@ export interface ChannelBhattacharyyaOptions {
  *   const { channelBhattacharyya } = require('./lib/distill');
  *   channelBhattacharyya(tf.randomNormal([2, 8, 8, 4]), tf.randomNormal([2, 8, 8, 4])).print();
  */
-export function channelBhattacharyya(
-  student: tf.Tensor4D, teacher: tf.Tensor4D, options: ChannelBhattacharyyaOptions = {},
-): tf.Scalar {
-  checkOptionKeys(options, ['temperature'], 'channelBhattacharyya');
-  return normalizedDivergenceLoss(student, teacher, {
-    normalization: 'channel', divergence: 'bhattacharyya',
-    temperature: options.temperature ?? channelBhattacharyya.defaultConfig().temperature,
-  }, 'channelBhattacharyya');
-}
-channelBhattacharyya.defaultConfig = (): Required<ChannelBhattacharyyaOptions> => ({ temperature: 1 });
+export const channelBhattacharyya = gridLoss('channelBhattacharyya', 'channel', 'bhattacharyya', 1);
+
+export const bhattacharyyaLoss = defineLoss({
+  name: 'bhattacharyya', fn: channelBhattacharyya, defaultConfig: channelBhattacharyya.defaultConfig,
+  description: 'Bhattacharyya distance of channel distributions, ÷(N·C) (project-defined)',
+  source: 'CWD Table 4 Channel/Bhat 72.21', needsSameChannels: true, needsLabels: false, referenceWeight: null,
+});

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { defineLoss } from './descriptor';
 import { normalizedDivergenceLoss } from './normalized-divergence';
 
 export type ChannelMeanMSEOptions = Record<string, never>;
@@ -26,3 +27,10 @@ export function channelMeanMSE(
   return normalizedDivergenceLoss(student, teacher, { normalization: 'channel-mean', divergence: 'mse' }, 'channelMeanMSE');
 }
 channelMeanMSE.defaultConfig = (): ChannelMeanMSEOptions => ({});
+
+export const channelMeanMseLoss = defineLoss({
+  name: 'channel-mean-mse', fn: channelMeanMSE, defaultConfig: channelMeanMSE.defaultConfig,
+  description: 'squared error of per-channel spatial means, ÷(N·C)',
+  source: 'official CWD code norm_type=channel_mean (extra ablation)', needsSameChannels: true,
+  needsLabels: false, referenceWeight: null,
+});

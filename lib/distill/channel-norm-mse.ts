@@ -1,6 +1,5 @@
-import * as tf from '@tensorflow/tfjs';
-import { checkOptionKeys } from './common';
-import { normalizedDivergenceLoss } from './normalized-divergence';
+import { defineLoss } from './descriptor';
+import { gridLoss } from './normalized-divergence';
 
 export interface ChannelNormMSEOptions {
   /** Softmax temperature of the channel normalisation (default 1 as the official code; no T² factor). */
@@ -20,12 +19,10 @@ export interface ChannelNormMSEOptions {
  *   const { channelNormMSE } = require('./lib/distill');
  *   channelNormMSE(tf.randomNormal([2, 8, 8, 4]), tf.randomNormal([2, 8, 8, 4])).print();
  */
-export function channelNormMSE(
-  student: tf.Tensor4D, teacher: tf.Tensor4D, options: ChannelNormMSEOptions = {},
-): tf.Scalar {
-  checkOptionKeys(options, ['temperature'], 'channelNormMSE');
-  return normalizedDivergenceLoss(student, teacher, {
-    normalization: 'channel', divergence: 'mse', temperature: options.temperature ?? channelNormMSE.defaultConfig().temperature,
-  }, 'channelNormMSE');
-}
-channelNormMSE.defaultConfig = (): Required<ChannelNormMSEOptions> => ({ temperature: 1 });
+export const channelNormMSE = gridLoss('channelNormMSE', 'channel', 'mse', 1);
+
+export const channelMseLoss = defineLoss({
+  name: 'channel-mse', fn: channelNormMSE, defaultConfig: channelNormMSE.defaultConfig,
+  description: 'squared error of channel-softmaxed maps, ÷(N·C)', source: 'CWD Table 4 Channel/MSE 71.60',
+  needsSameChannels: true, needsLabels: false, referenceWeight: null,
+});

@@ -1,4 +1,3 @@
-/* eslint-disable @typescript-eslint/no-explicit-any */
 /**
  * Shared helpers of the distillation losses: input validation, the teacher gradient stop, numerically
  * safe square roots and the two softmax normalisations of the paper (Eq. 3 and the pixel-wise one).

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { checkOptionKeys, checkPair, safeSqrt, shapeStr, stopGradient } from './common';
+import { defineLoss } from './descriptor';
 
 export interface IFVDOptions {
   /**
@@ -76,8 +77,7 @@ function prototypeSimilarity(f: tf.Tensor4D, onehot: tf.Tensor3D, valid: tf.Tens
 
 /**
  * Intra-class feature variation distillation (IFVD), Wang et al. ECCV 2020; CWD paper Table 1/2 "IFVD"
- * (71.35 mIoU on the feature map). As YukangWang/IFVD, TorchDistiller and CIRKD `CriterionIFV`
- * (reference-implementations.md §6):
+ * (71.35 mIoU on the feature map). As YukangWang/IFVD, TorchDistiller and CIRKD `CriterionIFV`:
  *
  *     y         : labels resized (legacy nearest) to the feature size H×W
  *     proto_k[n] = Σ_{i: y_i = k} f[n, i] / (count_k[n] + 1e-6)            per image, k ∈ [0, K)
@@ -155,4 +155,11 @@ export async function checkIfvdLabels(labels: tf.Tensor, numClasses = 19, ignore
 }
 ifvd.defaultConfig = (): Required<Omit<IFVDOptions, 'labels'>> & { labels?: IFVDOptions['labels'] } => ({
   numClasses: 19, ignoreIndex: 255, countIgnored: true, validateLabels: true,
+});
+
+export const ifvdLoss = defineLoss({
+  name: 'ifvd', fn: ifvd, defaultConfig: ifvd.defaultConfig as () => IFVDOptions,
+  description: 'intra-class feature variation: cosine to class prototypes (labels), mean squared difference',
+  source: 'Wang et al. ECCV 2020; CWD Table 2 IFVD', needsSameChannels: false, needsLabels: true,
+  referenceWeight: { value: 200, source: 'IFVD/TorchDistiller λ_ifv = 200; CIRKD 20' },
 });

@@ -1,7 +1,8 @@
 /**
- * lib/distill: every distillation loss of the CWD paper's comparison (Table 2, Table 4), the channel
- * connectors and the loss registry. All losses take NHWC tensors `(student, teacher, options) => tf.Scalar`,
- * are unweighted (multiply by the loss weight yourself) and never send gradient to the teacher.
+ * lib/distill: every distillation method of the CWD paper's comparison (Table 2, Table 4), the channel
+ * connectors and the method registry (one descriptor per loss file). The losses take NHWC tensors
+ * `(student, teacher, options) => tf.Scalar`, are unweighted (multiply by the loss weight yourself) and
+ * never send gradient to the teacher; the holistic term also has a trainable critic (a stateful method).
  */
 export { stopGradient, logSoftmaxOverSpace, logSoftmaxOverChannels } from './common';
 export * from './normalized-divergence';
@@ -15,5 +16,7 @@ export * from './mse';
 export * from './channel-norm-mse';
 export * from './bhattacharyya';
 export * from './channel-mean-mse';
+export * from './holistic';
 export * from './connectors';
+export * from './descriptor';
 export * from './registry';

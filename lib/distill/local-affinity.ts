@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { checkOptionKeys, checkPair, safeSqrt, stopGradient } from './common';
+import { defineLoss } from './descriptor';
 
 export type LocalAffinityOptions = Record<string, never>;
 
@@ -26,7 +27,7 @@ function neighbourDistances(f: tf.Tensor4D): tf.Tensor2D {
 /**
  * Local affinity (LOCAL), Xie et al. BMVC 2018 "Improving fast segmentation with teacher-student
  * learning"; CWD paper Table 1/2 "LOCAL" (69.81 mIoU on the feature map).
- * PROJECT-DEFINED convention (no public code exists; `reference-implementations.md` §5):
+ * PROJECT-DEFINED convention (no public implementation of LOCAL exists):
  *
  *     d_f(i,j) = ‖f[:, i] − f[:, j]‖₂   for each pixel i and each of its 8 neighbours j inside the image (no padding)
  *     L = mean over all (n, i, j) ordered pairs of (d_s(i,j) − d_t(i,j))²,   #pairs = N·(8HW − 6H − 6W + 4)
@@ -55,3 +56,10 @@ export function localAffinity(
   });
 }
 localAffinity.defaultConfig = (): LocalAffinityOptions => ({});
+
+export const localLoss = defineLoss({
+  name: 'local', fn: localAffinity, defaultConfig: localAffinity.defaultConfig,
+  description: '8-neighbourhood feature distances, mean squared difference (project-defined convention)',
+  source: 'Xie et al. BMVC 2018; CWD Table 2 LOCAL', needsSameChannels: false, needsLabels: false,
+  referenceWeight: null,
+});

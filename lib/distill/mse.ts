@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { checkOptionKeys, checkPair, stopGradient } from './common';
+import { defineLoss } from './descriptor';
 
 export interface MSEOptions {
   /**
@@ -35,3 +36,10 @@ export function mse(student: tf.Tensor4D, teacher: tf.Tensor4D, options: MSEOpti
   return tf.tidy(() => tf.div(tf.sum(tf.squaredDifference(student, stopGradient(teacher))), denom) as tf.Scalar);
 }
 mse.defaultConfig = (): Required<MSEOptions> => ({ reduction: 'mean' });
+
+export const mseLoss = defineLoss({
+  name: 'mse', fn: mse, defaultConfig: mse.defaultConfig,
+  description: 'L2 without normalisation (mean over N·H·W·C by default)',
+  source: 'CWD Table 4 None/MSE 70.83 (that row uses reduction "pixel")', needsSameChannels: true,
+  needsLabels: false, referenceWeight: { value: 10, source: 'CIRKD λ_fitnet = 10' },
+});

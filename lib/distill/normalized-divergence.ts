@@ -24,7 +24,8 @@
  * | Ours (Channel, KL) 74.87 | `{normalization: 'channel', divergence: 'kl'}` | {@link channelWiseDivergence} |
  *
  * KL is KL(teacher ‖ student) with the teacher as the target distribution; the teacher never receives
- * gradient. Bhattacharyya (project-defined, no public reference implements it):
+ * gradient. (Channel, KL) — CWD — is one custom op with its analytic gradient
+ * ∂L/∂s = T/(N·C)·(φ(s) − φ(t)) (the numbers of autodiff through log-softmax, cheaper on wasm). Bhattacharyya (project-defined, no public reference implements it):
  * −ln Σ_i √(p_s,i · p_t,i) per distribution, computed as −logSumExp(½(log p_s + log p_t)).
  *
  * @example
@@ -39,6 +40,7 @@ import {
   bhattacharyyaSum, checkOptionKeys, checkPair, checkTemperature, klSum, logSoftmaxOverChannels,
   logSoftmaxOverSpace, stopGradient,
 } from './common';
+import { defineLoss, LossFn } from './descriptor';
 
 export type Normalization = 'none' | 'spatial' | 'channel' | 'channel-mean';
 export type Divergence = 'mse' | 'kl' | 'bhattacharyya';
@@ -53,8 +55,6 @@ export interface NormalizedDivergenceOptions {
   /** Softmax temperature T for 'spatial'/'channel' (default 1); must stay 1 for 'none'/'channel-mean'. */
   temperature?: number;
 }
-
-export type DistillationLossFn<O> = (student: tf.Tensor4D, teacher: tf.Tensor4D, options?: O) => tf.Scalar;
 
 /**
  * Compute one (normalisation, divergence) combination. `loss` names the caller in error messages.
@@ -94,6 +94,8 @@ export function normalizedDivergenceLoss(
     } else if (normalization === 'channel-mean') {
       total = tf.sum(tf.squaredDifference(tf.mean(student, [1, 2]), tf.mean(t, [1, 2])));
       denom = n * c;
+    } else if (normalization === 'channel' && divergence === 'kl') {
+      return channelKL(student, logSoftmaxOverSpace(t, temperature), temperature, (temperature * temperature) / (n * c));
     } else {
       const channel = normalization === 'channel';
       const logPs = channel ? logSoftmaxOverSpace(student, temperature) : logSoftmaxOverChannels(student, temperature);
@@ -115,6 +117,71 @@ export function normalizedDivergenceLoss(
  * Build a loss function `(student, teacher) => Scalar` for one Table 4 combination (see the module doc).
  * The options are validated when the function is called.
  */
-export function normalizedDivergence(options: NormalizedDivergenceOptions): DistillationLossFn<Partial<NormalizedDivergenceOptions>> {
+export function normalizedDivergence(options: NormalizedDivergenceOptions): LossFn<Partial<NormalizedDivergenceOptions>> {
   return (student, teacher, override) => normalizedDivergenceLoss(student, teacher, { ...options, ...(override ?? {}) });
 }
+
+/**
+ * (Channel, KL) as one custom op of the student with the analytic gradient: value
+ * scale·Σ p_t (log p_t − log p_s), gradient scale/T·(p_s − p_t), from the teacher's log-distribution
+ * `logPt` [N, C, H·W] (no gradient to it).
+ */
+function channelKL(student: tf.Tensor4D, logPt: tf.Tensor3D, temperature: number, scale: number): tf.Scalar {
+  const [n, h, w, c] = student.shape;
+  const op = tf.customGrad(((s: tf.Tensor4D, lt: tf.Tensor3D, save: tf.GradSaveFunc) => {
+    const logPs = logSoftmaxOverSpace(s, temperature);
+    save([logPs, lt]);
+    return {
+      value: tf.mul(klSum(lt, logPs), scale),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [ls, lt2] = saved;
+        const g = tf.mul(tf.sub(tf.exp(ls), tf.exp(lt2)), tf.mul(dy, scale / temperature)); // [N, C, H·W]
+        return [tf.reshape(tf.transpose(g, [0, 2, 1]), [n, h, w, c]), tf.zerosLike(lt2)];
+      },
+    };
+  }) as Parameters<typeof tf.customGrad>[0]);
+  return op(student, logPt) as tf.Scalar;
+}
+
+export interface TemperatureOptions {
+  /** Softmax temperature T (default 1). */
+  temperature?: number;
+}
+
+/**
+ * A named cell of the Table 4 grid whose one option is the temperature (CWD, PI, channel MSE, …):
+ * checks its option names, fills in `defaultTemperature`, and names itself in every error.
+ * @example
+ *   const tf = require('@tensorflow/tfjs');
+ *   const { gridLoss } = require('./lib/distill');
+ *   const spatialBhat = gridLoss('spatialBhat', 'spatial', 'bhattacharyya', 1);
+ *   spatialBhat(tf.randomNormal([1, 4, 4, 3]), tf.randomNormal([1, 4, 4, 3]), {temperature: 2}).print();
+ */
+export function gridLoss(
+  name: string, normalization: 'spatial' | 'channel', divergence: Divergence, defaultTemperature: number,
+): LossFn<TemperatureOptions> & { defaultConfig(): Required<TemperatureOptions> } {
+  const fn = (student: tf.Tensor4D, teacher: tf.Tensor4D, options: TemperatureOptions = {}): tf.Scalar => {
+    checkOptionKeys(options, ['temperature'], name);
+    const temperature = options.temperature ?? defaultTemperature;
+    return normalizedDivergenceLoss(student, teacher, { normalization, divergence, temperature }, name);
+  };
+  return Object.assign(fn, { defaultConfig: (): Required<TemperatureOptions> => ({ temperature: defaultTemperature }) });
+}
+
+/** Table 4 grid cell (spatial × MSE), not a paper row: the two cells of the grid no named function covers. */
+const spatialMse = gridLoss('spatial-mse', 'spatial', 'mse', 1);
+export const spatialMseLoss = defineLoss({
+  name: 'spatial-mse', fn: spatialMse, defaultConfig: spatialMse.defaultConfig,
+  description: 'squared error of pixel-wise (channel) softmaxed maps, ÷(N·H·W)',
+  source: 'Table 4 grid (spatial × mse), not a paper row', needsSameChannels: true, needsLabels: false,
+  referenceWeight: null,
+});
+
+/** Table 4 grid cell (spatial × Bhattacharyya), not a paper row. */
+const spatialBhattacharyya = gridLoss('spatial-bhattacharyya', 'spatial', 'bhattacharyya', 1);
+export const spatialBhattacharyyaLoss = defineLoss({
+  name: 'spatial-bhattacharyya', fn: spatialBhattacharyya, defaultConfig: spatialBhattacharyya.defaultConfig,
+  description: 'Bhattacharyya distance of per-pixel channel distributions, ÷(N·H·W)',
+  source: 'Table 4 grid (spatial × bhattacharyya), not a paper row', needsSameChannels: true,
+  needsLabels: false, referenceWeight: null,
+});

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { checkOptionKeys, checkPair, safeSqrt, shapeStr, stopGradient } from './common';
+import { defineLoss } from './descriptor';
 
 export interface PairwiseAffinityOptions {
   /** Pooling window as a fraction of the map: kh = int(H·scale), kw = int(W·scale) (SKD `--pool-scale`, default 0.5). */
@@ -49,7 +50,7 @@ export function maxPoolCeil(x: tf.Tensor4D, kh: number, kw: number): tf.Tensor4D
         return tf.slice(dPadded, [0, 0, 0, 0], [n, h, w, c]);
       },
     };
-  }) as any); // eslint-disable-line @typescript-eslint/no-explicit-any
+  }) as any);
   return pool(x) as tf.Tensor4D;
 }
 
@@ -87,7 +88,7 @@ export function pairwiseWindow(h: number, w: number, options: PairwiseAffinityOp
 /**
  * Pairwise affinity (PA), Liu et al. CVPR 2019 "Structured Knowledge Distillation for Semantic
  * Segmentation" (SKD); CWD paper Table 1/2 "PA" (71.23 mIoU on the feature map).
- * As SKD `CriterionPairWiseforWholeFeatAfterPool` (reference-implementations.md §4):
+ * As SKD `CriterionPairWiseforWholeFeatAfterPool` (utils/criterion.py):
  *
  *     pool : max-pool, window = stride = (int(H·scale), int(W·scale)), ceil mode (partial last window)
  *     f̂_i  : f_i / (‖f_i‖₂ + 1e-8)    (norm over channels; detached in SKD, see `detachNorm`)
@@ -124,3 +125,10 @@ export function pairwiseAffinity(
   });
 }
 pairwiseAffinity.defaultConfig = (): Required<PairwiseAffinityOptions> => ({ scale: 0.5, window: null, detachNorm: true });
+
+export const paLoss = defineLoss({
+  name: 'pa', fn: pairwiseAffinity, defaultConfig: pairwiseAffinity.defaultConfig,
+  description: 'pairwise affinity: ceil-mode max-pool, cosine similarity matrix, mean squared difference',
+  source: 'Liu et al. CVPR 2019 (SKD); CWD Table 2 PA', needsSameChannels: false, needsLabels: false,
+  referenceWeight: { value: 0.5, source: 'SKD run_train_val.sh λ_pa = 0.5 (1.0 in the paper/options)' },
+});

@@ -1,5 +1,5 @@
-import * as tf from '@tensorflow/tfjs';
-import { checkOptionKeys, checkPair, checkTemperature, klSum, logSoftmaxOverChannels, stopGradient } from './common';
+import { defineLoss } from './descriptor';
+import { gridLoss } from './normalized-divergence';
 
 export interface PixelWiseKDOptions {
   /** Softmax temperature T (default 1, as CIRKD `--kd-temperature`). */
@@ -24,18 +24,19 @@ export interface PixelWiseKDOptions {
  *   const s = tf.randomNormal([2, 16, 16, 19]), t = tf.randomNormal([2, 16, 16, 19]);
  *   pixelWiseKD(s, t, {temperature: 1}).print();
  */
-export function pixelWiseKD(
-  student: tf.Tensor4D, teacher: tf.Tensor4D, options: PixelWiseKDOptions = {},
-): tf.Scalar {
-  const loss = 'pixelWiseKD';
-  checkOptionKeys(options, ['temperature'], loss);
-  const temperature = checkTemperature(options.temperature ?? pixelWiseKD.defaultConfig().temperature, loss);
-  checkPair(student, teacher, loss, true);
-  const [n, h, w] = student.shape;
-  return tf.tidy(() => {
-    const logPs = logSoftmaxOverChannels(student, temperature);
-    const logPt = logSoftmaxOverChannels(stopGradient(teacher) as tf.Tensor4D, temperature);
-    return tf.mul(klSum(logPt, logPs), (temperature * temperature) / (n * h * w)) as tf.Scalar;
-  });
-}
-pixelWiseKD.defaultConfig = (): Required<PixelWiseKDOptions> => ({ temperature: 1 });
+export const pixelWiseKD = gridLoss('pixelWiseKD', 'spatial', 'kl', 1);
+
+export const piLoss = defineLoss({
+  name: 'pi', fn: pixelWiseKD, defaultConfig: pixelWiseKD.defaultConfig,
+  description: 'pixel-wise KD: softmax over channels per pixel, KL, ×T²/(N·H·W)',
+  source: 'Liu et al. CVPR 2019 (SKD); CWD Table 2 PI, Table 4 Spatial/KL 70.02',
+  needsSameChannels: true, needsLabels: false,
+  referenceWeight: { value: 10, source: 'SKD λ_pi = 10; CIRKD λ_kd = 1' },
+});
+
+/** The same loss under its Table 4 name. */
+export const spatialKLLoss = defineLoss({
+  name: 'spatial-kl', fn: pixelWiseKD, defaultConfig: pixelWiseKD.defaultConfig,
+  description: "alias of 'pi' (Table 4 naming: Spatial normalisation, KL)",
+  source: 'CWD Table 4 PI row', needsSameChannels: true, needsLabels: false, referenceWeight: null,
+});

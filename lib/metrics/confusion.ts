@@ -2,7 +2,7 @@
  * Streaming confusion matrix and the Cityscapes IoU metrics (cityscapesScripts
  * `evalPixelLevelSemanticLabeling.py` rules, in trainId space).
  *
- * Rules (see ../shared/paper/reference-implementations.md §9.2):
+ * Rules (those of cityscapesScripts):
  * - Pixels whose ground truth is `ignoreIndex` (255) are skipped entirely: predicting class l there
  *   is not a false positive.
  * - On a valid pixel, a prediction that is `ignoreIndex` or outside 0..numClasses−1 counts as a false

@@ -208,7 +208,6 @@ export class AtrousConv2D extends Conv2DBase {
   call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
     return tf.tidy(() => {
       const x = single(inputs, this.name);
-      // eslint-disable-next-line @typescript-eslint/no-explicit-any
       const self = this as any;
       if (self.dataFormat !== 'channelsLast') throw new Error(`${self.name}: only channelsLast (NHWC) is supported`);
       let y: tf.Tensor = tf.conv2d(x, self.kernel.read(), self.strides, self.padding === 'same' ? 'same' : 'valid', 'NHWC', self.dilationRate);
@@ -272,11 +271,9 @@ const BatchNormBase = (tf.layers.batchNormalization({ name: 'fast_batch_norm_bas
 export class FastBatchNorm extends BatchNormBase {
   static className = 'FastBatchNorm';
 
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   call(inputs: tf.Tensor | tf.Tensor[], kwargs: { [key: string]: any }): tf.Tensor {
     return tf.tidy(() => {
       const x = single(inputs, this.name);
-      // eslint-disable-next-line @typescript-eslint/no-explicit-any
       const self = this as any;
       if (!(self.axis === -1 || self.axis === 3) || !self.center || !self.scale) {
         throw new Error(`${this.name}: FastBatchNorm supports axis -1 with center and scale only`);
@@ -341,7 +338,6 @@ export class ChannelDropout extends tf.layers.Layer {
     return (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as Shape;
   }
 
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   call(inputs: tf.Tensor | tf.Tensor[], kwargs: { [key: string]: any }): tf.Tensor {
     return tf.tidy(() => {
       const x = single(inputs, this.name);

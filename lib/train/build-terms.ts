@@ -1,21 +1,25 @@
 /**
- * Turn a list of term configs into `LossTerm`s using the lib/distill registry (and the holistic GAN
- * term of lib/train/holistic.ts). Everything that can be wrong in a term config — unknown method,
- * unknown or bad option, a channel mismatch without an aligner — is an error here, before training.
+ * Turn a list of term configs into `LossTerm`s through the lib/distill method registry: a loss of two
+ * maps (with a connector on the student side when channels differ) or a stateful method (the holistic
+ * critic), the same way. Everything that can be wrong in a term config — unknown method, unknown or
+ * bad option, a tap point the method refuses, a channel mismatch without an aligner — is an error
+ * here, before training.
  */
 import * as tf from '@tensorflow/tfjs';
-import { createConnector, getLoss, LOSS_NAMES, Connector, ConnectorType, CONNECTOR_TYPES } from '../distill';
+import {
+  createConnector, getMethod, METHOD_NAMES, Connector, ConnectorType, CONNECTOR_TYPES, MethodDescriptor, StatefulLoss,
+} from '../distill';
 import type { SegmentationNet } from '../models/types';
-import { HolisticTerm, HOLISTIC_OPTION_KEYS } from './holistic';
-import { hashInts } from './rng';
+import { Optimizer } from './optim';
+import { hashInts } from '../rng';
 import { LossTerm, StepTensors, TermConfig, termNames, validateTermConfigs } from './terms';
 
-/** Term methods accepted in configs: the registry's losses plus 'holistic'. */
+/** Term methods accepted in configs: every name of the lib/distill registry. */
 export function termMethods(): string[] {
-  return [...LOSS_NAMES, 'holistic'];
+  return [...METHOD_NAMES];
 }
 
-/** Keys of a term config that are not loss options. */
+/** Keys of a term config that are not method options. */
 const TERM_KEYS = ['method', 'on', 'weight', 'aligner'];
 
 export interface BuildTermsContext {
@@ -30,38 +34,61 @@ function tapChannels(net: SegmentationNet, on: 'feature' | 'logits'): number {
 }
 
 /**
- * A registry loss as a term, with a connector on the student side when channels differ (or when
- * `aligner` asks for one). Options not in the term's keys are passed to the loss.
+ * Check one term config against its method's descriptor (no networks needed): the method exists, the
+ * tap point is one it accepts, every option name is one of its options, the aligner name is valid.
+ * Returns the descriptor and the complete options (defaults filled in). `at` prefixes the errors.
  */
-export class RegistryTerm implements LossTerm {
-  readonly connector: Connector | null;
-  private readonly fn: (s: tf.Tensor4D, t: tf.Tensor4D, o?: unknown) => tf.Scalar;
+function resolveTerm(c: TermConfig, at: string): { spec: MethodDescriptor; options: Record<string, unknown> } {
+  if (!METHOD_NAMES.includes(c.method)) throw new Error(`${at}: unknown method '${c.method}'; valid: ${termMethods().join(', ')}`);
+  const spec = getMethod(c.method);
+  if (spec.kind === 'stateful' && c.on !== spec.tap.on) throw new Error(`${at}: ${spec.tap.why}: use on: "${spec.tap.on}"`);
+  const defaults = spec.defaultConfig() as Record<string, unknown>;
+  const known = Object.keys(defaults).filter((x) => x !== 'labels');
+  const options: Record<string, unknown> = { ...defaults };
+  for (const [k, v] of Object.entries(c)) {
+    if (TERM_KEYS.includes(k)) continue;
+    if (!known.includes(k)) throw new Error(`${at}: unknown option '${k}' for method '${c.method}' (options: ${known.join(', ') || 'none'})`);
+    options[k] = v;
+  }
+  if (c.aligner !== undefined && c.aligner !== 'none') {
+    if (!(CONNECTOR_TYPES as readonly string[]).includes(String(c.aligner))) {
+      throw new Error(`${at}: aligner must be one of none, ${CONNECTOR_TYPES.join(', ')}; got '${String(c.aligner)}'`);
+    }
+    if (spec.kind === 'stateful') throw new Error(`${at}: method '${c.method}' takes no aligner`);
+  }
+  return { spec, options };
+}
+
+/**
+ * One term of the total loss, built from its method's descriptor: a loss of two maps with a connector
+ * on the student side when channels differ (or when `aligner` asks for one), or the state of a
+ * stateful method. Options not in the term's keys go to the method.
+ */
+export class MethodTerm implements LossTerm {
+  readonly connector: Connector | null = null;
+  private readonly fn: ((s: tf.Tensor4D, t: tf.Tensor4D, o?: unknown) => tf.Scalar) | null = null;
+  private readonly state: StatefulLoss | null = null;
   private readonly options: Record<string, unknown>;
   private readonly needsLabels: boolean;
 
   constructor(readonly name: string, readonly config: TermConfig, ctx: BuildTermsContext, index = 0) {
-    const spec = getLoss(config.method);
-    this.fn = spec.fn as (s: tf.Tensor4D, t: tf.Tensor4D, o?: unknown) => tf.Scalar;
+    const { spec, options } = resolveTerm(config, `term '${name}'`);
     this.needsLabels = spec.needsLabels;
-    const defaults = spec.defaultConfig() as Record<string, unknown>;
-    const options: Record<string, unknown> = { ...defaults };
-    for (const [k, v] of Object.entries(config)) {
-      if (TERM_KEYS.includes(k)) continue;
-      if (!(k in defaults) || k === 'labels') {
-        throw new Error(`term '${name}': unknown option '${k}' for method '${config.method}' (options: ${Object.keys(defaults).filter((x) => x !== 'labels').join(', ') || 'none'})`);
-      }
-      options[k] = v;
-    }
-    if (this.needsLabels && 'numClasses' in defaults && config.numClasses === undefined) {
+    if (this.needsLabels && 'numClasses' in options && config.numClasses === undefined) {
       options.numClasses = ctx.student.config.numClasses;
     }
     this.options = options;
     const sc = tapChannels(ctx.student, config.on);
     const tc = tapChannels(ctx.teacher, config.on);
-    const aligner = (config.aligner ?? (sc !== tc && spec.needsSameChannels ? 'conv1x1' : 'none')) as string;
-    if (aligner !== 'none' && !(CONNECTOR_TYPES as readonly string[]).includes(aligner)) {
-      throw new Error(`term '${name}': aligner must be one of none, ${CONNECTOR_TYPES.join(', ')}; got '${aligner}'`);
+    if (spec.kind === 'stateful') {
+      this.state = spec.create(options, {
+        name, inChannels: sc, seed: hashInts([ctx.seed, 0xd15c, index]),
+        optimizer: (variables, o) => new Optimizer(variables, o),
+      });
+      return;
     }
+    this.fn = spec.fn as (s: tf.Tensor4D, t: tf.Tensor4D, o?: unknown) => tf.Scalar;
+    const aligner = (config.aligner ?? (sc !== tc && spec.needsSameChannels ? 'conv1x1' : 'none')) as string;
     if (aligner === 'none' && sc !== tc && spec.needsSameChannels) {
       throw new Error(`term '${name}': student ${config.on} has ${sc} channels, teacher ${tc}; '${config.method}' compares channel by channel: set aligner 'conv1x1'`);
     }
@@ -75,59 +102,62 @@ export class RegistryTerm implements LossTerm {
     return this.connector ? this.connector.variables : [];
   }
 
+  private inputs(t: StepTensors): { student: tf.Tensor4D; teacher: tf.Tensor4D; images: tf.Tensor4D; labels: tf.Tensor3D } {
+    const on = this.config.on;
+    return { student: t.student[on], teacher: t.teacher[on], images: t.images, labels: t.labels };
+  }
+
   compute(t: StepTensors): tf.Scalar {
-    let s = this.config.on === 'feature' ? t.student.feature : t.student.logits;
-    const tt = this.config.on === 'feature' ? t.teacher.feature : t.teacher.logits;
-    if (this.connector) s = this.connector.apply(s);
+    const x = this.inputs(t);
+    if (this.state) return this.state.compute(x);
+    const s = this.connector ? this.connector.apply(x.student) : x.student;
     const options = this.needsLabels ? { ...this.options, labels: t.labels } : this.options;
-    return this.fn(s, tt, options);
+    return this.fn!(s, x.teacher, options);
+  }
+
+  /** Stateful methods only (the holistic critic's update); its values are logged as '<term>.<key>'. */
+  get afterStudentStep(): LossTerm['afterStudentStep'] {
+    const state = this.state;
+    if (!state?.afterStudentStep) return undefined;
+    return (t, step, seed) => {
+      const out: Record<string, tf.Scalar> = {};
+      for (const [k, v] of Object.entries(state.afterStudentStep!(this.inputs(t), step, seed))) out[`${this.name}.${k}`] = v;
+      return out;
+    };
   }
 
   stateTensors(): tf.Tensor[] {
-    return this.studentVariables();
+    return this.state ? this.state.stateTensors() : this.studentVariables();
   }
 
   stateIterations(): number[] {
-    return [];
+    return this.state ? this.state.stateIterations() : [];
   }
 
-  setState(tensors: tf.Tensor[]): void {
-    if (this.connector) this.connector.setWeights(tensors);
+  setState(tensors: tf.Tensor[], iterations: number[]): void {
+    if (this.state) {
+      try {
+        this.state.setState(tensors, iterations);
+      } catch (e) {
+        throw new Error(`term '${this.name}': ${(e as Error).message}`);
+      }
+    } else if (this.connector) this.connector.setWeights(tensors);
     else if (tensors.length) throw new Error(`term '${this.name}': checkpoint has ${tensors.length} tensors, the term has none`);
   }
 
   dispose(): void {
     this.connector?.dispose();
+    this.state?.dispose();
   }
 }
 
 /**
- * Static check of term configs without networks: methods exist, option names are known to the
- * method, aligner names are valid. Values are checked by the losses when `buildTerms` dry-runs them.
+ * Static check of term configs without networks: methods exist, tap points and option names are
+ * ones the method accepts, aligner names are valid. Values are checked by the methods when
+ * `buildTerms` dry-runs them.
  */
 export function checkTermOptions(configs: TermConfig[], where = 'terms'): void {
-  const valid = validateTermConfigs(configs, where);
-  valid.forEach((c, i) => {
-    const at = `${where}[${i}] (${c.method}@${c.on})`;
-    if (c.method === 'holistic') {
-      for (const k of Object.keys(c)) {
-        if (!TERM_KEYS.includes(k) && !HOLISTIC_OPTION_KEYS.includes(k)) throw new Error(`${at}: unknown option '${k}' for method 'holistic' (options: ${HOLISTIC_OPTION_KEYS.join(', ')})`);
-      }
-      if (c.on !== 'logits') throw new Error(`${at}: the holistic term discriminates score maps: use on: "logits"`);
-      return;
-    }
-    if (!LOSS_NAMES.includes(c.method as never)) throw new Error(`${at}: unknown method '${c.method}'; valid: ${termMethods().join(', ')}`);
-    const defaults = getLoss(c.method).defaultConfig() as Record<string, unknown>;
-    for (const k of Object.keys(c)) {
-      if (TERM_KEYS.includes(k)) continue;
-      if (!(k in defaults) || k === 'labels') {
-        throw new Error(`${at}: unknown option '${k}' for method '${c.method}' (options: ${Object.keys(defaults).filter((x) => x !== 'labels').join(', ') || 'none'})`);
-      }
-    }
-    if (c.aligner !== undefined && c.aligner !== 'none' && !(CONNECTOR_TYPES as readonly string[]).includes(String(c.aligner))) {
-      throw new Error(`${at}: aligner must be one of none, ${CONNECTOR_TYPES.join(', ')}; got '${String(c.aligner)}'`);
-    }
-  });
+  validateTermConfigs(configs, where).forEach((c, i) => resolveTerm(c, `${where}[${i}] (${c.method}@${c.on})`));
 }
 
 /**
@@ -141,22 +171,7 @@ export function buildTerms(configs: TermConfig[], ctx: BuildTermsContext): LossT
   const names = termNames(valid);
   const terms: LossTerm[] = [];
   try {
-    valid.forEach((c, i) => {
-      if (c.method === 'holistic') {
-        for (const k of Object.keys(c)) {
-          if (!TERM_KEYS.includes(k) && !HOLISTIC_OPTION_KEYS.includes(k)) {
-            throw new Error(`term '${names[i]}': unknown option '${k}' for method 'holistic' (options: ${HOLISTIC_OPTION_KEYS.join(', ')})`);
-          }
-        }
-        if (c.on !== 'logits') throw new Error(`term '${names[i]}': the holistic term discriminates score maps: use on: "logits"`);
-        terms.push(new HolisticTerm(names[i], c, { numClasses: ctx.student.config.numClasses, seed: hashInts([ctx.seed, 0xd15c, i]) }));
-        return;
-      }
-      if (!LOSS_NAMES.includes(c.method as never)) {
-        throw new Error(`terms[${i}]: unknown method '${c.method}'; valid: ${termMethods().join(', ')}`);
-      }
-      terms.push(new RegistryTerm(names[i], c, ctx, i));
-    });
+    valid.forEach((c, i) => terms.push(new MethodTerm(names[i], c, ctx, i)));
     dryRun(terms, ctx);
   } catch (e) {
     terms.forEach((t) => t.dispose());

@@ -1,6 +1,6 @@
 /**
- * lib/train: training, distillation (Eq. 1), evaluation, checkpoints, runs, sweeps, the holistic
- * GAN term and the demo.
+ * lib/train: training, distillation (Eq. 1: the terms of lib/distill's methods), evaluation,
+ * checkpoints, runs, sweeps and the demo.
  *
  * @example
  *   import { runExperiment } from 'channel-distill';
@@ -9,7 +9,6 @@
  *     train: {iters: 120, batchSize: 4, terms: [{method: 'cwd', on: 'feature', weight: 3, temperature: 4}]}});
  *   console.log(r.eval?.mIoU);
  */
-export { Rng, hashInts } from './rng';
 export { polyLR } from './schedule';
 export type { PolyLROptions } from './schedule';
 export { crossEntropy2d, downsampleLabels } from './loss';
@@ -22,9 +21,7 @@ export { DEMO_RECIPE, NOTEBOOK_RECIPES, RESEARCH_RECIPES, recipeFlags } from './
 export type { DemoRecipe, NotebookRecipe, ResearchRecipe } from './recipes';
 export { termNames, validateTermConfigs } from './terms';
 export type { TermConfig, TapPoint, LossTerm, StepTensors } from './terms';
-export { buildTerms, checkTermOptions, termMethods, RegistryTerm } from './build-terms';
-export { HolisticTerm, Discriminator, defaultHolisticOptions, HOLISTIC_OPTION_KEYS } from './holistic';
-export type { HolisticOptions } from './holistic';
+export { buildTerms, checkTermOptions, termMethods, MethodTerm } from './build-terms';
 export { Trainer, runConfig } from './trainer';
 export type { TrainData, StepRecord, TrainerOptions } from './trainer';
 export { evaluate, evaluateFullResolution, evaluatePredictions } from './evaluate';

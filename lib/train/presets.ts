@@ -1,19 +1,31 @@
 /**
- * Named term lists for the comparisons of the paper (Table 2 rows, Table 4 ablation), used by
- * sweeps (`--methods`) and the demo. Weights: the paper's α = 3, T = 4 for CWD (Fig. 3 best);
- * the other methods use the loss weight of their reference implementation (lib/distill registry
- * `referenceWeight`), since their losses are normalised differently. Nothing here was tuned on
- * this project's results.
+ * Method presets: the user-facing method names. Each is a named term list for a comparison of the
+ * paper (Table 2 rows, Table 4 ablation), used by sweeps (`--methods`), the demo and the notebooks;
+ * the term configs inside name lib/distill registry methods. Weights: the paper's α = 3, T = 4 for
+ * CWD (Fig. 3 best); the other Table 2 methods use the loss weight of their reference
+ * implementation, read from their descriptor's `referenceWeight` (their losses are normalised
+ * differently). Nothing here was tuned on this project's results.
+ *
+ * Stored results name their cells by these presets: a preset's term list and description must not
+ * change (test/train/presets.test.ts pins them); add a new preset instead.
  */
+import { getMethod } from '../distill/registry';
 import type { TermConfig } from './terms';
+
+/** The reference loss weight of a registry method (lib/distill descriptor). */
+function ref(method: string): number {
+  const w = getMethod(method).referenceWeight;
+  if (!w) throw new Error(`method '${method}' has no reference weight`);
+  return w.value;
+}
 
 export const METHOD_PRESETS: Record<string, { description: string; terms: TermConfig[] }> = {
   baseline: { description: 'student alone (CE only)', terms: [] },
-  pi: { description: 'pixel-wise KD on logits, T = 1, weight 10 (SKD)', terms: [{ method: 'pi', on: 'logits', weight: 10, temperature: 1 }] },
-  at: { description: 'attention transfer on features, weight 10000 (CIRKD)', terms: [{ method: 'at', on: 'feature', weight: 10000 }] },
-  pa: { description: 'pairwise affinity on features, weight 0.5 (SKD script)', terms: [{ method: 'pa', on: 'feature', weight: 0.5 }] },
-  ifvd: { description: 'IFVD on features, weight 200 (IFVD/TorchDistiller)', terms: [{ method: 'ifvd', on: 'feature', weight: 200 }] },
-  holistic: { description: 'holistic WGAN-GP term on logits, weight 0.1 (SKD)', terms: [{ method: 'holistic', on: 'logits', weight: 0.1 }] },
+  pi: { description: `pixel-wise KD on logits, T = 1, weight ${ref('pi')} (SKD)`, terms: [{ method: 'pi', on: 'logits', weight: ref('pi'), temperature: 1 }] },
+  at: { description: `attention transfer on features, weight ${ref('at')} (CIRKD)`, terms: [{ method: 'at', on: 'feature', weight: ref('at') }] },
+  pa: { description: `pairwise affinity on features, weight ${ref('pa')} (SKD script)`, terms: [{ method: 'pa', on: 'feature', weight: ref('pa') }] },
+  ifvd: { description: `IFVD on features, weight ${ref('ifvd')} (IFVD/TorchDistiller)`, terms: [{ method: 'ifvd', on: 'feature', weight: ref('ifvd') }] },
+  holistic: { description: `holistic WGAN-GP term on logits, weight ${ref('holistic')} (SKD)`, terms: [{ method: 'holistic', on: 'logits', weight: ref('holistic') }] },
   'cwd-feature': { description: 'CWD on the feature map (1×1 aligner), T = 4, α = 3', terms: [{ method: 'cwd', on: 'feature', weight: 3, temperature: 4 }] },
   'cwd-logits': { description: 'CWD on the score map, T = 4, α = 3', terms: [{ method: 'cwd', on: 'logits', weight: 3, temperature: 4 }] },
   'cwd-both': {

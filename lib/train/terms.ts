@@ -10,11 +10,12 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { checkTemperature } from '../distill/common';
+import type { TapPoint } from '../distill/descriptor';
 
-export type TapPoint = 'feature' | 'logits';
+export type { TapPoint };
 
 export interface TermConfig {
-  /** Registry name of the loss ('cwd', 'pi', 'at', 'pa', 'ifvd', …, or 'holistic'). */
+  /** Registry name of the method ('cwd', 'pi', 'at', 'pa', 'ifvd', 'holistic', …: lib/distill/registry.ts). */
   method: string;
   /** Which output of both networks the term compares. */
   on: TapPoint;

@@ -54,7 +54,6 @@ type DisplayData = (msg: { data: Record<string, unknown>; metadata: Record<strin
 function kernelDisplay(): DisplayData | null {
   try {
     // The kernel process loaded this very module (node_modules/tslab/dist/jupyter.js); outside a kernel it is null.
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
     const jupyter = require('tslab/dist/jupyter') as { lastWriteDisplayData: DisplayData | null };
     return jupyter.lastWriteDisplayData ?? null;
   } catch {

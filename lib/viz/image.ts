@@ -8,7 +8,6 @@ export async function pngDataURL(pixels: Uint8Array, width: number, height: numb
   if (pixels.length !== width * height * channels) {
     throw new Error(`pngDataURL: got ${pixels.length} bytes, expected width·height·channels = ${width}·${height}·${channels} = ${width * height * channels}`);
   }
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
   const mod = require('sharp') as any; // sharp 0.35's types are ESM-only under node10 resolution
   const sharp = (mod.default ?? mod) as (input: Buffer, options: object) => { png(): { toBuffer(): Promise<Buffer> } };
   const png = await sharp(Buffer.from(pixels.buffer, pixels.byteOffset, pixels.byteLength), { raw: { width, height, channels } }).png().toBuffer();

@@ -272,7 +272,6 @@ export function imageGridSpec(panels: ImagePanel[], options: { title?: string; w
  */
 export async function channelImagesSpec(maps: GridMap[], options: { title?: string | string[]; columns?: number; scheme?: 'viridis' | 'inferno' | 'greys'; panelSize?: number; range?: [number, number] } = {}): Promise<VegaLiteSpec> {
   checkRows(maps, 'channelImagesSpec');
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
   const { colormap, upscale, pngDataURL } = require('./image') as typeof import('./image');
   const titles = maps.map((m) => m.title);
   if (new Set(titles).size !== titles.length) throw new Error(`channelImagesSpec: panel titles must be unique (got ${titles.join(', ')})`);

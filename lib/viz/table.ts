@@ -10,7 +10,6 @@ import * as path from 'path';
 
 /** The danfojs-node module (typed loosely: its bundled types pull in tfjs-node). */
 export function danfo(): any {
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
   return require('danfojs-node');
 }
 

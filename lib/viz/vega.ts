@@ -12,7 +12,7 @@
 /** A vega-lite specification (kept structural: vega-lite's own types are ESM-only). */
 export type VegaLiteSpec = Record<string, unknown>;
 
-// eslint-disable-next-line @typescript-eslint/no-implied-eval
+// a real import() that TypeScript's CommonJS output does not turn into require() (vega-lite is ESM-only)
 const dynamicImport = new Function('specifier', 'return import(specifier)') as (specifier: string) => Promise<any>;
 
 export interface VegaModules {

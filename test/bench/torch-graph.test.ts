@@ -76,7 +76,6 @@ test('the PyTorch twin of the student-r18 preset computes the same [feature, log
     console.log(`  skipped: ${torch.why}`);
     return;
   }
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
   const models = require('../../lib/models') as typeof import('../../lib/models');
   const net = models.buildModel(models.modelConfig('student-r18', { inputSize: [64, 96] }));
   const x = tf.randomNormal([1, 64, 96, 3], 0, 1, 'float32', 5);

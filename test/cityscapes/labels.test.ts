@@ -16,7 +16,7 @@ test('table: 34 labelIds + license plate, as in cityscapesScripts labels.py', ()
   assert.is(labelById(21).categoryId, 4);
   // hasInstances only for human + vehicle classes (incl. caravan, trailer)
   assert.equal(CITYSCAPES_LABELS.filter((l) => l.hasInstances).map((l) => l.id), [24, 25, 26, 27, 28, 29, 30, 31, 32, 33]);
-  // ignoreInEval ids (reference-implementations.md §9.1)
+  // ignoreInEval ids (cityscapesScripts labels.py)
   assert.equal(CITYSCAPES_LABELS.filter((l) => l.ignoreInEval && l.id >= 0).map((l) => l.id), [0, 1, 2, 3, 4, 5, 6, 9, 10, 14, 15, 16, 18, 29, 30]);
 });
 

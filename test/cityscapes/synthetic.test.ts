@@ -89,6 +89,33 @@ test('instance ids did not change a pixel of images or labelIds (hashes from the
   }
 });
 
+test('renderStreetScene split into named parts: PNG files and pixels unchanged (hashes taken before the split)', async () => {
+  const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex').slice(0, 16);
+  const out = path.join(tmp, 'pin');
+  await generateSyntheticCityscapes({ out, train: 1, val: 1, width: 256, height: 128, seed: 5 });
+  const files: Record<string, [string, string, string]> = {
+    ashford_000000_000019: ['63e9f7a585138d69', '08262a5a4ba86887', '9d47c69688124223'],
+    lakemont_000000_000019: ['f862d37055802415', '139e23e73b1d667a', '0ea236a2d74b8b71'],
+  };
+  for (const split of ['train', 'val']) {
+    for (const e of listCityscapes(out, split)) {
+      const got = [e.imagePath, e.labelPath, e.instanceIdsPath!].map((f) => sha(fs.readFileSync(f)));
+      assert.equal(got, files[e.id], `${e.id}: leftImg8bit, labelIds, instanceIds PNG bytes`);
+    }
+  }
+  const pixels: Array<[number, string, number, number, number, string, string, string, string]> = [
+    [1, 'train', 0, 512, 256, 'ashford_000000_000019', '1e4f40e216cc7c24', '18692524964fd127', 'e8715e7ec25e231a'],
+    [2, 'train', 7, 320, 160, 'brightwell_000002_000019', '3b71aff1254b91f1', 'ccd404f10edd8c67', '41bd35b07cf369e0'],
+    [1, 'val', 5, 1024, 512, 'northgate_000001_000019', '02ee1bf9404c154f', '2c4c19881a1ba867', '8bbd71a7fae7a9d5'],
+  ];
+  for (const [seed, split, i, w, h, id, img, lab, inst] of pixels) {
+    const r = renderSyntheticFrame(seed, split, i, w, h, 3);
+    assert.is(r.id, id);
+    const instBytes = new Uint8Array(r.instanceIds.buffer, r.instanceIds.byteOffset, r.instanceIds.byteLength);
+    assert.equal([sha(r.image), sha(r.labelIds), sha(instBytes)], [img, lab, inst], `${id} ${w}x${h}: image, labelIds, instanceIds`);
+  }
+});
+
 test('instanceIds: Cityscapes encoding, one id per object, every instance-class pixel covered, written as 16-bit PNG', async () => {
   const instanceNames = ['person', 'rider', 'car', 'truck', 'bus', 'train', 'motorcycle', 'bicycle'];
   const seen = new Map<string, number>();

@@ -8,17 +8,18 @@ import {
   TrainLoader, EvalLoader, ArrayFrameSource, augmentFrame, sampleAugmentParams, defaultAugmentConfig, denormalizeImage,
   normalizeImage, AugmentConfig, Frame,
 } from '../../lib/data';
-import { CITYSCAPES_PALETTE, SeededRandom, hashSeed, generateSyntheticCityscapes, CityscapesDataset } from '../../lib/cityscapes';
+import { CITYSCAPES_PALETTE, generateSyntheticCityscapes, CityscapesDataset } from '../../lib/cityscapes';
+import { Rng, hashSeed } from '../../lib/rng';
 
 /**
  * A frame whose label is derivable from the image: blocks of random classes, each pixel painted
  * with its class's palette colour (all 19 palette colours are distinct).
  */
 function paletteFrame(id: string, W: number, H: number, seed: number, block = 12): Frame {
-  const rng = new SeededRandom(seed);
+  const rng = Rng.fromState(seed);
   const label = new Uint8Array(W * H);
   const bw = Math.ceil(W / block);
-  const classes = Array.from({ length: bw * Math.ceil(H / block) }, () => (rng.chance(0.1) ? 255 : rng.int(0, 18)));
+  const classes = Array.from({ length: bw * Math.ceil(H / block) }, () => (rng.chance(0.1) ? 255 : rng.intIn(0, 18)));
   const image = new Uint8Array(W * H * 3);
   for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) {
     const t = classes[Math.floor(y / block) * bw + Math.floor(x / block)];
@@ -45,7 +46,7 @@ const noJitter = (over: Partial<AugmentConfig> = {}): AugmentConfig => ({ ...def
 test('identity augmentation (scale 1, full crop, no flip/jitter) returns the frame, normalised', () => {
   const f = paletteFrame('a', 64, 32, 1);
   const c = noJitter({ scaleRange: [1, 1], cropSize: [32, 64], flipProb: 0 });
-  const p = sampleAugmentParams(new SeededRandom(1), 64, 32, c);
+  const p = sampleAugmentParams(Rng.fromState(1), 64, 32, c);
   assert.equal([p.scale, p.cropX, p.cropY, p.flip], [1, 0, 0, false]);
   const { image, label } = augmentFrame(f, p, c);
   assert.equal(Array.from(label), Array.from(f.label));
@@ -64,7 +65,7 @@ test('scale/crop/flip keep image and label aligned (label derivable from the ima
   let interior = 0;
   let interiorAgree = 0;
   for (let s = 0; s < 40; s++) {
-    const p = sampleAugmentParams(new SeededRandom(hashSeed(7, s)), f.width, f.height, c);
+    const p = sampleAugmentParams(Rng.fromState(hashSeed(7, s)), f.width, f.height, c);
     sawFlip ||= p.flip;
     sawSmall ||= p.scaledHeight < 64;
     const { image, label } = augmentFrame(f, p, c);
@@ -106,7 +107,7 @@ test('scale/crop/flip keep image and label aligned (label derivable from the ima
 test('flip = exact mirror of the same crop', () => {
   const f = paletteFrame('c', 120, 60, 3);
   const c = noJitter({ cropSize: [48, 80] });
-  const p = sampleAugmentParams(new SeededRandom(11), f.width, f.height, c);
+  const p = sampleAugmentParams(Rng.fromState(11), f.width, f.height, c);
   const a = augmentFrame(f, { ...p, flip: false }, c);
   const b = augmentFrame(f, { ...p, flip: true }, c);
   const [h, w] = c.cropSize;
@@ -119,7 +120,7 @@ test('flip = exact mirror of the same crop', () => {
 test('scale 2 then crop: label equals nearest-neighbour upsampling', () => {
   const f = paletteFrame('d', 40, 20, 4, 5);
   const c = noJitter({ scaleRange: [2, 2], cropSize: [16, 16], flipProb: 0 });
-  const p = { ...sampleAugmentParams(new SeededRandom(3), 40, 20, c), cropX: 10, cropY: 6 };
+  const p = { ...sampleAugmentParams(Rng.fromState(3), 40, 20, c), cropX: 10, cropY: 6 };
   const { label } = augmentFrame(f, p, c);
   for (let y = 0; y < 16; y++) for (let x = 0; x < 16; x++) {
     assert.is(label[y * 16 + x], f.label[Math.floor((y + 6) / 2) * 40 + Math.floor((x + 10) / 2)]);
@@ -129,7 +130,7 @@ test('scale 2 then crop: label equals nearest-neighbour upsampling', () => {
 test('photometric jitter changes colours, not labels; errors for bad config', () => {
   const f = paletteFrame('e', 64, 32, 5);
   const c = { ...defaultAugmentConfig(), scaleRange: [1, 1] as [number, number], cropSize: [32, 64] as [number, number], flipProb: 0 };
-  const p = { ...sampleAugmentParams(new SeededRandom(1), 64, 32, c), brightness: 1.2, contrast: 0.8, saturation: 0.7 };
+  const p = { ...sampleAugmentParams(Rng.fromState(1), 64, 32, c), brightness: 1.2, contrast: 0.8, saturation: 0.7 };
   const j = augmentFrame(f, p, c);
   const n = augmentFrame(f, { ...p, brightness: 1, contrast: 1, saturation: 1 }, c);
   assert.equal(j.label, n.label);

@@ -11,7 +11,7 @@ import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { ArrayFrameSource, TrainLoader } from '../../lib/data/loader';
 import { sampleAugmentParams, augmentFrame } from '../../lib/data/augment';
-import { hashSeed, SeededRandom } from '../../lib/cityscapes/rng';
+import { hashSeed, Rng } from '../../lib/rng';
 import { renderSplitFrames } from '../../lib/train/frames';
 import { runExperiment, disposeResult } from '../../lib/train/experiment';
 import { patchCpuBackend } from '../../lib/backend/cpu';
@@ -62,7 +62,7 @@ test('TrainLoader.batch(step) is batch step mod B of epoch floor(step / B), scal
   assert.equal(got.ids, members.map((i) => frames[i].id));
   const scales: number[] = [];
   members.forEach((fi, k) => {
-    const p = sampleAugmentParams(new SeededRandom(hashSeed(cfg.seed, 1, fi)), frames[fi].width, frames[fi].height, { ...l.config });
+    const p = sampleAugmentParams(Rng.fromState(hashSeed(cfg.seed, 1, fi)), frames[fi].width, frames[fi].height, { ...l.config });
     scales.push(p.scale);
     const ref = augmentFrame(frames[fi], p, l.config);
     const n = 32 * 48;
@@ -71,7 +71,7 @@ test('TrainLoader.batch(step) is batch step mod B of epoch floor(step / B), scal
   });
   // the random scale is really in use: over many draws the scales span most of [0.5, 2]
   const all: number[] = [];
-  for (let e = 0; e < 20; e++) for (let i = 0; i < frames.length; i++) all.push(sampleAugmentParams(new SeededRandom(hashSeed(cfg.seed, e, i)), 96, 48, l.config).scale);
+  for (let e = 0; e < 20; e++) for (let i = 0; i < frames.length; i++) all.push(sampleAugmentParams(Rng.fromState(hashSeed(cfg.seed, e, i)), 96, 48, l.config).scale);
   assert.ok(Math.min(...all) < 0.6 && Math.max(...all) > 1.9, `scales ${Math.min(...all)}..${Math.max(...all)}`);
   assert.ok(all.every((s) => s >= 0.5 && s <= 2));
   // a scale < 1 that leaves less than the crop pads the label with ignore (255)

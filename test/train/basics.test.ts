@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs';
 import { crossEntropy2d, downsampleLabels } from '../../lib/train/loss';
 import { polyLR } from '../../lib/train/schedule';
 import { Optimizer } from '../../lib/train/optim';
-import { Rng } from '../../lib/train/rng';
+import { Rng } from '../../lib/rng';
 import { resolveTrainConfig, configHash } from '../../lib/train/config';
 import { float32ToFloat16Bits } from '../../lib/train/checkpoint';
 import { patchCpuBackend } from '../../lib/backend/cpu';

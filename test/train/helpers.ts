@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { SegmentationNet } from '../../lib/models/types';
 import type { Batch } from '../../lib/data/types';
 import type { TrainData } from '../../lib/train/trainer';
-import { Rng, hashInts } from '../../lib/train/rng';
+import { Rng, hashInts } from '../../lib/rng';
 
 export const K = 4;
 const COLOURS = [[-1, -1, -1], [1, -1, 0.5], [-0.5, 1, -1], [0.5, 0.5, 1]];

@@ -112,7 +112,7 @@ test('resizeBilinear gradient == cpu for every flag, 1-pixel high/wide and ordin
 
 // ---------------------------------------------------------------- loss golden cases -----------
 const golden = loadGolden();
-type LossFn = (s: tf.Tensor4D, t: tf.Tensor4D, o: any) => tf.Scalar; // eslint-disable-line @typescript-eslint/no-explicit-any
+type LossFn = (s: tf.Tensor4D, t: tf.Tensor4D, o: any) => tf.Scalar;
 const FNS: Record<string, LossFn> = {
   channelWiseDivergence, pixelWiseKD, attentionTransfer, localAffinity, pairwiseAffinity, ifvd, mse,
   channelNormMSE, channelBhattacharyya, channelMeanMSE,

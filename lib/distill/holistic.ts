@@ -1,6 +1,7 @@
 /**
  * The holistic (adversarial) term of Structured KD (Liu et al., CVPR 2019, "HO" in CWD Table 2),
- * trained with WGAN-GP as SKD/TorchDistiller/IFVD do (../shared/paper/reference-implementations.md §8):
+ * trained with WGAN-GP as SKD/TorchDistiller/IFVD do (SKD `utils/criterion.py`
+ * CriterionAdv + CriterionAdditionalGP, TorchDistiller and IFVD the same):
  *
  *   critic:    L_D = λ_d · ( mean D(S) − mean D(T) + λ_gp · E[(‖∇_x̂ D(x̂)‖₂ − 1)²] ),
  *              x̂ = α·T + (1−α)·S, α ~ U(0,1) per sample;
@@ -14,9 +15,8 @@
  * as TorchDistiller/CIRKD) and is updated once per student step on the detached student output.
  */
 import * as tf from '@tensorflow/tfjs';
-import { Optimizer } from './optim';
-import { hashInts, Rng } from './rng';
-import type { LossTerm, StepTensors, TermConfig } from './terms';
+import { hashInts, Rng } from '../rng';
+import { defineStatefulLoss, StatefulContext, StatefulLoss, TermInputs, TermOptimizer } from './descriptor';
 
 export interface HolisticOptions {
   /** λ_gp of the gradient penalty (WGAN-GP: 10). */
@@ -31,8 +31,6 @@ export interface HolisticOptions {
   withImage: boolean;
 }
 
-export const HOLISTIC_OPTION_KEYS = ['lambdaGP', 'discWeight', 'discLR', 'discChannels', 'withImage'];
-
 export function defaultHolisticOptions(): HolisticOptions {
   return { lambdaGP: 10, discWeight: 0.1, discLR: 4e-4, discChannels: 32, withImage: false };
 }
@@ -42,8 +40,12 @@ let counter = 0;
 /**
  * The critic D as plain variables (no tf.layers, so checkpointing is a tensor list).
  * @example
+ *   const tf = require('@tensorflow/tfjs');
+ *   const { Discriminator } = require('./lib/distill');
+ *   const logits = tf.randomNormal([2, 16, 16, 19]);
  *   const d = new Discriminator(19, {channels: 16, seed: 1});
  *   d.score(tf.softmax(logits)).print();   // [N] critic values
+ *   d.dispose();
  */
 export class Discriminator {
   readonly variables: tf.Variable[];
@@ -82,23 +84,27 @@ export class Discriminator {
   }
 }
 
-export class HolisticTerm implements LossTerm {
+/**
+ * The state of one holistic term: the critic D and its own Adam. `stateTensors()` is
+ * [D's variables (w0, b0, …, w3, b3), then the Adam slots], the order checkpoints store.
+ */
+export class HolisticCritic implements StatefulLoss {
   readonly options: HolisticOptions;
   readonly discriminator: Discriminator;
-  readonly discOptimizer: Optimizer;
+  readonly discOptimizer: TermOptimizer;
 
-  constructor(readonly name: string, readonly config: TermConfig, ctx: { numClasses: number; seed: number }) {
-    const o = { ...defaultHolisticOptions() } as HolisticOptions & Record<string, unknown>;
-    for (const k of HOLISTIC_OPTION_KEYS) if (config[k] !== undefined) o[k] = config[k];
+  constructor(options: HolisticOptions, ctx: StatefulContext) {
+    const o = options as HolisticOptions & Record<string, unknown>;
+    const name = ctx.name;
     const pos = (k: 'lambdaGP' | 'discWeight' | 'discLR' | 'discChannels') => {
       if (typeof o[k] !== 'number' || !(o[k] >= 0) || !Number.isFinite(o[k])) throw new Error(`term '${name}': ${k} must be a number >= 0, got ${JSON.stringify(o[k])}`);
     };
     pos('lambdaGP'); pos('discWeight'); pos('discLR'); pos('discChannels');
     if (!Number.isInteger(o.discChannels) || o.discChannels < 1) throw new Error(`term '${name}': discChannels must be an integer >= 1`);
     if (typeof o.withImage !== 'boolean') throw new Error(`term '${name}': withImage must be true or false`);
-    this.options = o;
-    this.discriminator = new Discriminator(ctx.numClasses + (o.withImage ? 3 : 0), { channels: o.discChannels, seed: ctx.seed });
-    this.discOptimizer = new Optimizer(this.discriminator.variables, { type: 'adam', beta1: 0.9, beta2: 0.99, weightDecay: 0 });
+    this.options = options;
+    this.discriminator = new Discriminator(ctx.inChannels + (o.withImage ? 3 : 0), { channels: o.discChannels, seed: ctx.seed });
+    this.discOptimizer = ctx.optimizer(this.discriminator.variables, { type: 'adam', beta1: 0.9, beta2: 0.99, weightDecay: 0 });
   }
 
   /** D's input for a score map: softmax over classes (+ the image resized to the map). */
@@ -109,13 +115,9 @@ export class HolisticTerm implements LossTerm {
     return tf.concat([p, img], -1);
   }
 
-  studentVariables(): tf.Variable[] {
-    return [];
-  }
-
   /** L_G = −mean D(S): the student tries to raise its critic score. */
-  compute(t: StepTensors): tf.Scalar {
-    return tf.neg(tf.mean(this.discriminator.score(this.input(t.student.logits, t.images)))) as tf.Scalar;
+  compute(x: TermInputs): tf.Scalar {
+    return tf.neg(tf.mean(this.discriminator.score(this.input(x.student, x.images)))) as tf.Scalar;
   }
 
   /**
@@ -150,11 +152,8 @@ export class HolisticTerm implements LossTerm {
     });
   }
 
-  afterStudentStep(t: StepTensors, step: number, seed: number): Record<string, tf.Scalar> {
-    const r = this.criticStep(t.student.logits, t.teacher.logits, t.images, new Rng(hashInts([seed, step, 0x6a7])).seed());
-    const out: Record<string, tf.Scalar> = {};
-    for (const [k, v] of Object.entries(r)) out[`${this.name}.${k}`] = v;
-    return out;
+  afterStudentStep(x: TermInputs, step: number, seed: number): Record<string, tf.Scalar> {
+    return this.criticStep(x.student, x.teacher, x.images, new Rng(hashInts([seed, step, 0x6a7])).seed());
   }
 
   stateTensors(): tf.Tensor[] {
@@ -168,7 +167,7 @@ export class HolisticTerm implements LossTerm {
   setState(tensors: tf.Tensor[], iterations: number[]): void {
     const nv = this.discriminator.variables.length;
     if (tensors.length !== nv + this.discOptimizer.stateTensors().length) {
-      throw new Error(`term '${this.name}': checkpoint has ${tensors.length} tensors, the critic needs ${nv + this.discOptimizer.stateTensors().length}`);
+      throw new Error(`checkpoint has ${tensors.length} tensors, the critic needs ${nv + this.discOptimizer.stateTensors().length}`);
     }
     this.discriminator.variables.forEach((v, i) => v.assign(tensors[i]));
     this.discOptimizer.setState(tensors.slice(nv), iterations[0] ?? 0);
@@ -179,3 +178,12 @@ export class HolisticTerm implements LossTerm {
     this.discOptimizer.dispose();
   }
 }
+
+export const holisticLoss = defineStatefulLoss({
+  name: 'holistic', defaultConfig: defaultHolisticOptions,
+  description: 'holistic (adversarial) term: a WGAN-GP critic on softmax score maps, the student raises its score',
+  source: 'Liu et al. CVPR 2019 (SKD) Eq. 5-6; CWD Table 2 HO', needsSameChannels: false, needsLabels: false,
+  referenceWeight: { value: 0.1, source: 'SKD λ_ho = 0.1 (critic λ_d = 0.1, TorchDistiller/IFVD)' },
+  tap: { on: 'logits', why: 'the holistic term discriminates score maps' },
+  create: (options, ctx) => new HolisticCritic(options, ctx),
+});
