@@ -407,7 +407,7 @@ export const COMMANDS: Record<string, Command> = {
       runs: TRAIN_OPTIONS.runs,
       student: { type: 'string', help: 'student preset', meta: 'PRESET', shown: DEMO_RECIPE.student },
       method: { type: 'string', help: 'distillation preset of the second student, optionally preset@WEIGHT (default: cwd-logits, CWD on the score map, at the weight protocol r2 selected, data/results/r2-search-table-best.json)', shown: demoMethod().method },
-      init: { type: 'string', help: 'model package that starts both students, or none for a random init (as protocol r2)', meta: 'DIR', shown: DEMO_RECIPE.init ?? 'none' },
+      init: { type: 'string', help: 'model package that starts both students, or none for a random init (as protocol r2; with another --student: a random init unless given)', meta: 'DIR', shown: DEMO_RECIPE.init ?? 'none' },
       iters: { type: 'int', min: 1, help: 'steps per student (the measured <10 min budget)', shown: DEMO_RECIPE.iters },
       batch: { type: 'int', min: 1, help: 'batch size', shown: DEMO_RECIPE.batchSize },
       crop: { type: 'string', help: 'training crop HxW, or none', meta: 'HxW', shown: DEMO_RECIPE.crop ? DEMO_RECIPE.crop.join('x') : 'none' },
@@ -719,8 +719,11 @@ async function demoCommand(o: Record<string, unknown>): Promise<void> {
     student: String(o.student ?? d.student), iters: (o.iters as number | undefined) ?? d.iters, batchSize: (o.batch as number | undefined) ?? d.batchSize,
     crop: o.crop !== undefined ? (String(o.crop) === 'none' ? undefined : parseSize('demo', 'crop', o.crop)) : d.crop,
     seed: (o.seed as number | undefined) ?? d.seed, method: String(o.method ?? d.method), valLimit: o.valLimit as number | undefined,
-    init: o.init === undefined ? d.init : String(o.init) === 'none' ? undefined : String(o.init),
+    init: o.init !== undefined ? (String(o.init) === 'none' ? undefined : String(o.init)) : (o.student === undefined || o.student === d.student ? d.init : undefined),
   };
+  if (o.init === undefined && d.init && opts.init === undefined) {
+    console.error(`demo: --student ${opts.student}: both students start from a random init (${d.init} holds a '${d.student}'; give --init DIR for another package)`);
+  }
   try {
     if (methodPreset(opts.method).length === 0) throw new Error('baseline has no distillation term');
   } catch (e) {
