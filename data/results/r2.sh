@@ -24,28 +24,37 @@ best() { # preset... -> preset@w,...
     "$PWD/$R/r2-search-table-best.json" "$@"
 }
 
+# a search phase: methods on the held-out train frames, one seed, then the choice per preset
+search() { # sweep-name methods
+  $CD sweep --name "research/$1" --holdout 60 --methods "$2" --seeds 100 "${COMMON[@]}" "${SHARD[@]}" --results $R/r2-search
+  $CD merge --from $R/r2-search --out $R/r2-search-table --best-weights
+}
+# a table phase: methods on val, seeds 0, 1, 2 (seed-major, so a partial run has whole seeds)
+table() { # sweep-name methods [results-folder] [extra sweep flags...]
+  local name=$1 methods=$2 out=${3:-$R/r2}; shift 3 || shift $#
+  $CD sweep --name "research/$name" --grid '{"train.seed":[0,1,2]}' --methods "$methods" "$@" "${COMMON[@]}" "${SHARD[@]}" --results "$out"
+}
+
 case "${1:-}" in
   pilot)
     $CD sweep --name research/r2-pilot --methods baseline --seeds 0,1,2 "${COMMON[@]}" "${SHARD[@]}" --results $R/r2-pilot
     $CD merge --from $R/r2-pilot --out $R/r2-pilot-table ;;
   search2)
     M="baseline,$(cands cwd-feature 3),$(cands cwd-logits 3),$(cands cwd-both 3),$(cands pi 10),$(cands at 10000),$(cands pa 0.5),$(cands ifvd 200),$(cands holistic 0.1),$(cands channel-mlp 1)"
-    $CD sweep --name research/r2-search2 --holdout 60 --methods "$M" --seeds 100 "${COMMON[@]}" "${SHARD[@]}" --results $R/r2-search
-    $CD merge --from $R/r2-search --out $R/r2-search-table --best-weights ;;
+    search r2-search2 "$M" ;;
   table2)
     M="baseline,$(best cwd-feature cwd-logits cwd-both pi at pa ifvd holistic channel-mlp)"
-    $CD sweep --name research/r2-table2 --grid '{"train.seed":[0,1,2]}' --methods "$M" "${COMMON[@]}" "${SHARD[@]}" --results $R/r2 ;;
+    table r2-table2 "$M" ;;
   search4)
     M="$(cands abl-spatial-kl 3),$(cands abl-mse 3),$(cands abl-channel-mse 3),$(cands abl-channel-bhat 3)"
-    $CD sweep --name research/r2-search4 --holdout 60 --methods "$M" --seeds 100 "${COMMON[@]}" "${SHARD[@]}" --results $R/r2-search
-    $CD merge --from $R/r2-search --out $R/r2-search-table --best-weights ;;
+    search r2-search4 "$M" ;;
   table4)
     M="$(best abl-spatial-kl abl-mse abl-channel-mse abl-channel-bhat)"
-    $CD sweep --name research/r2-table4 --grid '{"train.seed":[0,1,2]}' --methods "$M" "${COMMON[@]}" "${SHARD[@]}" --results $R/r2 ;;
+    table r2-table4 "$M" ;;
   grid)
     A=$(node -e 'const b = require(process.argv[1]); console.log(b["cwd-feature"].weight)' "$PWD/$R/r2-search-table-best.json")
     M=$(node -e 'const a = +process.argv[1]; const f = (x) => String(+(x).toPrecision(6)); console.log([a / 3, a, 3 * a].map((w) => `cwd-feature@${f(w)}`).join(","))' "$A")
-    $CD sweep --name research/r2-grid --grid '{"train.seed":[0,1,2]}' --methods "$M" --temperatures 1,4 "${COMMON[@]}" "${SHARD[@]}" --results $R/r2-grid ;;
+    table r2-grid "$M" $R/r2-grid --temperatures 1,4 ;;
   all)
     N=${R2_PARALLEL:-1}; mkdir -p runs
     for phase in search2 table2 search4 table4 grid; do
