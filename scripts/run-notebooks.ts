@@ -166,14 +166,20 @@ export function executeNotebook(file: string, opts: RunnerOptions): Promise<Note
   return opts.engine === 'nbconvert' ? executeWithNbconvert(file, opts) : executeWithNodeClient(file, opts);
 }
 
-/** The default engine: scripts/jupyter-client.ts talks to the kernel directly. */
-async function executeWithNodeClient(file: string, opts: RunnerOptions): Promise<NotebookResult> {
+/** Where one notebook's run writes (both engines): the executed copy, a partial copy on failure, the kernel's async errors; stale ones removed. */
+function outputPaths(file: string, opts: RunnerOptions): { name: string; output: string; partial: string; asyncErrors: string } {
   const name = path.basename(file, '.ipynb');
   fs.mkdirSync(opts.outDir, { recursive: true });
   const output = path.join(opts.outDir, `${name}.ipynb`);
   const partial = path.join(opts.outDir, `${name}.partial.ipynb`);
   const asyncErrors = path.join(opts.outDir, `${name}.async-errors.jsonl`);
   for (const f of [output, partial, asyncErrors]) if (fs.existsSync(f)) fs.unlinkSync(f);
+  return { name, output, partial, asyncErrors };
+}
+
+/** The default engine: scripts/jupyter-client.ts talks to the kernel directly. */
+async function executeWithNodeClient(file: string, opts: RunnerOptions): Promise<NotebookResult> {
+  const { name, output, partial, asyncErrors } = outputPaths(file, opts);
   const log = (text: string) => {
     for (const line of text.split('\n')) if (line.trim()) process.stdout.write(`  [${name}] ${line}\n`);
   };
@@ -201,12 +207,7 @@ async function executeWithNodeClient(file: string, opts: RunnerOptions): Promise
 }
 
 function executeWithNbconvert(file: string, opts: RunnerOptions): Promise<NotebookResult> {
-  const name = path.basename(file, '.ipynb');
-  fs.mkdirSync(opts.outDir, { recursive: true });
-  const output = path.join(opts.outDir, `${name}.ipynb`);
-  const partial = path.join(opts.outDir, `${name}.partial.ipynb`);
-  const asyncErrors = path.join(opts.outDir, `${name}.async-errors.jsonl`);
-  for (const f of [output, partial, asyncErrors]) if (fs.existsSync(f)) fs.unlinkSync(f);
+  const { name, output, partial, asyncErrors } = outputPaths(file, opts);
   const jupyterDir = path.join(ROOT, 'jupyter');
   const runtimeDir = path.join(jupyterDir, 'runtime');
   fs.mkdirSync(runtimeDir, { recursive: true });
