@@ -20,6 +20,7 @@ import { readManifest } from './model-package';
 import { methodPreset } from './presets';
 import type { StepRecord, Trainer } from './trainer';
 import { writeFileAtomic } from './checkpoint';
+import { syntheticDataset } from './results';
 import { EXPERIMENT_DEFAULTS, optimizerFor } from './config';
 import { DEMO_RECIPE, type DemoRecipe } from './recipes';
 
@@ -173,10 +174,9 @@ export function teacherRecordFits(manifest: Record<string, unknown>, o: Pick<Dem
   const data = manifest.data as { downsample?: number } | undefined;
   const ds = manifest.dataset as { version?: number; options?: Record<string, unknown> } | undefined;
   if (o.valLimit !== undefined || !data || data.downsample !== o.downsample || !ds?.options) return false;
-  if (!Array.isArray(manifest.valPerClassIoU) || typeof manifest.valMIoU !== 'number' || manifest.valMIoU !== manifest.valMIoU) return false;
-  const sm = path.join(o.dataRoot, 'synthetic-cityscapes.json');
-  if (!fs.existsSync(sm)) return false;
-  const here = JSON.parse(fs.readFileSync(sm, 'utf8')) as { version?: number; options?: Record<string, unknown> };
+  if (!Array.isArray(manifest.valPerClassIoU) || typeof manifest.valMIoU !== 'number' || !Number.isFinite(manifest.valMIoU)) return false;
+  const here = syntheticDataset(o.dataRoot);
+  if (!here) return false;
   const keys = ['seed', 'train', 'val', 'width', 'height', 'cities'];
   return here.version === ds.version && keys.every((k) => here.options?.[k] === ds.options?.[k]);
 }

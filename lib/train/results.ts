@@ -17,6 +17,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
+import { SYNTHETIC_MANIFEST } from '../cityscapes/synthetic';
 import { canonicalJSON, configHash } from './config';
 import { writeFileAtomic } from './checkpoint';
 import type { ExperimentSpec } from './experiment';
@@ -47,7 +48,7 @@ function readJSONNamed<T>(file: string): T {
  * options that do not change the frames: out, concurrency, compressionLevel), or null for other data.
  */
 export function syntheticDataset(root: string): { version: number | null; options: Record<string, unknown> } | null {
-  const sm = path.join(root, 'synthetic-cityscapes.json');
+  const sm = path.join(root, SYNTHETIC_MANIFEST);
   if (!fs.existsSync(sm)) return null;
   const j = readJSONNamed<{ version?: number; options?: Record<string, unknown> }>(sm);
   const { out: _o, concurrency: _c, compressionLevel: _z, ...options } = j.options ?? {};
