@@ -147,6 +147,19 @@ export function currentBackend(): BackendName | null {
   return initialised;
 }
 
+/**
+ * The backend set-up as a short key: the backend name, plus `-native` when the wasm backend runs the
+ * project's native kernels (they change float rounding, so results of the two set-ups are kept apart).
+ * The notebooks put it in the folder of their runs, so a finished run is reused only on the same set-up.
+ * @example backendSetup()   // 'wasm-native' after initBackend() on a machine with g++
+ */
+export function backendSetup(): string {
+  if (!initialised) throw new Error('backendSetup(): call `await initBackend()` first');
+  if (initialised !== 'wasm') return initialised;
+  const s = (require('./backend/native') as typeof import('./backend/native')).nativeKernelsStatus();
+  return s?.loaded ? 'wasm-native' : 'wasm';
+}
+
 function webgpuNote(): string {
   const w = require('./backend/webgpu') as typeof import('./backend/webgpu');
   const a = w.webgpuReport()?.adapter;

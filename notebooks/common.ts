@@ -1,69 +1,72 @@
 /**
- * What notebooks 02–05 share: the budgets of each profile (lib/train/recipes.ts), the distillation
- * methods by name, and `trainMethod`, which trains one student (or reuses the finished run of the same
- * config, lib/train `finishedRun`) through the library's `runExperiment`. Runs of one profile live in one folder, so a method trained by one
- * notebook (say the CWD student of 02) is read, not retrained, by the next (04, 05).
+ * What notebooks 02–05 share: the budget of each profile (lib/train/recipes.ts NOTEBOOK_RECIPES), the
+ * methods by their preset names (lib/train/presets.ts, the same names as the CLI sweeps and data/results),
+ * `trainMethod`, which trains one student per seed (or reuses the finished run of the same config and
+ * backend set-up) through the library's `runExperiment`, and `committedTable`, which reads the committed
+ * seed-averaged research results (data/results/*-table.json).
+ *
+ * Runs of one profile and backend set-up live in one folder, `runs/notebooks-<profile>/<set-up>/`, so a
+ * method trained by one notebook (the CWD student of 02) is read, not retrained, by the next (04), and a run
+ * made on another backend set-up is never reused.
  *
  * Imported by the notebooks as `./notebooks/common` (the kernel's working directory is the project root).
  */
-import * as fs from 'fs';
 import * as path from 'path';
 import { runExperiment, disposeResult, finishedRun, type ExperimentResult, type ExperimentSpec } from '../lib/train/experiment';
 import { openRun } from '../lib/train/run-dir';
 import type { TermConfig } from '../lib/train/terms';
 import type { StepRecord } from '../lib/train/trainer';
-import { EXPERIMENT_DEFAULTS, optimizerFor, TERM_DEFAULTS, type TrainConfig } from '../lib/train/config';
+import { EXPERIMENT_DEFAULTS, optimizerFor, type TrainConfig } from '../lib/train/config';
 import { NOTEBOOK_RECIPES, type NotebookRecipe } from '../lib/train/recipes';
 import { resolveDataRoot, type DataRoot } from '../lib/cityscapes/dataset';
 import { methodPreset } from '../lib/train/presets';
+import { readPooled, protocolOf, type Pooled, type PooledRow } from '../lib/train/results';
 import { notebookProfile, type NotebookProfile } from '../lib/viz/profile';
-import { readRun, meanStd, type RunRecord } from '../lib/viz/runs';
+import { readRun, type RunRecord } from '../lib/viz/runs';
+import { backendSetup } from '../lib/backend';
 import type { SegmentationNet } from '../lib/models/types';
 
-/** A notebook profile's budget (lib/train/recipes.ts NOTEBOOK_RECIPES). */
+/** A notebook profile's budget (lib/train/recipes.ts NOTEBOOK_RECIPES), its runs folder keyed by the backend set-up. */
 export type Budget = NotebookRecipe & { profile: NotebookProfile };
 
-export const BUDGETS: Record<NotebookProfile, Budget> = NOTEBOOK_RECIPES;
-
-export function budget(profile: NotebookProfile = notebookProfile()): Budget {
-  return BUDGETS[profile];
-}
-
-/** Our method names → the training library's named term lists (lib/train/presets.ts METHOD_PRESETS). */
-const PRESET_OF: Record<string, string> = {
-  student: 'baseline', cwd: 'cwd-feature', 'cwd-logits': 'cwd-logits', at: 'at', pa: 'pa', ifvd: 'ifvd', pi: 'pi', holistic: 'holistic',
-  'spatial-kl': 'abl-spatial-kl', mse: 'abl-mse', 'channel-mse': 'abl-channel-mse', bhattacharyya: 'abl-channel-bhat',
-};
+export const BUDGETS: Readonly<Record<NotebookProfile, Readonly<Budget>>> = NOTEBOOK_RECIPES;
 
 /**
- * The distillation methods of the paper's Tables 2–4 as term lists (Eq. 1: CE + Σ weight·term), taken
- * from the training library's presets so that notebooks, CLI sweeps and data/results agree: CWD on
- * the feature map with 𝒯 = 4, α = 3 (the paper's best cell of Fig. 3); the spatial methods with the
- * weights of their reference implementations; the Table 4 variants with weight 3 (𝒯 = 4 where it
- * applies). `local` has no preset: the term defaults (lib/train TERM_DEFAULTS: weight 3 on the feature map). `temperature` / `weight` override CWD's.
+ * The budget of a profile, with `runsDir` = `runs/notebooks-<profile>/<backend set-up>` (lib/backend
+ * `backendSetup()`: a finished run is reused only on the set-up that trained it). Call after `initBackend()`.
  */
-export function methodTerms(method: string, options: { temperature?: number; weight?: number } = {}): TermConfig[] {
-  let terms: TermConfig[];
-  if (PRESET_OF[method]) terms = methodPreset(PRESET_OF[method]);
-  else if (method === 'local') terms = [{ method: 'local', ...TERM_DEFAULTS }];
-  else throw new Error(`unknown method '${method}': use one of ${[...Object.keys(PRESET_OF), 'local'].join(', ')}`);
-  if (options.temperature !== undefined || options.weight !== undefined) {
-    if (method !== 'cwd') throw new Error(`methodTerms('${method}'): temperature/weight overrides are for 'cwd' only`);
-    if (options.temperature !== undefined) (terms[0] as unknown as Record<string, unknown>).temperature = options.temperature;
-    if (options.weight !== undefined) terms[0].weight = options.weight;
+export function budget(profile: NotebookProfile = notebookProfile(), setup: string = backendSetup()): Budget {
+  const b = BUDGETS[profile];
+  return { ...b, runsDir: path.join(b.runsDir, setup) };
+}
+
+/**
+ * The distillation terms of a method, by its preset name (lib/train/presets.ts): `baseline` (no term),
+ * `cwd-feature`, `cwd-logits`, `at`, `pa`, `ifvd`, `pi`, `holistic`, `channel-mlp`, the Table 4 cells
+ * `abl-*`, … optionally with `@WEIGHT` (e.g. `cwd-logits@0.3`, the weight protocol r2's search selected).
+ * `temperature` overrides the temperature of every term that has one.
+ */
+export function methodTerms(method: string, options: { temperature?: number } = {}): TermConfig[] {
+  const terms = methodPreset(method);
+  if (options.temperature !== undefined) {
+    const withT = terms.filter((t) => 'temperature' in t);
+    if (!withT.length) throw new Error(`methodTerms('${method}'): no term of this method has a temperature to override`);
+    for (const t of withT) (t as unknown as Record<string, unknown>).temperature = options.temperature;
   }
   return terms;
 }
 
 /** The experiment every notebook student shares (the sweep's base): everything but name and terms. */
 export function baseExperiment(b: Budget, data: { root: string }, terms: TermConfig[], seed = b.seeds[0]): Omit<ExperimentSpec, 'name'> {
+  const optimizer = optimizerFor(b.optimizer);
   return {
     runsDir: b.runsDir, dataRoot: data.root, downsample: b.downsample, trainLimit: b.trainLimit,
     valLimit: b.valLimit, crop: b.crop, model: b.student, teacherDir: terms.length ? TEACHER_DIR : undefined,
+    ...(b.init ? { init: b.init } : {}), ...(b.scale ? { scale: b.scale } : {}),
     train: {
       iters: b.iters, batchSize: b.batchSize, seed, terms, lr: b.lr,
-      optimizer: optimizerFor(b.optimizer) as TrainConfig['optimizer'],
-      logEvery: b.logEvery, checkpointEvery: Math.max(b.logEvery, Math.floor(b.iters / 4)),
+      optimizer: { ...optimizer, weightDecay: b.weightDecay ?? optimizer.weightDecay } as TrainConfig['optimizer'],
+      logEvery: b.logEvery, checkpointEvery: b.checkpointEvery ?? Math.max(b.logEvery, Math.floor(b.iters / 4)),
     },
   };
 }
@@ -76,29 +79,33 @@ export async function ensureData(): Promise<DataRoot> {
 /** The shipped teacher package; CWD_TEACHER_DIR points the notebooks at another one. */
 export const TEACHER_DIR = process.env.CWD_TEACHER_DIR || EXPERIMENT_DEFAULTS.teacherDir;
 
-/** A progress line every `logEvery` steps: step, losses, seconds per step. */
+/** A progress line about six times per run: step, losses, seconds per step. */
 export function stepLogger(name: string, b: Budget): (r: StepRecord) => void {
+  const every = Math.max(1, Math.round(b.iters / 6));
   return (r) => {
-    if (r.step % b.logEvery === 0 || r.step === b.iters) {
+    if (r.step % every === 0 || r.step === b.iters) {
       const extra = Object.entries(r.terms).map(([k, v]) => `${k} ${v.toFixed(4)}`).join(' ');
       console.log(`${name} step ${r.step}/${b.iters} loss ${r.loss.toFixed(3)} ce ${r.ce.toFixed(3)} ${extra} (${r.seconds.toFixed(2)} s/step)`);
     }
   };
 }
 
-/** Run name of a method under the budget's folder, e.g. 'cwd-T4-w3@s0'. */
+/** Run name of a method under the budget's folder, e.g. 'cwd-logits@0.3@s0'. */
 export function runName(label: string, seed: number): string {
   return `${label}@s${seed}`;
 }
 
 /**
- * Train (or reuse) one student per seed for `label` with `terms`; returns the finished run records.
- * A finished run of the same config (lib/train `finishedRun`: same config hash) is read, not retrained;
- * a run folder of another config is an error naming the difference.
+ * Train (or reuse) one student per seed of `seeds` (default the budget's) for `method` (a preset name,
+ * see methodTerms); returns the finished run records. A finished run of the same config (lib/train
+ * `finishedRun`: same config hash) in the budget's runs folder is read, not retrained; a run folder of
+ * another config is an error naming the difference.
  */
-export async function trainMethod(label: string, terms: TermConfig[], b: Budget, data: { root: string }): Promise<RunRecord[]> {
+export async function trainMethod(method: string, b: Budget, data: { root: string }, options: { seeds?: number[]; terms?: TermConfig[]; label?: string } = {}): Promise<RunRecord[]> {
   const out: RunRecord[] = [];
-  for (const seed of b.seeds) {
+  const terms = options.terms ?? methodTerms(method);
+  const label = options.label ?? method;
+  for (const seed of options.seeds ?? b.seeds) {
     const name = runName(label, seed);
     const dir = path.join(b.runsDir, name);
     const spec: ExperimentSpec = { name, ...baseExperiment(b, data, terms, seed) };
@@ -125,35 +132,39 @@ export function loadStudent(run: RunRecord): SegmentationNet {
   return openRun(run.dir).loadStudent((m) => console.log(m)).net;
 }
 
-/** The committed research result (data/results, a merged CLI sweep over methods × seeds), if present. */
-export const RESEARCH_RESULTS = 'data/results/b400/b400-results.json';
+/** The committed, seed-averaged research tables (data/results/README.md: protocols r2 and r3). */
+export const RESULTS = {
+  /** Table 2 and Table 4 rows, protocol r2 (300 steps), seeds 0–2, each method at its searched weight. */
+  r2: path.join('data', 'results', 'r2-table.json'),
+  /** r2's rows plus the T × α grid of CWD on the feature map. */
+  grid: path.join('data', 'results', 'r2-grid-table.json'),
+  /** Protocol r3: r2 at 1200 steps, baseline and CWD on the feature and score maps. */
+  r3: path.join('data', 'results', 'r3-table.json'),
+  /** The weight search (held-out train frames, seed 100). */
+  search: path.join('data', 'results', 'r2-search-table.json'),
+} as const;
 
-export interface MethodSummary {
-  method: string;
-  mIoU: { mean: number; std: number; n: number };
-  perClassIoU: number[];
-  classNames: string[];
+/** A committed pooled table (lib/train/results.ts readPooled) with its rows by label. */
+export function committedTable(file: string): Pooled & { row(label: string): PooledRow } {
+  const p = readPooled(file);
+  return {
+    ...p,
+    row(label: string): PooledRow {
+      const r = p.rows.find((x) => x.label === label);
+      if (!r) throw new Error(`${file}: no row '${label}' (rows: ${p.rows.map((x) => x.label).join(', ')})`);
+      return r;
+    },
+  };
 }
 
 /**
- * Mean ± std over seeds of each method of a merged sweep (`mergeSweep` results.json: results[].params.method,
- * mIoU, perClassIoU). Returns null when the file does not exist; a malformed file is an error.
+ * The protocol hash of this budget's cells (lib/train/results.ts protocolOf), normalised the way a CLI
+ * sweep of the same flags records it in every committed results cell: the terms are the cell's method
+ * (not the protocol), logging frequency is not part of it, jitter and evaluation at their defaults. Equal
+ * to a committed table's `protocol` when the notebook trains that protocol's cells.
  */
-export function readResearchResults(file = RESEARCH_RESULTS): { methods: MethodSummary[]; complete: boolean; missing: string[] } | null {
-  if (!fs.existsSync(file)) return null;
-  const json = JSON.parse(fs.readFileSync(file, 'utf8')) as { complete?: boolean; missing?: string[]; results?: { params: Record<string, unknown>; mIoU: number | null; perClassIoU: (number | null)[] | null; classNames?: string[] }[] };
-  if (!Array.isArray(json.results)) throw new Error(`${file}: no 'results' list (expected the results.json written by mergeSweep)`);
-  const by = new Map<string, typeof json.results>();
-  for (const r of json.results) {
-    const m = String(r.params?.method ?? 'single');
-    if (!by.has(m)) by.set(m, []);
-    by.get(m)!.push(r);
-  }
-  const methods = [...by.entries()].map(([method, rs]) => {
-    const classNames = rs.find((r) => r.classNames)?.classNames ?? [];
-    const k = Math.max(0, ...rs.map((r) => r.perClassIoU?.length ?? 0));
-    const perClassIoU = Array.from({ length: k }, (_, j) => meanStd(rs.map((r) => (r.perClassIoU?.[j] ?? NaN) as number)).mean);
-    return { method, mIoU: meanStd(rs.map((r) => (r.mIoU ?? NaN) as number)), perClassIoU, classNames };
-  });
-  return { methods, complete: json.complete ?? false, missing: json.missing ?? [] };
+export function budgetProtocol(b: Budget, data: { root: string }): string {
+  const base = baseExperiment(b, data, []);
+  const { terms: _terms, logEvery: _log, ...train } = base.train as TrainConfig & Record<string, unknown>;
+  return protocolOf({ jitter: false, evaluate: true, ...base, teacherDir: TEACHER_DIR, train: train as unknown as ExperimentSpec['train'] }).hash;
 }

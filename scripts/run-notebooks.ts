@@ -33,7 +33,7 @@ import * as path from 'path';
 import { spawn, spawnSync } from 'child_process';
 import { readNotebook, runNotebook, writeNotebook } from './jupyter-client';
 
-export type Profile = 'quick' | 'full';
+export type Profile = 'quick' | 'medium' | 'full';
 export type Engine = 'node' | 'nbconvert';
 
 export interface RunnerOptions {
@@ -41,6 +41,8 @@ export interface RunnerOptions {
   /** How notebooks are executed: the Node client (default) or jupyter nbconvert. */
   engine: Engine;
   summaryJson?: string;
+  /** Parameter overrides for every notebook's parameters cell (`--param name=value`), passed as CWD_PARAMS. */
+  params: Record<string, unknown>;
   /** Per-notebook time limit in seconds. */
   timeout: number;
   inPlace: boolean;
@@ -62,10 +64,13 @@ export interface NotebookResult {
 
 const ROOT = path.resolve(__dirname, '..');
 const KERNEL = 'channel-distill';
-const DEFAULT_TIMEOUT: Record<Profile, number> = { quick: 900, full: 6 * 3600 };
+const DEFAULT_TIMEOUT: Record<Profile, number> = { quick: 900, medium: 3600, full: 6 * 3600 };
 
 const USAGE = `usage: tsx scripts/run-notebooks.ts [options] [name-filter ...]
-  --profile quick|full     budget profile, passed to the notebooks as CWD_PROFILE (default quick)
+  --profile quick|medium|full  budget profile, passed to the notebooks as CWD_PROFILE (default quick):
+                           quick = smoke run (CI), medium = protocol r2's cells with seed 0, full = seeds 0-2
+  --param name=value       override a parameter of the notebooks' parameters cell (repeatable; the value
+                           is read as JSON when it parses, else as a string), passed as CWD_PARAMS
   --engine node|nbconvert  execute with the Node Jupyter client (default; no Python needed) or with
                            jupyter nbconvert (needs Jupyter: scripts/apt-packages.txt)
   --timeout <seconds>      time limit per notebook (default ${DEFAULT_TIMEOUT.quick} quick, ${DEFAULT_TIMEOUT.full} full)
@@ -78,7 +83,7 @@ const USAGE = `usage: tsx scripts/run-notebooks.ts [options] [name-filter ...]
 
 export function parseArgs(argv: string[]): RunnerOptions {
   const opts: RunnerOptions = {
-    profile: 'quick', engine: 'node', timeout: NaN, inPlace: false, dir: path.join(ROOT, 'notebooks'),
+    profile: 'quick', engine: 'node', params: {}, timeout: NaN, inPlace: false, dir: path.join(ROOT, 'notebooks'),
     outDir: '', filters: [], list: false, help: false,
   };
   const value = (i: number, flag: string): string => {
@@ -91,7 +96,7 @@ export function parseArgs(argv: string[]): RunnerOptions {
     switch (a) {
       case '--profile': {
         const v = value(i++, a);
-        if (v !== 'quick' && v !== 'full') throw new Error(`--profile ${JSON.stringify(v)}: use quick or full`);
+        if (v !== 'quick' && v !== 'medium' && v !== 'full') throw new Error(`--profile ${JSON.stringify(v)}: use quick, medium or full`);
         opts.profile = v;
         break;
       }
@@ -105,6 +110,16 @@ export function parseArgs(argv: string[]): RunnerOptions {
         const v = Number(value(i++, a));
         if (!Number.isFinite(v) || v <= 0) throw new Error(`--timeout ${JSON.stringify(argv[i])}: a positive number of seconds`);
         opts.timeout = v;
+        break;
+      }
+      case '--param': {
+        const v = value(i++, a);
+        const eq = v.indexOf('=');
+        if (eq <= 0) throw new Error(`--param ${JSON.stringify(v)}: use name=value, e.g. --param steps=100`);
+        const text = v.slice(eq + 1);
+        let parsed: unknown = text;
+        try { parsed = JSON.parse(text); } catch { /* not JSON: the string itself */ }
+        opts.params[v.slice(0, eq)] = parsed;
         break;
       }
       case '--summary-json': opts.summaryJson = path.resolve(value(i++, a)); break;
@@ -166,6 +181,11 @@ export function executeNotebook(file: string, opts: RunnerOptions): Promise<Note
   return opts.engine === 'nbconvert' ? executeWithNbconvert(file, opts) : executeWithNodeClient(file, opts);
 }
 
+/** CWD_PARAMS for the notebooks' parameters cells (lib/viz/profile.ts notebookParameters), when any --param was given. */
+function paramsEnv(opts: RunnerOptions): Record<string, string> {
+  return Object.keys(opts.params).length ? { CWD_PARAMS: JSON.stringify(opts.params) } : {};
+}
+
 /** Where one notebook's run writes (both engines): the executed copy, a partial copy on failure, the kernel's async errors; stale ones removed. */
 function outputPaths(file: string, opts: RunnerOptions): { name: string; output: string; partial: string; asyncErrors: string } {
   const name = path.basename(file, '.ipynb');
@@ -191,7 +211,7 @@ async function executeWithNodeClient(file: string, opts: RunnerOptions): Promise
   }
   const r = await runNotebook(nb, {
     kernelDir: path.join(ROOT, 'jupyter', 'kernels', KERNEL), kernelName: KERNEL, cwd: ROOT,
-    env: { ...process.env, CWD_PROFILE: opts.profile, CWD_NOTEBOOK: name, CWD_NB_PARTIAL: partial, CWD_NB_REJECTIONS: asyncErrors },
+    env: { ...process.env, CWD_PROFILE: opts.profile, ...paramsEnv(opts), CWD_NOTEBOOK: name, CWD_NB_PARTIAL: partial, CWD_NB_REJECTIONS: asyncErrors },
     timeout: opts.timeout, startupTimeout: 120, asyncErrorsFile: asyncErrors, log,
   });
   if (!r.ok) {
@@ -214,6 +234,7 @@ function executeWithNbconvert(file: string, opts: RunnerOptions): Promise<Notebo
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     CWD_PROFILE: opts.profile,
+    ...paramsEnv(opts),
     CWD_NOTEBOOK: name,
     CWD_NB_PARTIAL: partial,
     CWD_NB_REJECTIONS: asyncErrors,

@@ -3,7 +3,7 @@
  * notebooks and the research protocol train. Everything else is a default of ./config.ts.
  *
  * - `DEMO_RECIPE`: `npm run demo`, one cell pair of protocol r2 (about 3 minutes on a 2-core CPU).
- * - `NOTEBOOK_RECIPES`: the notebooks' quick (CI smoke) and full profiles.
+ * - `NOTEBOOK_RECIPES`: the notebooks' quick (CI smoke), medium (r2's cells, seed 0) and full (r2's cells, 3 seeds) profiles.
  * - `RESEARCH_RECIPES.r2`: protocol r2 of data/results/README.md (its commands: data/results/r2.sh,
  *   which a test keeps equal to `recipeFlags(RESEARCH_RECIPES.r2)`).
  *
@@ -64,37 +64,58 @@ export const DEMO_RECIPE: Readonly<DemoRecipe> = Object.freeze({
 });
 
 export interface NotebookRecipe {
-  profile: 'quick' | 'full';
+  profile: 'quick' | 'medium' | 'full';
   /** Where this profile's runs go (one folder per profile: quick runs never mix with full ones). */
   runsDir: string;
   /** Student preset of lib/models. */
   student: string;
+  /** Model package the students start from (undefined: a random init). */
+  init?: string;
   /** Integer shrink of the 512×256 synthetic frames (4 → 128×64). */
   downsample: number;
   trainLimit?: number;
   valLimit?: number;
   /** Random training crop [h, w] (none: whole frames). */
   crop?: [number, number];
+  /** Random rescale range before the crop (undefined: the config default). */
+  scale?: [number, number];
   iters: number;
   batchSize: number;
-  /** Optimiser and base learning rate (poly schedule): the recipe of the shipped teacher and the demo. */
+  /** Optimiser and base learning rate (poly schedule). */
   optimizer: 'adam' | 'sgd';
   lr: number;
+  weightDecay?: number;
   seeds: number[];
-  /** Steps between progress lines. */
+  /** Steps between metric records (metrics.jsonl); progress lines print about six times per run. */
   logEvery: number;
+  /** Steps between checkpoints (undefined: a quarter of the run). */
+  checkpointEvery?: number;
 }
 
-/** The notebooks: `quick` (a smoke run for CI, minutes) and `full` (the first protocol's budget, b400; issue 15 revisits it). */
-export const NOTEBOOK_RECIPES: Readonly<Record<'quick' | 'full', Readonly<NotebookRecipe>>> = Object.freeze({
+const R2 = RESEARCH_RECIPES.r2;
+/** A notebook profile that trains protocol r2's cells (data/results/README.md), with the given seeds. */
+function r2Notebook(profile: 'medium' | 'full', seeds: number[]): NotebookRecipe {
+  return {
+    profile, runsDir: path.join(EXPERIMENT_DEFAULTS.runsDir, `notebooks-${profile}`), student: R2.model, init: R2.init, downsample: R2.downsample,
+    crop: [...R2.crop] as [number, number], scale: [...R2.scale] as [number, number], iters: R2.iters, batchSize: R2.batchSize, optimizer: R2.optimizer,
+    lr: R2.lr, weightDecay: R2.weightDecay, seeds, logEvery: 10, checkpointEvery: R2.checkpointEvery,
+  };
+}
+
+/**
+ * The notebooks' profiles (`CWD_PROFILE`):
+ * - `quick`: a smoke run for CI (minutes for all five notebooks); its numbers only show that the code runs;
+ * - `medium`: protocol r2's cell (student-r18 from data/student-init, 300 Adam steps on 128×128 crops), seed 0:
+ *   one run per method, comparable with the committed r2 cells of seed 0 (5–10 minutes for all five);
+ * - `full`: the same with seeds 0, 1, 2, i.e. protocol r2's cells themselves (mean ± std over seeds).
+ */
+export const NOTEBOOK_RECIPES: Readonly<Record<'quick' | 'medium' | 'full', Readonly<NotebookRecipe>>> = Object.freeze({
   quick: {
     profile: 'quick', runsDir: path.join(EXPERIMENT_DEFAULTS.runsDir, 'notebooks-quick'), student: 'student-r18-0.5', downsample: 4,
     trainLimit: 16, valLimit: 8, iters: 8, batchSize: 2, optimizer: 'adam', lr: 0.002, seeds: [0], logEvery: 4,
   },
-  full: {
-    profile: 'full', runsDir: path.join(EXPERIMENT_DEFAULTS.runsDir, 'notebooks-full'), student: EXPERIMENT_DEFAULTS.student, downsample: 2,
-    crop: [128, 128] as [number, number], iters: 400, batchSize: 4, optimizer: 'adam', lr: 0.002, seeds: [0], logEvery: 50,
-  },
+  medium: r2Notebook('medium', [0]),
+  full: r2Notebook('full', [0, 1, 2]),
 });
 
 /** The CLI flags of a research recipe, in the order data/results/r2.sh writes them. */

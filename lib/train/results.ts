@@ -253,3 +253,25 @@ export function writePooled(p: Pooled, prefix: string): { json: string; csv: str
   writeFileAtomic(md, pooledMarkdown(p));
   return { json, csv, md };
 }
+
+/**
+ * Read a pooled table written by `writePooled` (`<prefix>.json`, e.g. data/results/r2-table.json): the
+ * one reader of committed results. Non-finite numbers (stored as null) come back as NaN. A file that is
+ * not a pooled table is an error naming the file and what is missing.
+ * @example readPooled('data/results/r2-table.json').rows.find((r) => r.label === 'baseline')!.mean   // 0.2697
+ */
+export function readPooled(file: string): Pooled {
+  const j = readJSONNamed<Partial<Pooled>>(file);
+  if (typeof j !== 'object' || j === null || typeof j.protocol !== 'string' || !Array.isArray(j.rows) || !Array.isArray(j.classNames)) {
+    throw new Error(`${file} is not a pooled results table (expected protocol, classNames and rows, as written by 'channel-distill merge --out')`);
+  }
+  const num = (v: unknown): number => (typeof v === 'number' ? v : NaN);
+  const rows = j.rows.map((r, i) => {
+    if (typeof r?.label !== 'string' || !Array.isArray(r.mIoU) || !Array.isArray(r.perClassMean)) throw new Error(`${file}: row ${i} has no label, mIoU list or perClassMean`);
+    return {
+      ...r, mean: num(r.mean), std: num(r.std), delta: num(r.delta), mIoU: r.mIoU.map(num),
+      perClassMean: r.perClassMean.map(num), perClassStd: (r.perClassStd ?? []).map(num), meanStepSeconds: num(r.meanStepSeconds),
+    } as PooledRow;
+  });
+  return { protocol: j.protocol, sources: j.sources ?? [], classNames: j.classNames, rows };
+}

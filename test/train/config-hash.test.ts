@@ -19,7 +19,7 @@ import { resolveExperiment } from '../../lib/train/experiment';
 import { RESEARCH_RECIPES, recipeFlags } from '../../lib/train/recipes';
 import { protocolOf } from '../../lib/train/results';
 import { expandGrid } from '../../lib/train/sweep';
-import { BUDGETS, baseExperiment, methodTerms } from '../../notebooks/common';
+import { BUDGETS, baseExperiment, budgetProtocol, methodTerms } from '../../notebooks/common';
 
 const DATA = path.join('data', 'synthetic-cityscapes');
 
@@ -102,16 +102,20 @@ test('the demo is one cell pair of protocol r2; the notebook recipes give the sa
   }
   assert.is(configHash(d.baseline), '578c611e12f5');
   assert.is(configHash(d.distilled), '6261b7bc8c37');
+  // The notebooks' quick profile is unchanged. Their full profile (the b400 budget) became protocol r2's cells on
+  // purpose (issue 15): medium and full must record r2's protocol hash, the one of every committed r2 cell.
   const want: Record<string, [string, string]> = {
-    'quick.student': ['f1d52d5ce847', '2b577d5ee875'], 'quick.cwd': ['f10f68dac08b', 'e78b2f124609'], 'quick.local': ['bcb20d6d3d9f', 'ae052e618472'],
-    'full.student': ['298e079bec4f', '092606a4d7c4'], 'full.cwd': ['d2a228f1e80d', '079994630b37'], 'full.local': ['e9cd00884c1e', '97094d9b017b'],
+    'quick.baseline': ['f1d52d5ce847', '2b577d5ee875'], 'quick.cwd-feature': ['f10f68dac08b', 'e78b2f124609'],
   };
   for (const [k, [specHash, trainHash]] of Object.entries(want)) {
     const [p, m] = k.split('.');
-    const e = baseExperiment(BUDGETS[p as 'quick' | 'full'], { root: DATA }, methodTerms(m));
+    const e = baseExperiment(BUDGETS[p as 'quick'], { root: DATA }, methodTerms(m));
     assert.is(configHash(e), specHash, k);
     assert.is(configHash(resolveTrainConfig(e.train as never)), trainHash, k);
   }
+  const pilot = JSON.parse(fs.readFileSync(path.join('data', 'results', 'r2-pilot', 'protocol.json'), 'utf8')).hash;
+  for (const p of ['medium', 'full'] as const) assert.is(budgetProtocol(BUDGETS[p], { root: DATA }), pilot, p);
+  assert.is.not(budgetProtocol(BUDGETS.quick, { root: DATA }), pilot);
 });
 
 test.run();
