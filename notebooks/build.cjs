@@ -6,7 +6,9 @@
  *   node notebooks/build.cjs 03         # sources whose name contains '03'
  *
  * A source is plain text split into cells by marker lines: `%% md` starts a markdown cell and
- * `%% code` a TypeScript code cell. Keeping the sources as text makes the notebooks easy to review
+ * `%% code` a TypeScript code cell; `%% code parameters` one tagged `parameters` (papermill's convention for
+ * the cell holding a notebook's parameters; here they are overridden through CWD_PARAMS, see
+ * lib/viz/profile.ts notebookParameters). Keeping the sources as text makes the notebooks easy to review
  * and diff; the .ipynb files carry the outputs (refresh them with
  * `npm run notebooks -- --profile full --in-place`). Building keeps the outputs of every code cell
  * whose source did not change, and clears the others.
@@ -23,9 +25,9 @@ function parse(text, file) {
   const cells = [];
   let current = null;
   for (const line of text.split('\n')) {
-    const m = /^%% (md|code)\s*$/.exec(line);
+    const m = /^%% (md|code)( parameters)?\s*$/.exec(line);
     if (m) {
-      current = { type: m[1] === 'md' ? 'markdown' : 'code', lines: [] };
+      current = { type: m[1] === 'md' ? 'markdown' : 'code', tags: m[2] ? ['parameters'] : [], lines: [] };
       cells.push(current);
     } else if (current) {
       current.lines.push(line);
@@ -36,7 +38,7 @@ function parse(text, file) {
   return cells.map((c) => {
     while (c.lines.length && !c.lines[c.lines.length - 1].trim()) c.lines.pop();
     while (c.lines.length && !c.lines[0].trim()) c.lines.shift();
-    return { type: c.type, source: c.lines.join('\n') };
+    return { type: c.type, tags: c.tags, source: c.lines.join('\n') };
   });
 }
 
@@ -64,7 +66,7 @@ function build(file) {
       if (old) kept++;
       return {
         cell_type: 'code', execution_count: old ? old.execution_count ?? null : null, id,
-        metadata: old ? old.metadata ?? {} : {}, outputs: old ? old.outputs : [], source: toSourceLines(c.source),
+        metadata: { ...(old ? old.metadata ?? {} : {}), ...(c.tags.length ? { tags: c.tags } : {}) }, outputs: old ? old.outputs : [], source: toSourceLines(c.source),
       };
     }),
     metadata: {

@@ -275,3 +275,19 @@ export function readPooled(file: string): Pooled {
   });
   return { protocol: j.protocol, sources: j.sources ?? [], classNames: j.classNames, rows };
 }
+
+/**
+ * The research protocol's reading of a difference (data/results/README.md, protocols r2 and r3): a
+ * difference of means is an **effect** only when it exceeds the larger of the two rows' seed std and
+ * `floor` (1 mIoU point = 0.01); otherwise it is within noise. With one seed per row there is no std, and
+ * only the floor counts, which the returned text says.
+ * @example effectReading(0.0140, 0.0026, 0.0004)   // {effect: true, threshold: 0.01, text: 'effect (|Δ| 1.40 > 1.00)'}
+ */
+export function effectReading(delta: number, stdA: number, stdB: number, floor = 0.01): { effect: boolean; threshold: number; text: string } {
+  const stds = [stdA, stdB].filter(Number.isFinite);
+  const threshold = Math.max(floor, ...stds);
+  const effect = Math.abs(delta) > threshold;
+  const p = (x: number) => (100 * x).toFixed(2);
+  const note = stds.length < 2 ? ', no seed std for a single run: the 1-point floor only' : '';
+  return { effect, threshold, text: `${effect ? 'effect' : 'within noise'} (|Δ| ${p(Math.abs(delta))} ${effect ? '>' : '≤'} ${p(threshold)}${note})` };
+}

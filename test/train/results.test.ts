@@ -11,7 +11,7 @@ import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../lib/backend';
 import { runSweep, SweepSpec } from '../../lib/train/sweep';
-import { bestWeights, poolResults, protocolOf, writePooled, cellFileName } from '../../lib/train/results';
+import { bestWeights, poolResults, protocolOf, writePooled, cellFileName, readPooled, effectReading } from '../../lib/train/results';
 import { main } from '../../lib/cli/main';
 import { capture, tinyDataset } from '../cli/fixtures';
 
@@ -112,6 +112,20 @@ test('bestWeights: per preset the @WEIGHT row with the highest mean wins, ties g
   assert.equal(best.at.tried, [[1000, 0.41], [10000, 0.35], [100000, 0.2]]);
   assert.is(best['cwd-feature'].method, 'cwd-feature@0.3', 'tie: the smaller weight');
   fs.rmSync(dir, { recursive: true, force: true });
+});
+
+test('effectReading: the protocol rule max(std, 1 point), checked against the committed r2 readings', () => {
+  const t = readPooled(path.join('data', 'results', 'r2-table.json'));
+  const base = t.rows.find((r) => r.label === 'baseline')!;
+  const read = (label: string) => { const r = t.rows.find((x) => x.label === label)!; return effectReading(r.delta, r.std, base.std); };
+  // data/results/README.md calls cwd-logits an effect and at@1000 (+0.54) within noise
+  assert.is(read('cwd-logits@0.3').effect, true);
+  assert.is(read('at@1000').effect, false);
+  assert.match(read('cwd-logits@0.3').text, /^effect \(\|Δ\| 1\.40 > 1\.00\)$/);
+  // the std wins over the floor when larger, and a single run says so
+  assert.is(effectReading(0.015, 0.02, 0.001).effect, false);
+  assert.is(effectReading(0.015, 0.02, 0.001).threshold, 0.02);
+  assert.match(effectReading(-0.02, NaN, NaN).text, /^effect \(\|Δ\| 2\.00 > 1\.00, no seed std for a single run/);
 });
 
 test.run();
