@@ -292,42 +292,153 @@ export function imageGridSpec(panels: ImagePanel[], options: { title?: string; w
 }
 
 /**
- * Channel maps as colour-mapped images in a grid (compact SVG for large maps: one <image> per panel
- * instead of one rect per pixel). Each panel is scaled to its own min..max unless `range` is given.
- * @example
- *   await channelImagesSpec(await channelMaps(feature, [0, 1, 2], (c) => `channel ${c}`), {columns: 3})
+ * Break `text` into lines of at most `maxChars` characters at spaces (a word longer than that keeps
+ * its own line): panel titles are wrapped, never truncated.
  */
-export async function channelImagesSpec(maps: GridMap[], options: { title?: string | string[]; columns?: number; scheme?: 'viridis' | 'inferno' | 'greys'; panelSize?: number; range?: [number, number] } = {}): Promise<VegaLiteSpec> {
+export function wrapText(text: string, maxChars: number): string[] {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(/\s+/).filter(Boolean)) {
+    if (line && line.length + 1 + word.length > maxChars) { lines.push(line); line = word; } else line = line ? `${line} ${word}` : word;
+  }
+  if (line) lines.push(line);
+  return lines.length ? lines : [''];
+}
+
+/** Approximate width of a character at font size 11 in the sans-serif vega uses (DejaVu Sans / Helvetica). */
+const CHAR_PX_11 = 6.6;
+
+export interface ChannelImagesOptions {
+  /** Figure title; an array gives several lines. */
+  title?: string | string[];
+  /** Panels per row (default min(panels, 4)). */
+  columns?: number;
+  /** Colour map (see COLORMAPS); 'rdbu' is diverging, for signed maps: centred on 0 with a symmetric range. */
+  scheme?: 'viridis' | 'inferno' | 'greys' | 'rdbu';
+  /** Longest side of a panel in px (default 120). */
+  panelSize?: number;
+  /**
+   * Colour range: [lo, hi] for every panel, 'shared' for the min..max over all panels, or absent for
+   * each panel's own min..max (no colour bar then, and the subtitle says so). With 'rdbu' the range is
+   * made symmetric around 0 (±max |lo|, |hi|), and absent means 'shared'.
+   */
+  range?: [number, number] | 'shared';
+  /** Title of the colour bar (default 'value'). */
+  valueTitle?: string;
+  /** d3-format of the colour bar's tick labels (default: vega's). */
+  format?: string;
+}
+
+/** The colour range channelImagesSpec uses, or null for per-panel scaling. */
+export function channelImagesRange(maps: GridMap[], options: Pick<ChannelImagesOptions, 'range' | 'scheme'> = {}): [number, number] | null {
+  const diverging = options.scheme === 'rdbu';
+  let range: [number, number] | null = null;
+  if (Array.isArray(options.range)) {
+    const [lo, hi] = options.range;
+    if (!(Number.isFinite(lo) && Number.isFinite(hi) && lo < hi)) throw new Error(`channelImagesSpec: range must be [lo, hi] with lo < hi, got ${JSON.stringify(options.range)}`);
+    range = [lo, hi];
+  } else if (options.range === 'shared' || (diverging && options.range === undefined)) {
+    let lo = Infinity; let hi = -Infinity;
+    for (const m of maps) for (let i = 0; i < m.values.length; i++) { const v = m.values[i]; if (Number.isFinite(v)) { if (v < lo) lo = v; if (v > hi) hi = v; } }
+    if (lo === Infinity) throw new Error('channelImagesSpec: no finite value in any panel');
+    range = lo < hi ? [lo, hi] : [lo - 1, hi + 1];
+  } else if (options.range !== undefined) {
+    throw new Error(`channelImagesSpec: range must be [lo, hi] or 'shared', got ${JSON.stringify(options.range)}`);
+  }
+  if (range && diverging) {
+    const m = Math.max(Math.abs(range[0]), Math.abs(range[1])) || 1;
+    range = [-m, m];
+  }
+  return range;
+}
+
+/**
+ * Channel maps as colour-mapped images in a grid (compact SVG for large maps: one <image> per panel
+ * instead of one rect per pixel). With a shared range (`range: [lo, hi]` or 'shared', and always with
+ * the diverging 'rdbu') every panel uses the same colours and a colour bar with tick values sits under
+ * the grid; without one, each panel is scaled to its own min..max and the subtitle says so. Panel
+ * titles are wrapped to the panel width, never truncated.
+ * @example
+ *   await channelImagesSpec(await channelMaps(feature, [0, 1, 2], (c) => `channel ${c}`), {columns: 3, range: 'shared'})
+ */
+export async function channelImagesSpec(maps: GridMap[], options: ChannelImagesOptions = {}): Promise<VegaLiteSpec> {
   checkRows(maps, 'channelImagesSpec');
-  const { colormap, upscale, pngDataURL } = require('./image') as typeof import('./image');
+  const { colormap, upscale, pngDataURL, COLORMAPS } = require('./image') as typeof import('./image');
   const titles = maps.map((m) => m.title);
   if (new Set(titles).size !== titles.length) throw new Error(`channelImagesSpec: panel titles must be unique (got ${titles.join(', ')})`);
-  const h = Math.max(...maps.map((m) => m.height));
-  const w = Math.max(...maps.map((m) => m.width));
-  const size = options.panelSize ?? 120;
-  const scale = size / Math.max(h, w);
-  const values = [];
+  const scheme = options.scheme ?? 'inferno';
+  if (!COLORMAPS[scheme]) throw new Error(`channelImagesSpec: unknown scheme '${scheme}' (use ${Object.keys(COLORMAPS).join(', ')})`);
   for (const m of maps) {
     if (m.values.length !== m.height * m.width) {
       throw new Error(`channelImagesSpec: panel '${m.title}' has ${m.values.length} values, expected height·width = ${m.height}·${m.width} = ${m.height * m.width}`);
     }
-    const f = Math.max(1, Math.floor(scale));
-    const rgb = upscale(colormap(m.values, options.scheme ?? 'inferno', options.range), m.width, m.height, 3, f);
-    values.push({ panel: m.title, url: await pngDataURL(rgb, m.width * f, m.height * f, 3) });
   }
+  const range = channelImagesRange(maps, options);
+  const h = Math.max(...maps.map((m) => m.height));
+  const w = Math.max(...maps.map((m) => m.width));
+  const size = options.panelSize ?? 120;
+  const scale = size / Math.max(h, w);
   const pw = Math.round(w * scale); const ph = Math.round(h * scale);
-  return {
-    $schema: VEGA_LITE_SCHEMA,
-    ...(options.title ? { title: options.title } : {}),
+  const maxChars = Math.max(8, Math.floor((pw + 16) / CHAR_PX_11)); // a header may overhang the panel a little
+  const values = [];
+  for (const m of maps) {
+    const f = Math.max(1, Math.floor(scale));
+    const rgb = upscale(colormap(m.values, scheme, range ?? undefined), m.width, m.height, 3, f);
+    values.push({ panel: m.title, header: wrapText(m.title, maxChars).join('\n'), url: await pngDataURL(rgb, m.width * f, m.height * f, 3) });
+  }
+  const columns = options.columns ?? Math.min(maps.length, 4);
+  const grid = {
     data: { values },
-    facet: { field: 'panel', type: 'nominal', sort: titles, title: null, header: { labelFontSize: 11 } },
-    columns: options.columns ?? Math.min(maps.length, 4),
+    facet: {
+      field: 'header', type: 'nominal', sort: values.map((v) => v.header), title: null,
+      header: { labelFontSize: 11, labelExpr: "split(datum.label, '\\n')", labelLimit: 0, labelLineHeight: 13, labelPadding: 4 },
+    },
+    columns,
     spec: {
       width: pw,
       height: ph,
       mark: { type: 'image', width: pw, height: ph, aspect: false, aria: false, smooth: false },
       encoding: { url: { field: 'url', type: 'nominal' }, x: { value: pw / 2 }, y: { value: ph / 2 } },
     },
+  };
+  const titleLines = options.title === undefined ? [] : Array.isArray(options.title) ? options.title : [options.title];
+  const perPanel = 'each panel scaled to its own min … max (no shared colour scale)';
+  let title: Record<string, unknown> = {};
+  if (titleLines.length) title = { title: { text: titleLines, ...(range ? {} : { subtitle: perPanel }) } };
+  else if (!range) title = { title: { text: perPanel, fontSize: 11, fontWeight: 'normal' } };
+  if (!range) {
+    return { $schema: VEGA_LITE_SCHEMA, ...title, ...grid, config: { view: { stroke: null } } };
+  }
+  // the colour bar: 64 steps of the colour map over [lo, hi], with a quantitative axis for the ticks
+  const steps = 64;
+  const stepValues = Array.from({ length: steps }, (_, i) => range[0] + ((i + 0.5) / steps) * (range[1] - range[0]));
+  const rgb = colormap(stepValues, scheme, range);
+  const bar = Array.from({ length: steps }, (_, i) => ({
+    lo: range[0] + (i / steps) * (range[1] - range[0]),
+    hi: range[0] + ((i + 1) / steps) * (range[1] - range[0]),
+    colour: `rgb(${rgb[i * 3]},${rgb[i * 3 + 1]},${rgb[i * 3 + 2]})`,
+  }));
+  const barWidth = Math.min(Math.max(160, Math.round(0.6 * (Math.min(columns, maps.length) * (pw + 20)))), 360);
+  const colourBar = {
+    data: { values: bar },
+    width: barWidth,
+    height: 10,
+    mark: { type: 'rect', aria: false },
+    encoding: {
+      x: {
+        field: 'lo', type: 'quantitative', scale: { domain: range, nice: false, zero: false },
+        axis: { title: options.valueTitle ?? 'value', tickCount: 5, ...(options.format ? { format: options.format } : {}), grid: false },
+      },
+      x2: { field: 'hi' },
+      color: { field: 'colour', type: 'nominal', scale: null, legend: null },
+      stroke: { field: 'colour', type: 'nominal', scale: null, legend: null }, // no seams between the steps
+    },
+  };
+  return {
+    $schema: VEGA_LITE_SCHEMA,
+    ...title,
+    vconcat: [grid, colourBar],
+    spacing: 12,
     config: { view: { stroke: null } },
   };
 }
