@@ -1,6 +1,8 @@
 /**
- * Figures for notebooks and reports: render a vega-lite spec to SVG, save spec + SVG under
- * `runs/figures/`, and show it in the notebook (tslab) as SVG plus the interactive vega-lite JSON.
+ * Figures for notebooks and reports: render a vega-lite spec to SVG and to PNG (sharp), save spec,
+ * SVG and PNG under `runs/figures/`, and show it in the notebook (tslab) as one output carrying
+ * image/png (shown by every client, also in an untrusted notebook), image/svg+xml, the interactive
+ * vega-lite JSON and a text/plain line naming the saved files.
  */
 import * as fs from 'fs';
 import * as path from 'path';
@@ -10,15 +12,26 @@ export interface Figure {
   name: string;
   spec: VegaLiteSpec;
   svg: string;
+  /** The SVG rendered to PNG at `pngInfo.density` dpi (72 dpi = the SVG's own size). */
+  png: Buffer;
+  /** Pixel size of the PNG, the SVG's size in CSS pixels (the size the notebook displays it at), and the density used. */
+  pngInfo: { width: number; height: number; svgWidth: number; svgHeight: number; density: number };
   /** Where the files were written (absent when `save: false`). */
-  files?: { spec: string; svg: string };
+  files?: { spec: string; svg: string; png: string };
 }
 
 export interface FigureOptions {
-  /** Folder for `<name>.vl.json` and `<name>.svg` (default `runs/figures`, relative to the working directory). */
+  /** Folder for `<name>.vl.json`, `<name>.svg` and `<name>.png` (default `runs/figures`, relative to the working directory). */
   dir?: string;
   /** Write the files (default true). */
   save?: boolean;
+  /**
+   * PNG resolution in dpi, 72 being the SVG's own size (default 144: two device pixels per CSS pixel,
+   * crisp text on high-density screens). Lowered automatically so that the PNG stays within `pngMaxPixels`.
+   */
+  pngDensity?: number;
+  /** Most pixels (width·height) of the PNG (default 4 000 000); the density is lowered to fit, never below 72 dpi. */
+  pngMaxPixels?: number;
 }
 
 function checkName(name: string): void {
@@ -27,8 +40,39 @@ function checkName(name: string): void {
   }
 }
 
+/** Width and height (CSS pixels) of an SVG from its root element's width/height attributes. */
+export function svgSize(svg: string): { width: number; height: number } {
+  const root = /<svg\b[^>]*>/.exec(svg)?.[0];
+  const num = (attr: string) => Number(new RegExp(`\\s${attr}="([0-9.]+)(px)?"`).exec(root ?? '')?.[1]);
+  const width = num('width'); const height = num('height');
+  if (!root || !(width > 0) || !(height > 0)) throw new Error(`svgSize: the SVG has no numeric width/height on its root element (starts ${JSON.stringify(svg.slice(0, 80))})`);
+  return { width, height };
+}
+
 /**
- * Render `spec` to SVG and save `<dir>/<name>.vl.json` + `<dir>/<name>.svg`.
+ * Render an SVG string to PNG with sharp (librsvg: text through fontconfig, <image> marks with
+ * data: URLs included). `density` in dpi (72 = the SVG's size), lowered to keep width·height within
+ * `maxPixels` (never below 72).
+ * @example
+ *   const { png, width } = await svgToPNG(await renderSVG(spec));   // width = 2 × the SVG's width
+ */
+export async function svgToPNG(svg: string, options: { density?: number; maxPixels?: number } = {}): Promise<{ png: Buffer; width: number; height: number; density: number }> {
+  const { width, height } = svgSize(svg);
+  let density = options.density ?? 144;
+  if (!(density > 0)) throw new Error(`svgToPNG: density must be a positive number of dpi, got ${density}`);
+  const maxPixels = options.maxPixels ?? 4e6;
+  const pixels = (d: number) => (width * d / 72) * (height * d / 72);
+  if (pixels(density) > maxPixels) density = Math.max(72, Math.floor(72 * Math.sqrt(maxPixels / (width * height))));
+  const mod = require('sharp') as any; // sharp 0.35's types are ESM-only under node10 resolution
+  const sharp = mod.default ?? mod;
+  // limitInputPixels: vega figures are trusted local input; sharp's default limit would refuse very large figures
+  const png: Buffer = await sharp(Buffer.from(svg), { density, limitInputPixels: false }).png({ compressionLevel: 9, adaptiveFiltering: true }).toBuffer();
+  const meta = await sharp(png).metadata();
+  return { png, width: meta.width, height: meta.height, density };
+}
+
+/**
+ * Render `spec` to SVG and PNG and save `<dir>/<name>.vl.json`, `<dir>/<name>.svg`, `<dir>/<name>.png`.
  * @example
  *   const fig = await figure('heatmap', heatmapSpec(cells), {dir: 'runs/figures/03'});
  *   show(fig);   // in a notebook
@@ -36,13 +80,19 @@ function checkName(name: string): void {
 export async function figure(name: string, spec: VegaLiteSpec, options: FigureOptions = {}): Promise<Figure> {
   checkName(name);
   const svg = await renderSVG(spec);
-  const fig: Figure = { name, spec, svg };
+  const size = svgSize(svg);
+  const r = await svgToPNG(svg, { density: options.pngDensity, maxPixels: options.pngMaxPixels });
+  const fig: Figure = {
+    name, spec, svg, png: r.png,
+    pngInfo: { width: r.width, height: r.height, svgWidth: size.width, svgHeight: size.height, density: r.density },
+  };
   if (options.save ?? true) {
     const dir = path.resolve(options.dir ?? path.join('runs', 'figures'));
     fs.mkdirSync(dir, { recursive: true });
-    const files = { spec: path.join(dir, `${name}.vl.json`), svg: path.join(dir, `${name}.svg`) };
+    const files = { spec: path.join(dir, `${name}.vl.json`), svg: path.join(dir, `${name}.svg`), png: path.join(dir, `${name}.png`) };
     fs.writeFileSync(files.spec, JSON.stringify(spec, null, 1) + '\n');
     fs.writeFileSync(files.svg, svg);
+    fs.writeFileSync(files.png, r.png);
     fig.files = files;
   }
   return fig;
@@ -67,34 +117,66 @@ export function inNotebook(): boolean {
 }
 
 /**
- * Show a figure in the notebook: one output carrying the SVG (seen by every viewer: GitHub,
- * nbconvert HTML) and the vega-lite spec as `application/vnd.vegalite.v5+json` (interactive in
- * JupyterLab; by default only when the spec is under 40 kB, as it duplicates the data).
- * Outside a notebook it prints where the SVG was saved.
+ * The text/plain of a figure's output: its name and the PNG it was saved to (relative to the working
+ * directory when below it, else absolute), with the other two files' extensions.
  */
-export function show(fig: Figure | string, options: { interactive?: boolean } = {}): void {
+export function figureText(fig: Figure): string {
+  if (!fig.files) return `figure ${fig.name} (not saved)`;
+  const rel = path.relative(process.cwd(), fig.files.png);
+  const shown = rel && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel.split(path.sep).join('/') : fig.files.png;
+  return `figure ${fig.name}: ${shown} (.svg, .vl.json)`;
+}
+
+/** The MIME bundle and metadata that `show` sends (exported for tests and for other front ends). */
+export function figureBundle(fig: Figure, options: { interactive?: boolean } = {}): { data: Record<string, unknown>; metadata: Record<string, unknown> } {
+  const data: Record<string, unknown> = {
+    'image/png': fig.png.toString('base64'),
+    'image/svg+xml': fig.svg,
+    'text/plain': figureText(fig),
+  };
   // the interactive copy duplicates the data: only for specs of modest size unless asked for
-  const specBytes = typeof fig === 'string' ? 0 : JSON.stringify(fig.spec).length;
-  const svg = typeof fig === 'string' ? fig : fig.svg;
-  const display = kernelDisplay();
-  if (!display) {
-    console.log(typeof fig !== 'string' && fig.files ? `[figure] ${fig.name}: ${fig.files.svg}` : `[figure] ${svg.length} bytes of SVG`);
-    return;
-  }
-  const data: Record<string, unknown> = { 'image/svg+xml': svg, 'text/plain': typeof fig === 'string' ? '<svg figure>' : `<figure ${fig.name}>` };
-  if (typeof fig !== 'string' && (options.interactive ?? specBytes < 40000)) {
+  if (options.interactive ?? JSON.stringify(fig.spec).length < 40000) {
     // JupyterLab's renderer takes this MIME type; our specs only use features vega-lite 5 has.
     data['application/vnd.vegalite.v5+json'] = { ...fig.spec, $schema: 'https://vega.github.io/schema/vega-lite/v5.json' };
   }
-  display({ data, metadata: {}, transient: {} }, false);
+  // the PNG is rendered at pngInfo.density: display it at the SVG's size (crisp on high-density screens)
+  const metadata = { 'image/png': { width: fig.pngInfo.svgWidth, height: fig.pngInfo.svgHeight } };
+  return { data, metadata };
 }
 
-/** Show HTML in the notebook (tables); outside a notebook print its length. */
-export function showHTML(html: string): void {
+/**
+ * Show a figure in the notebook: one display_data carrying image/png (shown by every client, in an
+ * untrusted notebook too, and by GitHub), image/svg+xml, the vega-lite spec as
+ * `application/vnd.vegalite.v5+json` (interactive in JupyterLab when trusted; by default only when the
+ * spec is under 40 kB, as it duplicates the data) and a text/plain line naming the saved files.
+ * A bare SVG string is shown as SVG only. Outside a notebook it prints the text/plain line.
+ */
+export function show(fig: Figure | string, options: { interactive?: boolean } = {}): void {
   const display = kernelDisplay();
-  if (!display) {
-    console.log(`[html] ${html.length} characters`);
+  if (typeof fig === 'string') {
+    if (!display) console.log(`[figure] ${fig.length} bytes of SVG`);
+    else display({ data: { 'image/svg+xml': fig, 'text/plain': '<svg figure>' }, metadata: {}, transient: {} }, false);
     return;
   }
-  display({ data: { 'text/html': html, 'text/plain': '<table>' }, metadata: {}, transient: {} }, false);
+  if (!display) {
+    console.log(`[${figureText(fig)}]`);
+    return;
+  }
+  display({ ...figureBundle(fig, options), transient: {} }, false);
+}
+
+/**
+ * Show HTML in the notebook (tables). `text` is the text/plain fallback, saying what the table is
+ * (default 'table'); outside a notebook it is printed with the HTML's length.
+ * @example
+ *   showHTML(tableHTML(df), {text: 'Table 3: per-class IoU (%), 3 seeds'})
+ */
+export function showHTML(html: string, options: { text?: string } = {}): void {
+  const display = kernelDisplay();
+  const text = options.text ?? 'table';
+  if (!display) {
+    console.log(`[html] ${text} (${html.length} characters)`);
+    return;
+  }
+  display({ data: { 'text/html': html, 'text/plain': text }, metadata: {}, transient: {} }, false);
 }

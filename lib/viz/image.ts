@@ -22,11 +22,16 @@ export function maskDataURL(trainIds: ArrayLike<number>, width: number, height: 
   return pngDataURL(colourise(trainIds), width, height, 3);
 }
 
-/** Colour maps for `colormap` (control points, interpolated linearly; from matplotlib's viridis / inferno). */
-export const COLORMAPS: Record<'viridis' | 'inferno' | 'greys', readonly (readonly [number, number, number])[]> = {
+/**
+ * Colour maps for `colormap` (control points, interpolated linearly; from matplotlib's viridis / inferno,
+ * and ColorBrewer's 11-class RdBu for 'rdbu': red for the low end, near-white in the middle, blue for
+ * the high end — diverging, for signed values with a range symmetric around 0).
+ */
+export const COLORMAPS: Record<'viridis' | 'inferno' | 'greys' | 'rdbu', readonly (readonly [number, number, number])[]> = {
   viridis: [[68, 1, 84], [72, 40, 120], [62, 74, 137], [49, 104, 142], [38, 130, 142], [31, 158, 137], [53, 183, 121], [109, 205, 89], [180, 222, 44], [253, 231, 37]],
   inferno: [[0, 0, 4], [27, 12, 65], [74, 12, 107], [120, 28, 109], [165, 44, 96], [207, 68, 70], [237, 105, 37], [251, 155, 6], [247, 209, 61], [252, 255, 164]],
   greys: [[0, 0, 0], [255, 255, 255]],
+  rdbu: [[103, 0, 31], [178, 24, 43], [214, 96, 77], [244, 165, 130], [253, 219, 199], [247, 247, 247], [209, 229, 240], [146, 197, 222], [67, 147, 195], [33, 102, 172], [5, 48, 97]],
 };
 
 /**

@@ -6,7 +6,7 @@ import * as path from 'path';
 import {
   renderSVG, figure, heatmapSpec, curvesSpec, groupedBarSpec, channelGridSpec, imageGridSpec,
   maskDataURL, pngDataURL, dataFrame, tableHTML, saveCSV, show, inNotebook,
-  colormap, upscale, channelImagesSpec, channelMaps, COLORMAPS,
+  colormap, upscale, channelImagesSpec, channelMaps, COLORMAPS, svgSize, svgToPNG, figureBundle, figureText,
 } from '../../lib/viz';
 import * as tf from '@tensorflow/tfjs';
 
@@ -55,16 +55,74 @@ test('image grid: colourised masks become <image> elements with PNG data', async
   assert.match(message, /got 5 bytes, expected width·height·channels = 2·1·3 = 6/);
 });
 
-test('figure: saves spec JSON and SVG; show() outside a notebook only reports', async () => {
+test('figure: saves spec JSON, SVG and a PNG of the SVG\'s size at 144 dpi; show() outside a notebook only reports', async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cwd-viz-'));
-  const fig = await figure('t-heat', heatmapSpec([{ x: 'a', y: 'b', value: 1 }]), { dir });
+  const fig = await figure('t-heat', heatmapSpec([{ x: 'a', y: 'b', value: 1 }, { x: 'c', y: 'b', value: 2 }], { title: 'val mIoU' }), { dir });
   assert.equal(JSON.parse(fs.readFileSync(path.join(dir, 't-heat.vl.json'), 'utf8')), fig.spec);
   assert.is(fs.readFileSync(path.join(dir, 't-heat.svg'), 'utf8'), fig.svg);
+  assert.equal(fig.files, { spec: path.join(dir, 't-heat.vl.json'), svg: path.join(dir, 't-heat.svg'), png: path.join(dir, 't-heat.png') });
+  assert.ok(fs.readFileSync(path.join(dir, 't-heat.png')).equals(fig.png));
+  // the PNG decodes, at twice the SVG's CSS size (density 144 = 2 × 72)
+  const sharp = require('sharp');
+  const meta = await sharp(fig.png).metadata();
+  const size = svgSize(fig.svg);
+  assert.is(meta.format, 'png');
+  assert.is(meta.width, 2 * size.width);
+  assert.is(meta.height, 2 * size.height);
+  assert.equal(fig.pngInfo, { width: meta.width, height: meta.height, svgWidth: size.width, svgHeight: size.height, density: 144 });
+  // the cell colours are painted: the PNG is not blank (the top-left is white, the cells' pixels are not)
+  const { data, info } = await sharp(fig.png).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+  const colours = new Set<string>();
+  for (let i = 0; i < info.width * info.height; i += 97) colours.add(`${data[i * 3]},${data[i * 3 + 1]},${data[i * 3 + 2]}`);
+  assert.ok(colours.size > 20, `${colours.size} distinct colours sampled`);
+  assert.ok(fig.png.length < 150000, `${fig.png.length} bytes`);
   assert.is(inNotebook(), false);
   show(fig);
+  // what show() sends in a notebook: PNG (base64), SVG, vega-lite, and text naming the files
+  const bundle = figureBundle(fig);
+  assert.equal(Object.keys(bundle.data).sort(), ['application/vnd.vegalite.v5+json', 'image/png', 'image/svg+xml', 'text/plain']);
+  assert.ok(Buffer.from(bundle.data['image/png'] as string, 'base64').equals(fig.png));
+  assert.equal(bundle.metadata, { 'image/png': { width: size.width, height: size.height } });
+  assert.is(bundle.data['text/plain'], `figure t-heat: ${path.join(dir, 't-heat.png')} (.svg, .vl.json)`, 'outside the working directory: absolute');
+  const cwd = process.cwd();
+  try {
+    process.chdir(path.dirname(dir));
+    assert.is(figureText(fig), `figure t-heat: ${path.basename(dir)}/t-heat.png (.svg, .vl.json)`, 'below it: relative');
+  } finally {
+    process.chdir(cwd);
+  }
+  assert.is(figureBundle(fig, { interactive: false }).data['application/vnd.vegalite.v5+json'], undefined);
+  const unsaved = await figure('t-mem', heatmapSpec([{ x: 'a', y: 'b', value: 1 }]), { save: false, pngDensity: 72 });
+  assert.is(unsaved.files, undefined);
+  assert.is(figureText(unsaved), 'figure t-mem (not saved)');
+  assert.is(unsaved.pngInfo.width, unsaved.pngInfo.svgWidth);
   let message = '';
   try { await figure('bad name/..', {}, { dir }); } catch (e) { message = (e as Error).message; }
   assert.match(message, /figure name "bad name\/\.\.": use letters/);
+});
+
+test('svgToPNG: image marks with data: URLs are painted; the density is capped by maxPixels', async () => {
+  // a 2×1 image: pure red | pure blue, shown 100×50 CSS pixels
+  const url = await pngDataURL(new Uint8Array([255, 0, 0, 0, 0, 255]), 2, 1, 3);
+  const svg = await renderSVG(imageGridSpec([{ row: 'r', column: 'c', url }], { width: 100, height: 50 }));
+  const { png, width, height, density } = await svgToPNG(svg, { density: 72 });
+  const size = svgSize(svg);
+  assert.equal([width, height, density], [size.width, size.height, 72]);
+  const sharp = require('sharp');
+  const { data, info } = await sharp(png).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+  let red = 0; let blue = 0;
+  for (let i = 0; i < info.width * info.height; i++) {
+    const [r, g, b] = [data[i * 3], data[i * 3 + 1], data[i * 3 + 2]];
+    if (r > 240 && g < 15 && b < 15) red++;
+    if (b > 240 && g < 15 && r < 15) blue++;
+  }
+  // each half is 50×50 = 2500 CSS pixels (a pixel or two of the edge may blend)
+  assert.ok(red > 2300 && red <= 2500, `red pixels ${red}`);
+  assert.ok(blue > 2300 && blue <= 2500, `blue pixels ${blue}`);
+  const capped = await svgToPNG(svg, { density: 288, maxPixels: 4 * size.width * size.height });
+  assert.is(capped.density, 144);
+  assert.is(capped.width, 2 * size.width);
+  assert.throws(() => svgSize('<svg viewBox="0 0 1 1"></svg>'), /no numeric width\/height/);
 });
 
 test('danfojs tables: HTML marks the best per column, CSV round-trips', () => {
