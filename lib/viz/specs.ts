@@ -257,34 +257,71 @@ export interface ImagePanel {
   url: string;
 }
 
+export interface ImageGridOptions {
+  title?: string;
+  /** Panel size in px before fitting to maxWidth (an image's own aspect: width/height). */
+  width: number;
+  height: number;
+  /**
+   * Widest the whole figure may be, row labels included (default 1000 px, a notebook's text column):
+   * panels are scaled down, keeping their aspect, so that every column fits. Infinity turns it off.
+   */
+  maxWidth?: number;
+  /** Space between panels in px (default 6). */
+  spacing?: number;
+}
+
+/** The panel size imageGridSpec uses for `columns` columns and row labels of up to `rowLabelChars` characters. */
+export function imageGridPanelSize(columns: number, rowLabelChars: number, options: ImageGridOptions): { width: number; height: number; scale: number } {
+  const maxWidth = options.maxWidth ?? 1000;
+  const spacing = options.spacing ?? 6;
+  if (!(options.width > 0 && options.height > 0)) throw new Error(`imageGridSpec: width and height must be positive, got ${options.width}×${options.height}`);
+  // row labels (horizontal text left of the grid) + their padding + the gaps between columns
+  // (vega lays text out with its estimate of 0.8 × font size per character when there is no canvas, as in Node)
+  const rowLabels = rowLabelChars > 0 ? Math.ceil(rowLabelChars * VEGA_CHAR_PX_11) + 12 : 0;
+  const avail = maxWidth - rowLabels - (columns - 1) * spacing - 2;
+  const scale = Math.min(1, avail / (columns * options.width));
+  if (!(scale > 0)) throw new Error(`imageGridSpec: maxWidth ${maxWidth} px leaves no room for ${columns} columns (row labels need ~${rowLabels} px)`);
+  return { width: Math.floor(options.width * scale), height: Math.floor(options.height * scale), scale };
+}
+
 /**
  * A grid of images (rows × columns), e.g. Fig. 4: image, ground truth and predictions, colourised.
+ * Panels are scaled down (aspect kept) so that the figure is at most `maxWidth` wide (default 1000 px);
+ * column titles wrap to the panel width.
  * @example
  *   imageGridSpec([{row: 'frame 1', column: 'image', url: 'data:image/png;base64,…'}], {width: 256, height: 128})
  */
-export function imageGridSpec(panels: ImagePanel[], options: { title?: string; width: number; height: number }): VegaLiteSpec {
+export function imageGridSpec(panels: ImagePanel[], options: ImageGridOptions): VegaLiteSpec {
   checkRows(panels, 'imageGridSpec');
   panels.forEach((p, i) => {
     if (typeof p.url !== 'string' || p.url.length === 0) throw new Error(`imageGridSpec: panel ${i} (${p.row} / ${p.column}) has no url`);
   });
   const columns = [...new Set(panels.map((p) => p.column))];
   const rows = [...new Set(panels.map((p) => p.row))];
+  const { width, height } = imageGridPanelSize(columns.length, Math.max(...rows.map((r) => r.length)), options);
+  const maxChars = Math.max(6, Math.floor((width + (options.spacing ?? 6)) / (12 / 11 * VEGA_CHAR_PX_11)));
+  const wrapped = (c: string) => wrapText(c, maxChars).join('\n');
   return {
     $schema: VEGA_LITE_SCHEMA,
     ...(options.title ? { title: options.title } : {}),
-    data: { values: panels.map((p) => ({ column: p.column, row: p.row, url: p.url })) },
+    data: { values: panels.map((p) => ({ column: wrapped(p.column), row: p.row, url: p.url })) },
     facet: {
-      row: { field: 'row', type: 'nominal', sort: rows, title: null },
-      column: { field: 'column', type: 'nominal', sort: columns, title: null, header: { labelFontSize: 12 } },
+      row: { field: 'row', type: 'nominal', sort: rows, title: null, header: { labelAngle: 0, labelAlign: 'left', labelFontSize: 11, labelLimit: 0 } },
+      column: {
+        field: 'column', type: 'nominal', sort: columns.map(wrapped), title: null,
+        header: { labelFontSize: 12, labelLimit: 0, labelExpr: "split(datum.label, '\\n')", labelLineHeight: 14 },
+      },
     },
+    spacing: options.spacing ?? 6,
     spec: {
-      width: options.width,
-      height: options.height,
-      mark: { type: 'image', width: options.width, height: options.height, aspect: false, aria: false, smooth: false },
+      width,
+      height,
+      mark: { type: 'image', width, height, aspect: false, aria: false, smooth: false },
       encoding: {
         url: { field: 'url', type: 'nominal' },
-        x: { value: options.width / 2 },
-        y: { value: options.height / 2 },
+        x: { value: width / 2 },
+        y: { value: height / 2 },
       },
     },
     config: { view: { stroke: null } },
@@ -307,6 +344,8 @@ export function wrapText(text: string, maxChars: number): string[] {
 
 /** Approximate width of a character at font size 11 in the sans-serif vega uses (DejaVu Sans / Helvetica). */
 const CHAR_PX_11 = 6.6;
+/** The width per character at font size 11 that vega's layout assumes in Node (no canvas: 0.8 × font size). */
+const VEGA_CHAR_PX_11 = 8.8;
 
 export interface ChannelImagesOptions {
   /** Figure title; an array gives several lines. */

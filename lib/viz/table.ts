@@ -39,16 +39,27 @@ export interface TableHTMLOptions {
   digits?: number;
   /** Multiply numbers by this before printing (e.g. 100 for IoU in %). */
   scale?: number;
+  /**
+   * Cells to print in grey (e.g. the IoU of a class a student never predicts): called with the row
+   * (column → raw value) and the column name. A muted cell is never marked best.
+   */
+  muted?: (row: Record<string, unknown>, column: string) => boolean;
+  /** A line under the table (e.g. what grey cells mean, the number of seeds). */
+  note?: string;
 }
 
 function escapeHTML(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 }
 
+/** Grey of muted cells (also in the note's legend). */
+export const MUTED_COLOUR = '#9a9a9a';
+
 /**
- * HTML table of a DataFrame with the best value of each numeric column in bold (ties: all bold; a
- * column whose values are all equal gets no mark). Non-finite numbers print as '—'; columns of
- * integers print without decimals.
+ * HTML table of a DataFrame with the best value of each numeric column in bold. Nothing is bold in a
+ * column whose best value, as printed, is shared by two rows or more (a tie) or is 0 (e.g. an IoU
+ * nobody reaches). Non-finite numbers print as '—'; columns of integers print without decimals;
+ * `muted` cells print in grey; `note` adds a line under the table.
  * @example
  *   tableHTML(dataFrame([{method: 'student', road: 0.9}, {method: 'cwd', road: 0.95}]), {scale: 100})
  */
@@ -59,25 +70,35 @@ export function tableHTML(df: any, options: TableHTMLOptions = {}): string {
   const scale = options.scale ?? 1;
   const best = options.best ?? 'max';
   const numericCol = (j: number) => rows.every((r) => typeof r[j] === 'number');
-  const mark = new Set((options.markColumns ?? columns.filter((_, j) => numericCol(j))));
-  const bestOf: (number | undefined)[] = columns.map((c, j) => {
-    if (!mark.has(c) || !numericCol(j)) return undefined;
-    const vals = rows.map((r) => r[j] as number).filter(Number.isFinite);
-    if (vals.length < 2 || Math.max(...vals) === Math.min(...vals)) return undefined; // nothing to single out
-    return best === 'max' ? Math.max(...vals) : Math.min(...vals);
-  });
   const integerCol = columns.map((_, j) => numericCol(j) && scale === 1 && rows.every((r) => !Number.isFinite(r[j] as number) || Number.isInteger(r[j] as number)));
-  const cell = (v: unknown, j: number): string => {
+  const text = (v: number, j: number) => (Number.isFinite(v) ? (v * scale).toFixed(integerCol[j] ? 0 : digits) : '—');
+  const rowObjects = rows.map((r) => Object.fromEntries(columns.map((c, j) => [c, r[j]])));
+  const isMuted = (i: number, j: number) => options.muted?.(rowObjects[i], columns[j]) === true;
+  const mark = new Set((options.markColumns ?? columns.filter((_, j) => numericCol(j))));
+  // the row index of the best cell per column, or -1 (not a marked column, a tie as printed, or 0)
+  const bestRow: number[] = columns.map((c, j) => {
+    if (!mark.has(c) || !numericCol(j)) return -1;
+    const cand = rows.map((r, i) => ({ i, v: r[j] as number })).filter(({ i, v }) => Number.isFinite(v) && !isMuted(i, j));
+    if (cand.length < 2) return -1; // nothing to single out
+    const top = cand.reduce((a, b) => ((best === 'max' ? b.v > a.v : b.v < a.v) ? b : a));
+    const printed = Number(text(top.v, j));
+    if (printed === 0) return -1;
+    if (cand.filter(({ v }) => Number(text(v, j)) === printed).length > 1) return -1; // a tie as printed
+    return top.i;
+  });
+  const cell = (v: unknown, i: number, j: number): string => {
+    const style = (align: string) => `text-align:${align}${isMuted(i, j) ? `;color:${MUTED_COLOUR}` : ''}`;
     if (typeof v === 'number') {
-      const text = Number.isFinite(v) ? (v * scale).toFixed(integerCol[j] ? 0 : digits) : '—';
-      return bestOf[j] !== undefined && v === bestOf[j] ? `<td style="text-align:right"><b>${text}</b></td>` : `<td style="text-align:right">${text}</td>`;
+      const t = text(v, j);
+      return bestRow[j] === i ? `<td style="${style('right')}"><b>${t}</b></td>` : `<td style="${style('right')}">${t}</td>`;
     }
-    return `<td style="text-align:left">${escapeHTML(String(v))}</td>`;
+    return `<td style="${style('left')}">${escapeHTML(String(v))}</td>`;
   };
   const head = columns.map((c) => `<th>${escapeHTML(c)}</th>`).join('');
-  const body = rows.map((r) => `<tr>${r.map(cell).join('')}</tr>`).join('\n');
+  const body = rows.map((r, i) => `<tr>${r.map((v, j) => cell(v, i, j)).join('')}</tr>`).join('\n');
   const caption = options.caption ? `<caption>${escapeHTML(options.caption)}</caption>` : '';
-  return `<table class="channel-distill">${caption}\n<thead><tr>${head}</tr></thead>\n<tbody>\n${body}\n</tbody></table>`;
+  const note = options.note ? `\n<p class="channel-distill-note" style="font-size:90%;margin-top:4px">${escapeHTML(options.note)}</p>` : '';
+  return `<table class="channel-distill">${caption}\n<thead><tr>${head}</tr></thead>\n<tbody>\n${body}\n</tbody></table>${note}`;
 }
 
 /** Write a DataFrame as CSV (danfojs `toCSV`) to `file` (folders created); returns the CSV text. */

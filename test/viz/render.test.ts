@@ -6,7 +6,7 @@ import * as path from 'path';
 import {
   renderSVG, figure, heatmapSpec, curvesSpec, groupedBarSpec, channelGridSpec, imageGridSpec,
   maskDataURL, pngDataURL, dataFrame, tableHTML, saveCSV, show, inNotebook,
-  colormap, upscale, channelImagesSpec, channelMaps, COLORMAPS, svgSize, svgToPNG, figureBundle, figureText,
+  colormap, upscale, channelImagesSpec, channelMaps, COLORMAPS, svgSize, svgToPNG, figureBundle, figureText, MUTED_COLOUR,
 } from '../../lib/viz';
 import * as tf from '@tensorflow/tfjs';
 
@@ -47,7 +47,7 @@ test('image grid: colourised masks become <image> elements with PNG data', async
     { row: 'frame', column: 'ground truth', url }, { row: 'frame', column: 'CWD', url },
   ], { width: 40, height: 20 }));
   assert.is((svg.match(/<image/g) ?? []).length, 2);
-  assert.ok(svg.includes('>ground truth<'));
+  assert.match(svg, />ground<[\s\S]{0,120}>truth</, 'the column title, wrapped to the 40 px panel');
   assert.throws(() => maskDataURL(mask, 3, 3), /expected width·height = 3·3 = 9/);
   assert.ok((await pngDataURL(new Uint8Array(6), 2, 1, 3)).startsWith('data:image/png;base64,'));
   let message = '';
@@ -134,7 +134,7 @@ test('danfojs tables: HTML marks the best per column, CSV round-trips', () => {
   const html = tableHTML(df, { scale: 100, digits: 1, caption: 'per-class IoU' });
   assert.ok(html.includes('<caption>per-class IoU</caption>'));
   assert.ok(html.includes('<b>65.0</b>'), 'best mIoU bold');
-  assert.is((html.match(/<b>90\.0<\/b>/g) ?? []).length, 2, 'ties are all bold');
+  assert.is((html.match(/<b>/g) ?? []).length, 2, 'road: a tie (90.0 twice) is not bold; mIoU and wall are');
   assert.ok(html.includes('<b>30.0</b>'), 'NaN ignored when finding the best');
   assert.ok(html.includes('>—<'), 'NaN printed as a dash');
   assert.ok(html.includes('AT &lt;x&gt;'), 'text escaped');
@@ -146,6 +146,32 @@ test('danfojs tables: HTML marks the best per column, CSV round-trips', () => {
   const flat = tableHTML(dataFrame([{ T: 1, v: 0 }, { T: 4, v: 0 }]), { digits: 2 });
   assert.ok(flat.includes('>4<') && !flat.includes('4.00'), 'integer column without decimals');
   assert.ok(!flat.includes('<b>0</b>'), 'all-equal column not marked');
+});
+
+test('tableHTML: ties as printed and zeros are not bold; muted cells are grey and never best; a note under the table', () => {
+  const df = dataFrame([
+    { method: 'student', pole: 0, rider: 0.00004, car: 0.801, bus: 0.1 },
+    { method: 'CWD', pole: 0, rider: 0, car: 0.80104, bus: 0.3 },
+    { method: 'AT', pole: 0, rider: 0, car: 0.7, bus: 0.9 },
+  ]);
+  // car: 80.10 and 80.10 as printed (digits 2, scale 100) is a tie; rider: 0.00 is best; pole all 0
+  const html = tableHTML(df, { scale: 100, digits: 2, muted: (row, col) => col !== 'method' && row[col] === 0 || (row.method === 'AT' && col === 'bus'), note: 'grey: a class the student never predicts' });
+  const rows = html.split('\n').filter((l) => l.startsWith('<tr>') && l.includes('<td'));
+  assert.is(rows.length, 3);
+  assert.is((html.match(/<b>/g) ?? []).length, 1, html);
+  // bus: AT's 90.00 is muted, so the best is CWD's 30.00
+  assert.ok(rows[1].includes('<b>30.00</b>'), rows[1]);
+  assert.not.ok(html.includes('<b>90.00</b>'));
+  assert.not.ok(html.includes('<b>80.10</b>'), 'a tie as printed is not bold');
+  assert.not.ok(html.includes('<b>0.00</b>'), 'a best of 0 is not bold');
+  // muted: every printed 0 of pole/rider (not student's 0.00004) and AT's bus
+  const grey = (html.match(new RegExp(`color:${MUTED_COLOUR}">[^<]*<`, 'g')) ?? []).map((m) => m.slice(m.indexOf('>') + 1, -1));
+  assert.equal(grey, ['0.00', '0.00', '0.00', '0.00', '0.00', '90.00']);
+  assert.ok(rows[0].includes('<td style="text-align:right">0.00</td>'), 'student rider 0.00004: not muted');
+  assert.ok(html.endsWith('<p class="channel-distill-note" style="font-size:90%;margin-top:4px">grey: a class the student never predicts</p>'));
+  // the earlier behaviour stays: best 'min', a single clear best
+  const min = tableHTML(dataFrame([{ m: 'a', ms: 3.2 }, { m: 'b', ms: 1.5 }]), { best: 'min', digits: 1 });
+  assert.ok(min.includes('<b>1.5</b>'));
 });
 
 test('colormap, upscale, channelImagesSpec: compact image panels for big maps', async () => {

@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { heatmapSpec, curvesSpec, groupedBarSpec, channelGridSpec, imageGridSpec, notebookProfile, byProfile } from '../../lib/viz';
+import { heatmapSpec, curvesSpec, groupedBarSpec, channelGridSpec, imageGridSpec, imageGridPanelSize, notebookProfile, byProfile, renderSVG, svgSize } from '../../lib/viz';
 
 const cells = [
   { x: 1, y: 3, value: 0.52 }, { x: 2, y: 3, value: 0.61 },
@@ -77,6 +77,25 @@ test('imageGridSpec: row × column facets of image marks', () => {
   assert.is(s.spec.mark.type, 'image');
   assert.is(s.spec.encoding.url.field, 'url');
   assert.throws(() => imageGridSpec([{ row: 'r', column: 'c', url: '' }], { width: 1, height: 1 }), /has no url/);
+});
+
+test('imageGridSpec: maxWidth (default 1000 px) scales the panels, aspect kept, so that the rendered figure fits', async () => {
+  const url = 'data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAIAAACQd1PeAAAADElEQVR4nGP4z8AAAAMBAQDJ/pLvAAAAAElFTkSuQmCC';
+  const columns = ['image', 'ground truth', 'teacher (DeepLabV3+ R101)', 'student', 'AT', 'CWD', 'PA', 'IFVD'];
+  const panels = ['frankfurt_000000_000294', 'lindau_000001'].flatMap((row) => columns.map((column) => ({ row, column, url })));
+  const s = imageGridSpec(panels, { width: 512, height: 256 }) as any;
+  assert.ok(s.spec.width < 512 / 4, `panel width ${s.spec.width}`);
+  assert.ok(Math.abs(s.spec.width / s.spec.height - 2) < 0.05, 'aspect 2:1 kept');
+  const size = svgSize(await renderSVG(s));
+  assert.ok(size.width <= 1000 && size.width > 900, `figure width ${size.width}`);
+  const narrow = svgSize(await renderSVG(imageGridSpec(panels, { width: 512, height: 256, maxWidth: 600 })));
+  assert.ok(narrow.width <= 600, `figure width ${narrow.width}`);
+  // a grid that fits keeps its size
+  assert.equal(imageGridPanelSize(2, 5, { width: 100, height: 50 }), { width: 100, height: 50, scale: 1 });
+  assert.is((imageGridSpec(panels, { width: 512, height: 256, maxWidth: Infinity }) as any).spec.width, 512);
+  assert.throws(() => imageGridPanelSize(8, 200, { width: 10, height: 10, maxWidth: 100 }), /maxWidth 100 px leaves no room for 8 columns/);
+  // long column titles wrap (never truncated, never widen a column)
+  assert.ok(s.data.values.some((v: any) => v.column.includes('\n')));
 });
 
 test('notebookProfile: quick by default, full on request, anything else is an error', () => {
