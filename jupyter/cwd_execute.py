@@ -5,9 +5,9 @@ It is nbconvert's own ExecutePreprocessor (nbclient underneath) with two additio
 - an unhandled promise rejection or uncaught exception in the kernel (an un-awaited async throw in a
   cell: tslab itself only logs it) fails the notebook at the first cell after which it is seen; the
   kernel launcher records them in $CWD_NB_REJECTIONS (see scripts/install-kernel.cjs);
-- when a cell fails, the real error text. tslab reports only "<Error>:" to Jupyter; the message and
-  stack trace are in the failing cell's stderr stream, which nbconvert does not print. This prints
-  that stream (and stdout tail) and writes the partially executed notebook to $CWD_NB_PARTIAL so the
+- when a cell fails, the real error text: the cell's error output (name, message and stack, which the
+  project kernel fills in; plain tslab reported only "<Error>:" and wrote the message to stderr) and
+  its stderr, which nbconvert does not print. This prints them (and the stdout tail) and writes the partially executed notebook to $CWD_NB_PARTIAL so the
   outputs up to the failure can be inspected.
 
 Run as: PYTHONPATH=jupyter jupyter nbconvert --to notebook \
@@ -15,6 +15,7 @@ Run as: PYTHONPATH=jupyter jupyter nbconvert --to notebook \
 """
 import json
 import os
+import re
 import sys
 import time
 
@@ -101,10 +102,13 @@ class ReportingExecutePreprocessor(ExecutePreprocessor):
         if stdout:
             lines += ["--- stdout (last 30 lines) " + "-" * 45] + stdout.splitlines()[-30:]
         if stderr:
-            lines += ["--- stderr: the real error (tslab reports only '<Error>:' to Jupyter) " + "-" * 2]
+            lines += ["--- stderr " + "-" * 61]
             lines += stderr.splitlines()[:80]
         for e in errors:
             lines += ["--- error output " + "-" * 55, "%s: %s" % (e.get("ename"), e.get("evalue"))]
+            trace = [re.sub(r"\x1b\[[0-9;]*m", "", line) for line in e.get("traceback") or []]
+            if len(trace) > 1:
+                lines += trace[:40]
         if not stderr and not errors:
             lines += ["--- (the cell wrote no stderr; Jupyter said) " + "-" * 26] + str(error).splitlines()[-20:]
         lines.append("=" * 72)

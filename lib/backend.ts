@@ -142,6 +142,40 @@ export async function initBackend(options: BackendOptions = {}): Promise<Backend
   return chosen;
 }
 
+/** Backends whose start-up is asynchronous: tfjs cannot start them on the first tensor operation. */
+const ASYNC_BACKENDS = ['wasm', 'webgpu', 'webgl'];
+
+/**
+ * Using tf before `initBackend()` (e.g. a new notebook cell run before the set-up cell) made tfjs throw
+ * "The highest priority backend 'wasm' has not yet been initialized ... await tf.ready()" — and start
+ * wasm on its own, without this project's threads and training kernels. While no backend is set and
+ * the best registered one starts asynchronously, the engine's `backend` getter now throws an error
+ * naming `await initBackend()` instead, and starts nothing. Installed when this module loads.
+ */
+function guardUninitialisedBackend(): void {
+  const engine = tf.engine() as any;
+  if (engine.__channelDistillGuard) return;
+  const getter = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(engine), 'backend')?.get;
+  if (!getter || !('registryFactory' in engine)) return; // a different tfjs-core: keep its own message
+  Object.defineProperty(engine, 'backend', {
+    configurable: true,
+    get(this: any) {
+      if (this.backendInstance == null && this.pendingBackendInit == null && !initialised) {
+        const entries = Object.entries(this.registryFactory as Record<string, { priority: number }>);
+        const best = entries.sort((a, b) => b[1].priority - a[1].priority)[0]?.[0];
+        if (best && ASYNC_BACKENDS.includes(best)) {
+          throw new Error('TensorFlow.js has no backend yet: run `await initBackend()` (exported by lib/backend.ts and ' +
+            "'./lib') before the first tensor operation. In a notebook, run the set-up cell at the top first; " +
+            `it calls initBackend(). (Without it, tfjs would start '${best}' on its own, without this project's threads and training kernels.)`);
+        }
+      }
+      return getter.call(this);
+    },
+  });
+  engine.__channelDistillGuard = true;
+}
+guardUninitialisedBackend();
+
 /** The backend chosen by `initBackend`, or null before it ran. */
 export function currentBackend(): BackendName | null {
   return initialised;

@@ -27,8 +27,9 @@
  * runNotebook() executes the code cells of a notebook in order and stops at the first failure:
  * an error reply, a time limit, a dead kernel, or an unhandled promise rejection / uncaught
  * exception that the project kernel (jupyter/kernels/channel-distill/start.cjs) recorded in the
- * file named by CWD_NB_REJECTIONS. tslab reports a failing cell to Jupyter as an empty error; the
- * real message is in the cell's stderr stream, which realErrorText() picks out for the report.
+ * file named by CWD_NB_REJECTIONS. The project kernel reports a failing cell's ename / evalue /
+ * traceback (plain tslab sent an empty error and wrote the message to stderr; realErrorText() still
+ * finds it there for other kernels).
  */
 import * as crypto from 'crypto';
 import * as fs from 'fs';
@@ -689,8 +690,12 @@ export async function runNotebook(nb: Notebook, opts: RunNotebookOptions): Promi
       const errors = cell.outputs.filter((o) => o.output_type === 'error') as Extract<Output, { output_type: 'error' }>[];
       const body: string[] = [];
       if (stdout) body.push('--- stdout (last 30 lines) ' + '-'.repeat(45), ...stdout.trimEnd().split('\n').slice(-30));
-      if (stderr) body.push("--- stderr: the real error (tslab reports only '<Error>:' to Jupyter) " + '--', ...stderr.trimEnd().split('\n').slice(0, 80));
-      for (const e of errors) body.push('--- error output ' + '-'.repeat(55), `${e.ename}: ${e.evalue}`);
+      if (stderr) body.push('--- stderr ' + '-'.repeat(61), ...stderr.trimEnd().split('\n').slice(0, 80));
+      for (const e of errors) {
+        body.push('--- error output ' + '-'.repeat(55), `${e.ename}: ${e.evalue}`);
+        const trace = (e.traceback ?? []).map((l) => l.replace(/\x1b\[[0-9;]*m/g, ''));
+        if (trace.length > 1) body.push(...trace.slice(0, 40));
+      }
       if (r.status === 'timeout') {
         return failure(index, cell, `time limit of ${opts.timeout} s for the notebook reached (the kernel was interrupted)`, realErrorText(cell.outputs), r.seconds, body);
       }

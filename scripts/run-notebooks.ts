@@ -18,8 +18,8 @@
  * notebooks are only rewritten with `--in-place` (alias `--update-committed`), and only when the
  * notebook ran without error.
  *
- * A failing cell fails the notebook; the real error text (tslab reports only "<Error>:" to
- * Jupyter) is printed from the cell's stderr (by the Node client, or jupyter/cwd_execute.py). So does an unhandled promise
+ * A failing cell fails the notebook; the real error (the project kernel sends its name, message and
+ * stack as the cell's error output) is printed (by the Node client, or jupyter/cwd_execute.py). So does an unhandled promise
  * rejection or uncaught exception in the kernel (an un-awaited async throw, which tslab only logs):
  * the kernel launcher records it in $CWD_NB_REJECTIONS, checked after every cell and at the end. Each notebook has a time
  * limit (--timeout seconds). With --engine nbconvert, Jupyter missing is a failure with the install
@@ -285,9 +285,12 @@ function executeWithNbconvert(file: string, opts: RunnerOptions): Promise<Notebo
       }
       if (code !== 0 || !fs.existsSync(output)) {
         const failed = /cell \d+ \(code cell [^\n]*FAILED[^\n]*/.exec(tail)?.[0];
-        const stderrLines = (/--- stderr: the real error[^\n]*\n([\s\S]*?)(\n---|\n====)/.exec(tail)?.[1] ?? '')
+        const section = (head: RegExp) => (head.exec(tail)?.[1] ?? '')
           .split('\n').map((l) => l.replace(/^\s*\[[^\]]*\]\s?/, '').trim()).filter(Boolean);
-        const realError = stderrLines.find((l) => /^(\w*Error|Error)\b[^:]*:/.test(l))
+        // the error output's "ename: evalue" (the project kernel fills it in), else an error line of the stderr
+        const errorLine = section(/--- error output[^\n]*\n([^\n]*)/)[0];
+        const stderrLines = section(/--- stderr[^\n]*\n([\s\S]*?)(\n---|\n====)/);
+        const realError = errorLine ?? stderrLines.find((l) => /^(\w*Error|Error)\b[^:]*:/.test(l))
           ?? stderrLines.find((l) => /^\d+:\d+ - /.test(l)) ?? stderrLines[0];
         resolve({
           name, ok: false, seconds,

@@ -32,6 +32,11 @@ export interface FigureOptions {
   pngDensity?: number;
   /** Most pixels (width·height) of the PNG (default 4 000 000); the density is lowered to fit, never below 72 dpi. */
   pngMaxPixels?: number;
+  /**
+   * Quantise the PNG to a 256-colour palette (default true): charts come out at about 40 % of the
+   * true-colour size (training curves 283 → 115 kB, a 21-image Fig. 4 grid 821 → 279 kB). false keeps true colour.
+   */
+  pngPalette?: boolean;
 }
 
 function checkName(name: string): void {
@@ -52,11 +57,11 @@ export function svgSize(svg: string): { width: number; height: number } {
 /**
  * Render an SVG string to PNG with sharp (librsvg: text through fontconfig, <image> marks with
  * data: URLs included). `density` in dpi (72 = the SVG's size), lowered to keep width·height within
- * `maxPixels` (never below 72).
+ * `maxPixels` (never below 72); `palette` (default true) quantises to 256 colours (libimagequant).
  * @example
  *   const { png, width } = await svgToPNG(await renderSVG(spec));   // width = 2 × the SVG's width
  */
-export async function svgToPNG(svg: string, options: { density?: number; maxPixels?: number } = {}): Promise<{ png: Buffer; width: number; height: number; density: number }> {
+export async function svgToPNG(svg: string, options: { density?: number; maxPixels?: number; palette?: boolean } = {}): Promise<{ png: Buffer; width: number; height: number; density: number }> {
   const { width, height } = svgSize(svg);
   let density = options.density ?? 144;
   if (!(density > 0)) throw new Error(`svgToPNG: density must be a positive number of dpi, got ${density}`);
@@ -66,7 +71,9 @@ export async function svgToPNG(svg: string, options: { density?: number; maxPixe
   const mod = require('sharp') as any; // sharp 0.35's types are ESM-only under node10 resolution
   const sharp = mod.default ?? mod;
   // limitInputPixels: vega figures are trusted local input; sharp's default limit would refuse very large figures
-  const png: Buffer = await sharp(Buffer.from(svg), { density, limitInputPixels: false }).png({ compressionLevel: 9, adaptiveFiltering: true }).toBuffer();
+  const png: Buffer = await sharp(Buffer.from(svg), { density, limitInputPixels: false })
+    .png(options.palette ?? true ? { palette: true, quality: 100, effort: 7, compressionLevel: 9 } : { compressionLevel: 9, adaptiveFiltering: true })
+    .toBuffer();
   const meta = await sharp(png).metadata();
   return { png, width: meta.width, height: meta.height, density };
 }
@@ -81,7 +88,7 @@ export async function figure(name: string, spec: VegaLiteSpec, options: FigureOp
   checkName(name);
   const svg = await renderSVG(spec);
   const size = svgSize(svg);
-  const r = await svgToPNG(svg, { density: options.pngDensity, maxPixels: options.pngMaxPixels });
+  const r = await svgToPNG(svg, { density: options.pngDensity, maxPixels: options.pngMaxPixels, palette: options.pngPalette });
   const fig: Figure = {
     name, spec, svg, png: r.png,
     pngInfo: { width: r.width, height: r.height, svgWidth: size.width, svgHeight: size.height, density: r.density },

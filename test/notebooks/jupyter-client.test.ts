@@ -108,7 +108,7 @@ test('a notebook through the real tslab kernel: every MIME bundle kept, display 
   assert.is(r.ok, false);
   assert.is(r.failedCell, 3);
   assert.match(r.error!, /cell 3 \(code cell 4 of 5\) FAILED after [\d.]+ s: CellExecutionError: RangeError: fixture: shape \[2,3\] vs \[2,4\]/);
-  assert.match(logs.join('\n'), /--- stderr: the real error[\s\S]*RangeError: fixture: shape/);
+  assert.match(logs.join('\n'), /--- error output[^\n]*\nRangeError: fixture: shape \[2,3\] vs \[2,4\]\n[\s\S]*at boom/);
   assert.match(logs.join('\n'), /\[cell 3\/5\] ok in/);
   const [c0, c1, c2, c3, c4] = nb.cells;
   assert.equal(c0.outputs, [

@@ -123,6 +123,14 @@ test('svgToPNG: image marks with data: URLs are painted; the density is capped b
   assert.is(capped.density, 144);
   assert.is(capped.width, 2 * size.width);
   assert.throws(() => svgSize('<svg viewBox="0 0 1 1"></svg>'), /no numeric width\/height/);
+  // palette (default) against true colour: same size, fewer bytes for a chart, an indexed PNG
+  const chart = await renderSVG(curvesSpec(Array.from({ length: 60 }, (_, i) => ({ run: `r${i % 3}`, step: i, metric: 'loss', value: Math.sin(i / 5) + (i % 3) }))));
+  const pal = await svgToPNG(chart);
+  const rgb = await svgToPNG(chart, { palette: false });
+  assert.equal([pal.width, pal.height], [rgb.width, rgb.height]);
+  assert.ok(pal.png.length < rgb.png.length, `palette ${pal.png.length} B vs true colour ${rgb.png.length} B`);
+  assert.is(pal.png.readUInt8(25), 3, 'IHDR colour type 3: an indexed PNG');
+  assert.is.not(rgb.png.readUInt8(25), 3);
 });
 
 test('danfojs tables: HTML marks the best per column, CSV round-trips', () => {

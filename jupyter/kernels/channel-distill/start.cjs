@@ -4,7 +4,7 @@
  * with the working directory at the project root, so notebooks import the library as './lib' (tslab only
  * compiles files under its working directory) and write figures under runs/.
  *
- * It patches tslab 1.0.22 in memory (never the files in node_modules) in three places, and refuses to
+ * It patches tslab 1.0.22 in memory (never the files in node_modules) in four places, and refuses to
  * start if the code it patches is not found (a different tslab version):
  * 1. dist/executor.js, its module loader, tried `./x.js` only, so `export * from './distill'` (a folder)
  *    in lib/index.ts failed; it now also tries `./x/index.js`;
@@ -12,7 +12,11 @@
  *    pending rebuildTimer" in the cell after one that wrote a file under the project; it now queues them;
  * 3. dist/converter.js again: its bundled TypeScript 5.0.4 type-checked every imported library file and
  *    rejected constructs the project's TypeScript 5.9 accepts; it now reports the errors of the cells
- *    (and of imported files outside lib/), while lib/ is type-checked by `npx tsc --noEmit -p .`.
+ *    (and of imported files outside lib/), while lib/ is type-checked by `npx tsc --noEmit -p .`;
+ * 4. dist/executor.js and dist/jupyter.js: a failing cell reached Jupyter as a bare error status (clients
+ *    showed an empty "<Error>:", the message was stderr text); the error's name, message and stack (or
+ *    the cell's TypeScript diagnostics) now go into the execute_reply's ename / evalue / traceback and
+ *    an iopub `error` output, as IPython sends them (patch "5." below).
  * Besides, tslab only logs an unhandled promise rejection or uncaught exception (an un-awaited async
  * throw in a cell) to the kernel's stderr; the launcher also records it in $CWD_NB_REJECTIONS, and
  * scripts/run-notebooks.ts fails the notebook.
@@ -24,11 +28,13 @@ const Module = require('module');
 
 const root = path.resolve(__dirname, '..', '..', '..');
 process.chdir(root);
-const tslabDir = path.join(root, 'node_modules', 'tslab');
-if (!fs.existsSync(tslabDir)) {
-  console.error('[channel-distill kernel] ' + tslabDir + ' is missing: run \'npm ci\' in ' + root);
+const tslabLink = path.join(root, 'node_modules', 'tslab');
+if (!fs.existsSync(tslabLink)) {
+  console.error('[channel-distill kernel] ' + tslabLink + ' is missing: run \'npm ci\' in ' + root);
   process.exit(1);
 }
+// the real path: Node caches modules under it, so a symlinked node_modules must not bypass the patches
+const tslabDir = fs.realpathSync(tslabLink);
 
 // In-memory patches of tslab 1.0.22 (the files on disk are untouched); each refuses to start
 // the kernel if the code it patches is not found, rather than failing later in a confusing way.
@@ -56,6 +62,19 @@ patchModule(path.join(tslabDir, 'dist', 'executor.js'), [[
   'filename += ".js";',
   'filename = (!sideOutputs.has(filename + ".js") && sideOutputs.has(filename + "/index.js")) ? filename + "/index.js" : filename + ".js";',
   'folder imports',
+], [
+  // 5. (below) the executor records a failing cell's error instead of printing it to stderr
+  '            printDiagnostics(converted.diagnostics);\n            return false;',
+  '            globalThis.__cwdCellError = { diagnostics: converted.diagnostics.map(globalThis.__cwdFormatDiagnostic) };\n            return false;',
+  'type errors of a cell',
+], [
+  '            console.error(e);\n            return false;',
+  '            globalThis.__cwdCellError = { error: e };\n            return false;',
+  'a synchronous throw',
+], [
+  '                console.error(e);\n                return false;',
+  '                globalThis.__cwdCellError = { error: e };\n                return false;',
+  'an async throw (top-level await)',
 ]]);
 
 // 2. TypeScript's watch host runs two debounce timers (failed-lookup invalidation, program update);
@@ -107,6 +126,62 @@ function recordAsyncError(kind, reason) {
 }
 process.on('unhandledRejection', (reason) => recordAsyncError('unhandled promise rejection', reason));
 process.on('uncaughtException', (error) => recordAsyncError('uncaught exception', error));
+
+// 5. tslab reports a failing cell to Jupyter as a bare `status: "error"` execute_reply (no ename,
+//    evalue or traceback, and no iopub `error` message), so clients show an empty "<Error>:" and the
+//    message only appears as stderr text. The executor now records the exception (or the cell's
+//    TypeScript diagnostics) instead of printing it; the kernel fills ename / evalue / traceback (the
+//    stack) into the execute_reply and publishes the same as an iopub `error` output, as IPython does.
+//    (Module cells, `//%module`, still print their diagnostics to stderr: they do not fail.)
+globalThis.__cwdCellError = null;
+globalThis.__cwdErrorContent = function errorContent() {
+  const captured = globalThis.__cwdCellError;
+  globalThis.__cwdCellError = null;
+  if (!captured) return { ename: 'Error', evalue: 'the cell failed (the kernel captured no error object)', traceback: [] };
+  if (captured.diagnostics) {
+    const n = captured.diagnostics.length;
+    return { ename: 'TypeScriptError', evalue: captured.diagnostics[0] + (n > 1 ? ' (and ' + (n - 1) + ' more)' : ''), traceback: captured.diagnostics };
+  }
+  const e = captured.error;
+  if (e && typeof e === 'object' && 'message' in e) {
+    const ename = String(e.name || (e.constructor && e.constructor.name) || 'Error');
+    const evalue = String(e.message);
+    const stack = typeof e.stack === 'string' && e.stack ? e.stack : ename + ': ' + evalue;
+    // the kernel's own frames (node:vm, tslab's executor and message loop) say nothing about the cell
+    const traceback = stack.split('\n').filter((l) => !/^\s+at .*(node:vm:|[\\/]tslab[\\/]dist[\\/]|sigintHandlersWrap)/.test(l));
+    if (e.cause !== undefined) traceback.push('[cause] ' + (e.cause && e.cause.stack ? e.cause.stack : String(e.cause)));
+    return { ename, evalue, traceback };
+  }
+  // `throw 'text'`, `throw 42`, ...
+  return { ename: 'thrown ' + (e === null ? 'null' : typeof e), evalue: String(e), traceback: ['Uncaught ' + (typeof e === 'string' ? JSON.stringify(e) : String(e))] };
+};
+function formatDiagnostic(d) {
+  const text = typeof d.messageText === 'string' ? d.messageText : (d.messageText && d.messageText.messageText) || String(d.messageText);
+  return (d.fileName ? d.fileName + ' ' : '') + (d.start ? (d.start.line + 1) + ':' + (d.start.character + 1) + ' - ' : '') + text;
+}
+globalThis.__cwdFormatDiagnostic = formatDiagnostic;
+patchModule(path.join(tslabDir, 'dist', 'jupyter.js'), [[
+  '    async handleExecute(req, writeStream, writeDisplayData) {\n        let status = "ok";',
+  '    async handleExecute(req, writeStream, writeDisplayData) {\n        globalThis.__cwdCellError = null;\n        let status = "ok";',
+  'reset the recorded error',
+], [
+  '        return {\n            status: status,\n            execution_count: count ? count.count : undefined,\n        };',
+  '        const content = { status: status, execution_count: count ? count.count : undefined };\n' +
+  '        if (status === "error") Object.assign(content, globalThis.__cwdErrorContent());\n' +
+  '        return content;',
+  'ename/evalue/traceback in execute_reply',
+], [
+  '        const content = await this.handler.handleExecute(msg.content, writeStream, writeDisplayData);\n        reply.content = content;',
+  '        const content = await this.handler.handleExecute(msg.content, writeStream, writeDisplayData);\n' +
+  '        if (content.status === "error" && content.ename !== undefined) {\n' +
+  '            const err = msg.createReply();\n' +
+  '            err.header.msg_type = "error";\n' +
+  '            err.content = { ename: content.ename, evalue: content.evalue, traceback: content.traceback };\n' +
+  '            err.signAndSend(this.connInfo.key, this.iopub);\n' +
+  '        }\n' +
+  '        reply.content = content;',
+  'iopub error message',
+]]);
 
 const connectionFile = process.argv[2];
 process.argv = [process.argv[0], path.join(tslabDir, 'bin', 'tslab'), 'kernel', '--config-path', connectionFile];
