@@ -14,6 +14,14 @@ function checkFinite(v: unknown, what: string, i: number, field: string): void {
   if (typeof v !== 'number' || Number.isNaN(v)) throw new Error(`${what}: row ${i} has ${field}=${String(v)}, expected a number`);
 }
 
+/** The x (columns) and y (rows) encodings of a grid of cells: the heatmaps' shared axes. */
+function gridAxes(xs: string[], ys: string[], options: { xTitle?: string; yTitle?: string }): Record<string, unknown> {
+  return {
+    x: { field: 'x', type: 'ordinal', sort: xs, title: options.xTitle ?? 'x', axis: { labelAngle: 0 } },
+    y: { field: 'y', type: 'ordinal', sort: ys, title: options.yTitle ?? 'y' },
+  };
+}
+
 export interface HeatmapCell {
   x: string | number;
   y: string | number;
@@ -83,10 +91,7 @@ export function heatmapSpec(cells: HeatmapCell[], options: HeatmapOptions = {}):
     data: { values },
     width: size * xs.length,
     height: size * ys.length,
-    encoding: {
-      x: { field: 'x', type: 'ordinal', sort: xs, title: options.xTitle ?? 'x', axis: { labelAngle: 0 } },
-      y: { field: 'y', type: 'ordinal', sort: ys, title: options.yTitle ?? 'y' },
-    },
+    encoding: gridAxes(xs, ys, options),
     layer: [
       {
         mark: { type: 'rect', stroke: 'white' },
@@ -689,10 +694,7 @@ export function deltaHeatmapSpec(cells: DeltaCell[], options: DeltaHeatmapOption
     data: { values },
     width: cw * xs.length,
     height: ch * ys.length,
-    encoding: {
-      x: { field: 'x', type: 'ordinal', sort: xs, title: options.xTitle ?? 'x', axis: { labelAngle: 0 } },
-      y: { field: 'y', type: 'ordinal', sort: ys, title: options.yTitle ?? 'y' },
-    },
+    encoding: gridAxes(xs, ys, options),
     layer: [
       {
         name: 'cells',
