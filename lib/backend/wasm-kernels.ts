@@ -22,6 +22,7 @@ import * as tf from '@tensorflow/tfjs';
 import { asTensor, assertNHWC } from './conv-util';
 import { conv2dFilterGrad, conv2dInputGrad, depthwiseFilterGrad, depthwiseInputGrad } from './conv-grads';
 import { loadNativeKernels, nativeElementwiseFuncs, nativeKernelFuncs } from './native';
+import { registerNativeLossKernels } from './loss-kernels';
 
 /** The kernels `registerWasmTrainingKernels` installs for the 'wasm' backend. */
 export const WASM_TRAINING_KERNELS = [
@@ -192,6 +193,7 @@ export function registerWasmTrainingKernels(options: { native?: boolean; element
     if (options.elementwise !== false && process.env.CWD_NATIVE_ELEMENTWISE !== '0') {
       for (const [k, f] of Object.entries(elementwise)) replaceKernel(k, 'wasm', f);
     }
+    registerNativeLossKernels(); // the fused distillation losses (loss-kernels.ts)
     native = true;
   }
   registered = { native };

@@ -41,6 +41,7 @@ import {
   logSoftmaxOverSpace, stopGradient,
 } from './common';
 import { defineLoss, LossFn } from './descriptor';
+import { fusedChannelMeanMse, fusedLossesActive, fusedNormalizedDivergence } from '../backend/loss-kernels';
 
 export type Normalization = 'none' | 'spatial' | 'channel' | 'channel-mean';
 export type Divergence = 'mse' | 'kl' | 'bhattacharyya';
@@ -84,6 +85,12 @@ export function normalizedDivergenceLoss(
   }
   checkPair(student, teacher, loss, true);
   const [n, h, w, c] = student.shape;
+  if (normalization !== 'none' && fusedLossesActive()) {
+    // wasm with the native addon: one forward and one backward kernel (lib/backend/loss-kernels.ts), same values
+    if (normalization === 'channel-mean') return fusedChannelMeanMse(student, teacher);
+    const scale = (divergence === 'kl' ? temperature * temperature : 1) / (normalization === 'channel' ? n * c : n * h * w);
+    return fusedNormalizedDivergence(student, teacher, { normalization, divergence, temperature, scale });
+  }
   return tf.tidy(() => {
     const t = stopGradient(teacher) as tf.Tensor4D;
     let total: tf.Scalar;

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { checkOptionKeys, checkPair, safeSqrt, shapeStr, stopGradient } from './common';
 import { defineLoss } from './descriptor';
+import { fusedLossesActive, fusedPairwiseAffinity, PA_FUSED_MAX_NODES } from '../backend/loss-kernels';
 
 export interface PairwiseAffinityOptions {
   /** Pooling window as a fraction of the map: kh = int(H·scale), kw = int(W·scale) (SKD `--pool-scale`, default 0.5). */
@@ -118,6 +119,9 @@ export function pairwiseAffinity(
     throw new Error(`pairwiseAffinity: pooling window ${kh}×${kw} is larger than the map ${shapeStr(student.shape)}`);
   }
   const detachNorm = options.detachNorm ?? pairwiseAffinity.defaultConfig().detachNorm;
+  if (fusedLossesActive() && Math.ceil(h / kh) * Math.ceil(w / kw) <= PA_FUSED_MAX_NODES) {
+    return fusedPairwiseAffinity(student, teacher, kh, kw, detachNorm); // one native op each way (wasm)
+  }
   return tf.tidy(() => {
     const ss = similarity(maxPoolCeil(student, kh, kw), detachNorm);
     const st = similarity(maxPoolCeil(stopGradient(teacher) as tf.Tensor4D, kh, kw), detachNorm);

@@ -1,0 +1,522 @@
+// Fused distillation-loss kernels for channel-distill's wasm backend (optional; see
+// lib/backend/loss-kernels.ts, which registers them as tfjs kernels with registered gradients, and
+// lib/backend/native.ts, which compiles this file into the same addon as cwd_kernels.cc).
+//
+// Each loss is one forward kernel (value + small per-row statistics the backward pass needs) and one
+// backward kernel (the student gradient in one pass over the maps), where the composed tfjs graph
+// runs 10-40 element-wise kernels. Tensors are NHWC float32 views of the wasm heap; sums are in double.
+//
+//   ndForward(s, t, loss, stats, p, T, scale)   normalised divergence: softmax over C per pixel
+//   ndBackward(s, t, stats, dy, gs, p, T, scale)  (spatial) or over H*W per channel (channel), then
+//                                                 KL(t||s), squared error or Bhattacharyya
+//   cmForward(s, t, loss, d, p) / cmBackward(d, dy, gs, p)          channel-mean MSE
+//   atForward(s, t, loss, gv, p) / atBackward(s, gv, dy, gs, p)     attention transfer (p = 2)
+//   paForward(s, t, loss, ps, gp, p) / paBackward(s, ps, gp, dy, gs, p)   pairwise affinity
+//
+// Module registration: native.ts compiles both sources in one g++ call with
+// -Dnapi_register_module_v1=cwd_kernels_register_module, so cwd_kernels.cc's NAPI_MODULE defines that
+// function instead of the addon entry point; the entry point below calls it, then adds these exports.
+#undef napi_register_module_v1
+#include <node_api.h>
+#include <omp.h>
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+extern "C" napi_value cwd_kernels_register_module(napi_env env, napi_value exports);
+
+namespace {
+
+napi_value fail(napi_env env, const char* msg) {
+  napi_throw_error(env, nullptr, msg);
+  return nullptr;
+}
+
+bool f32(napi_env env, napi_value v, float** d, size_t* n) {
+  napi_typedarray_type type; napi_value ab; size_t off; void* data;
+  if (napi_get_typedarray_info(env, v, &type, n, &data, &ab, &off) != napi_ok || type != napi_float32_array) return false;
+  *d = static_cast<float*>(data);
+  return true;
+}
+
+bool i32(napi_env env, napi_value v, int32_t** d, size_t want) {
+  napi_typedarray_type type; napi_value ab; size_t off, n; void* data;
+  if (napi_get_typedarray_info(env, v, &type, &n, &data, &ab, &off) != napi_ok || type != napi_int32_array || n < want) return false;
+  *d = static_cast<int32_t*>(data);
+  return true;
+}
+
+double num(napi_env env, napi_value v) { double d = 0; napi_get_value_double(env, v, &d); return d; }
+
+// exp(x) for x <= 0 (softmax numerators), branch-free so that loops vectorise; ~2 ulp.
+inline float fexp(float x) {
+  x = std::max(x, -87.3f);
+  const float n = std::nearbyint(x * 1.44269504088896341f);
+  float r = x - n * 0.693359375f;
+  r = r + n * 2.12194440e-4f;
+  float p = 1.9875691500E-4f;
+  p = p * r + 1.3981999507E-3f;
+  p = p * r + 8.3334519073E-3f;
+  p = p * r + 4.1665795894E-2f;
+  p = p * r + 1.6666665459E-1f;
+  p = p * r + 5.0000001201E-1f;
+  p = p * r * r + r + 1.0f;
+  int32_t e = (static_cast<int32_t>(n) + 127) << 23;
+  float scale; std::memcpy(&scale, &e, sizeof scale);
+  return p * scale;
+}
+
+// ---- normalised divergences ----------------------------------------------------------------------
+// Rows are the distributions: spatial: row = pixel (N*H*W rows of C contiguous values);
+// channel: row = (n, c) (N*C rows of H*W values with stride C). A block is up to RB rows processed
+// together: spatial rows one after the other, channel rows c0..c0+rb interleaved (vectorised over c).
+// stats per row: [m_s, logZ_s, m_t, logZ_t, aux] with m the max of x/T, Z = sum exp(x/T - m);
+// aux: mse K = sum_i ps (ps - pt); bhattacharyya log sum_i sqrt(ps pt).
+enum { KL = 0, MSE = 1, BHAT = 2 };
+const int NS = 5;
+const int RB = 64;
+
+struct Nd {
+  long N, H, W, C; bool channel; int div; float invT; double scale;
+  long rows() const { return channel ? N * C : N * H * W; }
+  long len() const { return channel ? H * W : C; }
+  long blocks() const { return channel ? N * ((C + RB - 1) / RB) : (N * H * W + RB - 1) / RB; }
+};
+
+// Calls f(j, offset) for the rows j < rb of block b at every position (offset = element index), the
+// position loop outside and the rows inside (contiguous for channel rows, stride C for spatial rows),
+// so that the per-row accumulators f updates are independent lanes and the inner loop vectorises.
+template <class F>
+inline void visit(const Nd& p, long b, F f) {
+  long base, rb, L, si, sj;
+  if (p.channel) {
+    const long cb = (p.C + RB - 1) / RB, n = b / cb, c0 = (b % cb) * RB;
+    rb = std::min<long>(RB, p.C - c0); L = p.H * p.W; base = n * L * p.C + c0; si = p.C; sj = 1;
+  } else {
+    const long r0 = b * RB;
+    rb = std::min<long>(RB, p.N * p.H * p.W - r0); L = p.C; base = r0 * p.C; si = 1; sj = p.C;
+  }
+  for (long i = 0; i < L; i++) {
+    const long o = base + i * si;
+#pragma omp simd
+    for (long j = 0; j < rb; j++) f(j, o + j * sj);
+  }
+}
+
+inline void blockRows(const Nd& p, long b, long* row0, long* rb) {
+  if (p.channel) {
+    const long cb = (p.C + RB - 1) / RB, n = b / cb, c0 = (b % cb) * RB;
+    *row0 = n * p.C + c0; *rb = std::min<long>(RB, p.C - c0);
+  } else {
+    *row0 = b * RB; *rb = std::min<long>(RB, p.N * p.H * p.W - b * RB);
+  }
+}
+
+double ndForward(const Nd& p, const float* s, const float* t, float* stats) {
+  const float invT = p.invT;
+  double total = 0;
+#pragma omp parallel for schedule(dynamic, 1) reduction(+ : total)
+  for (long b = 0; b < p.blocks(); b++) {
+    long row0, rb; blockRows(p, b, &row0, &rb);
+    float ms[RB], mt[RB];
+    double zs[RB], zt[RB], a[RB], lzs[RB], lzt[RB];
+    for (int j = 0; j < RB; j++) { ms[j] = mt[j] = -INFINITY; zs[j] = zt[j] = a[j] = 0; }
+    visit(p, b, [&](long j, long o) { ms[j] = std::max(ms[j], s[o]); mt[j] = std::max(mt[j], t[o]); });
+    for (long j = 0; j < rb; j++) { ms[j] *= invT; mt[j] *= invT; }
+    if (p.div == KL) {
+      visit(p, b, [&](long j, long o) {
+        const float ds = s[o] * invT - ms[j], dt = t[o] * invT - mt[j];
+        const float et = fexp(dt);
+        zs[j] += fexp(ds); zt[j] += et; a[j] += et * (dt - ds);
+      });
+    } else {
+      visit(p, b, [&](long j, long o) { zs[j] += fexp(s[o] * invT - ms[j]); zt[j] += fexp(t[o] * invT - mt[j]); });
+    }
+    for (long j = 0; j < rb; j++) { lzs[j] = std::log(zs[j]); lzt[j] = std::log(zt[j]); }
+    double aux[RB];
+    double sub = 0;
+    if (p.div == KL) {
+      for (long j = 0; j < rb; j++) sub += a[j] / zt[j] - lzt[j] + lzs[j];
+      for (long j = 0; j < rb; j++) aux[j] = 0;
+    } else if (p.div == MSE) {
+      double sq[RB], k[RB];
+      float fls[RB], flt[RB];
+      for (long j = 0; j < rb; j++) { sq[j] = k[j] = 0; fls[j] = (float)lzs[j]; flt[j] = (float)lzt[j]; }
+      visit(p, b, [&](long j, long o) {
+        const float ps = fexp(s[o] * invT - ms[j] - fls[j]), pt = fexp(t[o] * invT - mt[j] - flt[j]);
+        const float d = ps - pt;
+        sq[j] += d * d; k[j] += ps * d;
+      });
+      for (long j = 0; j < rb; j++) { sub += sq[j]; aux[j] = k[j]; }
+    } else {
+      // log sum_i exp(q_i), q = (ls + lt) / 2 <= 0, shifted by its max (finite for disjoint distributions)
+      float mq[RB], fls[RB], flt[RB];
+      double bs[RB];
+      for (long j = 0; j < rb; j++) { mq[j] = -INFINITY; bs[j] = 0; fls[j] = (float)lzs[j]; flt[j] = (float)lzt[j]; }
+      visit(p, b, [&](long j, long o) {
+        const float q = 0.5f * ((s[o] * invT - ms[j] - fls[j]) + (t[o] * invT - mt[j] - flt[j]));
+        mq[j] = std::max(mq[j], q);
+      });
+      visit(p, b, [&](long j, long o) {
+        const float q = 0.5f * ((s[o] * invT - ms[j] - fls[j]) + (t[o] * invT - mt[j] - flt[j]));
+        bs[j] += fexp(q - mq[j]);
+      });
+      for (long j = 0; j < rb; j++) { aux[j] = mq[j] + std::log(bs[j]); sub -= aux[j]; }
+    }
+    for (long j = 0; j < rb; j++) {
+      float* st = stats + (row0 + j) * NS;
+      st[0] = ms[j]; st[1] = (float)lzs[j]; st[2] = mt[j]; st[3] = (float)lzt[j]; st[4] = (float)aux[j];
+    }
+    total += sub;
+  }
+  return total * p.scale;
+}
+
+void ndBackward(const Nd& p, const float* s, const float* t, const float* stats, float dy, float* gs) {
+  const float invT = p.invT;
+  // KL: scale/T (ps - pt); MSE: 2 scale/T ps ((ps - pt) - K); Bhattacharyya: scale/(2T) (ps - sqrt(ps pt)/B)
+  const float g = (float)(dy * p.scale * invT * (p.div == MSE ? 2.0 : p.div == BHAT ? 0.5 : 1.0));
+#pragma omp parallel for schedule(dynamic, 1)
+  for (long b = 0; b < p.blocks(); b++) {
+    long row0, rb; blockRows(p, b, &row0, &rb);
+    float ms[RB], ls[RB], mt[RB], lt[RB], aux[RB];
+    for (long j = 0; j < rb; j++) {
+      const float* st = stats + (row0 + j) * NS;
+      ms[j] = st[0]; ls[j] = st[1]; mt[j] = st[2]; lt[j] = st[3]; aux[j] = st[4];
+    }
+    if (p.div == KL) {
+      visit(p, b, [&](long j, long o) { gs[o] = g * (fexp(s[o] * invT - ms[j] - ls[j]) - fexp(t[o] * invT - mt[j] - lt[j])); });
+    } else if (p.div == MSE) {
+      visit(p, b, [&](long j, long o) {
+        const float ps = fexp(s[o] * invT - ms[j] - ls[j]), pt = fexp(t[o] * invT - mt[j] - lt[j]);
+        gs[o] = g * ps * ((ps - pt) - aux[j]);
+      });
+    } else {
+      visit(p, b, [&](long j, long o) {
+        const float las = s[o] * invT - ms[j] - ls[j], lat = t[o] * invT - mt[j] - lt[j];
+        gs[o] = g * (fexp(las) - fexp(0.5f * (las + lat) - aux[j]));
+      });
+    }
+  }
+}
+
+// ---- channel-mean MSE ----------------------------------------------------------------------------
+// d[n,c] = mean_HW s - mean_HW t; L = sum d^2 / (N C); dL/ds = 2 d / (N C H W).
+double cmForward(long N, long L, long C, const float* s, const float* t, float* d) {
+  double total = 0;
+#pragma omp parallel for schedule(static) reduction(+ : total)
+  for (long n = 0; n < N; n++) {
+    std::vector<double> acc(C, 0.0);
+    const float* sp = s + n * L * C; const float* tp = t + n * L * C;
+    for (long i = 0; i < L; i++) {
+#pragma omp simd
+      for (long c = 0; c < C; c++) acc[c] += (double)sp[i * C + c] - (double)tp[i * C + c];
+    }
+    for (long c = 0; c < C; c++) { const double v = acc[c] / L; d[n * C + c] = (float)v; total += v * v; }
+  }
+  return total / (double)(N * C);
+}
+
+void cmBackward(long N, long L, long C, const float* d, float dy, float* gs) {
+  const float g = (float)(2.0 * dy / ((double)N * C * L));
+#pragma omp parallel for schedule(static)
+  for (long r = 0; r < N * L; r++) {
+    const float* dp = d + (r / L) * C; float* o = gs + r * C;
+#pragma omp simd
+    for (long c = 0; c < C; c++) o[c] = g * dp[c];
+  }
+}
+
+// ---- attention transfer --------------------------------------------------------------------------
+// v = mean_C x^2 per pixel, a = v / max(||v||, 1e-12) per image, L = mean (a_s - a_t)^2.
+// gv[n,i] = dL/dv_s * 2 / Cs, so that dL/ds = dy * gv * s.
+double atForward(long N, long L, long Cs, long Ct, const float* s, const float* t, float* gv) {
+  double total = 0;
+  const double denom = (double)N * L;
+#pragma omp parallel for schedule(static) reduction(+ : total)
+  for (long n = 0; n < N; n++) {
+    std::vector<double> vs(L), vt(L);
+    double ns = 0, nt = 0;
+    for (long i = 0; i < L; i++) {
+      const float* sp = s + (n * L + i) * Cs; const float* tp = t + (n * L + i) * Ct;
+      double a = 0, b = 0;
+#pragma omp simd reduction(+ : a)
+      for (long c = 0; c < Cs; c++) a += (double)sp[c] * sp[c];
+#pragma omp simd reduction(+ : b)
+      for (long c = 0; c < Ct; c++) b += (double)tp[c] * tp[c];
+      vs[i] = a / Cs; vt[i] = b / Ct; ns += vs[i] * vs[i]; nt += vt[i] * vt[i];
+    }
+    ns = std::sqrt(ns); nt = std::sqrt(nt);
+    const double ds = std::max(ns, 1e-12), dt = std::max(nt, 1e-12);
+    double dot = 0, sub = 0;
+    for (long i = 0; i < L; i++) {
+      const double as = vs[i] / ds, e = as - vt[i] / dt;
+      sub += e * e;
+      vs[i] = as;  // a_s
+      vt[i] = 2 * e / denom;  // dL/da_s
+      dot += as * vt[i];
+    }
+    total += sub;
+    for (long i = 0; i < L; i++) {
+      const double gvi = ns > 1e-12 ? (vt[i] - vs[i] * dot) / ns : vt[i] / 1e-12;
+      gv[n * L + i] = (float)(gvi * 2.0 / Cs);
+    }
+  }
+  return total / denom;
+}
+
+void atBackward(long N, long L, long C, const float* s, const float* gv, float dy, float* gs) {
+#pragma omp parallel for schedule(static)
+  for (long r = 0; r < N * L; r++) {
+    const float g = dy * gv[r]; const float* sp = s + r * C; float* o = gs + r * C;
+#pragma omp simd
+    for (long c = 0; c < C; c++) o[c] = g * sp[c];
+  }
+}
+
+// ---- pairwise affinity ---------------------------------------------------------------------------
+// Ceil-mode max pool (window = stride = kh x kw, partial last windows), unit vectors per node
+// (f / (||f|| + 1e-8) with the norm detached, or f / max(||f||, 1e-12)), S = U U^T (M x M),
+// L = mean over N M^2 of (S_s - S_t)^2. gp = dL/dP_s (pooled student); the backward pass sends
+// dy * gp to the maxima of each window, split equally between exact ties.
+struct Pa { long N, H, W, Cs, Ct, kh, kw, oh, ow; bool detach; long M() const { return oh * ow; } };
+
+void pool(const Pa& p, long n, const float* x, long C, float* out) {
+  for (long oy = 0; oy < p.oh; oy++) for (long ox = 0; ox < p.ow; ox++) {
+    float* o = out + (oy * p.ow + ox) * C;
+    for (long c = 0; c < C; c++) o[c] = -INFINITY;
+    const long y1 = std::min(p.H, (oy + 1) * p.kh), x1 = std::min(p.W, (ox + 1) * p.kw);
+    for (long y = oy * p.kh; y < y1; y++) for (long xx = ox * p.kw; xx < x1; xx++) {
+      const float* xp = x + ((n * p.H + y) * p.W + xx) * C;
+#pragma omp simd
+      for (long c = 0; c < C; c++) o[c] = std::max(o[c], xp[c]);
+    }
+  }
+}
+
+void units(const Pa& p, const float* P, long C, std::vector<double>& U, std::vector<double>& norm) {
+  const long M = p.M();
+  for (long m = 0; m < M; m++) {
+    double q = 0;
+    for (long c = 0; c < C; c++) q += (double)P[m * C + c] * P[m * C + c];
+    const double nr = std::sqrt(q);
+    norm[m] = nr;
+    const double d = p.detach ? nr + 1e-8 : std::max(nr, 1e-12);
+    for (long c = 0; c < C; c++) U[m * C + c] = P[m * C + c] / d;
+  }
+}
+
+double paForward(const Pa& p, const float* s, const float* t, float* ps, float* gp) {
+  const long M = p.M();
+  const double denom = (double)p.N * M * M;
+  double total = 0;
+#pragma omp parallel for schedule(static) reduction(+ : total)
+  for (long n = 0; n < p.N; n++) {
+    float* Ps = ps + n * M * p.Cs;
+    std::vector<float> Pt(M * p.Ct);
+    pool(p, n, s, p.Cs, Ps);
+    pool(p, n, t, p.Ct, Pt.data());
+    std::vector<double> Us(M * p.Cs), Ut(M * p.Ct), ns(M), nt(M), G(M * M);
+    units(p, Ps, p.Cs, Us, ns);
+    units(p, Pt.data(), p.Ct, Ut, nt);
+    for (long a = 0; a < M; a++) for (long b = 0; b < M; b++) {
+      double x = 0, y = 0;
+      for (long c = 0; c < p.Cs; c++) x += Us[a * p.Cs + c] * Us[b * p.Cs + c];
+      for (long c = 0; c < p.Ct; c++) y += Ut[a * p.Ct + c] * Ut[b * p.Ct + c];
+      const double e = x - y;
+      total += e * e;
+      G[a * M + b] = 2 * e / denom;
+    }
+    // dU = (G + G^T) U = 2 G U (G symmetric), then through the normalisation
+    std::vector<double> dU(p.Cs);
+    for (long a = 0; a < M; a++) {
+      std::fill(dU.begin(), dU.end(), 0.0);
+      for (long b = 0; b < M; b++) {
+        const double g = 2 * G[a * M + b];
+        for (long c = 0; c < p.Cs; c++) dU[c] += g * Us[b * p.Cs + c];
+      }
+      float* o = gp + (n * M + a) * p.Cs;
+      if (p.detach) {
+        const double d = ns[a] + 1e-8;
+        for (long c = 0; c < p.Cs; c++) o[c] = (float)(dU[c] / d);
+      } else if (ns[a] > 1e-12) {
+        double dot = 0;
+        for (long c = 0; c < p.Cs; c++) dot += Us[a * p.Cs + c] * dU[c];
+        for (long c = 0; c < p.Cs; c++) o[c] = (float)((dU[c] - Us[a * p.Cs + c] * dot) / ns[a]);
+      } else {
+        for (long c = 0; c < p.Cs; c++) o[c] = (float)(dU[c] / 1e-12);
+      }
+    }
+  }
+  return total / denom;
+}
+
+void paBackward(const Pa& p, const float* s, const float* ps, const float* gp, float dy, float* gs) {
+  const long C = p.Cs;
+#pragma omp parallel for schedule(static) collapse(2)
+  for (long n = 0; n < p.N; n++) for (long oy = 0; oy < p.oh; oy++) {
+    std::vector<float> cnt(C);
+    for (long ox = 0; ox < p.ow; ox++) {
+      const long m = oy * p.ow + ox;
+      const float* mx = ps + (n * p.M() + m) * C; const float* g = gp + (n * p.M() + m) * C;
+      const long y1 = std::min(p.H, (oy + 1) * p.kh), x1 = std::min(p.W, (ox + 1) * p.kw);
+      std::fill(cnt.begin(), cnt.end(), 0.0f);
+      for (long y = oy * p.kh; y < y1; y++) for (long x = ox * p.kw; x < x1; x++) {
+        const float* sp = s + ((n * p.H + y) * p.W + x) * C;
+#pragma omp simd
+        for (long c = 0; c < C; c++) cnt[c] += sp[c] == mx[c] ? 1.0f : 0.0f;
+      }
+      for (long c = 0; c < C; c++) cnt[c] = cnt[c] > 0 ? dy * g[c] / cnt[c] : 0.0f;
+      for (long y = oy * p.kh; y < y1; y++) for (long x = ox * p.kw; x < x1; x++) {
+        const long off = ((n * p.H + y) * p.W + x) * C;
+        const float* sp = s + off; float* o = gs + off;
+#pragma omp simd
+        for (long c = 0; c < C; c++) o[c] = sp[c] == mx[c] ? cnt[c] : 0.0f;
+      }
+    }
+  }
+}
+
+// ---- N-API wrappers ------------------------------------------------------------------------------
+
+bool ndParams(napi_env env, napi_value v, napi_value T, napi_value scale, Nd* p) {
+  int32_t* q;
+  if (!i32(env, v, &q, 6)) return false;
+  p->N = q[0]; p->H = q[1]; p->W = q[2]; p->C = q[3]; p->channel = q[4] == 1; p->div = q[5];
+  p->invT = (float)(1.0 / num(env, T)); p->scale = num(env, scale);
+  return p->div >= KL && p->div <= BHAT;
+}
+
+// ndForward(s, t, loss, stats, params [N,H,W,C,channel,div], T, scale)
+napi_value NdForward(napi_env env, napi_callback_info info) {
+  size_t argc = 7; napi_value a[7];
+  napi_get_cb_info(env, info, &argc, a, nullptr, nullptr);
+  float *s, *t, *loss, *stats; size_t ns, nt, nl, nst; Nd p;
+  if (argc < 7 || !f32(env, a[0], &s, &ns) || !f32(env, a[1], &t, &nt) || !f32(env, a[2], &loss, &nl) || !f32(env, a[3], &stats, &nst)
+      || !ndParams(env, a[4], a[5], a[6], &p)) return fail(env, "ndForward(s, t, loss, stats, params, T, scale)");
+  const size_t size = (size_t)(p.N * p.H * p.W * p.C);
+  if (ns != size || nt != size || nl < 1 || nst != (size_t)(p.rows() * NS)) return fail(env, "ndForward: sizes do not match params");
+  loss[0] = (float)ndForward(p, s, t, stats);
+  return nullptr;
+}
+
+// ndBackward(s, t, stats, dy, gs, params, T, scale)
+napi_value NdBackward(napi_env env, napi_callback_info info) {
+  size_t argc = 8; napi_value a[8];
+  napi_get_cb_info(env, info, &argc, a, nullptr, nullptr);
+  float *s, *t, *stats, *dy, *gs; size_t ns, nt, nst, ndy, ng; Nd p;
+  if (argc < 8 || !f32(env, a[0], &s, &ns) || !f32(env, a[1], &t, &nt) || !f32(env, a[2], &stats, &nst) || !f32(env, a[3], &dy, &ndy)
+      || !f32(env, a[4], &gs, &ng) || !ndParams(env, a[5], a[6], a[7], &p)) return fail(env, "ndBackward(s, t, stats, dy, gs, params, T, scale)");
+  const size_t size = (size_t)(p.N * p.H * p.W * p.C);
+  if (ns != size || nt != size || ng != size || ndy < 1 || nst != (size_t)(p.rows() * NS)) return fail(env, "ndBackward: sizes do not match params");
+  ndBackward(p, s, t, stats, dy[0], gs);
+  return nullptr;
+}
+
+// cmForward(s, t, loss, d, params [N, H*W, C])
+napi_value CmForward(napi_env env, napi_callback_info info) {
+  size_t argc = 5; napi_value a[5];
+  napi_get_cb_info(env, info, &argc, a, nullptr, nullptr);
+  float *s, *t, *loss, *d; size_t ns, nt, nl, nd; int32_t* q;
+  if (argc < 5 || !f32(env, a[0], &s, &ns) || !f32(env, a[1], &t, &nt) || !f32(env, a[2], &loss, &nl) || !f32(env, a[3], &d, &nd)
+      || !i32(env, a[4], &q, 3)) return fail(env, "cmForward(s, t, loss, d, params)");
+  const long N = q[0], L = q[1], C = q[2];
+  if (ns != (size_t)(N * L * C) || nt != ns || nl < 1 || nd != (size_t)(N * C)) return fail(env, "cmForward: sizes do not match params");
+  loss[0] = (float)cmForward(N, L, C, s, t, d);
+  return nullptr;
+}
+
+// cmBackward(d, dy, gs, params [N, H*W, C])
+napi_value CmBackward(napi_env env, napi_callback_info info) {
+  size_t argc = 4; napi_value a[4];
+  napi_get_cb_info(env, info, &argc, a, nullptr, nullptr);
+  float *d, *dy, *gs; size_t nd, ndy, ng; int32_t* q;
+  if (argc < 4 || !f32(env, a[0], &d, &nd) || !f32(env, a[1], &dy, &ndy) || !f32(env, a[2], &gs, &ng) || !i32(env, a[3], &q, 3))
+    return fail(env, "cmBackward(d, dy, gs, params)");
+  const long N = q[0], L = q[1], C = q[2];
+  if (nd != (size_t)(N * C) || ndy < 1 || ng != (size_t)(N * L * C)) return fail(env, "cmBackward: sizes do not match params");
+  cmBackward(N, L, C, d, dy[0], gs);
+  return nullptr;
+}
+
+// atForward(s, t, loss, gv, params [N, H*W, Cs, Ct])
+napi_value AtForward(napi_env env, napi_callback_info info) {
+  size_t argc = 5; napi_value a[5];
+  napi_get_cb_info(env, info, &argc, a, nullptr, nullptr);
+  float *s, *t, *loss, *gv; size_t ns, nt, nl, ngv; int32_t* q;
+  if (argc < 5 || !f32(env, a[0], &s, &ns) || !f32(env, a[1], &t, &nt) || !f32(env, a[2], &loss, &nl) || !f32(env, a[3], &gv, &ngv)
+      || !i32(env, a[4], &q, 4)) return fail(env, "atForward(s, t, loss, gv, params)");
+  const long N = q[0], L = q[1], Cs = q[2], Ct = q[3];
+  if (ns != (size_t)(N * L * Cs) || nt != (size_t)(N * L * Ct) || nl < 1 || ngv != (size_t)(N * L)) return fail(env, "atForward: sizes do not match params");
+  loss[0] = (float)atForward(N, L, Cs, Ct, s, t, gv);
+  return nullptr;
+}
+
+// atBackward(s, gv, dy, gs, params [N, H*W, C])
+napi_value AtBackward(napi_env env, napi_callback_info info) {
+  size_t argc = 5; napi_value a[5];
+  napi_get_cb_info(env, info, &argc, a, nullptr, nullptr);
+  float *s, *gv, *dy, *gs; size_t ns, ngv, ndy, ng; int32_t* q;
+  if (argc < 5 || !f32(env, a[0], &s, &ns) || !f32(env, a[1], &gv, &ngv) || !f32(env, a[2], &dy, &ndy) || !f32(env, a[3], &gs, &ng)
+      || !i32(env, a[4], &q, 3)) return fail(env, "atBackward(s, gv, dy, gs, params)");
+  const long N = q[0], L = q[1], C = q[2];
+  if (ns != (size_t)(N * L * C) || ng != ns || ngv != (size_t)(N * L) || ndy < 1) return fail(env, "atBackward: sizes do not match params");
+  atBackward(N, L, C, s, gv, dy[0], gs);
+  return nullptr;
+}
+
+bool paParams(napi_env env, napi_value v, Pa* p) {
+  int32_t* q;
+  if (!i32(env, v, &q, 8)) return false;
+  p->N = q[0]; p->H = q[1]; p->W = q[2]; p->Cs = q[3]; p->Ct = q[4]; p->kh = q[5]; p->kw = q[6]; p->detach = q[7] != 0;
+  if (p->kh < 1 || p->kw < 1) return false;
+  p->oh = (p->H + p->kh - 1) / p->kh; p->ow = (p->W + p->kw - 1) / p->kw;
+  return true;
+}
+
+// paForward(s, t, loss, ps, gp, params [N,H,W,Cs,Ct,kh,kw,detach])
+napi_value PaForward(napi_env env, napi_callback_info info) {
+  size_t argc = 6; napi_value a[6];
+  napi_get_cb_info(env, info, &argc, a, nullptr, nullptr);
+  float *s, *t, *loss, *ps, *gp; size_t ns, nt, nl, nps, ngp; Pa p;
+  if (argc < 6 || !f32(env, a[0], &s, &ns) || !f32(env, a[1], &t, &nt) || !f32(env, a[2], &loss, &nl) || !f32(env, a[3], &ps, &nps)
+      || !f32(env, a[4], &gp, &ngp) || !paParams(env, a[5], &p)) return fail(env, "paForward(s, t, loss, ps, gp, params)");
+  const size_t pooled = (size_t)(p.N * p.M() * p.Cs);
+  if (ns != (size_t)(p.N * p.H * p.W * p.Cs) || nt != (size_t)(p.N * p.H * p.W * p.Ct) || nl < 1 || nps != pooled || ngp != pooled)
+    return fail(env, "paForward: sizes do not match params");
+  loss[0] = (float)paForward(p, s, t, ps, gp);
+  return nullptr;
+}
+
+// paBackward(s, ps, gp, dy, gs, params)
+napi_value PaBackward(napi_env env, napi_callback_info info) {
+  size_t argc = 6; napi_value a[6];
+  napi_get_cb_info(env, info, &argc, a, nullptr, nullptr);
+  float *s, *ps, *gp, *dy, *gs; size_t ns, nps, ngp, ndy, ng; Pa p;
+  if (argc < 6 || !f32(env, a[0], &s, &ns) || !f32(env, a[1], &ps, &nps) || !f32(env, a[2], &gp, &ngp) || !f32(env, a[3], &dy, &ndy)
+      || !f32(env, a[4], &gs, &ng) || !paParams(env, a[5], &p)) return fail(env, "paBackward(s, ps, gp, dy, gs, params)");
+  const size_t pooled = (size_t)(p.N * p.M() * p.Cs);
+  if (ns != (size_t)(p.N * p.H * p.W * p.Cs) || ng != ns || nps != pooled || ngp != pooled || ndy < 1) return fail(env, "paBackward: sizes do not match params");
+  paBackward(p, s, ps, gp, dy[0], gs);
+  return nullptr;
+}
+
+}  // namespace
+
+extern "C" NAPI_MODULE_EXPORT napi_value napi_register_module_v1(napi_env env, napi_value exports) {
+  exports = cwd_kernels_register_module(env, exports);
+  napi_property_descriptor props[] = {
+    {"ndForward", nullptr, NdForward, nullptr, nullptr, nullptr, napi_default, nullptr},
+    {"ndBackward", nullptr, NdBackward, nullptr, nullptr, nullptr, napi_default, nullptr},
+    {"cmForward", nullptr, CmForward, nullptr, nullptr, nullptr, napi_default, nullptr},
+    {"cmBackward", nullptr, CmBackward, nullptr, nullptr, nullptr, napi_default, nullptr},
+    {"atForward", nullptr, AtForward, nullptr, nullptr, nullptr, napi_default, nullptr},
+    {"atBackward", nullptr, AtBackward, nullptr, nullptr, nullptr, napi_default, nullptr},
+    {"paForward", nullptr, PaForward, nullptr, nullptr, nullptr, napi_default, nullptr},
+    {"paBackward", nullptr, PaBackward, nullptr, nullptr, nullptr, napi_default, nullptr},
+  };
+  napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
+  return exports;
+}
