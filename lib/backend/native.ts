@@ -13,6 +13,8 @@
  *   Slice, SplitV, AvgPoolGrad, MaxPoolGrad, OneHot) for large float32 tensors, unless
  *   `CWD_NATIVE_ELEMENTWISE=0`; and `ResizeBilinearGrad` always (its halfPixelCenters gradient).
  * Each handles NHWC float32 with the broadcasts it knows; anything else goes to the previous implementation.
+ * The same addon also holds the fused distillation-loss kernels of `native/loss_kernels.cc`, registered by
+ * loss-kernels.ts.
  *
  * Build: `npx tsx lib/backend/native.ts build` (or automatically on first use when g++ and the Node
  * headers are present) writes `lib/backend/native/build/cwd_kernels-<source hash>.node`. Nothing is downloaded.

@@ -25,7 +25,9 @@
  *
  * KL is KL(teacher ‖ student) with the teacher as the target distribution; the teacher never receives
  * gradient. (Channel, KL) — CWD — is one custom op with its analytic gradient
- * ∂L/∂s = T/(N·C)·(φ(s) − φ(t)) (the numbers of autodiff through log-softmax, cheaper on wasm). Bhattacharyya (project-defined, no public reference implements it):
+ * ∂L/∂s = T/(N·C)·(φ(s) − φ(t)) (the numbers of autodiff through log-softmax, cheaper on wasm).
+ * On wasm with the native addon every softmax cell and 'channel-mean' run instead as one fused native
+ * forward and backward kernel (lib/backend/loss-kernels.ts; same values, `fusedLossesActive()`). Bhattacharyya (project-defined, no public reference implements it):
  * −ln Σ_i √(p_s,i · p_t,i) per distribution, computed as −logSumExp(½(log p_s + log p_t)).
  *
  * @example

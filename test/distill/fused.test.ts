@@ -48,7 +48,7 @@ function evaluate(c: Case, fused: boolean, seed: number): { value: number; grad:
   const prev = setFusedLosses(fused);
   try {
     const mk = (shape: number[], k: number) => {
-      if (c.zeros && k === 0) return tf.zeros(shape) as tf.Tensor4D;
+      if (c.zeros && k === 0) return tf.zeros(shape as [number, number, number, number]) as tf.Tensor4D;
       const x = seededNormal(shape, seed + k, c.magnitude ?? 1);
       if (!c.ties) return x;
       const r = tf.round(tf.mul(x, 1.5)) as tf.Tensor4D;
@@ -58,7 +58,7 @@ function evaluate(c: Case, fused: boolean, seed: number): { value: number; grad:
     const s = mk(c.s, 0);
     const t = mk(c.t ?? c.s, 1);
     const fn = getLoss(c.loss).fn;
-    const options = { ...getLoss(c.loss).defaultConfig(), ...(c.options ?? {}) };
+    const options: Opts = { ...(getLoss(c.loss).defaultConfig() as Opts), ...(c.options ?? {}) };
     const { value, grads } = tf.valueAndGrads((x: tf.Tensor) => tf.mul(fn(x as tf.Tensor4D, t, options), 3.7) as tf.Scalar)([s]);
     const out = { value: value.dataSync()[0], grad: Float32Array.from(grads[0].dataSync()), numTensors: 0 };
     tf.dispose([s, t, value, grads[0]]);
@@ -128,7 +128,7 @@ test('fused gradients match central finite differences along random directions',
       const t = seededNormal(c.t ?? c.s, 600 + k);
       const v = seededNormal(c.s, 700 + k, 1);
       const fn = getLoss(c.loss).fn;
-      const options = { ...getLoss(c.loss).defaultConfig(), ...(c.options ?? {}) };
+      const options: Opts = { ...(getLoss(c.loss).defaultConfig() as Opts), ...(c.options ?? {}) };
       const g = tf.grad((x: tf.Tensor) => fn(x as tf.Tensor4D, t, options))(s);
       const analytic = tf.sum(tf.mul(g, v)).dataSync()[0];
       if (c.loss === 'pa' && options.detachNorm) {
