@@ -139,14 +139,15 @@ export async function benchLosses(rec: Recorder, opts: LossBenchOptions): Promis
     const before = tf.memory().numTensors;
     try {
       const grad = tf.grad((x: tf.Tensor) => fn(x as tf.Tensor4D, t, options));
-      // Synchronise on one element of the gradient (every kernel before it has run, on webgpu too) rather
-      // than copying the whole gradient out of the backend: the PyTorch twin does not read its gradient,
-      // and on wasm that copy (HEAPU8.slice into a new ArrayBuffer) took longer than the fused loss itself.
+      // cpu, wasm and tensorflow run every kernel synchronously: the gradient is computed when grad() returns,
+      // and nothing is copied out (the PyTorch twin does not read its gradient either; on wasm copying it out,
+      // HEAPU8.slice into a new ArrayBuffer, took longer than the fused loss itself, and so does tf.slice,
+      // whose wasm kernel reads the whole input). webgpu and webgl are asynchronous: wait for the values.
+      const synchronous = ['cpu', 'wasm', 'tensorflow'].includes(backend);
       const timing = await timeAsync(async () => {
         const g = grad(s);
-        const first = tf.tidy(() => tf.slice(tf.reshape(g, [-1]), 0, 1));
-        await first.data();
-        tf.dispose([g, first]);
+        if (!synchronous) await g.data();
+        g.dispose();
       }, opts.reps, opts.warmup, opts.budgetMs);
       const leaked = tf.memory().numTensors - before;
       const bytes = 3 * shape.reduce((a, b) => a * b, 1) * 4;

@@ -105,6 +105,62 @@ inline void visit(const Nd& p, long b, F f) {
   }
 }
 
+// As visit, but with the contiguous axis innermost (spatial rows: positions inside): for passes
+// without per-row accumulation (the backward pass), where it gives contiguous vector loads and stores.
+template <class F>
+inline void visitContiguous(const Nd& p, long b, F f) {
+  if (p.channel) { visit(p, b, f); return; }
+  const long r0 = b * RB, rb = std::min<long>(RB, p.N * p.H * p.W - r0);
+  for (long j = 0; j < rb; j++) {
+    const long o = (r0 + j) * p.C;
+#pragma omp simd
+    for (long i = 0; i < p.C; i++) f(j, o + i);
+  }
+}
+
+// Forward statistics of one spatial row (C contiguous values of s and t): writes stats[0..4] and
+// returns the row's divergence. Float accumulators over the C values, vectorised.
+inline double spatialRow(const float* x, const float* y, long C, float invT, int div, float* st) {
+  float mx = -INFINITY, my = -INFINITY;
+#pragma omp simd reduction(max : mx, my)
+  for (long i = 0; i < C; i++) { mx = std::max(mx, x[i]); my = std::max(my, y[i]); }
+  mx *= invT; my *= invT;
+  float zs = 0, zt = 0, a = 0;
+  if (div == KL) {
+#pragma omp simd reduction(+ : zs, zt, a)
+    for (long i = 0; i < C; i++) {
+      const float ds = x[i] * invT - mx, dt = y[i] * invT - my, et = fexp(dt);
+      zs += fexp(ds); zt += et; a += et * (dt - ds);
+    }
+  } else {
+#pragma omp simd reduction(+ : zs, zt)
+    for (long i = 0; i < C; i++) { zs += fexp(x[i] * invT - mx); zt += fexp(y[i] * invT - my); }
+  }
+  const double lzs = std::log((double)zs), lzt = std::log((double)zt);
+  const float fls = (float)lzs, flt = (float)lzt;
+  st[0] = mx; st[1] = fls; st[2] = my; st[3] = flt; st[4] = 0;
+  if (div == KL) return (double)a / zt - lzt + lzs;
+  if (div == MSE) {
+    float sq = 0, k = 0;
+#pragma omp simd reduction(+ : sq, k)
+    for (long i = 0; i < C; i++) {
+      const float ps = fexp(x[i] * invT - mx - fls), pt = fexp(y[i] * invT - my - flt), d = ps - pt;
+      sq += d * d; k += ps * d;
+    }
+    st[4] = k;
+    return sq;
+  }
+  float mq = -INFINITY;
+#pragma omp simd reduction(max : mq)
+  for (long i = 0; i < C; i++) mq = std::max(mq, 0.5f * ((x[i] * invT - mx - fls) + (y[i] * invT - my - flt)));
+  float bs = 0;
+#pragma omp simd reduction(+ : bs)
+  for (long i = 0; i < C; i++) bs += fexp(0.5f * ((x[i] * invT - mx - fls) + (y[i] * invT - my - flt)) - mq);
+  const double lb = mq + std::log((double)bs);
+  st[4] = (float)lb;
+  return -lb;
+}
+
 inline void blockRows(const Nd& p, long b, long* row0, long* rb) {
   if (p.channel) {
     const long cb = (p.C + RB - 1) / RB, n = b / cb, c0 = (b % cb) * RB;
@@ -120,6 +176,12 @@ double ndForward(const Nd& p, const float* s, const float* t, float* stats) {
 #pragma omp parallel for schedule(dynamic, 1) reduction(+ : total)
   for (long b = 0; b < p.blocks(); b++) {
     long row0, rb; blockRows(p, b, &row0, &rb);
+    if (!p.channel) {
+      double sub = 0;
+      for (long j = 0; j < rb; j++) sub += spatialRow(s + (row0 + j) * p.C, t + (row0 + j) * p.C, p.C, invT, p.div, stats + (row0 + j) * NS);
+      total += sub;
+      continue;
+    }
     float ms[RB], mt[RB];
     double zs[RB], zt[RB], a[RB], lzs[RB], lzt[RB];
     for (int j = 0; j < RB; j++) { ms[j] = mt[j] = -INFINITY; zs[j] = zt[j] = a[j] = 0; }
@@ -187,14 +249,14 @@ void ndBackward(const Nd& p, const float* s, const float* t, const float* stats,
       ms[j] = st[0]; ls[j] = st[1]; mt[j] = st[2]; lt[j] = st[3]; aux[j] = st[4];
     }
     if (p.div == KL) {
-      visit(p, b, [&](long j, long o) { gs[o] = g * (fexp(s[o] * invT - ms[j] - ls[j]) - fexp(t[o] * invT - mt[j] - lt[j])); });
+      visitContiguous(p, b, [&](long j, long o) { gs[o] = g * (fexp(s[o] * invT - ms[j] - ls[j]) - fexp(t[o] * invT - mt[j] - lt[j])); });
     } else if (p.div == MSE) {
-      visit(p, b, [&](long j, long o) {
+      visitContiguous(p, b, [&](long j, long o) {
         const float ps = fexp(s[o] * invT - ms[j] - ls[j]), pt = fexp(t[o] * invT - mt[j] - lt[j]);
         gs[o] = g * ps * ((ps - pt) - aux[j]);
       });
     } else {
-      visit(p, b, [&](long j, long o) {
+      visitContiguous(p, b, [&](long j, long o) {
         const float las = s[o] * invT - ms[j] - ls[j], lat = t[o] * invT - mt[j] - lt[j];
         gs[o] = g * (fexp(las) - fexp(0.5f * (las + lat) - aux[j]));
       });
