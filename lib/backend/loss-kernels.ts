@@ -15,6 +15,7 @@
  * | kernel | loss (lib/distill) |
  * |---|---|
  * | `CdNormDiv` / `CdNormDivGrad` | softmax over C per pixel ('spatial') or over H·W per channel ('channel'), then KL(t‖s), squared error or Bhattacharyya: cwd, pi, channel-mse, bhattacharyya, spatial-mse, spatial-bhattacharyya |
+ * | `CdMse` / `…Grad` | mse (every reduction) |
  * | `CdChannelMeanMse` / `…Grad` | channel-mean-mse |
  * | `CdAttention` / `…Grad` | at |
  * | `CdPairwise` / `…Grad` | pa (when the pooled map has ≤ `PA_FUSED_MAX_NODES` nodes) |
@@ -28,6 +29,8 @@ import { loadNativeKernels } from './native';
 interface LossAddon {
   ndForward(s: Float32Array, t: Float32Array, loss: Float32Array, stats: Float32Array, params: Int32Array, T: number, scale: number): void;
   ndBackward(s: Float32Array, t: Float32Array, stats: Float32Array, dy: Float32Array, gs: Float32Array, params: Int32Array, T: number, scale: number): void;
+  mseForward(s: Float32Array, t: Float32Array, loss: Float32Array, denom: number): void;
+  mseBackward(s: Float32Array, t: Float32Array, dy: Float32Array, gs: Float32Array, denom: number): void;
   cmForward(s: Float32Array, t: Float32Array, loss: Float32Array, d: Float32Array, params: Int32Array): void;
   cmBackward(d: Float32Array, dy: Float32Array, gs: Float32Array, params: Int32Array): void;
   atForward(s: Float32Array, t: Float32Array, loss: Float32Array, gv: Float32Array, params: Int32Array): void;
@@ -110,6 +113,22 @@ export function registerNativeLossKernels(): boolean {
       const [gs] = o.views();
       a.ndBackward(be.typedArrayFromHeap(s), be.typedArrayFromHeap(t), be.typedArrayFromHeap(stats), be.typedArrayFromHeap(dy), gs,
         ndParams(s, at), at.temperature, at.scale);
+      return o.infos[0];
+    },
+    CdMse: ({ inputs, attrs, backend }: KernelArgs) => {
+      const { s, t } = inputs as { s: tf.TensorInfo; t: tf.TensorInfo };
+      const be = backend as unknown as WasmBackendLike;
+      const o = makeOutputs(be, [[]]);
+      const [loss] = o.views();
+      a.mseForward(be.typedArrayFromHeap(s), be.typedArrayFromHeap(t), loss, (attrs as AnyAttrs).denom);
+      return o.infos[0];
+    },
+    CdMseGrad: ({ inputs, attrs, backend }: KernelArgs) => {
+      const { s, t, dy } = inputs as Record<string, tf.TensorInfo>;
+      const be = backend as unknown as WasmBackendLike;
+      const o = makeOutputs(be, [s.shape]);
+      const [gs] = o.views();
+      a.mseBackward(be.typedArrayFromHeap(s), be.typedArrayFromHeap(t), be.typedArrayFromHeap(dy), gs, (attrs as AnyAttrs).denom);
       return o.infos[0];
     },
     CdChannelMeanMse: ({ inputs, backend }: KernelArgs) => {
@@ -199,6 +218,13 @@ function registerGradients(): void {
     },
   });
   tf.registerGradient({
+    kernelName: 'CdMse', inputsToSave: ['s', 't'],
+    gradFunc: (dy, saved, attrs) => {
+      const [s, t] = saved;
+      return { s: () => run('CdMseGrad', { s, t, dy: dy as tf.Tensor }, attrs) as tf.Tensor, t: zerosForTeacher(saved) };
+    },
+  });
+  tf.registerGradient({
     kernelName: 'CdChannelMeanMse', inputsToSave: ['s', 't'], outputsToSave: [false, true],
     gradFunc: (dys, saved) => {
       const [s, , d] = saved;
@@ -241,6 +267,11 @@ export function fusedNormalizedDivergence(
   o: { normalization: 'spatial' | 'channel'; divergence: 'kl' | 'mse' | 'bhattacharyya'; temperature: number; scale: number },
 ): tf.Scalar {
   return lossOf(run('CdNormDiv', { s: student, t: teacher }, o));
+}
+
+/** `Σ (s − t)² / denom` over every element. */
+export function fusedMse(student: tf.Tensor4D, teacher: tf.Tensor4D, denom: number): tf.Scalar {
+  return run('CdMse', { s: student, t: teacher }, { denom }) as tf.Scalar;
 }
 
 /** `Σ_{n,c} (mean_HW s − mean_HW t)² / (N·C)`. */

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { checkOptionKeys, checkPair, stopGradient } from './common';
 import { defineLoss } from './descriptor';
+import { fusedLossesActive, fusedMse } from '../backend/loss-kernels';
 
 export interface MSEOptions {
   /**
@@ -33,6 +34,7 @@ export function mse(student: tf.Tensor4D, teacher: tf.Tensor4D, options: MSEOpti
   checkPair(student, teacher, loss, true);
   const [n, h, w, c] = student.shape;
   const denom = reduction === 'mean' ? n * h * w * c : reduction === 'pixel' ? n * h * w : 1;
+  if (fusedLossesActive()) return fusedMse(student, teacher, denom); // one native op each way (wasm)
   return tf.tidy(() => tf.div(tf.sum(tf.squaredDifference(student, stopGradient(teacher))), denom) as tf.Scalar);
 }
 mse.defaultConfig = (): Required<MSEOptions> => ({ reduction: 'mean' });

@@ -26,7 +26,7 @@
  * KL is KL(teacher ‖ student) with the teacher as the target distribution; the teacher never receives
  * gradient. (Channel, KL) — CWD — is one custom op with its analytic gradient
  * ∂L/∂s = T/(N·C)·(φ(s) − φ(t)) (the numbers of autodiff through log-softmax, cheaper on wasm).
- * On wasm with the native addon every softmax cell and 'channel-mean' run instead as one fused native
+ * On wasm with the native addon every cell runs instead as one fused native
  * forward and backward kernel (lib/backend/loss-kernels.ts; same values, `fusedLossesActive()`). Bhattacharyya (project-defined, no public reference implements it):
  * −ln Σ_i √(p_s,i · p_t,i) per distribution, computed as −logSumExp(½(log p_s + log p_t)).
  *
@@ -43,7 +43,7 @@ import {
   logSoftmaxOverSpace, stopGradient,
 } from './common';
 import { defineLoss, LossFn } from './descriptor';
-import { fusedChannelMeanMse, fusedLossesActive, fusedNormalizedDivergence } from '../backend/loss-kernels';
+import { fusedChannelMeanMse, fusedLossesActive, fusedMse, fusedNormalizedDivergence } from '../backend/loss-kernels';
 
 export type Normalization = 'none' | 'spatial' | 'channel' | 'channel-mean';
 export type Divergence = 'mse' | 'kl' | 'bhattacharyya';
@@ -87,8 +87,9 @@ export function normalizedDivergenceLoss(
   }
   checkPair(student, teacher, loss, true);
   const [n, h, w, c] = student.shape;
-  if (normalization !== 'none' && fusedLossesActive()) {
+  if (fusedLossesActive()) {
     // wasm with the native addon: one forward and one backward kernel (lib/backend/loss-kernels.ts), same values
+    if (normalization === 'none') return fusedMse(student, teacher, n * h * w);
     if (normalization === 'channel-mean') return fusedChannelMeanMse(student, teacher);
     const scale = (divergence === 'kl' ? temperature * temperature : 1) / (normalization === 'channel' ? n * c : n * h * w);
     return fusedNormalizedDivergence(student, teacher, { normalization, divergence, temperature, scale });

@@ -19,11 +19,13 @@ type Opts = Record<string, unknown>;
 interface Case { loss: string; options?: Opts; s: number[]; t?: number[]; magnitude?: number; ties?: boolean; zeros?: boolean }
 
 const SOFTMAX = ['cwd', 'pi', 'channel-mse', 'bhattacharyya', 'spatial-mse', 'spatial-bhattacharyya'];
-const FUSED = [...SOFTMAX, 'channel-mean-mse', 'at', 'pa'];
+const FUSED = [...SOFTMAX, 'channel-mean-mse', 'at', 'pa', 'mse'];
 const SHAPES = [[1, 5, 7, 3], [2, 9, 11, 1], [3, 4, 6, 19], [1, 1, 1, 4], [2, 5, 6, 70], [2, 70, 3, 2]];
 
 const CASES: Case[] = [
-  ...[...SOFTMAX, 'channel-mean-mse', 'at'].flatMap((loss) => SHAPES.map((s) => ({ loss, s }))),
+  ...[...SOFTMAX, 'channel-mean-mse', 'at', 'mse'].flatMap((loss) => SHAPES.map((s) => ({ loss, s }))),
+  { loss: 'mse', options: { reduction: 'pixel' }, s: [2, 5, 7, 6] },
+  { loss: 'mse', options: { reduction: 'sum' }, s: [2, 5, 7, 6] },
   { loss: 'cwd', options: { temperature: 1 }, s: [2, 5, 7, 6] },
   { loss: 'cwd', options: { temperature: 0.5 }, s: [1, 8, 3, 5] },
   { loss: 'pi', options: { temperature: 2 }, s: [2, 5, 7, 6] },
@@ -38,7 +40,7 @@ const CASES: Case[] = [
   { loss: 'pa', s: [2, 9, 11, 3], t: [2, 9, 11, 7], options: { detachNorm: false } },
   { loss: 'pa', s: [1, 5, 7, 3], options: { window: [2, 2] } },
   { loss: 'pa', s: [3, 6, 6, 1], options: { window: [2, 3], detachNorm: false } },
-  { loss: 'pa', s: [1, 1, 1, 4], options: { window: [1, 1] } },
+  { loss: 'pa', s: [1, 2, 1, 4], options: { window: [1, 1] } },                // two 1-pixel nodes
   { loss: 'pa', s: [2, 8, 8, 5], options: { window: [3, 3] }, ties: true },   // integer maps: tied maxima split the gradient
   { loss: 'pa', s: [2, 8, 8, 5], options: { window: [2, 2], detachNorm: false }, zeros: true },
 ];

@@ -9,6 +9,7 @@
 //   ndForward(s, t, loss, stats, p, T, scale)   normalised divergence: softmax over C per pixel
 //   ndBackward(s, t, stats, dy, gs, p, T, scale)  (spatial) or over H*W per channel (channel), then
 //                                                 KL(t||s), squared error or Bhattacharyya
+//   mseForward(s, t, loss, denom) / mseBackward(s, t, dy, gs, denom)   plain MSE
 //   cmForward(s, t, loss, d, p) / cmBackward(d, dy, gs, p)          channel-mean MSE
 //   atForward(s, t, loss, gv, p) / atBackward(s, gv, dy, gs, p)     attention transfer (p = 2)
 //   paForward(s, t, loss, ps, gp, p) / paBackward(s, ps, gp, dy, gs, p)   pairwise affinity
@@ -262,6 +263,28 @@ void ndBackward(const Nd& p, const float* s, const float* t, const float* stats,
       });
     }
   }
+}
+
+// ---- plain MSE -----------------------------------------------------------------------------------
+// L = sum (s - t)^2 / denom; dL/ds = 2 (s - t) / denom.
+double mseForward(long n, const float* s, const float* t, double denom) {
+  double total = 0;
+  const long chunk = 1 << 14;
+#pragma omp parallel for schedule(static) reduction(+ : total)
+  for (long b = 0; b < (n + chunk - 1) / chunk; b++) {
+    const long e = std::min(n, (b + 1) * chunk);
+    float acc = 0;
+#pragma omp simd reduction(+ : acc)
+    for (long i = b * chunk; i < e; i++) { const float d = s[i] - t[i]; acc += d * d; }
+    total += acc;
+  }
+  return total / denom;
+}
+
+void mseBackward(long n, const float* s, const float* t, float dy, double denom, float* gs) {
+  const float g = (float)(2.0 * dy / denom);
+#pragma omp parallel for schedule(static)
+  for (long i = 0; i < n; i++) gs[i] = g * (s[i] - t[i]);
 }
 
 // ---- channel-mean MSE ----------------------------------------------------------------------------
@@ -529,6 +552,28 @@ napi_value AtBackward(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// mseForward(s, t, loss, denom)
+napi_value MseForward(napi_env env, napi_callback_info info) {
+  size_t argc = 4; napi_value a[4];
+  napi_get_cb_info(env, info, &argc, a, nullptr, nullptr);
+  float *s, *t, *loss; size_t ns, nt, nl;
+  if (argc < 4 || !f32(env, a[0], &s, &ns) || !f32(env, a[1], &t, &nt) || !f32(env, a[2], &loss, &nl) || ns != nt || nl < 1)
+    return fail(env, "mseForward(s, t, loss, denom): Float32Arrays, s and t of one size");
+  loss[0] = (float)mseForward((long)ns, s, t, num(env, a[3]));
+  return nullptr;
+}
+
+// mseBackward(s, t, dy, gs, denom)
+napi_value MseBackward(napi_env env, napi_callback_info info) {
+  size_t argc = 5; napi_value a[5];
+  napi_get_cb_info(env, info, &argc, a, nullptr, nullptr);
+  float *s, *t, *dy, *gs; size_t ns, nt, ndy, ng;
+  if (argc < 5 || !f32(env, a[0], &s, &ns) || !f32(env, a[1], &t, &nt) || !f32(env, a[2], &dy, &ndy) || !f32(env, a[3], &gs, &ng)
+      || ns != nt || ng != ns || ndy < 1) return fail(env, "mseBackward(s, t, dy, gs, denom): Float32Arrays, s, t, gs of one size");
+  mseBackward((long)ns, s, t, dy[0], num(env, a[4]), gs);
+  return nullptr;
+}
+
 bool paParams(napi_env env, napi_value v, Pa* p) {
   int32_t* q;
   if (!i32(env, v, &q, 8)) return false;
@@ -576,6 +621,8 @@ extern "C" NAPI_MODULE_EXPORT napi_value napi_register_module_v1(napi_env env, n
     {"cmBackward", nullptr, CmBackward, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"atForward", nullptr, AtForward, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"atBackward", nullptr, AtBackward, nullptr, nullptr, nullptr, napi_default, nullptr},
+    {"mseForward", nullptr, MseForward, nullptr, nullptr, nullptr, napi_default, nullptr},
+    {"mseBackward", nullptr, MseBackward, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"paForward", nullptr, PaForward, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"paBackward", nullptr, PaBackward, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
