@@ -18,6 +18,7 @@
  * | `CdMse` / `…Grad` | mse (every reduction) |
  * | `CdChannelMeanMse` / `…Grad` | channel-mean-mse |
  * | `CdAttention` / `…Grad` | at |
+ * | `CdLocal` / `…Grad` | local |
  * | `CdPairwise` / `…Grad` | pa (when the pooled map has ≤ `PA_FUSED_MAX_NODES` nodes) |
  * @example
  *   import { fusedLossesActive, fusedNormalizedDivergence } from './loss-kernels';
@@ -35,6 +36,8 @@ interface LossAddon {
   cmBackward(d: Float32Array, dy: Float32Array, gs: Float32Array, params: Int32Array): void;
   atForward(s: Float32Array, t: Float32Array, loss: Float32Array, gv: Float32Array, params: Int32Array): void;
   atBackward(s: Float32Array, gv: Float32Array, dy: Float32Array, gs: Float32Array, params: Int32Array): void;
+  localForward(s: Float32Array, t: Float32Array, loss: Float32Array, k: Float32Array, params: Int32Array): void;
+  localBackward(s: Float32Array, k: Float32Array, dy: Float32Array, gs: Float32Array, params: Int32Array): void;
   paForward(s: Float32Array, t: Float32Array, loss: Float32Array, ps: Float32Array, gp: Float32Array, params: Int32Array): void;
   paBackward(s: Float32Array, ps: Float32Array, gp: Float32Array, dy: Float32Array, gs: Float32Array, params: Int32Array): void;
 }
@@ -168,6 +171,23 @@ export function registerNativeLossKernels(): boolean {
       a.atBackward(be.typedArrayFromHeap(s), be.typedArrayFromHeap(gv), be.typedArrayFromHeap(dy), gs, Int32Array.from([n, h * w, c]));
       return o.infos[0];
     },
+    CdLocal: ({ inputs, backend }: KernelArgs) => {
+      const { s, t } = inputs as { s: tf.TensorInfo; t: tf.TensorInfo };
+      const [n, h, w, cs] = s.shape;
+      const be = backend as unknown as WasmBackendLike;
+      const o = makeOutputs(be, [[], [4, n, h, w]]);
+      const [loss, k] = o.views();
+      a.localForward(be.typedArrayFromHeap(s), be.typedArrayFromHeap(t), loss, k, Int32Array.from([n, h, w, cs, t.shape[3]]));
+      return o.infos;
+    },
+    CdLocalGrad: ({ inputs, backend }: KernelArgs) => {
+      const { s, k, dy } = inputs as Record<string, tf.TensorInfo>;
+      const be = backend as unknown as WasmBackendLike;
+      const o = makeOutputs(be, [s.shape]);
+      const [gs] = o.views();
+      a.localBackward(be.typedArrayFromHeap(s), be.typedArrayFromHeap(k), be.typedArrayFromHeap(dy), gs, Int32Array.from(s.shape));
+      return o.infos[0];
+    },
     CdPairwise: ({ inputs, attrs, backend }: KernelArgs) => {
       const { s, t } = inputs as { s: tf.TensorInfo; t: tf.TensorInfo };
       const at = attrs as AnyAttrs;
@@ -241,6 +261,14 @@ function registerGradients(): void {
     },
   });
   tf.registerGradient({
+    kernelName: 'CdLocal', inputsToSave: ['s', 't'], outputsToSave: [false, true],
+    gradFunc: (dys, saved) => {
+      const [s, , k] = saved;
+      const dy = (dys as tf.Tensor[])[0];
+      return { s: () => run('CdLocalGrad', { s, k, dy }) as tf.Tensor, t: zerosForTeacher(saved) };
+    },
+  });
+  tf.registerGradient({
     kernelName: 'CdPairwise', inputsToSave: ['s', 't'], outputsToSave: [false, true, true],
     gradFunc: (dys, saved, attrs) => {
       const [s, t, ps, gp] = saved;
@@ -282,6 +310,11 @@ export function fusedChannelMeanMse(student: tf.Tensor4D, teacher: tf.Tensor4D):
 /** Attention transfer (p = 2): mean over N·H·W of (a(s) − a(t))², a = L2-normalised mean_C(x²). */
 export function fusedAttentionTransfer(student: tf.Tensor4D, teacher: tf.Tensor4D): tf.Scalar {
   return lossOf(run('CdAttention', { s: student, t: teacher }));
+}
+
+/** Local affinity: squared difference of the 8-neighbour feature distances, mean over the pairs. */
+export function fusedLocalAffinity(student: tf.Tensor4D, teacher: tf.Tensor4D): tf.Scalar {
+  return lossOf(run('CdLocal', { s: student, t: teacher }));
 }
 
 /** Pairwise affinity: ceil-mode kh×kw max pool, cosine similarity matrices, mean squared difference. */

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { checkOptionKeys, checkPair, safeSqrt, stopGradient } from './common';
 import { defineLoss } from './descriptor';
+import { fusedLocalAffinity, fusedLossesActive } from '../backend/loss-kernels';
 
 export type LocalAffinityOptions = Record<string, never>;
 
@@ -49,6 +50,7 @@ export function localAffinity(
   checkPair(student, teacher, loss, false);
   const [, h, w] = student.shape;
   if (h * w < 2) throw new Error(`localAffinity: needs at least 2 pixels, got H×W = ${h}×${w}`);
+  if (fusedLossesActive()) return fusedLocalAffinity(student, teacher); // one native op each way (wasm)
   return tf.tidy(() => {
     const ds = neighbourDistances(student);
     const dt = neighbourDistances(stopGradient(teacher) as tf.Tensor4D);

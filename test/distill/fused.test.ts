@@ -19,11 +19,15 @@ type Opts = Record<string, unknown>;
 interface Case { loss: string; options?: Opts; s: number[]; t?: number[]; magnitude?: number; ties?: boolean; zeros?: boolean }
 
 const SOFTMAX = ['cwd', 'pi', 'channel-mse', 'bhattacharyya', 'spatial-mse', 'spatial-bhattacharyya'];
-const FUSED = [...SOFTMAX, 'channel-mean-mse', 'at', 'pa', 'mse'];
+const FUSED = [...SOFTMAX, 'channel-mean-mse', 'at', 'pa', 'mse', 'local'];
 const SHAPES = [[1, 5, 7, 3], [2, 9, 11, 1], [3, 4, 6, 19], [1, 1, 1, 4], [2, 5, 6, 70], [2, 70, 3, 2]];
 
 const CASES: Case[] = [
   ...[...SOFTMAX, 'channel-mean-mse', 'at', 'mse'].flatMap((loss) => SHAPES.map((s) => ({ loss, s }))),
+  ...SHAPES.filter((s) => s[1] * s[2] > 1).map((s) => ({ loss: 'local', s })),
+  { loss: 'local', s: [1, 1, 5, 3] },
+  { loss: 'local', s: [2, 5, 4, 3], t: [2, 5, 4, 9] },
+  { loss: 'local', s: [2, 5, 4, 3], zeros: true },                           // all distances 0: gradient 0 there
   { loss: 'mse', options: { reduction: 'pixel' }, s: [2, 5, 7, 6] },
   { loss: 'mse', options: { reduction: 'sum' }, s: [2, 5, 7, 6] },
   { loss: 'cwd', options: { temperature: 1 }, s: [2, 5, 7, 6] },

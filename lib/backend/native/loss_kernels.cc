@@ -12,6 +12,7 @@
 //   mseForward(s, t, loss, denom) / mseBackward(s, t, dy, gs, denom)   plain MSE
 //   cmForward(s, t, loss, d, p) / cmBackward(d, dy, gs, p)          channel-mean MSE
 //   atForward(s, t, loss, gv, p) / atBackward(s, gv, dy, gs, p)     attention transfer (p = 2)
+//   localForward(s, t, loss, k, p) / localBackward(s, k, dy, gs, p)  local affinity (8-neighbourhood)
 //   paForward(s, t, loss, ps, gp, p) / paBackward(s, ps, gp, dy, gs, p)   pairwise affinity
 //
 // Module registration: native.ts compiles both sources in one g++ call with
@@ -361,6 +362,79 @@ void atBackward(long N, long L, long C, const float* s, const float* gv, float d
   }
 }
 
+// ---- local affinity ------------------------------------------------------------------------------
+// For the 4 offsets o = (0,1), (1,0), (1,1), (1,-1) and every pixel p with p + o inside the image:
+// d_x(p, o) = ||x_p - x_{p+o}||_2 over channels; L = sum (d_s - d_t)^2 / (N * pairs per image).
+// k[o][n,y,x] = dL/dd_s / d_s (0 where d_s = 0 or the pair is outside), so that
+// dL/ds_p = dy * (sum_o k(p,o) (s_p - s_{p+o}) + sum_o k(p-o,o) (s_p - s_{p-o})).
+const int LOCAL_OFF[4][2] = {{0, 1}, {1, 0}, {1, 1}, {1, -1}};
+
+inline bool localValid(long H, long W, long y, long x, int o) {
+  const long y2 = y + LOCAL_OFF[o][0], x2 = x + LOCAL_OFF[o][1];
+  return y2 < H && x2 >= 0 && x2 < W;
+}
+
+long localPairs(long H, long W) {
+  long p = 0;
+  for (int o = 0; o < 4; o++) p += std::max(0L, H - LOCAL_OFF[o][0]) * std::max(0L, W - std::abs(LOCAL_OFF[o][1]));
+  return p;
+}
+
+inline double dist(const float* a, const float* b, long C) {
+  float acc = 0;
+#pragma omp simd reduction(+ : acc)
+  for (long c = 0; c < C; c++) { const float d = a[c] - b[c]; acc += d * d; }
+  return std::sqrt((double)acc);
+}
+
+double localForward(long N, long H, long W, long Cs, long Ct, const float* s, const float* t, float* k) {
+  const double denom = (double)N * localPairs(H, W);
+  const long plane = N * H * W;
+  double total = 0;
+#pragma omp parallel for schedule(static) collapse(2) reduction(+ : total)
+  for (long n = 0; n < N; n++) for (long y = 0; y < H; y++) {
+    for (long x = 0; x < W; x++) {
+      const long p = (n * H + y) * W + x;
+      for (int o = 0; o < 4; o++) {
+        float& ko = k[o * plane + p];
+        if (!localValid(H, W, y, x, o)) { ko = 0; continue; }
+        const long q = p + LOCAL_OFF[o][0] * W + LOCAL_OFF[o][1];
+        const double ds = dist(s + p * Cs, s + q * Cs, Cs), dt = dist(t + p * Ct, t + q * Ct, Ct);
+        const double e = ds - dt;
+        total += e * e;
+        ko = ds > 0 ? (float)(2 * e / (denom * ds)) : 0.0f;
+      }
+    }
+  }
+  return total / denom;
+}
+
+void localBackward(long N, long H, long W, long C, const float* s, const float* k, float dy, float* gs) {
+  const long plane = N * H * W;
+#pragma omp parallel for schedule(static) collapse(2)
+  for (long n = 0; n < N; n++) for (long y = 0; y < H; y++) {
+    for (long x = 0; x < W; x++) {
+      const long p = (n * H + y) * W + x;
+      float* g = gs + p * C; const float* sp = s + p * C;
+      for (long c = 0; c < C; c++) g[c] = 0;
+      for (int o = 0; o < 4; o++) {
+        const long step = LOCAL_OFF[o][0] * W + LOCAL_OFF[o][1];
+        if (localValid(H, W, y, x, o)) {  // pair (p, p+o)
+          const float kk = dy * k[o * plane + p]; const float* sq = s + (p + step) * C;
+#pragma omp simd
+          for (long c = 0; c < C; c++) g[c] += kk * (sp[c] - sq[c]);
+        }
+        const long y0 = y - LOCAL_OFF[o][0], x0 = x - LOCAL_OFF[o][1];
+        if (y0 >= 0 && x0 >= 0 && x0 < W) {  // pair (p-o, p)
+          const float kk = dy * k[o * plane + p - step]; const float* sq = s + (p - step) * C;
+#pragma omp simd
+          for (long c = 0; c < C; c++) g[c] += kk * (sp[c] - sq[c]);
+        }
+      }
+    }
+  }
+}
+
 // ---- pairwise affinity ---------------------------------------------------------------------------
 // Ceil-mode max pool (window = stride = kh x kw, partial last windows), unit vectors per node
 // (f / (||f|| + 1e-8) with the norm detached, or f / max(||f||, 1e-12)), S = U U^T (M x M),
@@ -574,6 +648,33 @@ napi_value MseBackward(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// localForward(s, t, loss, k, params [N,H,W,Cs,Ct])
+napi_value LocalForward(napi_env env, napi_callback_info info) {
+  size_t argc = 5; napi_value a[5];
+  napi_get_cb_info(env, info, &argc, a, nullptr, nullptr);
+  float *s, *t, *loss, *k; size_t ns, nt, nl, nk; int32_t* q;
+  if (argc < 5 || !f32(env, a[0], &s, &ns) || !f32(env, a[1], &t, &nt) || !f32(env, a[2], &loss, &nl) || !f32(env, a[3], &k, &nk)
+      || !i32(env, a[4], &q, 5)) return fail(env, "localForward(s, t, loss, k, params)");
+  const long N = q[0], H = q[1], W = q[2], Cs = q[3], Ct = q[4];
+  if (ns != (size_t)(N * H * W * Cs) || nt != (size_t)(N * H * W * Ct) || nl < 1 || nk != (size_t)(4 * N * H * W) || localPairs(H, W) < 1)
+    return fail(env, "localForward: sizes do not match params");
+  loss[0] = (float)localForward(N, H, W, Cs, Ct, s, t, k);
+  return nullptr;
+}
+
+// localBackward(s, k, dy, gs, params [N,H,W,C])
+napi_value LocalBackward(napi_env env, napi_callback_info info) {
+  size_t argc = 5; napi_value a[5];
+  napi_get_cb_info(env, info, &argc, a, nullptr, nullptr);
+  float *s, *k, *dy, *gs; size_t ns, nk, ndy, ng; int32_t* q;
+  if (argc < 5 || !f32(env, a[0], &s, &ns) || !f32(env, a[1], &k, &nk) || !f32(env, a[2], &dy, &ndy) || !f32(env, a[3], &gs, &ng)
+      || !i32(env, a[4], &q, 4)) return fail(env, "localBackward(s, k, dy, gs, params)");
+  const long N = q[0], H = q[1], W = q[2], C = q[3];
+  if (ns != (size_t)(N * H * W * C) || ng != ns || nk != (size_t)(4 * N * H * W) || ndy < 1) return fail(env, "localBackward: sizes do not match params");
+  localBackward(N, H, W, C, s, k, dy[0], gs);
+  return nullptr;
+}
+
 bool paParams(napi_env env, napi_value v, Pa* p) {
   int32_t* q;
   if (!i32(env, v, &q, 8)) return false;
@@ -623,6 +724,8 @@ extern "C" NAPI_MODULE_EXPORT napi_value napi_register_module_v1(napi_env env, n
     {"atBackward", nullptr, AtBackward, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"mseForward", nullptr, MseForward, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"mseBackward", nullptr, MseBackward, nullptr, nullptr, nullptr, napi_default, nullptr},
+    {"localForward", nullptr, LocalForward, nullptr, nullptr, nullptr, napi_default, nullptr},
+    {"localBackward", nullptr, LocalBackward, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"paForward", nullptr, PaForward, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"paBackward", nullptr, PaBackward, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
