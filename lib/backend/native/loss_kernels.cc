@@ -55,7 +55,7 @@ double num(napi_env env, napi_value v) { double d = 0; napi_get_value_double(env
 // exp(x) for x <= 0 (softmax numerators), branch-free so that loops vectorise; ~2 ulp.
 inline float fexp(float x) {
   x = std::max(x, -87.3f);
-  const float n = std::nearbyint(x * 1.44269504088896341f);
+  const float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;  // round to nearest (1.5 * 2^23 trick)
   float r = x - n * 0.693359375f;
   r = r + n * 2.12194440e-4f;
   float p = 1.9875691500E-4f;
