@@ -25,6 +25,7 @@ function attentionMap(f: tf.Tensor4D): tf.Tensor2D {
  *
  * Student and teacher may have different channel counts (only H×W maps are compared) but need the same
  * N, H, W. The usual weight is large (CIRKD `--lambda-at 10000`). Teacher gets no gradient.
+ * On wasm with the native addon it runs as one fused kernel each way (lib/backend/loss-kernels.ts), same values.
  *
  * @example
  *   const tf = require('@tensorflow/tfjs');

@@ -36,6 +36,7 @@ function neighbourDistances(f: tf.Tensor4D): tf.Tensor2D {
  * Each unordered pair appears twice among the ordered ones, so the mean over the 4HW−3H−3W+2 unordered
  * pairs per image (what is computed) is the same number. The distance's gradient at d = 0 (identical
  * neighbours, e.g. ReLU zeros) is taken as 0, as PyTorch's norm does. Channel counts may differ.
+ * On wasm with the native addon it runs as one fused kernel each way (lib/backend/loss-kernels.ts), same values.
  *
  * @example
  *   const tf = require('@tensorflow/tfjs');

@@ -98,7 +98,8 @@ export function pairwiseWindow(h: number, w: number, options: PairwiseAffinityOp
  *
  * With `detachNorm: true` (default, SKD) the gradient is NOT the derivative of the value; set it false for
  * the CIRKD gradient (`F.normalize`, eps 1e-12, and `window: [2, 2]` for CIRKD's fixed pooling).
- * Channel counts may differ. Cost O(N·M²·C).
+ * Channel counts may differ. Cost O(N·M²·C). On wasm with the native addon, maps of ≤ 256 pooled nodes run
+ * as one fused kernel each way (lib/backend/loss-kernels.ts; same values, ties split the same way).
  *
  * @example
  *   const tf = require('@tensorflow/tfjs');
