@@ -107,6 +107,27 @@ inline void visit(const Nd& p, long b, F f) {
   }
 }
 
+// Channel rows only: sums K per-row terms of f over the positions, in float lanes over chunks of 256
+// positions (vectorised; float rounding over 256 terms) folded into the double totals tot[k][j].
+const long SUM_CHUNK = 256;
+template <int K, class F>
+inline void sumRows(const Nd& p, long b, double (*tot)[RB], F f) {
+  const long cb = (p.C + RB - 1) / RB, n = b / cb, c0 = (b % cb) * RB, rb = std::min<long>(RB, p.C - c0);
+  const long L = p.H * p.W, base = n * L * p.C + c0;
+  for (int k = 0; k < K; k++) for (long j = 0; j < rb; j++) tot[k][j] = 0;
+  for (long i0 = 0; i0 < L; i0 += SUM_CHUNK) {
+    float acc[K][RB];
+    for (int k = 0; k < K; k++) for (long j = 0; j < RB; j++) acc[k][j] = 0;
+    const long i1 = std::min(L, i0 + SUM_CHUNK);
+    for (long i = i0; i < i1; i++) {
+      const long o = base + i * p.C;
+#pragma omp simd
+      for (long j = 0; j < rb; j++) f(j, o + j, acc);
+    }
+    for (int k = 0; k < K; k++) for (long j = 0; j < rb; j++) tot[k][j] += acc[k][j];
+  }
+}
+
 // As visit, but with the contiguous axis innermost (spatial rows: positions inside): for passes
 // without per-row accumulation (the backward pass), where it gives contiguous vector loads and stores.
 template <class F>
@@ -185,49 +206,49 @@ double ndForward(const Nd& p, const float* s, const float* t, float* stats) {
       continue;
     }
     float ms[RB], mt[RB];
-    double zs[RB], zt[RB], a[RB], lzs[RB], lzt[RB];
-    for (int j = 0; j < RB; j++) { ms[j] = mt[j] = -INFINITY; zs[j] = zt[j] = a[j] = 0; }
+    double tot[3][RB], lzs[RB], lzt[RB];
+    for (int j = 0; j < RB; j++) { ms[j] = mt[j] = -INFINITY; }
     visit(p, b, [&](long j, long o) { ms[j] = std::max(ms[j], s[o]); mt[j] = std::max(mt[j], t[o]); });
     for (long j = 0; j < rb; j++) { ms[j] *= invT; mt[j] *= invT; }
     if (p.div == KL) {
-      visit(p, b, [&](long j, long o) {
+      sumRows<3>(p, b, tot, [&](long j, long o, float (&acc)[3][RB]) {
         const float ds = s[o] * invT - ms[j], dt = t[o] * invT - mt[j];
         const float et = fexp(dt);
-        zs[j] += fexp(ds); zt[j] += et; a[j] += et * (dt - ds);
+        acc[0][j] += fexp(ds); acc[1][j] += et; acc[2][j] += et * (dt - ds);
       });
     } else {
-      visit(p, b, [&](long j, long o) { zs[j] += fexp(s[o] * invT - ms[j]); zt[j] += fexp(t[o] * invT - mt[j]); });
+      sumRows<2>(p, b, tot, [&](long j, long o, float (&acc)[2][RB]) {
+        acc[0][j] += fexp(s[o] * invT - ms[j]); acc[1][j] += fexp(t[o] * invT - mt[j]);
+      });
     }
-    for (long j = 0; j < rb; j++) { lzs[j] = std::log(zs[j]); lzt[j] = std::log(zt[j]); }
+    for (long j = 0; j < rb; j++) { lzs[j] = std::log(tot[0][j]); lzt[j] = std::log(tot[1][j]); }
     double aux[RB];
     double sub = 0;
     if (p.div == KL) {
-      for (long j = 0; j < rb; j++) sub += a[j] / zt[j] - lzt[j] + lzs[j];
+      for (long j = 0; j < rb; j++) sub += tot[2][j] / tot[1][j] - lzt[j] + lzs[j];
       for (long j = 0; j < rb; j++) aux[j] = 0;
     } else if (p.div == MSE) {
-      double sq[RB], k[RB];
       float fls[RB], flt[RB];
-      for (long j = 0; j < rb; j++) { sq[j] = k[j] = 0; fls[j] = (float)lzs[j]; flt[j] = (float)lzt[j]; }
-      visit(p, b, [&](long j, long o) {
+      for (long j = 0; j < rb; j++) { fls[j] = (float)lzs[j]; flt[j] = (float)lzt[j]; }
+      sumRows<2>(p, b, tot, [&](long j, long o, float (&acc)[2][RB]) {
         const float ps = fexp(s[o] * invT - ms[j] - fls[j]), pt = fexp(t[o] * invT - mt[j] - flt[j]);
         const float d = ps - pt;
-        sq[j] += d * d; k[j] += ps * d;
+        acc[0][j] += d * d; acc[1][j] += ps * d;
       });
-      for (long j = 0; j < rb; j++) { sub += sq[j]; aux[j] = k[j]; }
+      for (long j = 0; j < rb; j++) { sub += tot[0][j]; aux[j] = tot[1][j]; }
     } else {
       // log sum_i exp(q_i), q = (ls + lt) / 2 <= 0, shifted by its max (finite for disjoint distributions)
       float mq[RB], fls[RB], flt[RB];
-      double bs[RB];
-      for (long j = 0; j < rb; j++) { mq[j] = -INFINITY; bs[j] = 0; fls[j] = (float)lzs[j]; flt[j] = (float)lzt[j]; }
+      for (long j = 0; j < rb; j++) { mq[j] = -INFINITY; fls[j] = (float)lzs[j]; flt[j] = (float)lzt[j]; }
       visit(p, b, [&](long j, long o) {
         const float q = 0.5f * ((s[o] * invT - ms[j] - fls[j]) + (t[o] * invT - mt[j] - flt[j]));
         mq[j] = std::max(mq[j], q);
       });
-      visit(p, b, [&](long j, long o) {
+      sumRows<1>(p, b, tot, [&](long j, long o, float (&acc)[1][RB]) {
         const float q = 0.5f * ((s[o] * invT - ms[j] - fls[j]) + (t[o] * invT - mt[j] - flt[j]));
-        bs[j] += fexp(q - mq[j]);
+        acc[0][j] += fexp(q - mq[j]);
       });
-      for (long j = 0; j < rb; j++) { aux[j] = mq[j] + std::log(bs[j]); sub -= aux[j]; }
+      for (long j = 0; j < rb; j++) { aux[j] = mq[j] + std::log(tot[0][j]); sub -= aux[j]; }
     }
     for (long j = 0; j < rb; j++) {
       float* st = stats + (row0 + j) * NS;
