@@ -107,22 +107,28 @@ inline void visit(const Nd& p, long b, F f) {
   }
 }
 
-// Channel rows only: sums K per-row terms of f over the positions, in float lanes over chunks of 256
-// positions (vectorised; float rounding over 256 terms) folded into the double totals tot[k][j].
+// Sums K per-row terms of f over the positions, the rows as float lanes (as visit), over chunks of 256
+// positions (vectorised; float rounding over at most 256 terms) folded into the double totals tot[k][j].
 const long SUM_CHUNK = 256;
 template <int K, class F>
 inline void sumRows(const Nd& p, long b, double (*tot)[RB], F f) {
-  const long cb = (p.C + RB - 1) / RB, n = b / cb, c0 = (b % cb) * RB, rb = std::min<long>(RB, p.C - c0);
-  const long L = p.H * p.W, base = n * L * p.C + c0;
+  long base, rb, L, si, sj;
+  if (p.channel) {
+    const long cb = (p.C + RB - 1) / RB, n = b / cb, c0 = (b % cb) * RB;
+    rb = std::min<long>(RB, p.C - c0); L = p.H * p.W; base = n * L * p.C + c0; si = p.C; sj = 1;
+  } else {
+    const long r0 = b * RB;
+    rb = std::min<long>(RB, p.N * p.H * p.W - r0); L = p.C; base = r0 * p.C; si = 1; sj = p.C;
+  }
   for (int k = 0; k < K; k++) for (long j = 0; j < rb; j++) tot[k][j] = 0;
   for (long i0 = 0; i0 < L; i0 += SUM_CHUNK) {
     float acc[K][RB];
     for (int k = 0; k < K; k++) for (long j = 0; j < RB; j++) acc[k][j] = 0;
     const long i1 = std::min(L, i0 + SUM_CHUNK);
     for (long i = i0; i < i1; i++) {
-      const long o = base + i * p.C;
+      const long o = base + i * si;
 #pragma omp simd
-      for (long j = 0; j < rb; j++) f(j, o + j, acc);
+      for (long j = 0; j < rb; j++) f(j, o + j * sj, acc);
     }
     for (int k = 0; k < K; k++) for (long j = 0; j < rb; j++) tot[k][j] += acc[k][j];
   }
@@ -193,13 +199,17 @@ inline void blockRows(const Nd& p, long b, long* row0, long* rb) {
   }
 }
 
+// Spatial rows of at least this many channels are reduced one row at a time (contiguous); shorter ones
+// (logits: C = 19) with the rows as lanes, like channel rows.
+const long SPATIAL_ROW_MIN_C = 64;
+
 double ndForward(const Nd& p, const float* s, const float* t, float* stats) {
   const float invT = p.invT;
   double total = 0;
 #pragma omp parallel for schedule(dynamic, 1) reduction(+ : total)
   for (long b = 0; b < p.blocks(); b++) {
     long row0, rb; blockRows(p, b, &row0, &rb);
-    if (!p.channel) {
+    if (!p.channel && p.C >= SPATIAL_ROW_MIN_C) {
       double sub = 0;
       for (long j = 0; j < rb; j++) sub += spatialRow(s + (row0 + j) * p.C, t + (row0 + j) * p.C, p.C, invT, p.div, stats + (row0 + j) * NS);
       total += sub;
