@@ -139,9 +139,14 @@ export async function benchLosses(rec: Recorder, opts: LossBenchOptions): Promis
     const before = tf.memory().numTensors;
     try {
       const grad = tf.grad((x: tf.Tensor) => fn(x as tf.Tensor4D, t, options));
+      // cpu, wasm and tensorflow run every kernel synchronously: the gradient is computed when grad() returns,
+      // and nothing is copied out (the PyTorch twin does not read its gradient either; on wasm copying it out,
+      // HEAPU8.slice into a new ArrayBuffer, took longer than the fused loss itself, and so does tf.slice,
+      // whose wasm kernel reads the whole input). webgpu and webgl are asynchronous: wait for the values.
+      const synchronous = ['cpu', 'wasm', 'tensorflow'].includes(backend);
       const timing = await timeAsync(async () => {
         const g = grad(s);
-        await g.data();
+        if (!synchronous) await g.data();
         g.dispose();
       }, opts.reps, opts.warmup, opts.budgetMs);
       const leaked = tf.memory().numTensors - before;

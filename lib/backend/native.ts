@@ -13,6 +13,8 @@
  *   Slice, SplitV, AvgPoolGrad, MaxPoolGrad, OneHot) for large float32 tensors, unless
  *   `CWD_NATIVE_ELEMENTWISE=0`; and `ResizeBilinearGrad` always (its halfPixelCenters gradient).
  * Each handles NHWC float32 with the broadcasts it knows; anything else goes to the previous implementation.
+ * The same addon also holds the fused distillation-loss kernels of `native/loss_kernels.cc`, registered by
+ * loss-kernels.ts.
  *
  * Build: `npx tsx lib/backend/native.ts build` (or automatically on first use when g++ and the Node
  * headers are present) writes `lib/backend/native/build/cwd_kernels-<source hash>.node`. Nothing is downloaded.
@@ -57,14 +59,22 @@ export interface NativeStatus {
 }
 
 const SRC = path.join(__dirname, 'native', 'cwd_kernels.cc');
+/**
+ * All sources of the addon, compiled in one g++ call: the conv/element-wise kernels and the fused losses
+ * (`loss_kernels.cc`, registered by loss-kernels.ts). `-Dnapi_register_module_v1=…` renames
+ * cwd_kernels.cc's module entry point; loss_kernels.cc defines the real one, which calls it first.
+ */
+const SOURCES = [SRC, path.join(__dirname, 'native', 'loss_kernels.cc')];
 const OUT_DIR = path.join(__dirname, 'native', 'build');
 /** The build is named by a hash of the source (and compiler flags), so a stale build is never loaded. */
-const FLAGS = ['-O3', '-march=native', '-fopenmp', '-shared', '-fPIC', '-std=c++17', '-DNODE_GYP_MODULE_NAME=cwd_kernels'];
+const FLAGS = ['-O3', '-march=native', '-fopenmp', '-shared', '-fPIC', '-std=c++17', '-DNODE_GYP_MODULE_NAME=cwd_kernels', '-Dnapi_register_module_v1=cwd_kernels_register_module'];
 function sourceHash(): string {
   try {
     // -march=native: the CPU model is part of the name, so a checkout shared across machines rebuilds
     const cpu = require('os').cpus()[0]?.model ?? '';
-    return createHash('sha1').update(fs.readFileSync(SRC)).update(FLAGS.join(' ')).update(cpu).update(process.versions.napi ?? '').digest('hex').slice(0, 12);
+    const h = createHash('sha1');
+    for (const src of SOURCES) h.update(fs.readFileSync(src));
+    return h.update(FLAGS.join(' ')).update(cpu).update(process.versions.napi ?? '').digest('hex').slice(0, 12);
   } catch {
     return 'missing-source';
   }
@@ -97,7 +107,7 @@ export function buildNativeKernels(options: { quiet?: boolean } = {}): string {
   const cxx = process.env.CXX || 'g++';
   fs.mkdirSync(OUT_DIR, { recursive: true });
   const tmp = `${OUT}.${process.pid}.tmp`;
-  const args = [...FLAGS, `-I${include}`, SRC, '-o', tmp];
+  const args = [...FLAGS, `-I${include}`, ...SOURCES, '-o', tmp];
   if (!options.quiet) console.error(`[channel-distill] building native conv kernels: ${cxx} ${args.join(' ')}`);
   const r = spawnSync(cxx, args, { encoding: 'utf8' });
   if (r.error) return `${cxx} could not run: ${r.error.message}`;

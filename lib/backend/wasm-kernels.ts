@@ -12,6 +12,7 @@
  * | `MaxPoolGrad`                          | the cpu kernel on a copy: wasm's own drops some windows' gradient |
  * | `AvgPoolGrad`                          | tiled windows (pyramid pooling bins) as a broadcast, else wasm's |
  * | `OneHot`                               | float32 output via the cpu kernel: wasm's writes int bit patterns |
+ * | `Identity`                             | shares the input's memory (reference count), as wasm's `Reshape` and the cpu backend do; wasm's copies it |
  *
  * They are built from ops the wasm backend has (XNNPACK conv, matMul, slice, pad …).
  * @example
@@ -22,6 +23,7 @@ import * as tf from '@tensorflow/tfjs';
 import { asTensor, assertNHWC } from './conv-util';
 import { conv2dFilterGrad, conv2dInputGrad, depthwiseFilterGrad, depthwiseInputGrad } from './conv-grads';
 import { loadNativeKernels, nativeElementwiseFuncs, nativeKernelFuncs } from './native';
+import { registerNativeLossKernels } from './loss-kernels';
 
 /** The kernels `registerWasmTrainingKernels` installs for the 'wasm' backend. */
 export const WASM_TRAINING_KERNELS = [
@@ -33,6 +35,7 @@ export const WASM_TRAINING_KERNELS = [
   'DepthwiseConv2dNativeBackpropFilter',
   'DepthwiseConv2dNativeBackpropInput',
   'UnsortedSegmentSum',
+  'Identity',
 ] as const;
 
 type KernelArgs = Parameters<tf.KernelFunc>[0];
@@ -166,6 +169,18 @@ export function registerWasmTrainingKernels(options: { native?: boolean; element
   replaceKernel('DepthwiseConv2dNativeBackpropFilter', 'wasm', depthwiseBackpropFilter);
   replaceKernel('DepthwiseConv2dNativeBackpropInput', 'wasm', depthwiseBackpropInput);
   replaceKernel('UnsortedSegmentSum', 'wasm', cpuFallbackKernel('UnsortedSegmentSum'));
+  // tf.clone / x.clone() and every tensor a gradient saves for the backward pass (engine.saveTensorsForBackwardMode
+  // clones it) run Identity, which tfjs-backend-wasm 4.22 implements as a full copy (two 33 MB copies per
+  // loss call at the feature shape). Tensors are immutable (Variable.assign swaps dataIds), so sharing the
+  // memory with a reference count is safe, as wasm's own Reshape does.
+  const identityCopy = tf.getKernel('Identity', 'wasm')!.kernelFunc;
+  replaceKernel('Identity', 'wasm', (args: KernelArgs) => {
+    const { inputs, backend } = args;
+    const { x } = inputs as { x: tf.TensorInfo };
+    if (x.dtype === 'string') return identityCopy(args);
+    (backend as unknown as { incRef(dataId: object): void }).incRef(x.dataId);
+    return { dataId: x.dataId, shape: x.shape.slice(), dtype: x.dtype };
+  });
   // tfjs-backend-wasm 4.22's MaxPoolGrad loses the gradient of some windows (80 of 960 on a
   // [2,16,24,5] 2x2/2 'valid' pool; test/backend/kernels.test.ts): use the cpu kernel on a copy
   // (the native kernel replaces this when the addon is built).
@@ -192,6 +207,7 @@ export function registerWasmTrainingKernels(options: { native?: boolean; element
     if (options.elementwise !== false && process.env.CWD_NATIVE_ELEMENTWISE !== '0') {
       for (const [k, f] of Object.entries(elementwise)) replaceKernel(k, 'wasm', f);
     }
+    registerNativeLossKernels(); // the fused distillation losses (loss-kernels.ts)
     native = true;
   }
   registered = { native };

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { checkOptionKeys, checkPair, safeSqrt, stopGradient } from './common';
 import { defineLoss } from './descriptor';
+import { fusedAttentionTransfer, fusedLossesActive } from '../backend/loss-kernels';
 
 export interface AttentionTransferOptions {
   /** Exponent p of the attention map mean_C(|x|^p); only p = 2 (CIRKD / mmrazor) is implemented. */
@@ -24,6 +25,7 @@ function attentionMap(f: tf.Tensor4D): tf.Tensor2D {
  *
  * Student and teacher may have different channel counts (only H×W maps are compared) but need the same
  * N, H, W. The usual weight is large (CIRKD `--lambda-at 10000`). Teacher gets no gradient.
+ * On wasm with the native addon it runs as one fused kernel each way (lib/backend/loss-kernels.ts), same values.
  *
  * @example
  *   const tf = require('@tensorflow/tfjs');
@@ -39,6 +41,7 @@ export function attentionTransfer(
     throw new Error(`attentionTransfer: only p = 2 is implemented (CIRKD/mmrazor), got p = ${String(options.p)}`);
   }
   checkPair(student, teacher, loss, false);
+  if (fusedLossesActive()) return fusedAttentionTransfer(student, teacher); // one native op each way (wasm)
   return tf.tidy(() => {
     const as = attentionMap(student);
     const at = attentionMap(stopGradient(teacher) as tf.Tensor4D);

@@ -21,7 +21,8 @@ export interface ChannelWiseDivergenceOptions {
  * so activations of ±1e4 stay finite (TorchDistiller's `softmax().log()` gives NaN there).
  * Not multiplied by the loss weight α (the paper's α = 3): the caller does that.
  * = `normalizedDivergence({normalization: 'channel', divergence: 'kl'})` with T = 4 by default: the
- * builder's (Channel, KL) cell is this loss, one custom op with the analytic gradient above.
+ * builder's (Channel, KL) cell is this loss, one custom op with the analytic gradient above (on wasm with
+ * the native addon: one fused native kernel each way, lib/backend/loss-kernels.ts, same values).
  *
  * Inputs are NHWC `[N,H,W,C]`, same shape; for a channel mismatch map the student with
  * {@link Conv1x1Aligner} first. The teacher never receives gradient (`tf.grad` w.r.t. it is all zeros).

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { checkOptionKeys, checkPair, safeSqrt, stopGradient } from './common';
 import { defineLoss } from './descriptor';
+import { fusedLocalAffinity, fusedLossesActive } from '../backend/loss-kernels';
 
 export type LocalAffinityOptions = Record<string, never>;
 
@@ -35,6 +36,7 @@ function neighbourDistances(f: tf.Tensor4D): tf.Tensor2D {
  * Each unordered pair appears twice among the ordered ones, so the mean over the 4HW−3H−3W+2 unordered
  * pairs per image (what is computed) is the same number. The distance's gradient at d = 0 (identical
  * neighbours, e.g. ReLU zeros) is taken as 0, as PyTorch's norm does. Channel counts may differ.
+ * On wasm with the native addon it runs as one fused kernel each way (lib/backend/loss-kernels.ts), same values.
  *
  * @example
  *   const tf = require('@tensorflow/tfjs');
@@ -49,6 +51,7 @@ export function localAffinity(
   checkPair(student, teacher, loss, false);
   const [, h, w] = student.shape;
   if (h * w < 2) throw new Error(`localAffinity: needs at least 2 pixels, got H×W = ${h}×${w}`);
+  if (fusedLossesActive()) return fusedLocalAffinity(student, teacher); // one native op each way (wasm)
   return tf.tidy(() => {
     const ds = neighbourDistances(student);
     const dt = neighbourDistances(stopGradient(teacher) as tf.Tensor4D);

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { checkOptionKeys, checkPair, stopGradient } from './common';
 import { defineLoss } from './descriptor';
+import { fusedLossesActive, fusedMse } from '../backend/loss-kernels';
 
 export interface MSEOptions {
   /**
@@ -16,6 +17,7 @@ export interface MSEOptions {
  * L2 without normalisation ("L2 w/o norm."), CWD paper Table 4 (None, MSE) 70.83 mIoU; FitNets-style
  * feature mimicking. `L = Σ_{n,h,w,c} (s − t)² / D` with D from `reduction` (default: all elements).
  * Channel counts must match (use {@link Conv1x1Aligner} first). Teacher gets no gradient.
+ * On wasm with the native addon it runs as one fused kernel each way (lib/backend/loss-kernels.ts), same values.
  *
  * @example
  *   const tf = require('@tensorflow/tfjs');
@@ -33,6 +35,7 @@ export function mse(student: tf.Tensor4D, teacher: tf.Tensor4D, options: MSEOpti
   checkPair(student, teacher, loss, true);
   const [n, h, w, c] = student.shape;
   const denom = reduction === 'mean' ? n * h * w * c : reduction === 'pixel' ? n * h * w : 1;
+  if (fusedLossesActive()) return fusedMse(student, teacher, denom); // one native op each way (wasm)
   return tf.tidy(() => tf.div(tf.sum(tf.squaredDifference(student, stopGradient(teacher))), denom) as tf.Scalar);
 }
 mse.defaultConfig = (): Required<MSEOptions> => ({ reduction: 'mean' });

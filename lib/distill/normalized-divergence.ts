@@ -25,7 +25,9 @@
  *
  * KL is KL(teacher ‖ student) with the teacher as the target distribution; the teacher never receives
  * gradient. (Channel, KL) — CWD — is one custom op with its analytic gradient
- * ∂L/∂s = T/(N·C)·(φ(s) − φ(t)) (the numbers of autodiff through log-softmax, cheaper on wasm). Bhattacharyya (project-defined, no public reference implements it):
+ * ∂L/∂s = T/(N·C)·(φ(s) − φ(t)) (the numbers of autodiff through log-softmax, cheaper on wasm).
+ * On wasm with the native addon every cell runs instead as one fused native
+ * forward and backward kernel (lib/backend/loss-kernels.ts; same values, `fusedLossesActive()`). Bhattacharyya (project-defined, no public reference implements it):
  * −ln Σ_i √(p_s,i · p_t,i) per distribution, computed as −logSumExp(½(log p_s + log p_t)).
  *
  * @example
@@ -41,6 +43,7 @@ import {
   logSoftmaxOverSpace, stopGradient,
 } from './common';
 import { defineLoss, LossFn } from './descriptor';
+import { fusedChannelMeanMse, fusedLossesActive, fusedMse, fusedNormalizedDivergence } from '../backend/loss-kernels';
 
 export type Normalization = 'none' | 'spatial' | 'channel' | 'channel-mean';
 export type Divergence = 'mse' | 'kl' | 'bhattacharyya';
@@ -84,6 +87,13 @@ export function normalizedDivergenceLoss(
   }
   checkPair(student, teacher, loss, true);
   const [n, h, w, c] = student.shape;
+  if (fusedLossesActive()) {
+    // wasm with the native addon: one forward and one backward kernel (lib/backend/loss-kernels.ts), same values
+    if (normalization === 'none') return fusedMse(student, teacher, n * h * w);
+    if (normalization === 'channel-mean') return fusedChannelMeanMse(student, teacher);
+    const scale = (divergence === 'kl' ? temperature * temperature : 1) / (normalization === 'channel' ? n * c : n * h * w);
+    return fusedNormalizedDivergence(student, teacher, { normalization, divergence, temperature, scale });
+  }
   return tf.tidy(() => {
     const t = stopGradient(teacher) as tf.Tensor4D;
     let total: tf.Scalar;

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { checkOptionKeys, checkPair, safeSqrt, shapeStr, stopGradient } from './common';
 import { defineLoss } from './descriptor';
+import { fusedLossesActive, fusedPairwiseAffinity, PA_FUSED_MAX_NODES } from '../backend/loss-kernels';
 
 export interface PairwiseAffinityOptions {
   /** Pooling window as a fraction of the map: kh = int(H·scale), kw = int(W·scale) (SKD `--pool-scale`, default 0.5). */
@@ -97,7 +98,8 @@ export function pairwiseWindow(h: number, w: number, options: PairwiseAffinityOp
  *
  * With `detachNorm: true` (default, SKD) the gradient is NOT the derivative of the value; set it false for
  * the CIRKD gradient (`F.normalize`, eps 1e-12, and `window: [2, 2]` for CIRKD's fixed pooling).
- * Channel counts may differ. Cost O(N·M²·C).
+ * Channel counts may differ. Cost O(N·M²·C). On wasm with the native addon, maps of ≤ 256 pooled nodes run
+ * as one fused kernel each way (lib/backend/loss-kernels.ts; same values, ties split the same way).
  *
  * @example
  *   const tf = require('@tensorflow/tfjs');
@@ -118,6 +120,9 @@ export function pairwiseAffinity(
     throw new Error(`pairwiseAffinity: pooling window ${kh}×${kw} is larger than the map ${shapeStr(student.shape)}`);
   }
   const detachNorm = options.detachNorm ?? pairwiseAffinity.defaultConfig().detachNorm;
+  if (fusedLossesActive() && Math.ceil(h / kh) * Math.ceil(w / kw) <= PA_FUSED_MAX_NODES) {
+    return fusedPairwiseAffinity(student, teacher, kh, kw, detachNorm); // one native op each way (wasm)
+  }
   return tf.tidy(() => {
     const ss = similarity(maxPoolCeil(student, kh, kw), detachNorm);
     const st = similarity(maxPoolCeil(stopGradient(teacher) as tf.Tensor4D, kh, kw), detachNorm);
