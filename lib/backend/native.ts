@@ -41,6 +41,10 @@ export interface NativeAddon {
   resizeBilinearGrad(dy: Float32Array, dx: Float32Array, params: Int32Array, alignCorners: boolean, halfPixelCenters: boolean): void;
   dwBackpropFilter(x: Float32Array, dy: Float32Array, dw: Float32Array, dims: Int32Array): void;
   dwBackpropInput(dy: Float32Array, w: Float32Array, dx: Float32Array, dims: Int32Array): void;
+  dwConv2d(x: Float32Array, w: Float32Array, y: Float32Array, dims: Int32Array, bias: Float32Array | null, act: number): void;
+  bnForward(x: Float32Array, gamma: Float32Array, beta: Float32Array, y: Float32Array, mean: Float32Array, variance: Float32Array, c: number, eps: number): void;
+  bnBackward(dy: Float32Array, x: Float32Array, mean: Float32Array, variance: Float32Array, gamma: Float32Array,
+    dx: Float32Array, dgamma: Float32Array, dbeta: Float32Array, c: number, eps: number): void;
   binary(op: number, a: Float32Array, b: Float32Array, out: Float32Array, rows: number, c: number, mode: number): void;
   unary(op: number, x: Float32Array, out: Float32Array): void;
   reduceRows(x: Float32Array, out: Float32Array, rows: number, c: number, scale: number): void;
@@ -187,10 +191,37 @@ function allFloat(...ts: (tf.TensorInfo | undefined)[]): boolean {
 
 const ACT: Record<string, number> = { linear: 0, relu: 1, relu6: 2 };
 
+/**
+ * Training-mode batch normalisation over the last axis as one native kernel (registered for wasm
+ * when the addon is in use): inputs x, gamma, beta; attr epsilon; outputs y, batch mean, biased
+ * batch variance. lib/models' `batchNormTraining` uses it when the backend has it.
+ */
+export const BATCH_NORM_TRAINING = 'CwdBatchNormTraining';
+/** Its gradient: inputs dy, x, mean, variance, gamma; attr epsilon; outputs dx, dgamma, dbeta. */
+export const BATCH_NORM_TRAINING_GRAD = 'CwdBatchNormTrainingGrad';
+
 /** Native kernel functions, each falling back to `fallback` for what it does not handle. */
 export function nativeKernelFuncs(fallback: Record<string, tf.KernelFunc>): Record<string, tf.KernelFunc> {
   const a = addon;
   if (!a) throw new Error('nativeKernelFuncs: the native addon is not loaded (call loadNativeKernels first)');
+  // depthwise forward (plain or fused bias + linear/relu/relu6), any channel multiplier
+  const depthwise = (args: KernelArgs, name: 'DepthwiseConv2dNative' | 'FusedDepthwiseConv2D'): tf.TensorInfo => {
+    const { x, filter, bias, preluActivationWeights } = args.inputs as Record<string, tf.TensorInfo | undefined>;
+    const at = args.attrs as AnyAttrs;
+    const act = ACT[at.activation ?? 'linear'];
+    const xi = x as tf.TensorInfo;
+    const fi = filter as tf.TensorInfo;
+    if ((at.dataFormat && at.dataFormat !== 'NHWC') || act === undefined || preluActivationWeights || !allFloat(xi, fi, bias)
+      || xi.shape.length !== 4 || (bias && tf.util.sizeFromShape(bias.shape) !== fi.shape[2] * fi.shape[3])) {
+      return fallback[name](args) as tf.TensorInfo;
+    }
+    const be = args.backend as unknown as WasmBackendLike;
+    const ci = tf.backend_util.computeConv2DInfo(xi.shape as [number, number, number, number], fi.shape as [number, number, number, number],
+      at.strides, at.dilations ?? 1, at.pad, at.dimRoundingMode, true);
+    const out = be.makeOutput(ci.outShape, 'float32');
+    a.dwConv2d(be.typedArrayFromHeap(xi), be.typedArrayFromHeap(fi), be.typedArrayFromHeap(out), dims(ci), bias ? be.typedArrayFromHeap(bias) : null, act);
+    return out;
+  };
   return {
     Conv2D: (args: KernelArgs) => {
       const { x, filter } = args.inputs as { x: tf.TensorInfo; filter: tf.TensorInfo };
@@ -232,6 +263,38 @@ export function nativeKernelFuncs(fallback: Record<string, tf.KernelFunc>): Reco
       const out = be.makeOutput(at.filterShape, 'float32');
       a.backpropFilter(be.typedArrayFromHeap(x), be.typedArrayFromHeap(dy), be.typedArrayFromHeap(out), dims(ci));
       return out;
+    },
+    DepthwiseConv2dNative: (args: KernelArgs) => depthwise(args, 'DepthwiseConv2dNative'),
+    FusedDepthwiseConv2D: (args: KernelArgs) => depthwise(args, 'FusedDepthwiseConv2D'),
+    [BATCH_NORM_TRAINING]: (args: KernelArgs) => {
+      const { x, gamma, beta } = args.inputs as Record<string, tf.TensorInfo>;
+      const eps = (args.attrs as AnyAttrs).epsilon as number;
+      const c = x.shape[x.shape.length - 1];
+      if (!allFloat(x, gamma, beta) || tf.util.sizeFromShape(gamma.shape) !== c || tf.util.sizeFromShape(beta.shape) !== c) {
+        throw new Error(`${BATCH_NORM_TRAINING}: float32 x [..., C] with gamma and beta of C, got x ${x.shape}, gamma ${gamma.shape}, beta ${beta.shape}`);
+      }
+      const be = args.backend as unknown as WasmBackendLike;
+      const y = be.makeOutput(x.shape, 'float32');
+      const mean = be.makeOutput([c], 'float32');
+      const variance = be.makeOutput([c], 'float32');
+      a.bnForward(be.typedArrayFromHeap(x), be.typedArrayFromHeap(gamma), be.typedArrayFromHeap(beta), be.typedArrayFromHeap(y),
+        be.typedArrayFromHeap(mean), be.typedArrayFromHeap(variance), c, eps);
+      return [y, mean, variance];
+    },
+    [BATCH_NORM_TRAINING_GRAD]: (args: KernelArgs) => {
+      const { dy, x, mean, variance, gamma } = args.inputs as Record<string, tf.TensorInfo>;
+      const eps = (args.attrs as AnyAttrs).epsilon as number;
+      const c = x.shape[x.shape.length - 1];
+      if (!allFloat(dy, x, mean, variance, gamma) || !tf.util.arraysEqual(dy.shape, x.shape)) {
+        throw new Error(`${BATCH_NORM_TRAINING_GRAD}: float32 dy and x of the same shape, got ${dy.shape} and ${x.shape}`);
+      }
+      const be = args.backend as unknown as WasmBackendLike;
+      const dx = be.makeOutput(x.shape, 'float32');
+      const dgamma = be.makeOutput([c], 'float32');
+      const dbeta = be.makeOutput([c], 'float32');
+      a.bnBackward(be.typedArrayFromHeap(dy), be.typedArrayFromHeap(x), be.typedArrayFromHeap(mean), be.typedArrayFromHeap(variance),
+        be.typedArrayFromHeap(gamma), be.typedArrayFromHeap(dx), be.typedArrayFromHeap(dgamma), be.typedArrayFromHeap(dbeta), c, eps);
+      return [dx, dgamma, dbeta];
     },
     DepthwiseConv2dNativeBackpropFilter: (args: KernelArgs) => {
       const { x, dy } = args.inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };

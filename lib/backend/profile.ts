@@ -14,10 +14,13 @@ export interface ConvBenchShape {
   strides?: number;
   dilations?: number;
   pad?: 'same' | 'valid';
+  /** A depthwise conv: filter [KH, KW, Ci, multiplier] (kernels DepthwiseConv2dNative and its two gradients). */
+  depthwise?: boolean;
 }
 
 export interface ConvBenchResult {
-  kernel: 'Conv2D' | 'Conv2DBackpropFilter' | 'Conv2DBackpropInput';
+  kernel: 'Conv2D' | 'Conv2DBackpropFilter' | 'Conv2DBackpropInput'
+    | 'DepthwiseConv2dNative' | 'DepthwiseConv2dNativeBackpropFilter' | 'DepthwiseConv2dNativeBackpropInput';
   shape: string;
   ms: number;
   gflops: number;
@@ -33,6 +36,8 @@ export const DEFAULT_CONV_SHAPES: ConvBenchShape[] = [
   { x: [8, 32, 64, 64], filter: [3, 3, 64, 64], dilations: 2 },
   { x: [8, 32, 64, 128], filter: [1, 1, 128, 64] },
 ];
+
+const SYNC_BACKENDS = new Set(['wasm', 'cpu', 'tensorflow']);
 
 function median(a: number[]): number {
   const s = [...a].sort((p, q) => p - q);
@@ -51,16 +56,22 @@ export async function benchmarkConvKernels(shapes: ConvBenchShape[] = DEFAULT_CO
     const strides = s.strides ?? 1;
     const dil = s.dilations ?? 1;
     const pad = s.pad ?? 'same';
-    const info = tf.backend_util.computeConv2DInfo(s.x, s.filter, strides, dil, pad);
+    const dw = !!s.depthwise;
+    const info = tf.backend_util.computeConv2DInfo(s.x, s.filter, strides, dil, pad, undefined, dw);
     const flops = 2 * info.batchSize * info.outHeight * info.outWidth * s.filter[0] * s.filter[1] * s.filter[2] * s.filter[3];
     const x = tf.randomNormal(s.x) as tf.Tensor4D;
     const w = tf.randomNormal(s.filter) as tf.Tensor4D;
     const dy = tf.randomNormal(info.outShape) as tf.Tensor4D;
     const attrs = { strides, pad, dataFormat: 'NHWC', dimRoundingMode: undefined, ...(dil > 1 ? { dilations: dil } : {}) };
     const runs: [ConvBenchResult['kernel'], () => tf.Tensor][] = [
-      ['Conv2D', () => tf.conv2d(x, w, strides, pad, 'NHWC', dil)],
+      dw ? ['DepthwiseConv2dNative', () => tf.depthwiseConv2d(x, w, strides, pad, 'NHWC', dil)]
+        : ['Conv2D', () => tf.conv2d(x, w, strides, pad, 'NHWC', dil)],
     ];
-    if (dil === 1 || backend === 'wasm') {
+    const dwAttrs = { ...attrs, dilations: dil };
+    if (dw) {
+      runs.push(['DepthwiseConv2dNativeBackpropFilter', () => tf.engine().runKernel('DepthwiseConv2dNativeBackpropFilter', { x, dy }, { ...dwAttrs, filterShape: s.filter } as unknown as tf.NamedAttrMap) as tf.Tensor]);
+      runs.push(['DepthwiseConv2dNativeBackpropInput', () => tf.engine().runKernel('DepthwiseConv2dNativeBackpropInput', { dy, filter: w }, { ...dwAttrs, inputShape: s.x } as unknown as tf.NamedAttrMap) as tf.Tensor]);
+    } else if (dil === 1 || backend === 'wasm') {
       runs.push(['Conv2DBackpropFilter', () => tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, { ...attrs, filterShape: s.filter } as unknown as tf.NamedAttrMap) as tf.Tensor]);
       runs.push(['Conv2DBackpropInput', () => tf.engine().runKernel('Conv2DBackpropInput', { dy, filter: w }, { ...attrs, inputShape: s.x } as unknown as tf.NamedAttrMap) as tf.Tensor]);
     }
@@ -69,13 +80,16 @@ export async function benchmarkConvKernels(shapes: ConvBenchShape[] = DEFAULT_CO
       for (let i = 0; i <= reps; i++) {
         const t0 = performance.now();
         const y = f();
-        await y.data();
+        // wasm and cpu run kernels synchronously: the kernel is done when f returns (reading y would
+        // also time its copy out of the backend, tens of ms for a 12 MB output of a ~2 ms kernel);
+        // the GPU backends are waited for with a read
+        if (!SYNC_BACKENDS.has(backend)) await y.data();
         const dt = performance.now() - t0;
         y.dispose();
         if (i > 0) times.push(dt);
       }
       const ms = median(times);
-      out.push({ kernel, shape: `x${s.x.join('x')}_w${s.filter.join('x')}_s${strides}_d${dil}_${pad}`, ms: +ms.toFixed(2), gflops: +(flops / ms / 1e6).toFixed(1), backend });
+      out.push({ kernel, shape: `${dw ? 'dw_' : ''}x${s.x.join('x')}_w${s.filter.join('x')}_s${strides}_d${dil}_${pad}`, ms: +ms.toFixed(2), gflops: +(flops / ms / 1e6).toFixed(1), backend });
     }
     tf.dispose([x, w, dy]);
   }

@@ -116,7 +116,7 @@ export async function startWasmBackend(threads?: number): Promise<boolean> {
     registerDilatedConvGradients();
     const native = nativeKernelsStatus();
     if (native?.loaded) {
-      report.nativeThreads = setNativeThreads(report.requested);
+      report.nativeThreads = setNativeThreads(process.env.CWD_NATIVE_THREADS ? Number(process.env.CWD_NATIVE_THREADS) : report.requested);
     } else {
       report.nativeThreads = 0;
       console.warn(`[channel-distill] wasm: native conv kernels not in use (${native?.note ?? 'not loaded'}); using the slower JS-composed kernels`);

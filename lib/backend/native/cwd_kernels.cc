@@ -37,6 +37,7 @@ static inline void storev(float* p, v16 v) { std::memcpy(p, &v, sizeof(v)); }
 template <int MR, int NV>
 struct Tile {
   static const int NR = NV * 16;
+  static const int ROWS = MR;
   // C[mr x nr] (+)= Apanel[kc x MR] * Bpanel[kc x NR]
   static inline void micro(int kc, const float* __restrict A, const float* __restrict B, float* C, long ldc, int mr, int nr, bool acc) {
     v16 c[MR][NV];
@@ -245,8 +246,57 @@ static void backpropFilterT(const float* x, const float* dy, float* dwOut, const
   }
 }
 
+// dw[K, Co] = im2col(x)^T[K, M] dy[M, Co]: the orientation for few filter rows K = KH*KW*Ci and more
+// output channels (e.g. MobileNetV2's 1x1 8 -> 48 expansion: the tile spans Co, not the 8 rows of K).
+// dy rows are packed as they are (contiguous); each im2col row is scattered into the K-row panels.
+template <class T>
+static void backpropFilterKT(const float* x, const float* dy, float* dwOut, const Dims& d) {
+  const long M = d.M(); const int K = d.K(), Co = d.Co;
+  const int nt = convThreads((double)M * K * Co);
+  std::vector<std::vector<float>> partial(nt);
+  const long chunk = KC;
+  const long nchunks = (M + chunk - 1) / chunk;
+  const Im2col fill{x, d};
+  const bool direct = d.KH == 1 && d.KW == 1 && d.sh == 1 && d.sw == 1 && d.pt == 0 && d.pl == 0 && d.OH == d.H && d.OW == d.W;
+#pragma omp parallel num_threads(nt)
+  {
+    const int t = omp_get_thread_num();
+    std::vector<float>& acc = partial[t];
+    acc.assign((long)K * Co, 0.f);
+    const long pm = T::panelM(K);
+    Buf Ap(pm * KC);
+    Buf Bp((long)KC * T::panelN(Co));
+    Buf rowbuf((long)K);
+#pragma omp for schedule(dynamic, 2)
+    for (long c = 0; c < nchunks; c++) {
+      const long i0 = c * chunk; const int kc = (int)std::min<long>(chunk, M - i0);
+      float* ap = Ap.data();
+      // A = im2col^T: panel (k / MR), reduction index r, lane k % MR; padded lanes are zero
+      if (K % T::ROWS) for (long p = (K / T::ROWS) * (long)kc * T::ROWS; p < (pm / T::ROWS) * (long)kc * T::ROWS; p++) ap[p] = 0.f;
+      for (int r = 0; r < kc; r++) {
+        const float* row;
+        if (direct) row = x + (i0 + r) * K;
+        else { fill(i0 + r, 0, K, rowbuf.data(), 1); row = rowbuf.data(); }
+        for (int k = 0; k < K; k++) ap[(long)(k / T::ROWS) * kc * T::ROWS + (long)r * T::ROWS + (k % T::ROWS)] = row[k];
+        T::packBRow(kc, Co, r, dy + (i0 + r) * Co, Bp.data());
+      }
+      T::gemmPacked(K, Co, kc, Ap.data(), Bp.data(), acc.data(), Co, true);
+    }
+  }
+  for (long i = 0; i < (long)K * Co; i++) {
+    float s = 0.f;
+    for (int t = 0; t < nt; t++) s += partial[t][i];
+    dwOut[i] = s;
+  }
+}
+
 static void backpropFilterImpl(const float* x, const float* dy, float* dw, const Dims& d) {
-  backpropFilterT<Wide>(x, dy, dw, d);  // rows = Co: the 6-row tile wastes least
+  // rows = Co (the 6-row tile wastes least) unless the filter has fewer rows K than channels Co
+  if (d.K() < d.Co && getenv("CWD_NATIVE_BPF_CO_ROWS") == nullptr) {
+    if (narrowBetter(d.Co)) backpropFilterKT<Narrow>(x, dy, dw, d); else backpropFilterKT<Wide>(x, dy, dw, d);
+    return;
+  }
+  backpropFilterT<Wide>(x, dy, dw, d);
 }
 
 // dx = col2im(dy[M, Co] w^T[Co, K]); threads over images (no write races).
@@ -307,10 +357,11 @@ static void backpropInputT(const float* dy, const float* w, float* dx, const Dim
 }
 
 static void backpropInputImpl(const float* dy, const float* w, float* dx, const Dims& d) {
-  if (d.sh == 1 && d.sw == 1 && d.Ci > d.Co && (d.KH - 1) * d.dh >= d.pt && (d.KW - 1) * d.dw >= d.pl &&
+  if (d.sh == 1 && d.sw == 1 && (d.Ci > d.Co || d.KH * d.KW == 1) && (d.KH - 1) * d.dh >= d.pt && (d.KW - 1) * d.dw >= d.pl &&
       getenv("CWD_NATIVE_BPI_COL2IM") == nullptr) {
-    // Stride 1 with more input than output channels: dx is a plain convolution of dy with the
-    // flipped, in/out-swapped filter (GEMM over Co*KH*KW, no col2im scatter of Ci*KH*KW columns).
+    // Stride 1 with more input than output channels (or a 1x1 filter): dx is a plain convolution of dy
+    // with the flipped, in/out-swapped filter (GEMM over Co*KH*KW, no zero-fill and col2im scatter of
+    // Ci*KH*KW columns; for 1x1 it is the GEMM dy[M, Co] w^T[Co, Ci] written straight into dx).
     std::vector<float> wt((long)d.KH * d.KW * d.Co * d.Ci);
     for (int kh = 0; kh < d.KH; kh++)
       for (int kw = 0; kw < d.KW; kw++) {
@@ -587,6 +638,99 @@ static void dwBackpropInputImpl(const float* dy, const float* w, float* dx, cons
           }
         }
       }
+}
+
+// Depthwise forward: y[b, oh, ow, c*M + m] = act(sum_taps x[b, ih, iw, c] w[kh, kw, c, m] + bias).
+// Threads over output rows (b, oh); each row accumulates tap by tap into y (contiguous over channels).
+static void dwConv2dImpl(const float* x, const float* w, float* y, const Dims& d, const float* bias, int act) {
+  const int C = d.Ci, M = d.Co / d.Ci, Co = d.Co;
+  const long rows = (long)d.B * d.OH;
+#pragma omp parallel for num_threads(convThreads((double)d.M() * d.KH * d.KW * Co)) schedule(static)
+  for (long r = 0; r < rows; r++) {
+    const int b = (int)(r / d.OH), oh = (int)(r % d.OH);
+    float* yrow = y + r * d.OW * Co;
+    for (int ow = 0; ow < d.OW; ow++) {
+      float* o = yrow + (long)ow * Co;
+      if (bias) std::memcpy(o, bias, sizeof(float) * Co); else std::memset(o, 0, sizeof(float) * Co);
+      for (int kh = 0; kh < d.KH; kh++) {
+        const int ih = oh * d.sh - d.pt + kh * d.dh;
+        if (ih < 0 || ih >= d.H) continue;
+        for (int kw = 0; kw < d.KW; kw++) {
+          const int iw = ow * d.sw - d.pl + kw * d.dw;
+          if (iw < 0 || iw >= d.W) continue;
+          const float* xv = x + (((long)b * d.H + ih) * d.W + iw) * C;
+          const float* wk = w + (long)(kh * d.KW + kw) * Co;
+          if (M == 1) for (int c = 0; c < C; c++) o[c] += xv[c] * wk[c];
+          else for (int c = 0; c < C; c++) for (int m = 0; m < M; m++) o[c * M + m] += xv[c] * wk[c * M + m];
+        }
+      }
+      if (act == 1) for (int j = 0; j < Co; j++) o[j] = o[j] > 0.f ? o[j] : 0.f;
+      else if (act == 2) for (int j = 0; j < Co; j++) o[j] = std::min(std::max(o[j], 0.f), 6.f);
+    }
+  }
+}
+
+// ---- training-mode batch normalisation over the rows of x[rows, C] (N*H*W rows, NHWC) -----------
+// Forward: mean, biased variance (two passes, double accumulators), y = (x - mean) * rstd * gamma + beta,
+// rstd = 1 / sqrt(var + eps). Backward (xhat = (x - mean) * rstd, recomputed from x):
+//   dbeta = sum dy, dgamma = sum dy * xhat, dx = gamma * rstd * (dy - dbeta / n - xhat * dgamma / n).
+// Memory-bound: one thread (see ewThreads).
+static void bnForwardImpl(const float* x, const float* gamma, const float* beta, float* y, float* mean, float* var, long rows, long C, double eps) {
+  std::vector<double> s(C, 0.0), q(C, 0.0);
+  std::vector<float> blk(C), m(C), scale(C), shift(C);
+  for (long r0 = 0; r0 < rows; r0 += 64) {
+    const long r1 = std::min(rows, r0 + 64);
+    std::fill(blk.begin(), blk.end(), 0.f);
+    for (long r = r0; r < r1; r++) { const float* row = x + r * C; for (long j = 0; j < C; j++) blk[j] += row[j]; }
+    for (long j = 0; j < C; j++) s[j] += blk[j];
+  }
+  for (long j = 0; j < C; j++) m[j] = (float)(s[j] / rows);
+  for (long r0 = 0; r0 < rows; r0 += 64) {
+    const long r1 = std::min(rows, r0 + 64);
+    std::fill(blk.begin(), blk.end(), 0.f);
+    for (long r = r0; r < r1; r++) { const float* row = x + r * C; for (long j = 0; j < C; j++) { const float t = row[j] - m[j]; blk[j] += t * t; } }
+    for (long j = 0; j < C; j++) q[j] += blk[j];
+  }
+  for (long j = 0; j < C; j++) {
+    const double v = q[j] / rows;
+    mean[j] = m[j]; var[j] = (float)v;
+    const float rstd = (float)(1.0 / std::sqrt(v + eps));
+    scale[j] = rstd * gamma[j];
+    shift[j] = beta[j] - m[j] * scale[j];
+  }
+  for (long r = 0; r < rows; r++) {
+    const float* row = x + r * C; float* out = y + r * C;
+    for (long j = 0; j < C; j++) out[j] = row[j] * scale[j] + shift[j];
+  }
+}
+
+static void bnBackwardImpl(const float* dy, const float* x, const float* mean, const float* var, const float* gamma, float* dx, float* dgamma, float* dbeta,
+                           long rows, long C, double eps) {
+  std::vector<double> sb(C, 0.0), sg(C, 0.0);
+  std::vector<float> bb(C), bg(C), rstd(C), a(C), b(C), c0(C);
+  for (long j = 0; j < C; j++) rstd[j] = (float)(1.0 / std::sqrt((double)var[j] + eps));
+  for (long r0 = 0; r0 < rows; r0 += 64) {
+    const long r1 = std::min(rows, r0 + 64);
+    std::fill(bb.begin(), bb.end(), 0.f); std::fill(bg.begin(), bg.end(), 0.f);
+    for (long r = r0; r < r1; r++) {
+      const float* g = dy + r * C; const float* row = x + r * C;
+      for (long j = 0; j < C; j++) { bb[j] += g[j]; bg[j] += g[j] * (row[j] - mean[j]); }
+    }
+    for (long j = 0; j < C; j++) { sb[j] += bb[j]; sg[j] += bg[j]; }
+  }
+  // dx = k * (dy - dbeta/n - xhat * dgamma/n), k = gamma * rstd, xhat = (x - mean) * rstd
+  //    = k * dy + a * x + b  with  a = -k * rstd * dgamma / n,  b = -k * dbeta / n - a * mean
+  for (long j = 0; j < C; j++) {
+    const double db = sb[j], dg = sg[j] * rstd[j];
+    dbeta[j] = (float)db; dgamma[j] = (float)dg;
+    const double k = (double)gamma[j] * rstd[j];
+    const double aa = -k * rstd[j] * dg / rows;
+    c0[j] = (float)k; a[j] = (float)aa; b[j] = (float)(-k * db / rows - aa * mean[j]);
+  }
+  for (long r = 0; r < rows; r++) {
+    const float* g = dy + r * C; const float* row = x + r * C; float* o = dx + r * C;
+    for (long j = 0; j < C; j++) o[j] = c0[j] * g[j] + a[j] * row[j] + b[j];
+  }
 }
 
 // ---- element-wise and reductions (memory-bound; threaded above a size threshold) ----------------
@@ -938,6 +1082,46 @@ static napi_value DwBackpropInput(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// dwConv2d(x, w, y, dims, bias|null, act); dims.Co = Ci * multiplier
+static napi_value DwConv2d(napi_env env, napi_callback_info info) {
+  size_t argc = 6; napi_value a[6];
+  napi_get_cb_info(env, info, &argc, a, nullptr, nullptr);
+  float *x, *w, *y, *bias = nullptr; size_t nx, nw, ny, nb; Dims d;
+  if (argc < 6 || !f32(env, a[0], &x, &nx) || !f32(env, a[1], &w, &nw) || !f32(env, a[2], &y, &ny) || !dimsOf(env, a[3], &d)) return throwErr(env, "dwConv2d(x, w, y, dims, bias|null, act)");
+  if (!dwSizes(d, nx, nw, ny)) return throwErr(env, "dwConv2d: array sizes do not match dims");
+  napi_valuetype bt; napi_typeof(env, a[4], &bt);
+  if (bt != napi_null && bt != napi_undefined) { if (!f32(env, a[4], &bias, &nb) || nb != (size_t)d.Co) return throwErr(env, "dwConv2d: bias must be a Float32Array of Co"); }
+  int32_t act = 0; napi_get_value_int32(env, a[5], &act);
+  dwConv2dImpl(x, w, y, d, bias, act);
+  return nullptr;
+}
+
+// bnForward(x, gamma, beta, y, mean, variance, C, eps) / bnBackward(dy, x, mean, variance, gamma, dx, dgamma, dbeta, C, eps)
+static napi_value BnForward(napi_env env, napi_callback_info info) {
+  size_t argc = 8; napi_value a[8];
+  napi_get_cb_info(env, info, &argc, a, nullptr, nullptr);
+  float* p[6]; size_t n[6];
+  if (argc < 8) return throwErr(env, "bnForward(x, gamma, beta, y, mean, variance, C, eps)");
+  for (int i = 0; i < 6; i++) if (!f32(env, a[i], &p[i], &n[i])) return throwErr(env, "bnForward: arrays must be Float32Array");
+  const long C = (long)num(env, a[6]);
+  if (C < 1 || n[0] % C != 0 || n[3] != n[0] || n[1] != (size_t)C || n[2] != (size_t)C || n[4] != (size_t)C || n[5] != (size_t)C) return throwErr(env, "bnForward: sizes do not match");
+  bnForwardImpl(p[0], p[1], p[2], p[3], p[4], p[5], (long)(n[0] / C), C, num(env, a[7]));
+  return nullptr;
+}
+
+static napi_value BnBackward(napi_env env, napi_callback_info info) {
+  size_t argc = 10; napi_value a[10];
+  napi_get_cb_info(env, info, &argc, a, nullptr, nullptr);
+  float* p[8]; size_t n[8];
+  if (argc < 10) return throwErr(env, "bnBackward(dy, x, mean, variance, gamma, dx, dgamma, dbeta, C, eps)");
+  for (int i = 0; i < 8; i++) if (!f32(env, a[i], &p[i], &n[i])) return throwErr(env, "bnBackward: arrays must be Float32Array");
+  const long C = (long)num(env, a[8]);
+  if (C < 1 || n[0] % C != 0 || n[1] != n[0] || n[5] != n[0] || n[2] != (size_t)C || n[3] != (size_t)C || n[4] != (size_t)C || n[6] != (size_t)C || n[7] != (size_t)C)
+    return throwErr(env, "bnBackward: sizes do not match");
+  bnBackwardImpl(p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], (long)(n[0] / C), C, num(env, a[9]));
+  return nullptr;
+}
+
 static napi_value SetThreads(napi_env env, napi_callback_info info) {
   size_t argc = 1; napi_value a[1];
   napi_get_cb_info(env, info, &argc, a, nullptr, nullptr);
@@ -961,6 +1145,9 @@ static napi_value Init(napi_env env, napi_value exports) {
     {"resizeBilinearGrad", nullptr, ResizeBilinearGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"dwBackpropFilter", nullptr, DwBackpropFilter, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"dwBackpropInput", nullptr, DwBackpropInput, nullptr, nullptr, nullptr, napi_default, nullptr},
+    {"dwConv2d", nullptr, DwConv2d, nullptr, nullptr, nullptr, napi_default, nullptr},
+    {"bnForward", nullptr, BnForward, nullptr, nullptr, nullptr, napi_default, nullptr},
+    {"bnBackward", nullptr, BnBackward, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"binary", nullptr, Binary, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"unary", nullptr, Unary, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"reduceRows", nullptr, ReduceRows, nullptr, nullptr, nullptr, napi_default, nullptr},

@@ -1,0 +1,136 @@
+/**
+ * The native kernels added for the training step (issue 14), each against an independent reference:
+ * - depthwise forward (`DepthwiseConv2dNative`, `FusedDepthwiseConv2D` with bias + relu / relu6) on wasm
+ *   vs the cpu backend's kernels, at odd shapes, strides, dilations (zero-expanded filter on cpu) and
+ *   channel multipliers;
+ * - the 1×1 stride-1 `Conv2DBackpropInput` (now a plain GEMM into dx) vs cpu, Ci < Co and Ci > Co;
+ * - the training-mode batch-norm kernels behind lib/models' `batchNormTraining` vs the composed
+ *   formula on cpu: output, batch statistics and all three gradients, numTensors flat.
+ * Skipped (and said) when the native addon is not in use.
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import * as tf from '@tensorflow/tfjs';
+import { nativeKernelsStatus, wasmNativeKernelsActive } from '../../lib/backend/index';
+import { batchNormTraining } from '../../lib/models/layers';
+import { backendsReady, dilateFilter, rand, relMaxDiff, runOn } from './helpers';
+
+const TOL = 2e-5;
+type Shape4 = [number, number, number, number];
+
+function nativeOn(): boolean {
+  if (wasmNativeKernelsActive()) return true;
+  console.warn(`native kernels not in use (${nativeKernelsStatus()?.note ?? 'not loaded'}): native step-kernel tests skipped`);
+  return false;
+}
+
+const dwCases: { x: Shape4; f: Shape4; strides: number | [number, number]; pad: 'same' | 'valid'; dilations?: number; bias?: boolean; act?: string }[] = [
+  { x: [2, 9, 11, 5], f: [3, 3, 5, 1], strides: 1, pad: 'same' },
+  { x: [2, 9, 11, 5], f: [3, 3, 5, 1], strides: 2, pad: 'same', bias: true, act: 'relu6' },
+  { x: [1, 10, 7, 3], f: [5, 5, 3, 2], strides: 2, pad: 'valid', bias: true, act: 'relu' },
+  { x: [1, 9, 7, 17], f: [3, 3, 17, 3], strides: [1, 2], pad: 'same' },
+  { x: [2, 12, 10, 19], f: [3, 3, 19, 1], strides: 1, pad: 'same', dilations: 2, bias: true },
+  { x: [1, 12, 13, 3], f: [3, 3, 3, 2], strides: 1, pad: 'valid', dilations: 3, act: 'relu' },
+];
+
+for (const [i, c] of dwCases.entries()) {
+  test(`depthwise forward on wasm (native) == cpu (case ${i}: x ${c.x} f ${c.f} s ${c.strides} ${c.pad} d ${c.dilations ?? 1}${c.bias ? ' +bias' : ''} ${c.act ?? ''})`, async () => {
+    await backendsReady();
+    if (!nativeOn()) return;
+    const d = c.dilations ?? 1;
+    const mult = c.f[2] * c.f[3];
+    const make = (dil: number, w: tf.Tensor4D) => {
+      const x = rand(c.x, 31 + i) as tf.Tensor4D;
+      const bias = c.bias ? rand([mult], 33 + i) as tf.Tensor1D : undefined;
+      if (!c.bias && !c.act) return tf.depthwiseConv2d(x, w, c.strides, c.pad, 'NHWC', dil);
+      return tf.fused.depthwiseConv2d({ x, filter: w, strides: c.strides, pad: c.pad, dilations: dil, bias, activation: (c.act ?? 'linear') as 'relu' });
+    };
+    const [wy] = await runOn('wasm', () => make(d, rand(c.f, 32 + i) as tf.Tensor4D));
+    // cpu: dilation 1 with the zero-expanded filter (an independent path)
+    const [cy] = await runOn('cpu', () => make(1, dilateFilter(rand(c.f, 32 + i) as tf.Tensor4D, d, d)));
+    assert.equal(wy.shape, cy.shape);
+    assert.ok(relMaxDiff(wy.values, cy.values) < TOL, `rel diff ${relMaxDiff(wy.values, cy.values)}`);
+  });
+}
+
+const oneByOne: { x: Shape4; f: Shape4 }[] = [
+  { x: [2, 7, 9, 5], f: [1, 1, 5, 19] },
+  { x: [1, 13, 3, 33], f: [1, 1, 33, 8] },
+  { x: [3, 5, 6, 8], f: [1, 1, 8, 48] },
+];
+for (const [i, c] of oneByOne.entries()) {
+  test(`1x1 stride-1 Conv2DBackpropInput on wasm (native GEMM) == cpu (x ${c.x} f ${c.f})`, async () => {
+    await backendsReady();
+    if (!nativeOn()) return;
+    const dyShape = [...c.x.slice(0, 3), c.f[3]];
+    const fn = () => tf.engine().runKernel('Conv2DBackpropInput', { dy: rand(dyShape, 41 + i), filter: rand(c.f, 42 + i) },
+      { strides: 1, pad: 'same', dataFormat: 'NHWC', dimRoundingMode: undefined, inputShape: c.x } as any) as tf.Tensor;
+    const [w] = await runOn('wasm', fn);
+    const [r] = await runOn('cpu', fn);
+    assert.equal(w.shape, c.x);
+    assert.ok(relMaxDiff(w.values, r.values) < TOL, `rel diff ${relMaxDiff(w.values, r.values)}`);
+  });
+}
+
+// filters with fewer rows K = KH*KW*Ci than output channels: the K-row orientation of the native filter gradient
+const fewRows: { x: Shape4; f: Shape4; strides: number; pad: 'same' | 'valid' }[] = [
+  { x: [1, 11, 5, 8], f: [1, 1, 8, 48], strides: 1, pad: 'same' },
+  { x: [2, 7, 9, 2], f: [3, 3, 2, 40], strides: 2, pad: 'same' },
+  { x: [2, 6, 6, 3], f: [3, 3, 3, 33], strides: 1, pad: 'valid' },
+  { x: [1, 9, 8, 1], f: [1, 1, 1, 13], strides: 2, pad: 'valid' },
+];
+for (const [i, c] of fewRows.entries()) {
+  test(`Conv2DBackpropFilter with K < Co on wasm (native) == cpu (x ${c.x} f ${c.f} s ${c.strides} ${c.pad})`, async () => {
+    await backendsReady();
+    if (!nativeOn()) return;
+    const dyShape = tf.backend_util.computeConv2DInfo(c.x, c.f, c.strides, 1, c.pad).outShape;
+    const fn = () => tf.engine().runKernel('Conv2DBackpropFilter', { x: rand(c.x, 61 + i), dy: rand(dyShape, 62 + i) },
+      { strides: c.strides, pad: c.pad, dataFormat: 'NHWC', dimRoundingMode: undefined, filterShape: c.f } as any) as tf.Tensor;
+    const [w] = await runOn('wasm', fn);
+    const [r] = await runOn('cpu', fn);
+    assert.equal(w.shape, c.f);
+    assert.ok(relMaxDiff(w.values, r.values) < TOL, `rel diff ${relMaxDiff(w.values, r.values)}`);
+  });
+}
+
+test('batch-norm training kernels (native on wasm) == the composed formula on cpu: y, statistics, dx, dgamma, dbeta; no leaks', async () => {
+  await backendsReady();
+  if (!nativeOn()) return;
+  const xs: Shape4 = [2, 5, 7, 19];
+  const fn = () => {
+    // offset and scale the input so the variance is not ~1 and the mean not ~0
+    const x = tf.add(tf.mul(rand(xs, 51), 3), 1.5) as tf.Tensor4D;
+    const gamma = rand([19], 52) as tf.Tensor1D;
+    const beta = rand([19], 53) as tf.Tensor1D;
+    const dy = rand(xs, 54);
+    const stats: tf.Tensor[] = [];
+    const f = (a: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(batchNormTraining(a as tf.Tensor4D, g as tf.Tensor1D, b as tf.Tensor1D, 1e-5, stats), dy));
+    const { value, grads } = tf.valueAndGrads(f)([x, gamma, beta]);
+    tf.dispose(stats.splice(0)); // the statistics of the gradient pass (kept by the op: the caller disposes them)
+    const y = batchNormTraining(x, gamma, beta, 1e-5, stats);
+    return [y, value, ...grads, stats[0], stats[1]];
+  };
+  const w = await runOn('wasm', fn);
+  const prev = tf.getBackend();
+  await tf.setBackend('cpu');
+  assert.not.ok(tf.getKernel('CwdBatchNormTraining', 'cpu'), 'the cpu backend runs the composed formula (the reference)');
+  await tf.setBackend(prev);
+  const c = await runOn('cpu', fn);
+  const names = ['y', 'loss', 'dx', 'dgamma', 'dbeta', 'mean', 'variance'];
+  for (const [k, name] of names.entries()) {
+    assert.equal(w[k].shape, c[k].shape, name);
+    assert.ok(relMaxDiff(w[k].values, c[k].values) < 1e-4, `${name} rel diff ${relMaxDiff(w[k].values, c[k].values)}`);
+  }
+  // the wasm run used the kernels (not the composed formula)
+  await tf.setBackend('wasm');
+  try {
+    assert.ok(tf.getKernel('CwdBatchNormTraining', 'wasm') && tf.getKernel('CwdBatchNormTrainingGrad', 'wasm'));
+    const before = tf.memory().numTensors;
+    for (let k = 0; k < 3; k++) tf.dispose(tf.tidy(() => fn()));
+    assert.is(tf.memory().numTensors, before, 'numTensors flat over repeated forward + backward');
+  } finally {
+    await tf.setBackend(prev);
+  }
+});
+
+test.run();
