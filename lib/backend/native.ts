@@ -42,6 +42,9 @@ export interface NativeAddon {
   dwBackpropFilter(x: Float32Array, dy: Float32Array, dw: Float32Array, dims: Int32Array): void;
   dwBackpropInput(dy: Float32Array, w: Float32Array, dx: Float32Array, dims: Int32Array): void;
   dwConv2d(x: Float32Array, w: Float32Array, y: Float32Array, dims: Int32Array, bias: Float32Array | null, act: number): void;
+  sgdUpdate(w: Float32Array, g: Float32Array, v: Float32Array, wOut: Float32Array, vOut: Float32Array, lr: number, momentum: number, weightDecay: number): void;
+  adamUpdate(w: Float32Array, g: Float32Array, m: Float32Array, s: Float32Array, wOut: Float32Array, mOut: Float32Array, sOut: Float32Array,
+    lr: number, beta1: number, beta2: number, epsilon: number, weightDecay: number, biasCorrection1: number, biasCorrection2: number): void;
   bnForward(x: Float32Array, gamma: Float32Array, beta: Float32Array, y: Float32Array, mean: Float32Array, variance: Float32Array, c: number, eps: number): void;
   bnBackward(dy: Float32Array, x: Float32Array, mean: Float32Array, variance: Float32Array, gamma: Float32Array,
     dx: Float32Array, dgamma: Float32Array, dbeta: Float32Array, c: number, eps: number): void;
@@ -199,6 +202,13 @@ const ACT: Record<string, number> = { linear: 0, relu: 1, relu6: 2 };
 export const BATCH_NORM_TRAINING = 'CwdBatchNormTraining';
 /** Its gradient: inputs dy, x, mean, variance, gamma; attr epsilon; outputs dx, dgamma, dbeta. */
 export const BATCH_NORM_TRAINING_GRAD = 'CwdBatchNormTrainingGrad';
+/**
+ * One optimiser update of one variable as one kernel (lib/train/optim.ts uses it when the backend has
+ * it): inputs w, g, m (SGD: the momentum buffer v) and, for Adam, s; attrs type ('sgd' | 'adam'), lr,
+ * momentum, weightDecay, beta1, beta2, epsilon, biasCorrection1, biasCorrection2;
+ * outputs the new w, m (and s), with optim.ts's formulas.
+ */
+export const OPTIMIZER_UPDATE = 'CwdOptimizerUpdate';
 
 /** Native kernel functions, each falling back to `fallback` for what it does not handle. */
 export function nativeKernelFuncs(fallback: Record<string, tf.KernelFunc>): Record<string, tf.KernelFunc> {
@@ -280,6 +290,25 @@ export function nativeKernelFuncs(fallback: Record<string, tf.KernelFunc>): Reco
       a.bnForward(be.typedArrayFromHeap(x), be.typedArrayFromHeap(gamma), be.typedArrayFromHeap(beta), be.typedArrayFromHeap(y),
         be.typedArrayFromHeap(mean), be.typedArrayFromHeap(variance), c, eps);
       return [y, mean, variance];
+    },
+    [OPTIMIZER_UPDATE]: (args: KernelArgs) => {
+      const { w, g, m, s } = args.inputs as Record<string, tf.TensorInfo | undefined>;
+      const at = args.attrs as AnyAttrs;
+      const adam = at.type === 'adam';
+      const ins = [w, g, m, ...(adam ? [s] : [])] as tf.TensorInfo[];
+      if (ins.some((t) => !t) || !allFloat(...ins) || ins.some((t) => !tf.util.arraysEqual(t.shape, ins[0].shape))) {
+        throw new Error(`${OPTIMIZER_UPDATE}: float32 w, g, m${adam ? ', s' : ''} of one shape`);
+      }
+      const be = args.backend as unknown as WasmBackendLike;
+      const outs = ins.filter((_, i) => i !== 1).map((t) => be.makeOutput(t.shape, 'float32'));
+      const h = (t: tf.TensorInfo) => be.typedArrayFromHeap(t);
+      if (adam) {
+        a.adamUpdate(h(ins[0]), h(ins[1]), h(ins[2]), h(ins[3]), h(outs[0]), h(outs[1]), h(outs[2]),
+          at.lr, at.beta1, at.beta2, at.epsilon, at.weightDecay, at.biasCorrection1, at.biasCorrection2);
+      } else {
+        a.sgdUpdate(h(ins[0]), h(ins[1]), h(ins[2]), h(outs[0]), h(outs[1]), at.lr, at.momentum, at.weightDecay);
+      }
+      return outs;
     },
     [BATCH_NORM_TRAINING_GRAD]: (args: KernelArgs) => {
       const { dy, x, mean, variance, gamma } = args.inputs as Record<string, tf.TensorInfo>;

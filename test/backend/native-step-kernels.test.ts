@@ -6,6 +6,8 @@
  * - the 1×1 stride-1 `Conv2DBackpropInput` (now a plain GEMM into dx) vs cpu, Ci < Co and Ci > Co;
  * - the training-mode batch-norm kernels behind lib/models' `batchNormTraining` vs the composed
  *   formula on cpu: output, batch statistics and all three gradients, numTensors flat.
+ * - the one-kernel optimiser update behind lib/train's `Optimizer` (SGD with and without momentum, Adam,
+ *   with weight decay) vs the composed formula on cpu over three steps, numTensors flat.
  * Skipped (and said) when the native addon is not in use.
  */
 import { test } from 'uvu';
@@ -13,6 +15,7 @@ import * as assert from 'uvu/assert';
 import * as tf from '@tensorflow/tfjs';
 import { nativeKernelsStatus, wasmNativeKernelsActive } from '../../lib/backend/index';
 import { batchNormTraining } from '../../lib/models/layers';
+import { Optimizer, OptimizerConfig } from '../../lib/train/optim';
 import { backendsReady, dilateFilter, rand, relMaxDiff, runOn } from './helpers';
 
 const TOL = 2e-5;
@@ -132,5 +135,46 @@ test('batch-norm training kernels (native on wasm) == the composed formula on cp
     await tf.setBackend(prev);
   }
 });
+
+const optCases: Partial<OptimizerConfig>[] = [
+  { type: 'sgd', momentum: 0.9, weightDecay: 5e-4 },
+  { type: 'sgd', momentum: 0, weightDecay: 0 },
+  { type: 'adam', weightDecay: 1e-3 },
+  { type: 'adam', weightDecay: 0, beta1: 0.8, beta2: 0.99, epsilon: 1e-6 },
+];
+for (const [i, cfg] of optCases.entries()) {
+  test(`optimizer update kernel on wasm == composed formula on cpu (${JSON.stringify(cfg)}, 3 steps)`, async () => {
+    await backendsReady();
+    if (!nativeOn()) return;
+    assert.ok(tf.getKernel('CwdOptimizerUpdate', 'wasm'), 'kernel registered for wasm');
+    assert.not.ok(tf.getKernel('CwdOptimizerUpdate', 'cpu'), 'cpu runs the composed formula (the reference)');
+    const run = async (backend: string) => {
+      const prev = tf.getBackend();
+      await tf.setBackend(backend);
+      try {
+        const vars = [tf.variable(rand([3, 3, 5, 7], 71 + i)), tf.variable(rand([19], 72 + i))];
+        const opt = new Optimizer(vars, cfg);
+        const before = tf.memory().numTensors;
+        for (let step = 0; step < 3; step++) {
+          const grads = tf.tidy(() => vars.map((v, k) => tf.mul(rand(v.shape, 80 + 10 * step + k), 1 + step)));
+          opt.apply(grads, 0.01 * (step + 1));
+          tf.dispose(grads);
+        }
+        const numTensors = tf.memory().numTensors - before;
+        const out = [...vars, ...opt.stateTensors()].map((t) => Float32Array.from(t.dataSync()));
+        opt.dispose();
+        tf.dispose(vars);
+        return { out, numTensors };
+      } finally {
+        await tf.setBackend(prev);
+      }
+    };
+    const w = await run('wasm');
+    const c = await run('cpu');
+    assert.is(w.numTensors, 0, 'no tensors left behind by the kernel path');
+    assert.is(w.out.length, c.out.length);
+    for (let k = 0; k < w.out.length; k++) assert.ok(relMaxDiff(w.out[k], c.out[k]) < 1e-5, `tensor ${k} rel diff ${relMaxDiff(w.out[k], c.out[k])}`);
+  });
+}
 
 test.run();

@@ -733,6 +733,32 @@ static void bnBackwardImpl(const float* dy, const float* x, const float* mean, c
   }
 }
 
+// ---- optimiser updates (lib/train/optim.ts formulas, float32 in the same order) ------------------
+// SGD: g' = g + wd*w; v' = mom*v + g' (g' when mom == 0); w' = w - lr*v'
+// Adam: g' = g + wd*w; m' = b1*m + (1-b1)*g'; s' = b2*s + (1-b2)*g'^2; w' = w - lr*(m'/bc1) / (sqrt(s'/bc2) + eps)
+static void sgdUpdateImpl(const float* w, const float* g, const float* v, float* wo, float* vo, long n, float lr, float mom, float wd) {
+  for (long i = 0; i < n; i++) {
+    float gi = g[i];
+    if (wd > 0.f) gi = gi + w[i] * wd;
+    const float vn = mom > 0.f ? v[i] * mom + gi : gi;
+    vo[i] = vn;
+    wo[i] = w[i] - vn * lr;
+  }
+}
+
+static void adamUpdateImpl(const float* w, const float* g, const float* m, const float* s, float* wo, float* mo, float* so, long n,
+                           float lr, float b1, float b2, float eps, float wd, float bc1, float bc2) {
+  for (long i = 0; i < n; i++) {
+    float gi = g[i];
+    if (wd > 0.f) gi = gi + w[i] * wd;
+    const float mn = m[i] * b1 + gi * (1.f - b1);
+    const float sn = s[i] * b2 + (gi * gi) * (1.f - b2);
+    mo[i] = mn; so[i] = sn;
+    const float mh = mn / bc1, sh = sn / bc2;
+    wo[i] = w[i] - lr * (mh / (std::sqrt(sh) + eps));
+  }
+}
+
 // ---- element-wise and reductions (memory-bound; threaded above a size threshold) ----------------
 // Memory-bound: one thread. (Measured on the shared 2-core machine: waking a second OpenMP thread
 // for a ~1 ms op cost more than it saved; the conv kernels above amortise it.)
@@ -1122,6 +1148,29 @@ static napi_value BnBackward(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// sgdUpdate(w, g, v, wOut, vOut, lr, momentum, weightDecay)
+static napi_value SgdUpdate(napi_env env, napi_callback_info info) {
+  size_t argc = 8; napi_value a[8];
+  napi_get_cb_info(env, info, &argc, a, nullptr, nullptr);
+  float* p[5]; size_t n[5];
+  if (argc < 8) return throwErr(env, "sgdUpdate(w, g, v, wOut, vOut, lr, momentum, weightDecay)");
+  for (int i = 0; i < 5; i++) if (!f32(env, a[i], &p[i], &n[i]) || n[i] != n[0]) return throwErr(env, "sgdUpdate: Float32Arrays of equal size");
+  sgdUpdateImpl(p[0], p[1], p[2], p[3], p[4], (long)n[0], (float)num(env, a[5]), (float)num(env, a[6]), (float)num(env, a[7]));
+  return nullptr;
+}
+
+// adamUpdate(w, g, m, s, wOut, mOut, sOut, lr, beta1, beta2, epsilon, weightDecay, biasCorrection1, biasCorrection2)
+static napi_value AdamUpdate(napi_env env, napi_callback_info info) {
+  size_t argc = 14; napi_value a[14];
+  napi_get_cb_info(env, info, &argc, a, nullptr, nullptr);
+  float* p[7]; size_t n[7];
+  if (argc < 14) return throwErr(env, "adamUpdate(w, g, m, s, wOut, mOut, sOut, lr, beta1, beta2, epsilon, weightDecay, bc1, bc2)");
+  for (int i = 0; i < 7; i++) if (!f32(env, a[i], &p[i], &n[i]) || n[i] != n[0]) return throwErr(env, "adamUpdate: Float32Arrays of equal size");
+  float q[7]; for (int i = 0; i < 7; i++) q[i] = (float)num(env, a[7 + i]);
+  adamUpdateImpl(p[0], p[1], p[2], p[3], p[4], p[5], p[6], (long)n[0], q[0], q[1], q[2], q[3], q[4], q[5], q[6]);
+  return nullptr;
+}
+
 static napi_value SetThreads(napi_env env, napi_callback_info info) {
   size_t argc = 1; napi_value a[1];
   napi_get_cb_info(env, info, &argc, a, nullptr, nullptr);
@@ -1147,6 +1196,8 @@ static napi_value Init(napi_env env, napi_value exports) {
     {"dwBackpropInput", nullptr, DwBackpropInput, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"dwConv2d", nullptr, DwConv2d, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"bnForward", nullptr, BnForward, nullptr, nullptr, nullptr, napi_default, nullptr},
+    {"sgdUpdate", nullptr, SgdUpdate, nullptr, nullptr, nullptr, napi_default, nullptr},
+    {"adamUpdate", nullptr, AdamUpdate, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"bnBackward", nullptr, BnBackward, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"binary", nullptr, Binary, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"unary", nullptr, Unary, nullptr, nullptr, nullptr, napi_default, nullptr},
