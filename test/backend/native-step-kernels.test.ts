@@ -173,7 +173,8 @@ for (const [i, cfg] of optCases.entries()) {
     const c = await run('cpu');
     assert.is(w.numTensors, 0, 'no tensors left behind by the kernel path');
     assert.is(w.out.length, c.out.length);
-    for (let k = 0; k < w.out.length; k++) assert.ok(relMaxDiff(w.out[k], c.out[k]) < 1e-5, `tensor ${k} rel diff ${relMaxDiff(w.out[k], c.out[k])}`);
+    // float32 rounding only (the native build may contract a*b + c into one FMA): 5e-5 of the largest value
+    for (let k = 0; k < w.out.length; k++) assert.ok(relMaxDiff(w.out[k], c.out[k]) < 5e-5, `tensor ${k} rel diff ${relMaxDiff(w.out[k], c.out[k])}`);
   });
 }
 
