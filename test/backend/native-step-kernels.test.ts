@@ -96,15 +96,16 @@ for (const [i, c] of fewRows.entries()) {
   });
 }
 
-test('batch-norm training kernels (native on wasm) == the composed formula on cpu: y, statistics, dx, dgamma, dbeta; no leaks', async () => {
+// the second shape is above the native kernels' threading threshold (2^20 elements): the multi-threaded path
+for (const xs of [[2, 5, 7, 19], [2, 64, 64, 130]] as Shape4[]) {
+  test(`batch-norm training kernels (native on wasm) == the composed formula on cpu at ${xs}: y, statistics, dx, dgamma, dbeta; no leaks`, async () => {
   await backendsReady();
   if (!nativeOn()) return;
-  const xs: Shape4 = [2, 5, 7, 19];
   const fn = () => {
     // offset and scale the input so the variance is not ~1 and the mean not ~0
     const x = tf.add(tf.mul(rand(xs, 51), 3), 1.5) as tf.Tensor4D;
-    const gamma = rand([19], 52) as tf.Tensor1D;
-    const beta = rand([19], 53) as tf.Tensor1D;
+    const gamma = rand([xs[3]], 52) as tf.Tensor1D;
+    const beta = rand([xs[3]], 53) as tf.Tensor1D;
     const dy = rand(xs, 54);
     const stats: tf.Tensor[] = [];
     const f = (a: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(batchNormTraining(a as tf.Tensor4D, g as tf.Tensor1D, b as tf.Tensor1D, 1e-5, stats), dy));
@@ -135,6 +136,7 @@ test('batch-norm training kernels (native on wasm) == the composed formula on cp
     await tf.setBackend(prev);
   }
 });
+}
 
 const optCases: Partial<OptimizerConfig>[] = [
   { type: 'sgd', momentum: 0.9, weightDecay: 5e-4 },

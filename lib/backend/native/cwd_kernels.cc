@@ -640,6 +640,18 @@ static void dwBackpropInputImpl(const float* dy, const float* w, float* dx, cons
       }
 }
 
+// Memory-bound kernels (element-wise, reductions, batch norm, optimiser updates): one thread below
+// EW_PAR_MIN elements, all threads above. Waking a second thread costs more than it saves on a small
+// tensor (measured on 2 shared cores: two single-thread processes trained ~2.7x the throughput of one
+// 2-thread process at 128x128), while a large pass (tens of MB) gains from a second core's bandwidth.
+// CWD_NATIVE_EW_PAR_MIN=<elements> overrides the threshold.
+static long ewParMin() {
+  static long v = -1;
+  if (v < 0) { const char* e = getenv("CWD_NATIVE_EW_PAR_MIN"); v = e ? atol(e) : (1L << 20); }
+  return v;
+}
+static int memThreads(long n) { return n >= ewParMin() ? threads() : 1; }
+
 // Depthwise forward: y[b, oh, ow, c*M + m] = act(sum_taps x[b, ih, iw, c] w[kh, kw, c, m] + bias).
 // Threads over output rows (b, oh); each row accumulates tap by tap into y (contiguous over channels).
 static void dwConv2dImpl(const float* x, const float* w, float* y, const Dims& d, const float* bias, int act) {
@@ -674,23 +686,35 @@ static void dwConv2dImpl(const float* x, const float* w, float* y, const Dims& d
 // Forward: mean, biased variance (two passes, double accumulators), y = (x - mean) * rstd * gamma + beta,
 // rstd = 1 / sqrt(var + eps). Backward (xhat = (x - mean) * rstd, recomputed from x):
 //   dbeta = sum dy, dgamma = sum dy * xhat, dx = gamma * rstd * (dy - dbeta / n - xhat * dgamma / n).
-// Memory-bound: one thread (see ewThreads).
+// Memory-bound: threads above EW_PAR_MIN elements (memThreads).
+// Column sums over row blocks of 64 (float within a block, double across blocks), per-thread partials.
+template <class RowFn>
+static void columnSums(long rows, long C, int nt, int nout, std::vector<double>& out, RowFn rowFn) {
+  std::vector<double> part((long)nt * nout * C, 0.0);
+#pragma omp parallel num_threads(nt)
+  {
+    double* acc = part.data() + (long)omp_get_thread_num() * nout * C;
+    std::vector<float> blk((long)nout * C);
+#pragma omp for schedule(static)
+    for (long r0 = 0; r0 < rows; r0 += 64) {
+      const long r1 = std::min(rows, r0 + 64);
+      std::fill(blk.begin(), blk.end(), 0.f);
+      for (long r = r0; r < r1; r++) rowFn(r, blk.data());
+      for (long j = 0; j < (long)nout * C; j++) acc[j] += blk[j];
+    }
+  }
+  out.assign((long)nout * C, 0.0);
+  for (int t = 0; t < nt; t++) for (long j = 0; j < (long)nout * C; j++) out[j] += part[(long)t * nout * C + j];
+}
+
 static void bnForwardImpl(const float* x, const float* gamma, const float* beta, float* y, float* mean, float* var, long rows, long C, double eps) {
-  std::vector<double> s(C, 0.0), q(C, 0.0);
-  std::vector<float> blk(C), m(C), scale(C), shift(C);
-  for (long r0 = 0; r0 < rows; r0 += 64) {
-    const long r1 = std::min(rows, r0 + 64);
-    std::fill(blk.begin(), blk.end(), 0.f);
-    for (long r = r0; r < r1; r++) { const float* row = x + r * C; for (long j = 0; j < C; j++) blk[j] += row[j]; }
-    for (long j = 0; j < C; j++) s[j] += blk[j];
-  }
+  const int nt = memThreads(rows * C);
+  std::vector<double> s, q;
+  columnSums(rows, C, nt, 1, s, [&](long r, float* b) { const float* row = x + r * C; for (long j = 0; j < C; j++) b[j] += row[j]; });
+  std::vector<float> m(C), scale(C), shift(C);
   for (long j = 0; j < C; j++) m[j] = (float)(s[j] / rows);
-  for (long r0 = 0; r0 < rows; r0 += 64) {
-    const long r1 = std::min(rows, r0 + 64);
-    std::fill(blk.begin(), blk.end(), 0.f);
-    for (long r = r0; r < r1; r++) { const float* row = x + r * C; for (long j = 0; j < C; j++) { const float t = row[j] - m[j]; blk[j] += t * t; } }
-    for (long j = 0; j < C; j++) q[j] += blk[j];
-  }
+  const float* mp = m.data();
+  columnSums(rows, C, nt, 1, q, [&](long r, float* b) { const float* row = x + r * C; for (long j = 0; j < C; j++) { const float t = row[j] - mp[j]; b[j] += t * t; } });
   for (long j = 0; j < C; j++) {
     const double v = q[j] / rows;
     mean[j] = m[j]; var[j] = (float)v;
@@ -698,38 +722,39 @@ static void bnForwardImpl(const float* x, const float* gamma, const float* beta,
     scale[j] = rstd * gamma[j];
     shift[j] = beta[j] - m[j] * scale[j];
   }
+  const float* sc = scale.data(); const float* sh = shift.data();
+#pragma omp parallel for num_threads(nt) schedule(static)
   for (long r = 0; r < rows; r++) {
     const float* row = x + r * C; float* out = y + r * C;
-    for (long j = 0; j < C; j++) out[j] = row[j] * scale[j] + shift[j];
+    for (long j = 0; j < C; j++) out[j] = row[j] * sc[j] + sh[j];
   }
 }
 
 static void bnBackwardImpl(const float* dy, const float* x, const float* mean, const float* var, const float* gamma, float* dx, float* dgamma, float* dbeta,
                            long rows, long C, double eps) {
-  std::vector<double> sb(C, 0.0), sg(C, 0.0);
-  std::vector<float> bb(C), bg(C), rstd(C), a(C), b(C), c0(C);
+  const int nt = memThreads(rows * C);
+  std::vector<float> rstd(C), a(C), b(C), c0(C);
   for (long j = 0; j < C; j++) rstd[j] = (float)(1.0 / std::sqrt((double)var[j] + eps));
-  for (long r0 = 0; r0 < rows; r0 += 64) {
-    const long r1 = std::min(rows, r0 + 64);
-    std::fill(bb.begin(), bb.end(), 0.f); std::fill(bg.begin(), bg.end(), 0.f);
-    for (long r = r0; r < r1; r++) {
-      const float* g = dy + r * C; const float* row = x + r * C;
-      for (long j = 0; j < C; j++) { bb[j] += g[j]; bg[j] += g[j] * (row[j] - mean[j]); }
-    }
-    for (long j = 0; j < C; j++) { sb[j] += bb[j]; sg[j] += bg[j]; }
-  }
+  // sums[0..C) = sum dy, sums[C..2C) = sum dy * (x - mean)
+  std::vector<double> sums;
+  columnSums(rows, C, nt, 2, sums, [&](long r, float* blk) {
+    const float* g = dy + r * C; const float* row = x + r * C;
+    for (long j = 0; j < C; j++) { blk[j] += g[j]; blk[C + j] += g[j] * (row[j] - mean[j]); }
+  });
   // dx = k * (dy - dbeta/n - xhat * dgamma/n), k = gamma * rstd, xhat = (x - mean) * rstd
   //    = k * dy + a * x + b  with  a = -k * rstd * dgamma / n,  b = -k * dbeta / n - a * mean
   for (long j = 0; j < C; j++) {
-    const double db = sb[j], dg = sg[j] * rstd[j];
+    const double db = sums[j], dg = sums[C + j] * rstd[j];
     dbeta[j] = (float)db; dgamma[j] = (float)dg;
     const double k = (double)gamma[j] * rstd[j];
     const double aa = -k * rstd[j] * dg / rows;
     c0[j] = (float)k; a[j] = (float)aa; b[j] = (float)(-k * db / rows - aa * mean[j]);
   }
+  const float* cp = c0.data(); const float* ap = a.data(); const float* bp = b.data();
+#pragma omp parallel for num_threads(nt) schedule(static)
   for (long r = 0; r < rows; r++) {
     const float* g = dy + r * C; const float* row = x + r * C; float* o = dx + r * C;
-    for (long j = 0; j < C; j++) o[j] = c0[j] * g[j] + a[j] * row[j] + b[j];
+    for (long j = 0; j < C; j++) o[j] = cp[j] * g[j] + ap[j] * row[j] + bp[j];
   }
 }
 
@@ -737,6 +762,7 @@ static void bnBackwardImpl(const float* dy, const float* x, const float* mean, c
 // SGD: g' = g + wd*w; v' = mom*v + g' (g' when mom == 0); w' = w - lr*v'
 // Adam: g' = g + wd*w; m' = b1*m + (1-b1)*g'; s' = b2*s + (1-b2)*g'^2; w' = w - lr*(m'/bc1) / (sqrt(s'/bc2) + eps)
 static void sgdUpdateImpl(const float* w, const float* g, const float* v, float* wo, float* vo, long n, float lr, float mom, float wd) {
+#pragma omp parallel for num_threads(memThreads(n)) schedule(static)
   for (long i = 0; i < n; i++) {
     float gi = g[i];
     if (wd > 0.f) gi = gi + w[i] * wd;
@@ -748,6 +774,7 @@ static void sgdUpdateImpl(const float* w, const float* g, const float* v, float*
 
 static void adamUpdateImpl(const float* w, const float* g, const float* m, const float* s, float* wo, float* mo, float* so, long n,
                            float lr, float b1, float b2, float eps, float wd, float bc1, float bc2) {
+#pragma omp parallel for num_threads(memThreads(n)) schedule(static)
   for (long i = 0; i < n; i++) {
     float gi = g[i];
     if (wd > 0.f) gi = gi + w[i] * wd;
@@ -759,11 +786,7 @@ static void adamUpdateImpl(const float* w, const float* g, const float* m, const
   }
 }
 
-// ---- element-wise and reductions (memory-bound; threaded above a size threshold) ----------------
-// Memory-bound: one thread. (Measured on the shared 2-core machine: waking a second OpenMP thread
-// for a ~1 ms op cost more than it saved; the conv kernels above amortise it.)
-static int ewThreads() { return 1; }
-static const long PAR_MIN = 1 << 15;
+// ---- element-wise and reductions (memory-bound; threaded above EW_PAR_MIN elements, see memThreads) --
 
 // mode: 0 same shape, 1 b per column (b[c]), 2 a per column, 3 b scalar, 4 a scalar,
 //       5 b per row (b[rows]), 6 a per row. op: 0 add, 1 sub, 2 mul, 3 div.
@@ -778,7 +801,7 @@ static inline float bop(float a, float b) {
 template <int OP>
 static void binaryT(const float* a, const float* b, float* o, long rows, long c, int mode) {
   const long n = rows * c;
-#pragma omp parallel for num_threads(ewThreads()) schedule(static) if (n > PAR_MIN)
+#pragma omp parallel for num_threads(memThreads(n)) schedule(static)
   for (long r = 0; r < rows; r++) {
     const long base = r * c;
     float* out = o + base;
@@ -834,6 +857,7 @@ static inline v16 exp16(v16 x) {
 static void unaryImpl(int op, const float* x, float* o, long n) {
   const long n16 = n / 16 * 16;
   if (op == 0) {
+#pragma omp parallel for num_threads(memThreads(n)) schedule(static)
     for (long i = 0; i < n16; i += 16) {
       const v16 v = loadv(x + i);
       storev(o + i, exp16(v));
@@ -844,13 +868,14 @@ static void unaryImpl(int op, const float* x, float* o, long n) {
     }
     for (long i = n16; i < n; i++) o[i] = std::exp(x[i]);
   } else {
+#pragma omp parallel for num_threads(memThreads(n)) schedule(static)
     for (long i = 0; i < n; i++) o[i] = x[i] > 0.f ? x[i] : 0.f;
   }
 }
 
 // Column sums of x[rows, c] -> o[c] (scaled by `scale`), per-thread partials in double.
 static void reduceRowsImpl(const float* x, float* o, long rows, long c, double scale) {
-  const int nt = (rows * c > PAR_MIN) ? ewThreads() : 1;
+  const int nt = memThreads(rows * c);
   std::vector<double> part((long)nt * c, 0.0);
 #pragma omp parallel num_threads(nt)
   {
@@ -869,7 +894,7 @@ static void reduceRowsImpl(const float* x, float* o, long rows, long c, double s
 
 // Per-row reduction of x[rows, c] -> o[rows]. op: 0 sum, 1 max; scale applies to sums.
 static void reduceLastImpl(const float* x, float* o, long rows, long c, int op, double scale) {
-#pragma omp parallel for num_threads(ewThreads()) schedule(static) if (rows * c > PAR_MIN)
+#pragma omp parallel for num_threads(memThreads(rows * c)) schedule(static)
   for (long r = 0; r < rows; r++) {
     const float* row = x + r * c;
     if (op == 1) { float m = row[0]; for (long j = 1; j < c; j++) m = row[j] > m ? row[j] : m; o[r] = m; }
