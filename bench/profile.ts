@@ -201,22 +201,6 @@ export function backwardVsForward(kernels: KernelRecord[]): BackwardVsForward[] 
   return out.sort((a, b) => (Number.isNaN(b.ratio) ? -1 : b.ratio) - (Number.isNaN(a.ratio) ? -1 : a.ratio));
 }
 
-/** One conv shape of a profiled step: forward vs backward-input vs backward-filter, mean ms per call. */
-export interface ConvShapeRow {
-  /** 'conv' (Conv2D / FusedConv2D and their gradients) or 'depthwise'. */
-  family: 'conv' | 'depthwise';
-  /** `x{N×H×W×Ci}_w{KH×KW×Ci×Co|M}_y{N×OH×OW×Co}`, as {@link convKey}. */
-  key: string;
-  /** Multiply-adds × 2 of one call (the same for all three kernels). */
-  flops: number;
-  forwardMs: number;
-  forwardCalls: number;
-  inputMs: number;
-  inputCalls: number;
-  filterMs: number;
-  filterCalls: number;
-}
-
 /** FLOPs (2 × multiply-adds) of a conv-family call from its key; NaN when the key does not parse. */
 export function convFlops(key: string, family: 'conv' | 'depthwise'): number {
   const m = /^x([\dx]+)_w([\dx]+)_y([\dx]+)$/.exec(key);
@@ -227,35 +211,4 @@ export function convFlops(key: string, family: 'conv' | 'depthwise'): number {
   const outPoints = y[0] * y[1] * y[2];
   // conv: each output element reduces KH·KW·Ci; depthwise: KH·KW (y's channels = Ci·multiplier)
   return family === 'conv' ? 2 * outPoints * w[0] * w[1] * w[2] * w[3] : 2 * outPoints * y[3] * w[0] * w[1];
-}
-
-/**
- * Every conv shape of a profiled step with the mean time per call of its forward conv and its two
- * backward kernels (same counting rules as {@link backwardVsForward}), largest total time first.
- */
-export function convShapeTable(kernels: KernelRecord[]): ConvShapeRow[] {
-  const rows = new Map<string, ConvShapeRow>();
-  for (const k of kernels) {
-    const key = convKey(k);
-    if (!key) continue;
-    const isBackward = k.name in BACKWARD_TO_FORWARD;
-    if (isBackward ? k.depth !== 1 : !(k.depth === 1 || (k.depth === 2 && k.parent.endsWith('__op')))) continue;
-    const family = k.name.includes('Depthwise') ? 'depthwise' : 'conv';
-    const id = `${family}|${key}`;
-    const r = rows.get(id) ?? {
-      family, key, flops: convFlops(key, family), forwardMs: 0, forwardCalls: 0, inputMs: 0, inputCalls: 0, filterMs: 0, filterCalls: 0,
-    } as ConvShapeRow;
-    if (!isBackward) { r.forwardMs += k.ms; r.forwardCalls++; }
-    else if (k.name.endsWith('BackpropInput')) { r.inputMs += k.ms; r.inputCalls++; }
-    else { r.filterMs += k.ms; r.filterCalls++; }
-    rows.set(id, r);
-  }
-  const out = [...rows.values()];
-  for (const r of out) {
-    r.forwardMs = r.forwardCalls ? r.forwardMs / r.forwardCalls : NaN;
-    r.inputMs = r.inputCalls ? r.inputMs / r.inputCalls : NaN;
-    r.filterMs = r.filterCalls ? r.filterMs / r.filterCalls : NaN;
-  }
-  const total = (r: ConvShapeRow) => [r.forwardMs * r.forwardCalls, r.inputMs * r.inputCalls, r.filterMs * r.filterCalls].filter(Number.isFinite).reduce((a, b) => a + b, 0);
-  return out.sort((a, b) => total(b) - total(a));
 }

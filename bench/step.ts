@@ -6,12 +6,14 @@
  * conv kernel against its forward conv at the same shapes; then the same step in PyTorch on the
  * same architecture (translated from the tfjs layer graph, parameter counts asserted equal).
  */
+import * as os from 'os';
 import * as tf from '@tensorflow/tfjs';
 import {
   Figure, Recorder, Timing, backendThreads, errorMessage, median, progress, summarise,
 } from './common';
 import { exportGraph, countTrainable, LayerGraph } from './graph';
 import { aggregateKernels, backwardVsForward, profileKernels, KernelRecord } from './profile';
+import { benchmarkConvKernels, captureConvCalls, convShapeName as convShapeNameOf, cpuPeak } from '../lib/backend/profile';
 import { findTorch, TorchTiming, TorchWorker } from './torch';
 import { buildModel, modelConfig } from '../lib/models';
 import type { SegmentationNet } from '../lib/models/types';
@@ -64,6 +66,12 @@ export interface StepBenchOptions {
   tag: string;
   /** Also time the teacher's forward alone (default true). */
   teacherForward?: boolean;
+  /**
+   * Micro-benchmark every conv shape of the step (forward, backward-input, backward-filter; default: with
+   * `profile`), `convReps` timed runs each (default 3).
+   */
+  convShapes?: boolean;
+  convReps?: number;
 }
 
 type SegNet = SegmentationNet;
@@ -119,6 +127,14 @@ function fig(rec: Recorder, f: Omit<Figure, 'backend' | 'threads'> & Partial<Fig
 }
 
 const FORMATS = ['nchw', 'channels_last'] as const;
+
+/** The wasm backend's heap (tensor memory) in MB, or null on other backends. */
+function wasmHeapMB(): number | null {
+  if (tf.getBackend() !== 'wasm') return null;
+  const w = (tf.backend() as unknown as { wasm?: { HEAPU8?: Uint8Array; wasmMemory?: WebAssembly.Memory } }).wasm;
+  const bytes = w?.wasmMemory?.buffer.byteLength ?? w?.HEAPU8?.length;
+  return bytes ? bytes / 2 ** 20 : null;
+}
 
 /**
  * Start the PyTorch twin of the step: parameter counts checked against tfjs (a mismatch ends the
@@ -256,6 +272,24 @@ export async function benchStep(rec: Recorder, o: StepBenchOptions): Promise<Ste
         name: `step.${o.tag}.images_per_s`, value: result.imagesPerSec, unit: 'images/s', shape,
         ratio_vs_torch: torchMs ? t.median / torchMs : null, ...(torchMs ? { torch_value: o.batch / (torchMs / 1000) } : {}),
       });
+      {
+        // memory of the same step: tfjs process (peak so far and now) and the PyTorch worker process (its own peak)
+        const peak = process.resourceUsage().maxRSS / 1024;
+        let torchPeak: number | null = null;
+        if (worker) {
+          try {
+            torchPeak = (await worker.call<{ max_rss_mb: number }>({ cmd: 'max_rss' })).max_rss_mb;
+          } catch (e) {
+            rec.note(`PyTorch max_rss failed: ${errorMessage(e)}`);
+          }
+        }
+        fig(rec, {
+          name: `memory.step.${o.tag}`, value: peak, unit: 'MB', shape, rss_now_mb: process.memoryUsage().rss / 2 ** 20,
+          wasm_heap_mb: wasmHeapMB(), torch_value: torchPeak, ratio_vs_torch: torchPeak ? peak / torchPeak : null,
+          note: 'tfjs: peak RSS of the bench process so far (every section run before, this step included; the wasm heap never shrinks);'
+            + ' PyTorch: peak RSS of its worker process, which ran only this step (teacher + student, its steps and profile)',
+        });
+      }
       if (worker && o.profile) {
         try {
           const p = await worker.call<{ total_ms: number; ops: { name: string; ms: number; calls: number }[] }>({ cmd: 'profile_step', format: bestFmt, top: 10 });
@@ -367,6 +401,33 @@ export async function benchStep(rec: Recorder, o: StepBenchOptions): Promise<Ste
         });
         if (ratio !== null) result.bwdVsFwdWorst.push({ kernel, ratio });
       }
+    }
+    if (o.convShapes ?? o.profile) {
+      progress(`conv kernels of the step, one shape at a time (forward, backward-input, backward-filter)`);
+      const calls = await captureConvCalls(() => trainer.trainStep());
+      const peak = cpuPeak(os.cpus().length);
+      const byName = new Map(calls.map((c) => [c.name, c]));
+      const results = await benchmarkConvKernels(calls.map((c) => c.shape), o.convReps ?? 3, (sh) => {
+        const c = byName.get(convShapeNameOf(sh)) as (typeof calls)[number];
+        return [sh.depthwise ? 'DepthwiseConv2dNative' : 'Conv2D', ...c.backward];
+      });
+      for (const c of calls) {
+        const mine = results.filter((r) => r.shape === c.name);
+        const get = (suffix: string) => mine.find((r) => r.kernel.endsWith(suffix));
+        const f = get(c.shape.depthwise ? 'DepthwiseConv2dNative' : 'Conv2D');
+        const bi = get('BackpropInput');
+        const bf = get('BackpropFilter');
+        if (!f) continue;
+        const frac = (r?: { gflops: number }) => (r && peak ? r.gflops / peak.gflops : null);
+        fig(rec, {
+          name: `convshape.${o.tag}.${c.name}`, value: f.ms, unit: 'ms', shape, forward_calls: c.forwardCalls, flops: f.flops,
+          forward_gflops: f.gflops, forward_peak_fraction: frac(f),
+          input_ms: bi?.ms ?? null, input_ratio: bi ? bi.ms / f.ms : null, input_gflops: bi?.gflops ?? null,
+          filter_ms: bf?.ms ?? null, filter_ratio: bf ? bf.ms / f.ms : null, filter_gflops: bf?.gflops ?? null,
+          depthwise: !!c.shape.depthwise, reps: o.convReps ?? 3,
+        });
+      }
+      if (peak) fig(rec, { name: `cpu.peak_gflops`, value: peak.gflops, unit: 'GFLOP/s', shape, how: peak.how, cores: peak.cores, mhz: peak.mhz, lanes: peak.lanes });
     }
   } catch (e) {
     rec.unavailable(`step.${o.tag}`, 'ms', `failed on ${tf.getBackend()}: ${errorMessage(e)}`, { shape });
