@@ -200,15 +200,3 @@ export function backwardVsForward(kernels: KernelRecord[]): BackwardVsForward[] 
   }
   return out.sort((a, b) => (Number.isNaN(b.ratio) ? -1 : b.ratio) - (Number.isNaN(a.ratio) ? -1 : a.ratio));
 }
-
-/** FLOPs (2 × multiply-adds) of a conv-family call from its key; NaN when the key does not parse. */
-export function convFlops(key: string, family: 'conv' | 'depthwise'): number {
-  const m = /^x([\dx]+)_w([\dx]+)_y([\dx]+)$/.exec(key);
-  if (!m) return NaN;
-  const w = m[2].split('x').map(Number);
-  const y = m[3].split('x').map(Number);
-  if (w.length !== 4 || y.length !== 4) return NaN;
-  const outPoints = y[0] * y[1] * y[2];
-  // conv: each output element reduces KH·KW·Ci; depthwise: KH·KW (y's channels = Ci·multiplier)
-  return family === 'conv' ? 2 * outPoints * w[0] * w[1] * w[2] * w[3] : 2 * outPoints * y[3] * w[0] * w[1];
-}

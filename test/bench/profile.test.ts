@@ -8,7 +8,7 @@ import * as assert from 'uvu/assert';
 import * as tf from '@tensorflow/tfjs';
 import { median, round, timeAsync } from '../../bench/common';
 import * as fs from 'fs';
-import { aggregateKernels, backwardVsForward, convFlops, convKey, KernelRecord, profileKernels } from '../../bench/profile';
+import { aggregateKernels, backwardVsForward, convKey, KernelRecord, profileKernels } from '../../bench/profile';
 import { checkTargets, convTables, markdown } from '../../bench/report';
 import { captureConvCalls, cpuPeak } from '../../lib/backend/profile';
 import type { Figure } from '../../bench/common';
@@ -141,12 +141,6 @@ test('checkTargets (issue 14): step ratio per size; backward/forward per conv sh
   assert.match(md, /\| x1x64x64x32_w3x3x32x64_s1_d1_same \| 1 \| 1\.00 \(—\) \| — \| — \|/);
   // 2·2 ms + 3 + 3.8 + 0.1 + 0.5 + 0.1 + 1 = 12.5 ms for (2+1+1)·1e8 + (1+1+1)·4096 + 1e8 FLOPs
   assert.match(md, /together: 12\.5 ms for 0\.500 GFLOP/);
-});
-
-test('convFlops: 2·N·OH·OW·KH·KW·Ci·Co for convs, 2·N·OH·OW·C·KH·KW for depthwise', () => {
-  assert.is(convFlops('x2x8x8x3_w3x3x3x5_y2x4x4x5', 'conv'), 2 * 2 * 4 * 4 * 3 * 3 * 3 * 5);
-  assert.is(convFlops('x2x8x8x6_w3x3x6x1_y2x8x8x6', 'depthwise'), 2 * 2 * 8 * 8 * 6 * 3 * 3);
-  assert.ok(Number.isNaN(convFlops('nonsense', 'conv')));
 });
 
 test('captureConvCalls: the shapes, attributes and backward kernels of a step; kernels restored', async () => {
