@@ -276,8 +276,8 @@ export function markdown(figs: Figure[], meta: RunMeta, mainTag: string): string
     + `${meta.torch ? `PyTorch ${meta.torch} CPU with the same thread count` : 'PyTorch not available'}).`);
   const br = meta.backendReport as { threads?: number; threaded?: boolean; nativeThreads?: number; note?: string } | undefined;
   if (br && meta.backend === 'wasm') {
-    lines.push('', `Backend: tfjs \`wasm\` ${br.threaded ? `multi-threaded (${br.threads} threads)` : 'single-threaded'}`
-      + `${br.nativeThreads ? `, with the project's native conv/matmul kernels registered on it (lib/backend/native: N-API addon, OpenMP, ${br.nativeThreads} threads; \`CWD_NATIVE=0\` turns them off)` : ', wasm kernels only (no native kernels)'}`
+    lines.push('', `Backend: tfjs \`wasm\` ${br.threaded ? `multi-threaded (${br.threads} threads)` : `single-threaded${br.nativeThreads ? ' (its own pool: with the native kernels it runs only the small leftover ops, see lib/backend/wasm.ts wasmPoolThreads)' : ''}`}`
+      + `${br.nativeThreads ? `, with the project's native kernels registered on it (lib/backend/native: N-API addon, OpenMP, ${br.nativeThreads} threads for convs and matmul, and above 2^20 elements for element-wise, batch-norm and optimiser kernels; \`CWD_NATIVE=0\` turns them off)` : ', wasm kernels only (no native kernels)'}`
       + `${br.note ? `; note: ${br.note}` : ''}.`);
   }
   if (meta.loadavg?.start) {
