@@ -42,6 +42,7 @@ export interface NativeAddon {
   dwBackpropFilter(x: Float32Array, dy: Float32Array, dw: Float32Array, dims: Int32Array): void;
   dwBackpropInput(dy: Float32Array, w: Float32Array, dx: Float32Array, dims: Int32Array): void;
   dwConv2d(x: Float32Array, w: Float32Array, y: Float32Array, dims: Int32Array, bias: Float32Array | null, act: number): void;
+  reluGrad(dy: Float32Array, y: Float32Array, dx: Float32Array): void;
   sgdUpdate(w: Float32Array, g: Float32Array, v: Float32Array, wOut: Float32Array, vOut: Float32Array, lr: number, momentum: number, weightDecay: number): void;
   adamUpdate(w: Float32Array, g: Float32Array, m: Float32Array, s: Float32Array, wOut: Float32Array, mOut: Float32Array, sOut: Float32Array,
     lr: number, beta1: number, beta2: number, epsilon: number, weightDecay: number, biasCorrection1: number, biasCorrection2: number): void;
@@ -290,6 +291,14 @@ export function nativeKernelFuncs(fallback: Record<string, tf.KernelFunc>): Reco
       a.bnForward(be.typedArrayFromHeap(x), be.typedArrayFromHeap(gamma), be.typedArrayFromHeap(beta), be.typedArrayFromHeap(y),
         be.typedArrayFromHeap(mean), be.typedArrayFromHeap(variance), c, eps);
       return [y, mean, variance];
+    },
+    CwdReluGrad: (args: KernelArgs) => {
+      const { dy, y } = args.inputs as Record<string, tf.TensorInfo>;
+      if (!allFloat(dy, y) || !tf.util.arraysEqual(dy.shape, y.shape)) throw new Error(`CwdReluGrad: float32 dy and y of one shape, got ${dy.shape} and ${y.shape}`);
+      const be = args.backend as unknown as WasmBackendLike;
+      const dx = be.makeOutput(dy.shape, 'float32');
+      a.reluGrad(be.typedArrayFromHeap(dy), be.typedArrayFromHeap(y), be.typedArrayFromHeap(dx));
+      return dx;
     },
     [OPTIMIZER_UPDATE]: (args: KernelArgs) => {
       const { w, g, m, s } = args.inputs as Record<string, tf.TensorInfo | undefined>;

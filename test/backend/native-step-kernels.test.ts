@@ -138,6 +138,22 @@ for (const xs of [[2, 5, 7, 19], [2, 64, 64, 130]] as Shape4[]) {
 });
 }
 
+test('ReLU gradient (from the saved output; native CwdReluGrad on wasm) == dy where x > 0, else 0, on wasm and cpu, ties at 0 included', async () => {
+  await backendsReady();
+  const n = 5000; // above the native element-wise minimum
+  const xs = Float32Array.from({ length: n }, (_, i) => (i % 7 === 0 ? 0 : Math.sin(i * 1.3)));
+  const dys = Float32Array.from({ length: n }, (_, i) => Math.cos(i * 0.7));
+  const expected = xs.map((x, i) => (x > 0 ? dys[i] : 0));
+  for (const backend of ['wasm', 'cpu']) {
+    const [g] = await runOn(backend, () => {
+      const dy = tf.tensor1d(dys);
+      return tf.grad((x: tf.Tensor) => tf.sum(tf.mul(tf.relu(x), dy)))(tf.tensor1d(xs));
+    });
+    assert.equal(Array.from(g.values), Array.from(expected), `${backend}`);
+  }
+  if (wasmNativeKernelsActive()) assert.ok(tf.getKernel('CwdReluGrad', 'wasm'), 'the native kernel is registered');
+});
+
 const optCases: Partial<OptimizerConfig>[] = [
   { type: 'sgd', momentum: 0.9, weightDecay: 5e-4 },
   { type: 'sgd', momentum: 0, weightDecay: 0 },

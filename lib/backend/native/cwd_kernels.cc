@@ -853,6 +853,12 @@ static inline v16 exp16(v16 x) {
   return p * scale;
 }
 
+// ReLU gradient from the output: dx = y > 0 ? dy : 0
+static void reluGradImpl(const float* dy, const float* y, float* dx, long n) {
+#pragma omp parallel for num_threads(memThreads(n)) schedule(static)
+  for (long i = 0; i < n; i++) dx[i] = y[i] > 0.f ? dy[i] : 0.f;
+}
+
 // op: 0 exp, 1 relu
 static void unaryImpl(int op, const float* x, float* o, long n) {
   const long n16 = n / 16 * 16;
@@ -1196,6 +1202,17 @@ static napi_value AdamUpdate(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// reluGrad(dy, y, dx)
+static napi_value ReluGrad(napi_env env, napi_callback_info info) {
+  size_t argc = 3; napi_value a[3];
+  napi_get_cb_info(env, info, &argc, a, nullptr, nullptr);
+  float *dy, *y, *dx; size_t n1, n2, n3;
+  if (argc < 3 || !f32(env, a[0], &dy, &n1) || !f32(env, a[1], &y, &n2) || !f32(env, a[2], &dx, &n3) || n1 != n2 || n1 != n3)
+    return throwErr(env, "reluGrad(dy, y, dx): Float32Arrays of equal size");
+  reluGradImpl(dy, y, dx, (long)n1);
+  return nullptr;
+}
+
 static napi_value SetThreads(napi_env env, napi_callback_info info) {
   size_t argc = 1; napi_value a[1];
   napi_get_cb_info(env, info, &argc, a, nullptr, nullptr);
@@ -1222,6 +1239,7 @@ static napi_value Init(napi_env env, napi_value exports) {
     {"dwConv2d", nullptr, DwConv2d, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"bnForward", nullptr, BnForward, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"sgdUpdate", nullptr, SgdUpdate, nullptr, nullptr, nullptr, napi_default, nullptr},
+    {"reluGrad", nullptr, ReluGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"adamUpdate", nullptr, AdamUpdate, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"bnBackward", nullptr, BnBackward, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"binary", nullptr, Binary, nullptr, nullptr, nullptr, napi_default, nullptr},
