@@ -42,6 +42,7 @@ export interface NativeAddon {
   dwBackpropFilter(x: Float32Array, dy: Float32Array, dw: Float32Array, dims: Int32Array): void;
   dwBackpropInput(dy: Float32Array, w: Float32Array, dx: Float32Array, dims: Int32Array): void;
   dwConv2d(x: Float32Array, w: Float32Array, y: Float32Array, dims: Int32Array, bias: Float32Array | null, act: number): void;
+  bnMoving(movingMean: Float32Array, movingVariance: Float32Array, mean: Float32Array, variance: Float32Array, outMean: Float32Array, outVariance: Float32Array, momentum: number): void;
   reluGrad(dy: Float32Array, y: Float32Array, dx: Float32Array): void;
   sgdUpdate(w: Float32Array, g: Float32Array, v: Float32Array, wOut: Float32Array, vOut: Float32Array, lr: number, momentum: number, weightDecay: number): void;
   adamUpdate(w: Float32Array, g: Float32Array, m: Float32Array, s: Float32Array, wOut: Float32Array, mOut: Float32Array, sOut: Float32Array,
@@ -291,6 +292,19 @@ export function nativeKernelFuncs(fallback: Record<string, tf.KernelFunc>): Reco
       a.bnForward(be.typedArrayFromHeap(x), be.typedArrayFromHeap(gamma), be.typedArrayFromHeap(beta), be.typedArrayFromHeap(y),
         be.typedArrayFromHeap(mean), be.typedArrayFromHeap(variance), c, eps);
       return [y, mean, variance];
+    },
+    CwdBatchNormMovingUpdate: (args: KernelArgs) => {
+      const { movingMean, movingVariance, mean, variance } = args.inputs as Record<string, tf.TensorInfo>;
+      const ins = [movingMean, movingVariance, mean, variance];
+      if (!allFloat(...ins) || ins.some((t) => tf.util.sizeFromShape(t.shape) !== tf.util.sizeFromShape(mean.shape))) {
+        throw new Error('CwdBatchNormMovingUpdate: float32 movingMean, movingVariance, mean, variance of one size');
+      }
+      const be = args.backend as unknown as WasmBackendLike;
+      const om = be.makeOutput(movingMean.shape, 'float32');
+      const ov = be.makeOutput(movingVariance.shape, 'float32');
+      const h = (t: tf.TensorInfo) => be.typedArrayFromHeap(t);
+      a.bnMoving(h(movingMean), h(movingVariance), h(mean), h(variance), h(om), h(ov), (args.attrs as AnyAttrs).momentum);
+      return [om, ov];
     },
     CwdReluGrad: (args: KernelArgs) => {
       const { dy, y } = args.inputs as Record<string, tf.TensorInfo>;

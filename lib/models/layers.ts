@@ -259,6 +259,8 @@ export function batchNormTraining(
 /** Backend kernels of {@link batchNormTraining} (lib/backend/native.ts registers them for wasm with the native addon). */
 const BN_KERNEL = 'CwdBatchNormTraining';
 const BN_GRAD_KERNEL = 'CwdBatchNormTrainingGrad';
+/** moving ← moving − (moving − batch)·(1 − momentum) for the mean and the variance at once. */
+const BN_MOVING_KERNEL = 'CwdBatchNormMovingUpdate';
 
 /**
  * {@link batchNormTraining} as one forward and one backward kernel of the backend (same formulas;
@@ -321,11 +323,19 @@ export class FastBatchNorm extends BatchNormBase {
       const y = batchNormTraining(x, gamma, beta, eps, stats);
       const [mean, variance] = stats;
       const momentum: number = self.momentum;
-      for (const [variable, value] of [[self.movingMean, mean], [self.movingVariance, variance]] as const) {
-        tf.tidy(() => {
-          const orig = variable.read() as tf.Tensor;
-          variable.write(tf.sub(orig, tf.mul(tf.sub(orig, value), 1 - momentum)));
-        });
+      if (tf.getKernel(BN_MOVING_KERNEL, tf.getBackend())) {
+        // both moving averages in one kernel (same formula)
+        const [m, v] = tf.engine().runKernel(BN_MOVING_KERNEL,
+          { movingMean: self.movingMean.read(), movingVariance: self.movingVariance.read(), mean, variance }, { momentum }) as unknown as tf.Tensor[];
+        self.movingMean.write(m);
+        self.movingVariance.write(v);
+      } else {
+        for (const [variable, value] of [[self.movingMean, mean], [self.movingVariance, variance]] as const) {
+          tf.tidy(() => {
+            const orig = variable.read() as tf.Tensor;
+            variable.write(tf.sub(orig, tf.mul(tf.sub(orig, value), 1 - momentum)));
+          });
+        }
       }
       tf.dispose(stats);
       return y;

@@ -14,7 +14,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as tf from '@tensorflow/tfjs';
 import { nativeKernelsStatus, wasmNativeKernelsActive } from '../../lib/backend/index';
-import { batchNormTraining } from '../../lib/models/layers';
+import { FastBatchNorm, batchNormTraining } from '../../lib/models/layers';
 import { Optimizer, OptimizerConfig } from '../../lib/train/optim';
 import { backendsReady, dilateFilter, rand, relMaxDiff, runOn } from './helpers';
 
@@ -137,6 +137,41 @@ for (const xs of [[2, 5, 7, 19], [2, 64, 64, 130]] as Shape4[]) {
   }
 });
 }
+
+test('FastBatchNorm in training mode on wasm (native batch-norm and moving-average kernels) == on cpu: output and moving statistics after 2 calls', async () => {
+  await backendsReady();
+  if (!nativeOn()) return;
+  assert.ok(tf.getKernel('CwdBatchNormMovingUpdate', 'wasm'));
+  const run = async (backend: string) => {
+    const prev = tf.getBackend();
+    await tf.setBackend(backend);
+    try {
+      const layer = new FastBatchNorm({ momentum: 0.9, epsilon: 1e-5 });
+      const x = tf.add(tf.mul(rand([3, 5, 6, 7], 91), 2), 0.5);
+      tf.dispose(layer.apply(x) as tf.Tensor); // build
+      layer.setWeights([rand([7], 92), rand([7], 93), rand([7], 94), tf.add(rand([7], 95), 2)]);
+      const before = tf.memory().numTensors;
+      const ys: Float32Array[] = [];
+      for (let k = 0; k < 2; k++) {
+        const xk = tf.mul(x, k + 1);
+        const y = layer.apply(xk, { training: true }) as tf.Tensor;
+        ys.push(Float32Array.from(y.dataSync()));
+        tf.dispose([xk, y]);
+      }
+      const leaked = tf.memory().numTensors - before;
+      const out = [...ys, ...layer.getWeights().map((w) => Float32Array.from(w.dataSync()))];
+      layer.dispose();
+      return { out, leaked };
+    } finally {
+      await tf.setBackend(prev);
+    }
+  };
+  const w = await run('wasm');
+  const c = await run('cpu');
+  assert.is(w.leaked, 0, 'numTensors flat on wasm');
+  assert.is(c.leaked, 0, 'numTensors flat on cpu');
+  for (let k = 0; k < w.out.length; k++) assert.ok(relMaxDiff(w.out[k], c.out[k]) < 1e-5, `output ${k} rel diff ${relMaxDiff(w.out[k], c.out[k])}`);
+});
 
 test('ReLU gradient (from the saved output; native CwdReluGrad on wasm) == dy where x > 0, else 0, on wasm and cpu, ties at 0 included', async () => {
   await backendsReady();

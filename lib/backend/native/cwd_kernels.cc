@@ -758,6 +758,12 @@ static void bnBackwardImpl(const float* dy, const float* x, const float* mean, c
   }
 }
 
+// moving <- moving - (moving - batch) * (1 - momentum), for the mean and the variance (C each)
+static void bnMovingImpl(const float* mm, const float* mv, const float* m, const float* v, float* om, float* ov, long C, float momentum) {
+  const float k = 1.f - momentum;
+  for (long j = 0; j < C; j++) { om[j] = mm[j] - (mm[j] - m[j]) * k; ov[j] = mv[j] - (mv[j] - v[j]) * k; }
+}
+
 // ---- optimiser updates (lib/train/optim.ts formulas, float32 in the same order) ------------------
 // SGD: g' = g + wd*w; v' = mom*v + g' (g' when mom == 0); w' = w - lr*v'
 // Adam: g' = g + wd*w; m' = b1*m + (1-b1)*g'; s' = b2*s + (1-b2)*g'^2; w' = w - lr*(m'/bc1) / (sqrt(s'/bc2) + eps)
@@ -1213,6 +1219,17 @@ static napi_value ReluGrad(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// bnMoving(movingMean, movingVariance, mean, variance, outMean, outVariance, momentum)
+static napi_value BnMoving(napi_env env, napi_callback_info info) {
+  size_t argc = 7; napi_value a[7];
+  napi_get_cb_info(env, info, &argc, a, nullptr, nullptr);
+  float* p[6]; size_t n[6];
+  if (argc < 7) return throwErr(env, "bnMoving(movingMean, movingVariance, mean, variance, outMean, outVariance, momentum)");
+  for (int i = 0; i < 6; i++) if (!f32(env, a[i], &p[i], &n[i]) || n[i] != n[0]) return throwErr(env, "bnMoving: Float32Arrays of equal size");
+  bnMovingImpl(p[0], p[1], p[2], p[3], p[4], p[5], (long)n[0], (float)num(env, a[6]));
+  return nullptr;
+}
+
 static napi_value SetThreads(napi_env env, napi_callback_info info) {
   size_t argc = 1; napi_value a[1];
   napi_get_cb_info(env, info, &argc, a, nullptr, nullptr);
@@ -1240,6 +1257,7 @@ static napi_value Init(napi_env env, napi_value exports) {
     {"bnForward", nullptr, BnForward, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"sgdUpdate", nullptr, SgdUpdate, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"reluGrad", nullptr, ReluGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
+    {"bnMoving", nullptr, BnMoving, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"adamUpdate", nullptr, AdamUpdate, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"bnBackward", nullptr, BnBackward, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"binary", nullptr, Binary, nullptr, nullptr, nullptr, napi_default, nullptr},
