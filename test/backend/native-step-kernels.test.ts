@@ -56,6 +56,43 @@ for (const [i, c] of dwCases.entries()) {
   });
 }
 
+// im2col walks taps incrementally and copies whole in-bounds filter rows: K above one 256-column block with
+// Ci not dividing 256 (a block starts mid-tap), padding on every side, stride 2, dilation 2
+const im2colCases: { x: Shape4; f: Shape4; strides: number; pad: 'same' | 'valid'; dilations: number }[] = [
+  { x: [1, 9, 10, 48], f: [3, 3, 48, 5], strides: 1, pad: 'same', dilations: 1 },
+  { x: [2, 7, 8, 40], f: [3, 3, 40, 20], strides: 2, pad: 'valid', dilations: 1 },
+  { x: [1, 11, 9, 37], f: [3, 3, 37, 6], strides: 1, pad: 'same', dilations: 2 },
+  { x: [2, 6, 13, 3], f: [5, 5, 3, 17], strides: 2, pad: 'same', dilations: 1 },
+];
+for (const [i, c] of im2colCases.entries()) {
+  test(`conv forward + both gradients on wasm (native im2col) == cpu (x ${c.x} f ${c.f} s ${c.strides} ${c.pad} d ${c.dilations})`, async () => {
+    await backendsReady();
+    if (!nativeOn()) return;
+    const d = c.dilations;
+    const dyShape = tf.backend_util.computeConv2DInfo(c.x, c.f, c.strides, d, c.pad).outShape;
+    const attrs = { strides: c.strides, pad: c.pad, dataFormat: 'NHWC', dimRoundingMode: undefined };
+    const [wy, wdw, wdx] = await runOn('wasm', () => [
+      tf.conv2d(rand(c.x, 21 + i) as tf.Tensor4D, rand(c.f, 22 + i) as tf.Tensor4D, c.strides, c.pad, 'NHWC', d),
+      tf.engine().runKernel('Conv2DBackpropFilter', { x: rand(c.x, 21 + i), dy: rand(dyShape, 23 + i) }, { ...attrs, dilations: d, filterShape: c.f } as any) as tf.Tensor,
+      tf.engine().runKernel('Conv2DBackpropInput', { dy: rand(dyShape, 23 + i), filter: rand(c.f, 22 + i) }, { ...attrs, dilations: d, inputShape: c.x } as any) as tf.Tensor,
+    ]);
+    // cpu: the zero-expanded filter with dilation 1
+    const [cy, cdw, cdx] = await runOn('cpu', () => {
+      const wf = dilateFilter(rand(c.f, 22 + i) as tf.Tensor4D, d, d);
+      const gw = tf.engine().runKernel('Conv2DBackpropFilter', { x: rand(c.x, 21 + i), dy: rand(dyShape, 23 + i) }, { ...attrs, filterShape: wf.shape } as any) as tf.Tensor4D;
+      return [
+        tf.conv2d(rand(c.x, 21 + i) as tf.Tensor4D, wf, c.strides, c.pad),
+        tf.stridedSlice(gw, [0, 0, 0, 0], wf.shape, [d, d, 1, 1]),
+        tf.engine().runKernel('Conv2DBackpropInput', { dy: rand(dyShape, 23 + i), filter: wf }, { ...attrs, inputShape: c.x } as any) as tf.Tensor,
+      ];
+    });
+    for (const [name, a, b] of [['y', wy, cy], ['dw', wdw, cdw], ['dx', wdx, cdx]] as const) {
+      assert.equal(a.shape, b.shape, name);
+      assert.ok(relMaxDiff(a.values, b.values) < TOL, `${name} rel diff ${relMaxDiff(a.values, b.values)}`);
+    }
+  });
+}
+
 const oneByOne: { x: Shape4; f: Shape4 }[] = [
   { x: [2, 7, 9, 5], f: [1, 1, 5, 19] },
   { x: [1, 13, 3, 33], f: [1, 1, 33, 8] },

@@ -135,26 +135,45 @@ static int threads() { return g_threads > 0 ? g_threads : omp_get_max_threads();
 static int convThreads(double flops) { return flops < 4e6 ? 1 : threads(); }
 
 // im2col row filler: row i = (b, oh, ow), columns k = (kh, kw, ci).
+// Walks the taps incrementally (no division per tap: with few input channels, e.g. the 3- or 8-channel
+// stems, the index arithmetic cost more than the multiply-adds); with dilation 1 along the width, the
+// in-bounds remainder of a filter row (kw .. KW-1, all channels) is one contiguous run of x.
 struct Im2col {
   const float* x; Dims d;
+  static inline void put(float* o, int stride, const float* s, int n) {
+    if (stride == 1) std::memcpy(o, s, sizeof(float) * n);
+    else for (int c = 0; c < n; c++) o[(long)c * stride] = s[c];
+  }
+  static inline void zero(float* o, int stride, int n) {
+    if (stride == 1) std::memset(o, 0, sizeof(float) * n);
+    else for (int c = 0; c < n; c++) o[(long)c * stride] = 0.f;
+  }
   void operator()(long i, int k0, int kc, float* dst, int stride) const {
     const int ow = i % d.OW; const long t = i / d.OW; const int oh = t % d.OH; const int b = t / d.OH;
     const int ih0 = oh * d.sh - d.pt, iw0 = ow * d.sw - d.pl;
+    const float* xb = x + (long)b * d.H * d.W * d.Ci;
+    const int tap0 = k0 / d.Ci;
+    int ci0 = k0 % d.Ci, kh = tap0 / d.KW, kw = tap0 % d.KW;
     int k = k0;
     const int kend = k0 + kc;
+    const bool rowRuns = d.dw == 1 && iw0 >= 0 && iw0 + d.KW - 1 < d.W;  // every tap of a filter row in bounds, adjacent
     while (k < kend) {
-      const int tap = k / d.Ci, ci0 = k % d.Ci;
-      const int kh = tap / d.KW, kw = tap % d.KW;
-      const int n = std::min(d.Ci - ci0, kend - k);
-      const int ih = ih0 + kh * d.dh, iw = iw0 + kw * d.dw;
+      const int ih = ih0 + kh * d.dh;
       float* o = dst + (long)(k - k0) * stride;
-      if (ih < 0 || ih >= d.H || iw < 0 || iw >= d.W) {
-        for (int c = 0; c < n; c++) o[(long)c * stride] = 0.f;
+      if (ih < 0 || ih >= d.H || rowRuns) {
+        // the rest of this filter row at once: zeros, or one contiguous run of x
+        const int n = std::min((d.KW - kw) * d.Ci - ci0, kend - k);
+        if (ih < 0 || ih >= d.H) zero(o, stride, n);
+        else put(o, stride, xb + ((long)ih * d.W + iw0 + kw) * d.Ci + ci0, n);
+        k += n; kh++; kw = 0; ci0 = 0;
       } else {
-        const float* s = x + (((long)b * d.H + ih) * d.W + iw) * d.Ci + ci0;
-        for (int c = 0; c < n; c++) o[(long)c * stride] = s[c];
+        const int n = std::min(d.Ci - ci0, kend - k);
+        const int iw = iw0 + kw * d.dw;
+        if (iw < 0 || iw >= d.W) zero(o, stride, n);
+        else put(o, stride, xb + ((long)ih * d.W + iw) * d.Ci + ci0, n);
+        k += n; ci0 = 0;
+        if (++kw == d.KW) { kw = 0; kh++; }
       }
-      k += n;
     }
   }
 };
@@ -292,7 +311,7 @@ static void backpropFilterKT(const float* x, const float* dy, float* dwOut, cons
 
 static void backpropFilterImpl(const float* x, const float* dy, float* dw, const Dims& d) {
   // rows = Co (the 6-row tile wastes least) unless the filter has fewer rows K than channels Co
-  if (d.K() < d.Co && getenv("CWD_NATIVE_BPF_CO_ROWS") == nullptr) {
+  if ((d.K() < d.Co && getenv("CWD_NATIVE_BPF_CO_ROWS") == nullptr) || getenv("CWD_NATIVE_BPF_K_ROWS") != nullptr) {
     if (narrowBetter(d.Co)) backpropFilterKT<Narrow>(x, dy, dw, d); else backpropFilterKT<Wide>(x, dy, dw, d);
     return;
   }
