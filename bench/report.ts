@@ -207,8 +207,9 @@ export function tableRows(figs: Figure[]): Row[] {
       rows.push({ what: `tensor growth over ${f.steps ?? '?'} steps`, shape: shapeStr(f.shape), tfjs: f.value === null ? `n/a: ${f.note}` : `${f.value} tensors`, torch: '—', ratio: '—', cpuRatio: '—' });
     } else if (n.startsWith('memory.step.')) {
       rows.push({
-        what: `peak RSS, KD step ${n.slice('memory.step.'.length)} (tfjs: bench process so far; PyTorch: its worker, this step only)`, shape: shapeStr(f.shape),
-        tfjs: `${fmt(f.value)} MB${typeof f.wasm_heap_mb === 'number' ? ` (wasm heap ${fmt(f.wasm_heap_mb)} MB)` : ''}`,
+        what: `peak RSS, KD step ${n.slice('memory.step.'.length)} (tfjs: bench process so far, and the step's peak of live tensors; PyTorch: its worker, this step only)`, shape: shapeStr(f.shape),
+        tfjs: `${fmt(f.value)} MB${typeof f.wasm_heap_mb === 'number' ? ` (wasm heap ${fmt(f.wasm_heap_mb)} MB)` : ''}`
+          + `${typeof f.tensor_peak_mb === 'number' ? `; tensors ≤ ${fmt(f.tensor_peak_mb)} MB during the step` : ''}`,
         torch: typeof f.torch_value === 'number' ? `${fmt(f.torch_value)} MB` : '—', ratio: ratioCell(f.ratio_vs_torch), cpuRatio: '—',
       });
     } else if (n.endsWith('.peak_rss')) {

@@ -181,6 +181,9 @@ async function torchTwin(rec: Recorder, o: StepBenchOptions, student: LayerGraph
   }
 }
 
+/** Steps measured so far in this process (the RSS of a later step includes the earlier ones' high-water mark). */
+let stepsMeasured = 0;
+
 export async function benchStep(rec: Recorder, o: StepBenchOptions): Promise<StepResult> {
   const result: StepResult = { stepMs: null, imagesPerSec: null, torchMs: null, kernels: null, bwdVsFwdWorst: [] };
   const shape = { input: [o.batch, o.size[0], o.size[1], 3] };
@@ -206,6 +209,7 @@ export async function benchStep(rec: Recorder, o: StepBenchOptions): Promise<Ste
       const torchTimes: Record<string, number[]> = { nchw: [], channels_last: [] };
       const torchCpu: Record<string, number[]> = { nchw: [], channels_last: [] };
       const torchLoss: Record<string, number[]> = { nchw: [], channels_last: [] };
+      let tensorPeakMB: number | null = null;
       for (let i = 0; i < o.warmup + o.steps; i++) {
         const warm = i < o.warmup;
         if (worker) {
@@ -220,7 +224,17 @@ export async function benchStep(rec: Recorder, o: StepBenchOptions): Promise<Ste
         }
         const c0 = process.cpuUsage();
         const t0 = performance.now();
-        const r = await trainer.trainStep();
+        let r: Awaited<ReturnType<Trainer['trainStep']>>;
+        if (i === o.warmup - 1) {
+          // the last warm-up step under tf.profile: the peak of live tensor bytes during one step (an exact
+          // per-step figure; the process RSS below also holds every earlier section's high-water mark)
+          let rr: typeof r | null = null;
+          const info = await tf.profile(async () => { rr = await trainer.trainStep(); return []; });
+          tensorPeakMB = info.peakBytes / 2 ** 20;
+          r = rr as unknown as typeof r;
+        } else {
+          r = await trainer.trainStep();
+        }
         const dt = performance.now() - t0;
         const c = process.cpuUsage(c0);
         losses.push(r.loss);
@@ -285,10 +299,14 @@ export async function benchStep(rec: Recorder, o: StepBenchOptions): Promise<Ste
         }
         fig(rec, {
           name: `memory.step.${o.tag}`, value: peak, unit: 'MB', shape, rss_now_mb: process.memoryUsage().rss / 2 ** 20,
-          wasm_heap_mb: wasmHeapMB(), torch_value: torchPeak, ratio_vs_torch: torchPeak ? peak / torchPeak : null,
-          note: 'tfjs: peak RSS of the bench process so far (every section run before, this step included; the wasm heap never shrinks);'
+          wasm_heap_mb: wasmHeapMB(), tensor_peak_mb: tensorPeakMB, torch_value: torchPeak,
+          // RSS against RSS only for the process's first step (later ones carry the earlier high-water mark)
+          ratio_vs_torch: torchPeak && stepsMeasured === 0 ? peak / torchPeak : null, first_step_in_process: stepsMeasured === 0,
+          note: 'tfjs: peak RSS of the bench process so far (every section run before, this step included; the wasm heap never shrinks),'
+            + ' and the peak of live tensor bytes during one step (tf.profile peakBytes: weights, optimiser slots, activations);'
             + ' PyTorch: peak RSS of its worker process, which ran only this step (teacher + student, its steps and profile)',
         });
+        stepsMeasured++;
       }
       if (worker && o.profile) {
         try {
