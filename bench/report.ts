@@ -110,7 +110,7 @@ export function checkTargets(figs: Figure[], mainTag: string): TargetCheck[] {
     out.push({
       target: `no backward conv kernel > 2× its forward, per shape: ${tag} (${step?.student ?? ''}; issue 14)`,
       verdict: worstBig === null ? 'NOT MEASURED' : worstBig.r <= 2 ? 'PASS' : 'FAIL',
-      detail: `${ratios.length} backward kernels at ${rows.length} shapes, each timed alone (median of ${rows[0].reps ?? '?'}); judged on shapes whose forward takes ≥ ${CONV_MIN_MS} ms`
+      detail: `${ratios.length} backward kernels at ${rows.length} shapes, each timed alone (${rows[0].stat ?? 'median'} of ${rows[0].reps ?? '?'}); judged on shapes whose forward takes ≥ ${CONV_MIN_MS} ms`
         + ` (${big.length} kernels): worst ${worstBig ? `${fmt(worstBig.r)}× (backward-${worstBig.k} at ${worstBig.shape})` : '—'}; worst over all shapes ${fmt(worst.r)}× (backward-${worst.k} at ${worst.shape}, forward ${fmt(worst.fwd)} ms)`,
     });
   }
@@ -244,8 +244,8 @@ export function convTables(figs: Figure[]): string[] {
       .map((f) => ({ f, total: (f.value as number) * ((f.forward_calls as number) || 1) + (typeof f.input_ms === 'number' ? f.input_ms : 0) + (typeof f.filter_ms === 'number' ? f.filter_ms : 0) }))
       .sort((a, b) => b.total - a.total);
     const shown = rows.slice(0, CONV_ROWS);
-    lines.push('', `Conv kernels of the ${tag} step, each shape timed alone (median of ${rows[0]?.f.reps ?? '?'} runs; ${shown.length} of ${rows.length} shapes, largest time first;`
-      + ` "—" = that gradient does not run in the step, e.g. the frozen teacher's convs or the input layer's input gradient).`
+    lines.push('', `Conv kernels of the ${tag} step, each shape timed alone (${rows[0]?.f.stat ?? 'median'} of ${rows[0]?.f.reps ?? '?'} runs; ${shown.length} of ${rows.length} shapes, largest time first;`
+      + ` "—" = that gradient does not run in the step, e.g. at the frozen teacher's convs).`
       + `${peak ? ` % peak: of this CPU's fp32 peak, ${peak.how}.` : ''}`, '');
     lines.push('| shape (x, filter, stride, dilation, pad) | calls | forward ms (GFLOP/s, % peak) | backward-input ms (× forward) | backward-filter ms (× forward) |', '|---|---|---|---|---|');
     const pct = (x: unknown) => (typeof x === 'number' ? `, ${(x * 100).toFixed(0)}%` : '');

@@ -68,7 +68,7 @@ export interface StepBenchOptions {
   teacherForward?: boolean;
   /**
    * Micro-benchmark every conv shape of the step (forward, backward-input, backward-filter; default: with
-   * `profile`), `convReps` timed runs each (default 3).
+   * `profile`), the fastest of `convReps` timed runs each (default 5).
    */
   convShapes?: boolean;
   convReps?: number;
@@ -425,10 +425,10 @@ export async function benchStep(rec: Recorder, o: StepBenchOptions): Promise<Ste
       const calls = await captureConvCalls(() => trainer.trainStep());
       const peak = cpuPeak(os.cpus().length);
       const byName = new Map(calls.map((c) => [c.name, c]));
-      const results = await benchmarkConvKernels(calls.map((c) => c.shape), o.convReps ?? 3, (sh) => {
+      const results = await benchmarkConvKernels(calls.map((c) => c.shape), o.convReps ?? 5, (sh) => {
         const c = byName.get(convShapeNameOf(sh)) as (typeof calls)[number];
         return [sh.depthwise ? 'DepthwiseConv2dNative' : 'Conv2D', ...c.backward];
-      });
+      }, 'min');
       for (const c of calls) {
         const mine = results.filter((r) => r.shape === c.name);
         const get = (suffix: string) => mine.find((r) => r.kernel.endsWith(suffix));
@@ -442,7 +442,7 @@ export async function benchStep(rec: Recorder, o: StepBenchOptions): Promise<Ste
           forward_gflops: f.gflops, forward_peak_fraction: frac(f),
           input_ms: bi?.ms ?? null, input_ratio: bi ? bi.ms / f.ms : null, input_gflops: bi?.gflops ?? null,
           filter_ms: bf?.ms ?? null, filter_ratio: bf ? bf.ms / f.ms : null, filter_gflops: bf?.gflops ?? null,
-          depthwise: !!c.shape.depthwise, reps: o.convReps ?? 3,
+          depthwise: !!c.shape.depthwise, reps: o.convReps ?? 5, stat: 'fastest',
         });
       }
       if (peak) fig(rec, { name: `cpu.peak_gflops`, value: peak.gflops, unit: 'GFLOP/s', shape, how: peak.how, cores: peak.cores, mhz: peak.mhz, lanes: peak.lanes });

@@ -56,11 +56,14 @@ function median(a: number[]): number {
 
 /**
  * Time the three conv kernels at each shape on the current backend (`reps` timed runs after one warm-up;
- * `kernels(shape)`, when given, names the kernels to time at that shape).
+ * `kernels(shape)`, when given, names the kernels to time at that shape; `stat`: the median of the runs, or
+ * the fastest, which on a shared machine is the kernel's own cost with the least of other processes' load).
  * Dilated shapes time the backward kernels with a `dilations` attribute, which only this project's
  * wasm kernels accept; on other backends those rows are skipped.
  */
-export async function benchmarkConvKernels(shapes: ConvBenchShape[] = DEFAULT_CONV_SHAPES, reps = 5, kernels?: (s: ConvBenchShape) => string[]): Promise<ConvBenchResult[]> {
+export async function benchmarkConvKernels(
+  shapes: ConvBenchShape[] = DEFAULT_CONV_SHAPES, reps = 5, kernels?: (s: ConvBenchShape) => string[], stat: 'median' | 'min' = 'median',
+): Promise<ConvBenchResult[]> {
   const out: ConvBenchResult[] = [];
   const backend = tf.getBackend();
   for (const s of shapes) {
@@ -101,7 +104,7 @@ export async function benchmarkConvKernels(shapes: ConvBenchShape[] = DEFAULT_CO
         y.dispose();
         if (i > 0) times.push(dt);
       }
-      const ms = median(times);
+      const ms = stat === 'min' ? Math.min(...times) : median(times);
       out.push({ kernel, shape: convShapeName(s), ms: +ms.toFixed(3), gflops: +(flops / ms / 1e6).toFixed(1), backend, flops });
     }
     tf.dispose([x, w, dy]);

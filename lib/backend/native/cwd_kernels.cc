@@ -131,8 +131,15 @@ struct Buf {
 
 static int g_threads = 0;
 static int threads() { return g_threads > 0 ? g_threads : omp_get_max_threads(); }
-// Threads for a conv of `flops` multiply-adds: one below ~4M (waking threads costs more).
-static int convThreads(double flops) { return flops < 4e6 ? 1 : threads(); }
+// Threads for a conv (or matmul) of `flops` multiply-adds: one below 2^23 (~8M, a few ms on one core), where
+// waking a second thread and waiting for it at the barrier costs more than it saves, most of all on a
+// loaded machine where the other thread may not be scheduled for a time slice. CWD_NATIVE_CONV_PAR_MIN overrides.
+static double convParMin() {
+  static double v = -1;
+  if (v < 0) { const char* e = getenv("CWD_NATIVE_CONV_PAR_MIN"); v = e ? atof(e) : (double)(1L << 23); }
+  return v;
+}
+static int convThreads(double flops) { return flops < convParMin() ? 1 : threads(); }
 
 // im2col row filler: row i = (b, oh, ow), columns k = (kh, kw, ci).
 // Walks the taps incrementally (no division per tap: with few input channels, e.g. the 3- or 8-channel
