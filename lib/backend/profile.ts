@@ -199,6 +199,7 @@ export function cpuPeak(cores: number): CpuPeak | null {
   return {
     gflops, cores, mhz, lanes, isa,
     how: `${cores} cores × ${(mhz / 1000).toFixed(3)} GHz (/proc/cpuinfo "cpu MHz") × ${lanes} fp32 lanes (${isa} in the flags) × 2 (an FMA is 2 FLOPs)`
-      + ` = ${gflops.toFixed(0)} GFLOP/s, counting one vector FMA per cycle per core; a core with two FMA pipes or a boost clock above "cpu MHz" can exceed it`,
+      + ` = ${gflops.toFixed(0)} GFLOP/s, counting one vector FMA per cycle per core at the listed clock; a core with two FMA pipes`
+      + ` (${(2 * gflops).toFixed(0)} GFLOP/s) or a boost clock above "cpu MHz" (a VM lists the nominal one) exceeds it, so above 100% reads as "at the hardware's real limit"`,
   };
 }
