@@ -167,8 +167,29 @@ export function registerDilatedConvGradients(): void {
       return { x: () => tf.mul(d, tf.cast(tf.step(y), 'float32')) };
     },
   });
+  // ClipByValue (ReLU6 of MobileNetV2: tfjs-layers clips after the ReLU): one native kernel where the
+  // backend has it (`CwdClipGrad`: dy where lo ≤ x ≤ hi, else 0) instead of tfjs's GreaterEqual,
+  // LessEqual, LogicalAnd, ZerosLike and Select (~25% of the MobileNetV2 student's step); else tfjs's own.
+  const clip = tf.getGradient('ClipByValue');
+  if (clip && clip.gradFunc !== ourClipGrad) {
+    const stock = clip.gradFunc;
+    ourClipGrad = (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[], attrs: tf.NamedAttrMap) => {
+      const [x] = saved;
+      const d = dy as tf.Tensor;
+      const a = attrs as AnyAttrs;
+      if (d.dtype === 'float32' && x.dtype === 'float32' && tf.getKernel(CLIP_GRAD, tf.getBackend())) {
+        return { x: () => tf.engine().runKernel(CLIP_GRAD, { dy: d, x }, { clipValueMin: a.clipValueMin, clipValueMax: a.clipValueMax }) as tf.Tensor };
+      }
+      return stock(dy, saved, attrs);
+    };
+    tf.registerGradient({ kernelName: 'ClipByValue', inputsToSave: ['x'], gradFunc: ourClipGrad });
+  }
   ourConvGrad = tf.getGradient('Conv2D')!.gradFunc;
 }
+
+let ourClipGrad: tf.GradFunc | null = null;
+/** Kernel of the ClipByValue gradient: dx = clipValueMin ≤ x ≤ clipValueMax ? dy : 0 (lib/backend/native.ts registers it for wasm). */
+const CLIP_GRAD = 'CwdClipGrad';
 
 /** Kernel of the ReLU gradient from its output: dx = y > 0 ? dy : 0 (lib/backend/native.ts registers it for wasm). */
 const RELU_GRAD = 'CwdReluGrad';

@@ -43,6 +43,7 @@ export interface NativeAddon {
   dwBackpropInput(dy: Float32Array, w: Float32Array, dx: Float32Array, dims: Int32Array): void;
   dwConv2d(x: Float32Array, w: Float32Array, y: Float32Array, dims: Int32Array, bias: Float32Array | null, act: number): void;
   bnMoving(movingMean: Float32Array, movingVariance: Float32Array, mean: Float32Array, variance: Float32Array, outMean: Float32Array, outVariance: Float32Array, momentum: number): void;
+  clipGrad(dy: Float32Array, x: Float32Array, dx: Float32Array, lo: number, hi: number): void;
   reluGrad(dy: Float32Array, y: Float32Array, dx: Float32Array): void;
   sgdUpdate(w: Float32Array, g: Float32Array, v: Float32Array, wOut: Float32Array, vOut: Float32Array, lr: number, momentum: number, weightDecay: number): void;
   adamUpdate(w: Float32Array, g: Float32Array, m: Float32Array, s: Float32Array, wOut: Float32Array, mOut: Float32Array, sOut: Float32Array,
@@ -305,6 +306,15 @@ export function nativeKernelFuncs(fallback: Record<string, tf.KernelFunc>): Reco
       const h = (t: tf.TensorInfo) => be.typedArrayFromHeap(t);
       a.bnMoving(h(movingMean), h(movingVariance), h(mean), h(variance), h(om), h(ov), (args.attrs as AnyAttrs).momentum);
       return [om, ov];
+    },
+    CwdClipGrad: (args: KernelArgs) => {
+      const { dy, x } = args.inputs as Record<string, tf.TensorInfo>;
+      const at = args.attrs as AnyAttrs;
+      if (!allFloat(dy, x) || !tf.util.arraysEqual(dy.shape, x.shape)) throw new Error(`CwdClipGrad: float32 dy and x of one shape, got ${dy.shape} and ${x.shape}`);
+      const be = args.backend as unknown as WasmBackendLike;
+      const dx = be.makeOutput(dy.shape, 'float32');
+      a.clipGrad(be.typedArrayFromHeap(dy), be.typedArrayFromHeap(x), be.typedArrayFromHeap(dx), at.clipValueMin, at.clipValueMax);
+      return dx;
     },
     CwdReluGrad: (args: KernelArgs) => {
       const { dy, y } = args.inputs as Record<string, tf.TensorInfo>;

@@ -226,6 +226,22 @@ test('ReLU gradient (from the saved output; native CwdReluGrad on wasm) == dy wh
   if (wasmNativeKernelsActive()) assert.ok(tf.getKernel('CwdReluGrad', 'wasm'), 'the native kernel is registered');
 });
 
+test('ClipByValue gradient (ReLU6; native CwdClipGrad on wasm) == dy where 0 ≤ x ≤ 6, else 0, on wasm and cpu, bounds included', async () => {
+  await backendsReady();
+  const n = 5000;
+  const xs = Float32Array.from({ length: n }, (_, i) => (i % 11 === 0 ? 0 : i % 13 === 0 ? 6 : 8 * Math.sin(i * 1.3)));
+  const dys = Float32Array.from({ length: n }, (_, i) => Math.cos(i * 0.7));
+  const expected = xs.map((x, i) => (x >= 0 && x <= 6 ? dys[i] : 0));
+  for (const backend of ['wasm', 'cpu']) {
+    const [g] = await runOn(backend, () => {
+      const dy = tf.tensor1d(dys);
+      return tf.grad((x: tf.Tensor) => tf.sum(tf.mul(tf.clipByValue(x, 0, 6), dy)))(tf.tensor1d(xs));
+    });
+    assert.equal(Array.from(g.values), Array.from(expected), `${backend}`);
+  }
+  if (wasmNativeKernelsActive()) assert.ok(tf.getKernel('CwdClipGrad', 'wasm'), 'the native kernel is registered');
+});
+
 const optCases: Partial<OptimizerConfig>[] = [
   { type: 'sgd', momentum: 0.9, weightDecay: 5e-4 },
   { type: 'sgd', momentum: 0, weightDecay: 0 },

@@ -891,6 +891,12 @@ static void reluGradImpl(const float* dy, const float* y, float* dx, long n) {
   for (long i = 0; i < n; i++) dx[i] = y[i] > 0.f ? dy[i] : 0.f;
 }
 
+// ClipByValue gradient: dx = lo <= x <= hi ? dy : 0 (NaN x: 0, as tfjs's comparisons)
+static void clipGradImpl(const float* dy, const float* x, float* dx, long n, float lo, float hi) {
+#pragma omp parallel for num_threads(memThreads(n)) schedule(static)
+  for (long i = 0; i < n; i++) dx[i] = (x[i] >= lo && x[i] <= hi) ? dy[i] : 0.f;
+}
+
 // op: 0 exp, 1 relu
 static void unaryImpl(int op, const float* x, float* o, long n) {
   const long n16 = n / 16 * 16;
@@ -1256,6 +1262,17 @@ static napi_value BnMoving(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// clipGrad(dy, x, dx, lo, hi)
+static napi_value ClipGrad(napi_env env, napi_callback_info info) {
+  size_t argc = 5; napi_value a[5];
+  napi_get_cb_info(env, info, &argc, a, nullptr, nullptr);
+  float *dy, *x, *dx; size_t n1, n2, n3;
+  if (argc < 5 || !f32(env, a[0], &dy, &n1) || !f32(env, a[1], &x, &n2) || !f32(env, a[2], &dx, &n3) || n1 != n2 || n1 != n3)
+    return throwErr(env, "clipGrad(dy, x, dx, lo, hi): Float32Arrays of equal size");
+  clipGradImpl(dy, x, dx, (long)n1, (float)num(env, a[3]), (float)num(env, a[4]));
+  return nullptr;
+}
+
 static napi_value SetThreads(napi_env env, napi_callback_info info) {
   size_t argc = 1; napi_value a[1];
   napi_get_cb_info(env, info, &argc, a, nullptr, nullptr);
@@ -1283,6 +1300,7 @@ static napi_value Init(napi_env env, napi_value exports) {
     {"bnForward", nullptr, BnForward, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"sgdUpdate", nullptr, SgdUpdate, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"reluGrad", nullptr, ReluGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
+    {"clipGrad", nullptr, ClipGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"bnMoving", nullptr, BnMoving, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"adamUpdate", nullptr, AdamUpdate, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"bnBackward", nullptr, BnBackward, nullptr, nullptr, nullptr, napi_default, nullptr},
