@@ -98,12 +98,15 @@ export function machineInfo(): { nproc: number; cpu: string; node: string; tfjs:
   return { nproc: os.cpus().length, cpu, node: process.version, tfjs: tf.version.tfjs, date: new Date().toISOString() };
 }
 
-/** Threads the current tfjs backend computes with (wasm: its pool; cpu: 1; tensorflow: the cores). */
+/** Threads the current tfjs backend computes with (wasm: its pool or, with the native kernels, theirs; cpu: 1; tensorflow: the cores). */
 export function backendThreads(): number {
   const name = tf.getBackend();
   if (name === 'wasm') {
     // a lazy require: loading the wasm package registers its backend, which only wasm runs want
-    return (require('@tensorflow/tfjs-backend-wasm') as { getThreadsCount(): number }).getThreadsCount();
+    const pool = (require('@tensorflow/tfjs-backend-wasm') as { getThreadsCount(): number }).getThreadsCount();
+    // with the native kernels, wasm's own pool is 1 thread and the compute runs on the native threads
+    const native = (require('../lib/backend/native') as typeof import('../lib/backend/native')).nativeKernelsStatus();
+    return Math.max(pool, native?.loaded ? native.threads : 0);
   }
   if (name === 'tensorflow') return os.cpus().length;
   return 1;

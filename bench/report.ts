@@ -19,6 +19,13 @@ const fmt = (x: unknown, digits = 3): string => {
   return x.toPrecision(digits);
 };
 
+/** Issue 14's KD-step targets by step tag: the 256×512 paper step, the 128×128 demo/research step, MobileNetV2 at 256×512. */
+const STEP_TARGETS: [RegExp, number][] = [[/^\d+x\d+-student-mnv2$/, 1.5], [/^128x128$/, 1.5], [/^256x512$/, 1.2]];
+/** Backward/forward conv ratios are judged on shapes whose forward takes at least this long (below, call overhead and timer noise dominate). */
+const CONV_MIN_MS = 0.5;
+/** Rows of each conv-shape table in the markdown. */
+const CONV_ROWS = 30;
+
 function byPrefix(figs: Figure[], prefix: string): Figure[] {
   return figs.filter((f) => f.name.startsWith(prefix));
 }
@@ -66,6 +73,45 @@ export function checkTargets(figs: Figure[], mainTag: string): TargetCheck[] {
       detail: fs.map((f) => `${f.name.split('.').pop()} ${fmt(f.value)}×`).join(', ')
         + `${typeof worst.worst_shape_ratio_fwd_over_1ms === 'number' ? ` (worst among shapes whose forward takes ≥ 1 ms ${fmt(worst.worst_shape_ratio_fwd_over_1ms)}× at ${worst.worst_shape_fwd_over_1ms})` : ''}`
         + `${step && typeof step.ratio_vs_torch === 'number' ? `; its KD step ${fmt(step.ratio_vs_torch)}× PyTorch (${fmt(step.cpu_ratio_vs_torch)}× CPU time)` : ''}`,
+    });
+  }
+  // issue 14: the KD step ratio at every size that matters
+  for (const st of figs.filter((f) => /^step\.[^.]+$/.test(f.name))) {
+    const tag = st.name.slice(5);
+    const limit = STEP_TARGETS.find(([re]) => re.test(tag))?.[1];
+    if (limit === undefined) continue;
+    const what = `KD step ${tag} (${st.student ?? ''}) ≤ ${limit}× PyTorch (issue 14)`;
+    if (typeof st.ratio_vs_torch !== 'number') {
+      out.push({ target: what, verdict: 'NOT MEASURED', detail: st.value === null ? String(st.note ?? 'no tfjs figure') : 'no PyTorch figure' });
+      continue;
+    }
+    out.push({
+      target: what,
+      verdict: st.ratio_vs_torch <= limit ? 'PASS' : 'FAIL',
+      detail: `${fmt(st.value)} ms vs ${fmt(st.torch_ms)} ms: ${fmt(st.ratio_vs_torch)}× wall time`
+        + `${typeof st.cpu_ratio_vs_torch === 'number' ? `, ${fmt(st.cpu_ratio_vs_torch)}× CPU time` : ''} (judged on the median wall-time ratio)`,
+    });
+  }
+  // issue 14: every backward conv kernel of each step against its forward, per shape (micro-benchmarked)
+  const tags = new Set(figs.filter((f) => f.name.startsWith('convshape.')).map((f) => f.name.split('.')[1]));
+  for (const tag of tags) {
+    const rows = figs.filter((f) => f.name.startsWith(`convshape.${tag}.`) && typeof f.value === 'number');
+    const ratios: { r: number; k: string; shape: string; fwd: number }[] = [];
+    for (const f of rows) {
+      for (const [k, key] of [['input', 'input_ratio'], ['filter', 'filter_ratio']] as const) {
+        if (typeof f[key] === 'number') ratios.push({ r: f[key] as number, k, shape: f.name.slice(`convshape.${tag}.`.length), fwd: f.value as number });
+      }
+    }
+    if (!ratios.length) continue;
+    const worst = ratios.reduce((a, b) => (b.r > a.r ? b : a));
+    const big = ratios.filter((x) => x.fwd >= CONV_MIN_MS);
+    const worstBig = big.length ? big.reduce((a, b) => (b.r > a.r ? b : a)) : null;
+    const step = figs.find((f) => f.name === `step.${tag}`);
+    out.push({
+      target: `no backward conv kernel > 2× its forward, per shape: ${tag} (${step?.student ?? ''}; issue 14)`,
+      verdict: worstBig === null ? 'NOT MEASURED' : worstBig.r <= 2 ? 'PASS' : 'FAIL',
+      detail: `${ratios.length} backward kernels at ${rows.length} shapes, each timed alone (${rows[0].stat ?? 'median'} of ${rows[0].reps ?? '?'}); judged on shapes whose forward takes ≥ ${CONV_MIN_MS} ms`
+        + ` (${big.length} kernels): worst ${worstBig ? `${fmt(worstBig.r)}× (backward-${worstBig.k} at ${worstBig.shape})` : '—'}; worst over all shapes ${fmt(worst.r)}× (backward-${worst.k} at ${worst.shape}, forward ${fmt(worst.fwd)} ms)`,
     });
   }
   const growth = figs.find((f) => f.name.startsWith('memory.') && f.name.endsWith('.tensor_growth'));
@@ -159,6 +205,13 @@ export function tableRows(figs: Figure[]): Row[] {
       });
     } else if (n.endsWith('.tensor_growth')) {
       rows.push({ what: `tensor growth over ${f.steps ?? '?'} steps`, shape: shapeStr(f.shape), tfjs: f.value === null ? `n/a: ${f.note}` : `${f.value} tensors`, torch: '—', ratio: '—', cpuRatio: '—' });
+    } else if (n.startsWith('memory.step.')) {
+      rows.push({
+        what: `peak RSS, KD step ${n.slice('memory.step.'.length)} (tfjs: bench process so far, and the step's peak of live tensors; PyTorch: its worker, this step only)`, shape: shapeStr(f.shape),
+        tfjs: `${fmt(f.value)} MB${typeof f.wasm_heap_mb === 'number' ? ` (wasm heap ${fmt(f.wasm_heap_mb)} MB)` : ''}`
+          + `${typeof f.tensor_peak_mb === 'number' ? `; tensors ≤ ${fmt(f.tensor_peak_mb)} MB during the step` : ''}`,
+        torch: typeof f.torch_value === 'number' ? `${fmt(f.torch_value)} MB` : '—', ratio: ratioCell(f.ratio_vs_torch), cpuRatio: '—',
+      });
     } else if (n.endsWith('.peak_rss')) {
       rows.push({
         what: 'peak RSS of the bench process (all sections); RSS over the memory run', shape: shapeStr(f.shape),
@@ -181,6 +234,41 @@ export interface RunMeta {
   loadavg?: { start: string | null; end?: string | null };
 }
 
+/** Per conv shape of each profiled step: forward vs backward-input vs backward-filter, GFLOP/s and share of the CPU's peak. */
+export function convTables(figs: Figure[]): string[] {
+  const lines: string[] = [];
+  const peak = figs.find((f) => f.name === 'cpu.peak_gflops');
+  const convTags = [...new Set(figs.filter((f) => f.name.startsWith('convshape.')).map((f) => f.name.split('.')[1]))];
+  for (const tag of convTags) {
+    const rows = figs.filter((f) => f.name.startsWith(`convshape.${tag}.`) && typeof f.value === 'number')
+      .map((f) => ({ f, total: (f.value as number) * ((f.forward_calls as number) || 1) + (typeof f.input_ms === 'number' ? f.input_ms : 0) + (typeof f.filter_ms === 'number' ? f.filter_ms : 0) }))
+      .sort((a, b) => b.total - a.total);
+    const shown = rows.slice(0, CONV_ROWS);
+    lines.push('', `Conv kernels of the ${tag} step, each shape timed alone (${rows[0]?.f.stat ?? 'median'} of ${rows[0]?.f.reps ?? '?'} runs; ${shown.length} of ${rows.length} shapes, largest time first;`
+      + ` "—" = that gradient does not run in the step, e.g. at the frozen teacher's convs).`
+      + `${peak ? ` % peak: of this CPU's fp32 peak, ${peak.how}.` : ''}`, '');
+    lines.push('| shape (x, filter, stride, dilation, pad) | calls | forward ms (GFLOP/s, % peak) | backward-input ms (× forward) | backward-filter ms (× forward) |', '|---|---|---|---|---|');
+    const pct = (x: unknown) => (typeof x === 'number' ? `, ${(x * 100).toFixed(0)}%` : '');
+    for (const { f } of shown) {
+      const cell = (ms: unknown, r: unknown) => (typeof ms === 'number' ? `${fmt(ms)} (${fmt(r)}×)` : '—');
+      lines.push(`| ${f.name.slice(`convshape.${tag}.`.length)} | ${f.forward_calls} | ${fmt(f.value)} (${fmt(f.forward_gflops)}${pct(f.forward_peak_fraction)}) | ${cell(f.input_ms, f.input_ratio)} | ${cell(f.filter_ms, f.filter_ratio)} |`);
+    }
+    // the main convolutions: GFLOP/s over the step's conv time
+    const tot = rows.reduce((a, { f }) => {
+      const calls = (f.forward_calls as number) || 1;
+      a.flops += (f.flops as number) * calls + (typeof f.input_ms === 'number' ? (f.flops as number) : 0) + (typeof f.filter_ms === 'number' ? (f.flops as number) : 0);
+      a.ms += (f.value as number) * calls + (typeof f.input_ms === 'number' ? f.input_ms : 0) + (typeof f.filter_ms === 'number' ? f.filter_ms : 0);
+      return a;
+    }, { flops: 0, ms: 0 });
+    if (tot.ms > 0) {
+      const g = tot.flops / tot.ms / 1e6;
+      lines.push('', `All conv kernels of the ${tag} step together: ${fmt(tot.ms)} ms for ${fmt(tot.flops / 1e9)} GFLOP, ${fmt(g)} GFLOP/s`
+        + `${peak ? ` = ${((g / (peak.value as number)) * 100).toFixed(0)}% of the ${fmt(peak.value)} GFLOP/s peak` : ''}.`);
+    }
+  }
+  return lines;
+}
+
 /** Markdown: the header, the results table, the profile top 15 and the target checks. */
 export function markdown(figs: Figure[], meta: RunMeta, mainTag: string): string {
   const lines: string[] = [];
@@ -189,8 +277,8 @@ export function markdown(figs: Figure[], meta: RunMeta, mainTag: string): string
     + `${meta.torch ? `PyTorch ${meta.torch} CPU with the same thread count` : 'PyTorch not available'}).`);
   const br = meta.backendReport as { threads?: number; threaded?: boolean; nativeThreads?: number; note?: string } | undefined;
   if (br && meta.backend === 'wasm') {
-    lines.push('', `Backend: tfjs \`wasm\` ${br.threaded ? `multi-threaded (${br.threads} threads)` : 'single-threaded'}`
-      + `${br.nativeThreads ? `, with the project's native conv/matmul kernels registered on it (lib/backend/native: N-API addon, OpenMP, ${br.nativeThreads} threads; \`CWD_NATIVE=0\` turns them off)` : ', wasm kernels only (no native kernels)'}`
+    lines.push('', `Backend: tfjs \`wasm\` ${br.threaded ? `multi-threaded (${br.threads} threads)` : `single-threaded${br.nativeThreads ? ' (its own pool: with the native kernels it runs only the small leftover ops, see lib/backend/wasm.ts wasmPoolThreads)' : ''}`}`
+      + `${br.nativeThreads ? `, with the project's native kernels registered on it (lib/backend/native: N-API addon, OpenMP, ${br.nativeThreads} threads for convs and matmul, and above 2^20 elements for element-wise, batch-norm and optimiser kernels; \`CWD_NATIVE=0\` turns them off)` : ', wasm kernels only (no native kernels)'}`
       + `${br.note ? `; note: ${br.note}` : ''}.`);
   }
   if (meta.loadavg?.start) {
@@ -219,8 +307,9 @@ export function markdown(figs: Figure[], meta: RunMeta, mainTag: string): string
     lines.push('| op | ms | calls | share |', '|---|---|---|---|');
     for (const f of tprof) lines.push(`| ${f.name.slice(`torch.profile.${mainTag}.op.`.length)} | ${fmt(f.value)} | ${f.calls} | ${((f.share as number) * 100).toFixed(1)}% |`);
   }
+  lines.push(...convTables(figs));
   const checks = checkTargets(figs, mainTag);
-  lines.push('', '| target (issue 6) | result | measured |', '|---|---|---|');
+  lines.push('', '| target (issues 6 and 14) | result | measured |', '|---|---|---|');
   for (const c of checks) lines.push(`| ${c.target} | **${c.verdict}** | ${c.detail} |`);
   return lines.join('\n');
 }
@@ -234,7 +323,9 @@ export function summary(figs: Figure[], mainTag: string, notes: string[]): strin
   for (const c of [head, ...cells]) c.forEach((s, i) => (w[i] = Math.min(Math.max(w[i], s.length), 70)));
   const line = (c: string[]) => c.map((s, i) => (s.length > 70 ? s.slice(0, 69) + '…' : s).padEnd(w[i])).join('  ');
   const out = [line(head), w.map((n) => '-'.repeat(n)).join('  '), ...cells.map(line)];
-  out.push('', 'Targets (issue 6):');
+  const conv = convTables(figs);
+  if (conv.length) out.push(...conv);
+  out.push('', 'Targets (issues 6 and 14):');
   for (const c of checkTargets(figs, mainTag)) out.push(`  ${c.verdict.padEnd(12)} ${c.target}: ${c.detail}`);
   if (notes.length) {
     out.push('', 'Notes:');

@@ -17,7 +17,9 @@
  *
  * Output: one JSON line per figure on stdout (name, value, unit, backend, threads, shape,
  * ratio_vs_torch = tfjs time / PyTorch time), also written to runs/bench/<timestamp>.jsonl (and
- * --json-out); then a summary table and the issue-6 target checks (PASS / FAIL / NOT MEASURED).
+ * --json-out); then a summary table, per profiled step a table of its conv shapes (forward vs
+ * backward-input vs backward-filter ms, GFLOP/s, % of the CPU's fp32 peak), and the target checks of
+ * issues 6 and 14 (PASS / FAIL / NOT MEASURED).
  * Progress goes to stderr. `--only torch` checks the PyTorch side only: torch importable, and its
  * twin of the teacher and student (translated from the tfjs layer graphs) has the same parameter counts.
  */
@@ -76,7 +78,11 @@ function writeResults(file: string, md: string, source: string): void {
       + ' batch, size, terms, optimiser and thread count (`torch.set_num_threads`), NCHW and channels-last, the faster'
       + ' counted. PyTorch and tfjs steps alternate one by one so both see the same machine load; medians are reported.'
       + ' Per-loss figures are forward + backward of lib/distill\'s registry losses at the paper\'s shapes, with PyTorch'
-      + ' twins in `bench/torch/losses.py`; "GB/s" counts reading both maps and writing the gradient once.',
+      + ' twins in `bench/torch/losses.py`; "GB/s" counts reading both maps and writing the gradient once.'
+      + ' Each profiled step\'s conv shapes are recorded (kernel wrappers during one step) and every shape\'s forward conv and'
+      + ' the gradients that run at it are then timed alone (`lib/backend/profile.ts` benchmarkConvKernels), with GFLOP/s and'
+      + ' the share of this CPU\'s fp32 peak (cores × "cpu MHz" × FMA lanes of the ISA flags × 2, from /proc/cpuinfo).'
+      + ' Peak RSS: the tfjs bench process so far (the wasm heap never shrinks) beside the PyTorch worker process, which ran only that step.',
     '',
     'Run it: `npm run bench` (everything, ~12 min on 2 busy cores), `npm run bench -- --quick` (< 2 min: batch 2, fewer'
       + ' repeats, losses at the logits shape), `npm run bench -- --only losses|step|pipeline|memory|torch`,'

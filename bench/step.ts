@@ -6,12 +6,14 @@
  * conv kernel against its forward conv at the same shapes; then the same step in PyTorch on the
  * same architecture (translated from the tfjs layer graph, parameter counts asserted equal).
  */
+import * as os from 'os';
 import * as tf from '@tensorflow/tfjs';
 import {
   Figure, Recorder, Timing, backendThreads, errorMessage, median, progress, summarise,
 } from './common';
 import { exportGraph, countTrainable, LayerGraph } from './graph';
 import { aggregateKernels, backwardVsForward, profileKernels, KernelRecord } from './profile';
+import { benchmarkConvKernels, captureConvCalls, convShapeName as convShapeNameOf, cpuPeak } from '../lib/backend/profile';
 import { findTorch, TorchTiming, TorchWorker } from './torch';
 import { buildModel, modelConfig } from '../lib/models';
 import type { SegmentationNet } from '../lib/models/types';
@@ -64,6 +66,12 @@ export interface StepBenchOptions {
   tag: string;
   /** Also time the teacher's forward alone (default true). */
   teacherForward?: boolean;
+  /**
+   * Micro-benchmark every conv shape of the step (forward, backward-input, backward-filter; default: with
+   * `profile`), the fastest of `convReps` timed runs each (default 5).
+   */
+  convShapes?: boolean;
+  convReps?: number;
 }
 
 type SegNet = SegmentationNet;
@@ -120,6 +128,14 @@ function fig(rec: Recorder, f: Omit<Figure, 'backend' | 'threads'> & Partial<Fig
 
 const FORMATS = ['nchw', 'channels_last'] as const;
 
+/** The wasm backend's heap (tensor memory) in MB, or null on other backends. */
+function wasmHeapMB(): number | null {
+  if (tf.getBackend() !== 'wasm') return null;
+  const w = (tf.backend() as unknown as { wasm?: { HEAPU8?: Uint8Array; wasmMemory?: WebAssembly.Memory } }).wasm;
+  const bytes = w?.wasmMemory?.buffer.byteLength ?? w?.HEAPU8?.length;
+  return bytes ? bytes / 2 ** 20 : null;
+}
+
 /**
  * Start the PyTorch twin of the step: parameter counts checked against tfjs (a mismatch ends the
  * comparison), then the step state built. Returns null (with a note) when PyTorch is unavailable.
@@ -165,6 +181,9 @@ async function torchTwin(rec: Recorder, o: StepBenchOptions, student: LayerGraph
   }
 }
 
+/** Steps measured so far in this process (the RSS of a later step includes the earlier ones' high-water mark). */
+let stepsMeasured = 0;
+
 export async function benchStep(rec: Recorder, o: StepBenchOptions): Promise<StepResult> {
   const result: StepResult = { stepMs: null, imagesPerSec: null, torchMs: null, kernels: null, bwdVsFwdWorst: [] };
   const shape = { input: [o.batch, o.size[0], o.size[1], 3] };
@@ -190,6 +209,7 @@ export async function benchStep(rec: Recorder, o: StepBenchOptions): Promise<Ste
       const torchTimes: Record<string, number[]> = { nchw: [], channels_last: [] };
       const torchCpu: Record<string, number[]> = { nchw: [], channels_last: [] };
       const torchLoss: Record<string, number[]> = { nchw: [], channels_last: [] };
+      let tensorPeakMB: number | null = null;
       for (let i = 0; i < o.warmup + o.steps; i++) {
         const warm = i < o.warmup;
         if (worker) {
@@ -204,7 +224,17 @@ export async function benchStep(rec: Recorder, o: StepBenchOptions): Promise<Ste
         }
         const c0 = process.cpuUsage();
         const t0 = performance.now();
-        const r = await trainer.trainStep();
+        let r: Awaited<ReturnType<Trainer['trainStep']>>;
+        if (i === o.warmup - 1) {
+          // the last warm-up step under tf.profile: the peak of live tensor bytes during one step (an exact
+          // per-step figure; the process RSS below also holds every earlier section's high-water mark)
+          let rr: typeof r | null = null;
+          const info = await tf.profile(async () => { rr = await trainer.trainStep(); return []; });
+          tensorPeakMB = info.peakBytes / 2 ** 20;
+          r = rr as unknown as typeof r;
+        } else {
+          r = await trainer.trainStep();
+        }
         const dt = performance.now() - t0;
         const c = process.cpuUsage(c0);
         losses.push(r.loss);
@@ -256,6 +286,28 @@ export async function benchStep(rec: Recorder, o: StepBenchOptions): Promise<Ste
         name: `step.${o.tag}.images_per_s`, value: result.imagesPerSec, unit: 'images/s', shape,
         ratio_vs_torch: torchMs ? t.median / torchMs : null, ...(torchMs ? { torch_value: o.batch / (torchMs / 1000) } : {}),
       });
+      {
+        // memory of the same step: tfjs process (peak so far and now) and the PyTorch worker process (its own peak)
+        const peak = process.resourceUsage().maxRSS / 1024;
+        let torchPeak: number | null = null;
+        if (worker) {
+          try {
+            torchPeak = (await worker.call<{ max_rss_mb: number }>({ cmd: 'max_rss' })).max_rss_mb;
+          } catch (e) {
+            rec.note(`PyTorch max_rss failed: ${errorMessage(e)}`);
+          }
+        }
+        fig(rec, {
+          name: `memory.step.${o.tag}`, value: peak, unit: 'MB', shape, rss_now_mb: process.memoryUsage().rss / 2 ** 20,
+          wasm_heap_mb: wasmHeapMB(), tensor_peak_mb: tensorPeakMB, torch_value: torchPeak,
+          // RSS against RSS only for the process's first step (later ones carry the earlier high-water mark)
+          ratio_vs_torch: torchPeak && stepsMeasured === 0 ? peak / torchPeak : null, first_step_in_process: stepsMeasured === 0,
+          note: 'tfjs: peak RSS of the bench process so far (every section run before, this step included; the wasm heap never shrinks),'
+            + ' and the peak of live tensor bytes during one step (tf.profile peakBytes: weights, optimiser slots, activations);'
+            + ' PyTorch: peak RSS of its worker process, which ran only this step (teacher + student, its steps and profile)',
+        });
+        stepsMeasured++;
+      }
       if (worker && o.profile) {
         try {
           const p = await worker.call<{ total_ms: number; ops: { name: string; ms: number; calls: number }[] }>({ cmd: 'profile_step', format: bestFmt, top: 10 });
@@ -367,6 +419,33 @@ export async function benchStep(rec: Recorder, o: StepBenchOptions): Promise<Ste
         });
         if (ratio !== null) result.bwdVsFwdWorst.push({ kernel, ratio });
       }
+    }
+    if (o.convShapes ?? o.profile) {
+      progress(`conv kernels of the step, one shape at a time (forward, backward-input, backward-filter)`);
+      const calls = await captureConvCalls(() => trainer.trainStep());
+      const peak = cpuPeak(os.cpus().length);
+      const byName = new Map(calls.map((c) => [c.name, c]));
+      const results = await benchmarkConvKernels(calls.map((c) => c.shape), o.convReps ?? 5, (sh) => {
+        const c = byName.get(convShapeNameOf(sh)) as (typeof calls)[number];
+        return [sh.depthwise ? 'DepthwiseConv2dNative' : 'Conv2D', ...c.backward];
+      }, 'min');
+      for (const c of calls) {
+        const mine = results.filter((r) => r.shape === c.name);
+        const get = (suffix: string) => mine.find((r) => r.kernel.endsWith(suffix));
+        const f = get(c.shape.depthwise ? 'DepthwiseConv2dNative' : 'Conv2D');
+        const bi = get('BackpropInput');
+        const bf = get('BackpropFilter');
+        if (!f) continue;
+        const frac = (r?: { gflops: number }) => (r && peak ? r.gflops / peak.gflops : null);
+        fig(rec, {
+          name: `convshape.${o.tag}.${c.name}`, value: f.ms, unit: 'ms', shape, forward_calls: c.forwardCalls, flops: f.flops,
+          forward_gflops: f.gflops, forward_peak_fraction: frac(f),
+          input_ms: bi?.ms ?? null, input_ratio: bi ? bi.ms / f.ms : null, input_gflops: bi?.gflops ?? null,
+          filter_ms: bf?.ms ?? null, filter_ratio: bf ? bf.ms / f.ms : null, filter_gflops: bf?.gflops ?? null,
+          depthwise: !!c.shape.depthwise, reps: o.convReps ?? 5, stat: 'fastest',
+        });
+      }
+      if (peak) fig(rec, { name: `cpu.peak_gflops`, value: peak.gflops, unit: 'GFLOP/s', shape, how: peak.how, cores: peak.cores, mhz: peak.mhz, lanes: peak.lanes });
     }
   } catch (e) {
     rec.unavailable(`step.${o.tag}`, 'ms', `failed on ${tf.getBackend()}: ${errorMessage(e)}`, { shape });

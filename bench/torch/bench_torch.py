@@ -14,6 +14,7 @@ Commands ({"cmd": ...}):
 - teacher_forward {format, reps}: inference of the teacher alone.
 - profile_step {format, top}: one step under torch.autograd.profiler, ops by self CPU time.
 - forward   {graph, weights, input, training}: outputs of a translated graph with given Keras weights.
+- max_rss   {}: peak resident set size of this worker process so far (MB, getrusage ru_maxrss).
 - exit
 Every timing answer: {median, min, max, all (ms wall), cpu_median (ms process CPU time per call)}.
 """
@@ -212,6 +213,7 @@ COMMANDS = {
     'teacher_forward': cmd_teacher_forward,
     'profile_step': cmd_profile_step,
     'forward': cmd_forward,
+    'max_rss': lambda c: {'max_rss_mb': __import__('resource').getrusage(__import__('resource').RUSAGE_SELF).ru_maxrss / 1024.0},
 }
 
 

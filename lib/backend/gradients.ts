@@ -3,7 +3,7 @@
  * `Conv2D` and `DepthwiseConv2dNative` with dilation rates > 1 (tfjs throws "dilation rates greater
  * than 1 are not yet supported in gradients"). Atrous convs are what PSPNet / DeepLab backbones use
  * to keep output stride 8. Non-dilated convs keep tfjs's own gradient.
- * Also `ResizeBilinear` with `halfPixelCenters: true` (PyTorch's `align_corners=False`): the tfjs
+ * Also `Relu` from its saved output (see below), and `ResizeBilinear` with `halfPixelCenters: true` (PyTorch's `align_corners=False`): the tfjs
  * 4.22 `ResizeBilinearGrad` kernels ignore that attribute and return a wrong gradient.
  * @example
  *   registerDilatedConvGradients();
@@ -152,5 +152,44 @@ export function registerDilatedConvGradients(): void {
       return { images: () => resizeBilinearGradDense(dy as tf.Tensor4D, images.shape, !!a.alignCorners, true) };
     },
   });
+  // ReLU: the gradient from the saved OUTPUT (y > 0 ⇔ x > 0), so the ReLU's input (a BatchNorm output)
+  // need not be kept for the backward pass (the output is kept anyway as the next conv's input); one
+  // native kernel where the backend has it (`CwdReluGrad`), else tfjs's formula dy·step(y).
+  tf.registerGradient({
+    kernelName: 'Relu',
+    outputsToSave: [true],
+    gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
+      const [y] = saved;
+      const d = dy as tf.Tensor;
+      if (d.dtype === 'float32' && y.dtype === 'float32' && tf.getKernel(RELU_GRAD, tf.getBackend())) {
+        return { x: () => tf.engine().runKernel(RELU_GRAD, { dy: d, y }, {}) as tf.Tensor };
+      }
+      return { x: () => tf.mul(d, tf.cast(tf.step(y), 'float32')) };
+    },
+  });
+  // ClipByValue (ReLU6 of MobileNetV2: tfjs-layers clips after the ReLU): one native kernel where the
+  // backend has it (`CwdClipGrad`: dy where lo ≤ x ≤ hi, else 0) instead of tfjs's GreaterEqual,
+  // LessEqual, LogicalAnd, ZerosLike and Select (~25% of the MobileNetV2 student's step); else tfjs's own.
+  const clip = tf.getGradient('ClipByValue');
+  if (clip && clip.gradFunc !== ourClipGrad) {
+    const stock = clip.gradFunc;
+    ourClipGrad = (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[], attrs: tf.NamedAttrMap) => {
+      const [x] = saved;
+      const d = dy as tf.Tensor;
+      const a = attrs as AnyAttrs;
+      if (d.dtype === 'float32' && x.dtype === 'float32' && tf.getKernel(CLIP_GRAD, tf.getBackend())) {
+        return { x: () => tf.engine().runKernel(CLIP_GRAD, { dy: d, x }, { clipValueMin: a.clipValueMin, clipValueMax: a.clipValueMax }) as tf.Tensor };
+      }
+      return stock(dy, saved, attrs);
+    };
+    tf.registerGradient({ kernelName: 'ClipByValue', inputsToSave: ['x'], gradFunc: ourClipGrad });
+  }
   ourConvGrad = tf.getGradient('Conv2D')!.gradFunc;
 }
+
+let ourClipGrad: tf.GradFunc | null = null;
+/** Kernel of the ClipByValue gradient: dx = clipValueMin ≤ x ≤ clipValueMax ? dy : 0 (lib/backend/native.ts registers it for wasm). */
+const CLIP_GRAD = 'CwdClipGrad';
+
+/** Kernel of the ReLU gradient from its output: dx = y > 0 ? dy : 0 (lib/backend/native.ts registers it for wasm). */
+const RELU_GRAD = 'CwdReluGrad';

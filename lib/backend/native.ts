@@ -43,6 +43,16 @@ export interface NativeAddon {
   resizeBilinearGrad(dy: Float32Array, dx: Float32Array, params: Int32Array, alignCorners: boolean, halfPixelCenters: boolean): void;
   dwBackpropFilter(x: Float32Array, dy: Float32Array, dw: Float32Array, dims: Int32Array): void;
   dwBackpropInput(dy: Float32Array, w: Float32Array, dx: Float32Array, dims: Int32Array): void;
+  dwConv2d(x: Float32Array, w: Float32Array, y: Float32Array, dims: Int32Array, bias: Float32Array | null, act: number): void;
+  bnMoving(movingMean: Float32Array, movingVariance: Float32Array, mean: Float32Array, variance: Float32Array, outMean: Float32Array, outVariance: Float32Array, momentum: number): void;
+  clipGrad(dy: Float32Array, x: Float32Array, dx: Float32Array, lo: number, hi: number): void;
+  reluGrad(dy: Float32Array, y: Float32Array, dx: Float32Array): void;
+  sgdUpdate(w: Float32Array, g: Float32Array, v: Float32Array, wOut: Float32Array, vOut: Float32Array, lr: number, momentum: number, weightDecay: number): void;
+  adamUpdate(w: Float32Array, g: Float32Array, m: Float32Array, s: Float32Array, wOut: Float32Array, mOut: Float32Array, sOut: Float32Array,
+    lr: number, beta1: number, beta2: number, epsilon: number, weightDecay: number, biasCorrection1: number, biasCorrection2: number): void;
+  bnForward(x: Float32Array, gamma: Float32Array, beta: Float32Array, y: Float32Array, mean: Float32Array, variance: Float32Array, c: number, eps: number): void;
+  bnBackward(dy: Float32Array, x: Float32Array, mean: Float32Array, variance: Float32Array, gamma: Float32Array,
+    dx: Float32Array, dgamma: Float32Array, dbeta: Float32Array, c: number, eps: number): void;
   binary(op: number, a: Float32Array, b: Float32Array, out: Float32Array, rows: number, c: number, mode: number): void;
   unary(op: number, x: Float32Array, out: Float32Array): void;
   reduceRows(x: Float32Array, out: Float32Array, rows: number, c: number, scale: number): void;
@@ -197,10 +207,44 @@ function allFloat(...ts: (tf.TensorInfo | undefined)[]): boolean {
 
 const ACT: Record<string, number> = { linear: 0, relu: 1, relu6: 2 };
 
+/**
+ * Training-mode batch normalisation over the last axis as one native kernel (registered for wasm
+ * when the addon is in use): inputs x, gamma, beta; attr epsilon; outputs y, batch mean, biased
+ * batch variance. lib/models' `batchNormTraining` uses it when the backend has it.
+ */
+export const BATCH_NORM_TRAINING = 'CwdBatchNormTraining';
+/** Its gradient: inputs dy, x, mean, variance, gamma; attr epsilon; outputs dx, dgamma, dbeta. */
+export const BATCH_NORM_TRAINING_GRAD = 'CwdBatchNormTrainingGrad';
+/**
+ * One optimiser update of one variable as one kernel (lib/train/optim.ts uses it when the backend has
+ * it): inputs w, g, m (SGD: the momentum buffer v) and, for Adam, s; attrs type ('sgd' | 'adam'), lr,
+ * momentum, weightDecay, beta1, beta2, epsilon, biasCorrection1, biasCorrection2;
+ * outputs the new w, m (and s), with optim.ts's formulas.
+ */
+export const OPTIMIZER_UPDATE = 'CwdOptimizerUpdate';
+
 /** Native kernel functions, each falling back to `fallback` for what it does not handle. */
 export function nativeKernelFuncs(fallback: Record<string, tf.KernelFunc>): Record<string, tf.KernelFunc> {
   const a = addon;
   if (!a) throw new Error('nativeKernelFuncs: the native addon is not loaded (call loadNativeKernels first)');
+  // depthwise forward (plain or fused bias + linear/relu/relu6), any channel multiplier
+  const depthwise = (args: KernelArgs, name: 'DepthwiseConv2dNative' | 'FusedDepthwiseConv2D'): tf.TensorInfo => {
+    const { x, filter, bias, preluActivationWeights } = args.inputs as Record<string, tf.TensorInfo | undefined>;
+    const at = args.attrs as AnyAttrs;
+    const act = ACT[at.activation ?? 'linear'];
+    const xi = x as tf.TensorInfo;
+    const fi = filter as tf.TensorInfo;
+    if ((at.dataFormat && at.dataFormat !== 'NHWC') || act === undefined || preluActivationWeights || !allFloat(xi, fi, bias)
+      || xi.shape.length !== 4 || (bias && tf.util.sizeFromShape(bias.shape) !== fi.shape[2] * fi.shape[3])) {
+      return fallback[name](args) as tf.TensorInfo;
+    }
+    const be = args.backend as unknown as WasmBackendLike;
+    const ci = tf.backend_util.computeConv2DInfo(xi.shape as [number, number, number, number], fi.shape as [number, number, number, number],
+      at.strides, at.dilations ?? 1, at.pad, at.dimRoundingMode, true);
+    const out = be.makeOutput(ci.outShape, 'float32');
+    a.dwConv2d(be.typedArrayFromHeap(xi), be.typedArrayFromHeap(fi), be.typedArrayFromHeap(out), dims(ci), bias ? be.typedArrayFromHeap(bias) : null, act);
+    return out;
+  };
   return {
     Conv2D: (args: KernelArgs) => {
       const { x, filter } = args.inputs as { x: tf.TensorInfo; filter: tf.TensorInfo };
@@ -242,6 +286,87 @@ export function nativeKernelFuncs(fallback: Record<string, tf.KernelFunc>): Reco
       const out = be.makeOutput(at.filterShape, 'float32');
       a.backpropFilter(be.typedArrayFromHeap(x), be.typedArrayFromHeap(dy), be.typedArrayFromHeap(out), dims(ci));
       return out;
+    },
+    DepthwiseConv2dNative: (args: KernelArgs) => depthwise(args, 'DepthwiseConv2dNative'),
+    FusedDepthwiseConv2D: (args: KernelArgs) => depthwise(args, 'FusedDepthwiseConv2D'),
+    [BATCH_NORM_TRAINING]: (args: KernelArgs) => {
+      const { x, gamma, beta } = args.inputs as Record<string, tf.TensorInfo>;
+      const eps = (args.attrs as AnyAttrs).epsilon as number;
+      const c = x.shape[x.shape.length - 1];
+      if (!allFloat(x, gamma, beta) || tf.util.sizeFromShape(gamma.shape) !== c || tf.util.sizeFromShape(beta.shape) !== c) {
+        throw new Error(`${BATCH_NORM_TRAINING}: float32 x [..., C] with gamma and beta of C, got x ${x.shape}, gamma ${gamma.shape}, beta ${beta.shape}`);
+      }
+      const be = args.backend as unknown as WasmBackendLike;
+      const y = be.makeOutput(x.shape, 'float32');
+      const mean = be.makeOutput([c], 'float32');
+      const variance = be.makeOutput([c], 'float32');
+      a.bnForward(be.typedArrayFromHeap(x), be.typedArrayFromHeap(gamma), be.typedArrayFromHeap(beta), be.typedArrayFromHeap(y),
+        be.typedArrayFromHeap(mean), be.typedArrayFromHeap(variance), c, eps);
+      return [y, mean, variance];
+    },
+    CwdBatchNormMovingUpdate: (args: KernelArgs) => {
+      const { movingMean, movingVariance, mean, variance } = args.inputs as Record<string, tf.TensorInfo>;
+      const ins = [movingMean, movingVariance, mean, variance];
+      if (!allFloat(...ins) || ins.some((t) => tf.util.sizeFromShape(t.shape) !== tf.util.sizeFromShape(mean.shape))) {
+        throw new Error('CwdBatchNormMovingUpdate: float32 movingMean, movingVariance, mean, variance of one size');
+      }
+      const be = args.backend as unknown as WasmBackendLike;
+      const om = be.makeOutput(movingMean.shape, 'float32');
+      const ov = be.makeOutput(movingVariance.shape, 'float32');
+      const h = (t: tf.TensorInfo) => be.typedArrayFromHeap(t);
+      a.bnMoving(h(movingMean), h(movingVariance), h(mean), h(variance), h(om), h(ov), (args.attrs as AnyAttrs).momentum);
+      return [om, ov];
+    },
+    CwdClipGrad: (args: KernelArgs) => {
+      const { dy, x } = args.inputs as Record<string, tf.TensorInfo>;
+      const at = args.attrs as AnyAttrs;
+      if (!allFloat(dy, x) || !tf.util.arraysEqual(dy.shape, x.shape)) throw new Error(`CwdClipGrad: float32 dy and x of one shape, got ${dy.shape} and ${x.shape}`);
+      const be = args.backend as unknown as WasmBackendLike;
+      const dx = be.makeOutput(dy.shape, 'float32');
+      a.clipGrad(be.typedArrayFromHeap(dy), be.typedArrayFromHeap(x), be.typedArrayFromHeap(dx), at.clipValueMin, at.clipValueMax);
+      return dx;
+    },
+    CwdReluGrad: (args: KernelArgs) => {
+      const { dy, y } = args.inputs as Record<string, tf.TensorInfo>;
+      if (!allFloat(dy, y) || !tf.util.arraysEqual(dy.shape, y.shape)) throw new Error(`CwdReluGrad: float32 dy and y of one shape, got ${dy.shape} and ${y.shape}`);
+      const be = args.backend as unknown as WasmBackendLike;
+      const dx = be.makeOutput(dy.shape, 'float32');
+      a.reluGrad(be.typedArrayFromHeap(dy), be.typedArrayFromHeap(y), be.typedArrayFromHeap(dx));
+      return dx;
+    },
+    [OPTIMIZER_UPDATE]: (args: KernelArgs) => {
+      const { w, g, m, s } = args.inputs as Record<string, tf.TensorInfo | undefined>;
+      const at = args.attrs as AnyAttrs;
+      const adam = at.type === 'adam';
+      const ins = [w, g, m, ...(adam ? [s] : [])] as tf.TensorInfo[];
+      if (ins.some((t) => !t) || !allFloat(...ins) || ins.some((t) => !tf.util.arraysEqual(t.shape, ins[0].shape))) {
+        throw new Error(`${OPTIMIZER_UPDATE}: float32 w, g, m${adam ? ', s' : ''} of one shape`);
+      }
+      const be = args.backend as unknown as WasmBackendLike;
+      const outs = ins.filter((_, i) => i !== 1).map((t) => be.makeOutput(t.shape, 'float32'));
+      const h = (t: tf.TensorInfo) => be.typedArrayFromHeap(t);
+      if (adam) {
+        a.adamUpdate(h(ins[0]), h(ins[1]), h(ins[2]), h(ins[3]), h(outs[0]), h(outs[1]), h(outs[2]),
+          at.lr, at.beta1, at.beta2, at.epsilon, at.weightDecay, at.biasCorrection1, at.biasCorrection2);
+      } else {
+        a.sgdUpdate(h(ins[0]), h(ins[1]), h(ins[2]), h(outs[0]), h(outs[1]), at.lr, at.momentum, at.weightDecay);
+      }
+      return outs;
+    },
+    [BATCH_NORM_TRAINING_GRAD]: (args: KernelArgs) => {
+      const { dy, x, mean, variance, gamma } = args.inputs as Record<string, tf.TensorInfo>;
+      const eps = (args.attrs as AnyAttrs).epsilon as number;
+      const c = x.shape[x.shape.length - 1];
+      if (!allFloat(dy, x, mean, variance, gamma) || !tf.util.arraysEqual(dy.shape, x.shape)) {
+        throw new Error(`${BATCH_NORM_TRAINING_GRAD}: float32 dy and x of the same shape, got ${dy.shape} and ${x.shape}`);
+      }
+      const be = args.backend as unknown as WasmBackendLike;
+      const dx = be.makeOutput(x.shape, 'float32');
+      const dgamma = be.makeOutput([c], 'float32');
+      const dbeta = be.makeOutput([c], 'float32');
+      a.bnBackward(be.typedArrayFromHeap(dy), be.typedArrayFromHeap(x), be.typedArrayFromHeap(mean), be.typedArrayFromHeap(variance),
+        be.typedArrayFromHeap(gamma), be.typedArrayFromHeap(dx), be.typedArrayFromHeap(dgamma), be.typedArrayFromHeap(dbeta), c, eps);
+      return [dx, dgamma, dbeta];
     },
     DepthwiseConv2dNativeBackpropFilter: (args: KernelArgs) => {
       const { x, dy } = args.inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };

@@ -159,7 +159,7 @@ export const NATIVE_ELEMENTWISE = ['Add', 'Sub', 'Multiply', 'RealDiv', 'Exp', '
 export function registerWasmTrainingKernels(options: { native?: boolean; elementwise?: boolean } = {}): boolean {
   if (registered) return registered.native;
   const original: Record<string, tf.KernelFunc> = {};
-  for (const k of ['Conv2D', 'FusedConv2D', ...NATIVE_ELEMENTWISE]) {
+  for (const k of ['Conv2D', 'FusedConv2D', 'DepthwiseConv2dNative', 'FusedDepthwiseConv2D', ...NATIVE_ELEMENTWISE]) {
     const kc = tf.getKernel(k, 'wasm');
     if (!kc) throw new Error(`registerWasmTrainingKernels: tfjs-backend-wasm has no ${k} kernel`);
     original[k] = kc.kernelFunc;

@@ -20,16 +20,16 @@ import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import * as wasmBackend from '@tensorflow/tfjs-backend-wasm';
 import { registerWasmTrainingKernels } from './wasm-kernels';
-import { nativeKernelsStatus, setNativeThreads } from './native';
+import { loadNativeKernels, nativeKernelsStatus, setNativeThreads } from './native';
 import { registerDilatedConvGradients } from './gradients';
 
 // The real module object (a TS namespace import is a frozen copy whose `cpus` cannot be replaced).
 const os = require('os') as typeof import('os');
 
 export interface WasmThreadingReport {
-  /** Threads asked for. */
+  /** Compute threads asked for (the native kernels run on these; so does wasm's pool without them). */
   requested: number;
-  /** Threads the backend actually runs (`getThreadsCount()`). */
+  /** Threads wasm's own pool runs (`getThreadsCount()`): 1 when the native kernels are in use, see `wasmPoolThreads`. */
   threads: number;
   /** True when the threaded-SIMD build started. */
   threaded: boolean;
@@ -106,8 +106,26 @@ async function initThreaded(threads: number): Promise<boolean> {
 }
 
 /**
- * Start the wasm backend with `threads` threads (default: `CWD_WASM_THREADS`, else all logical cores) and the training
- * kernels. Returns false when wasm cannot start at all. A fallback to 1 thread is printed on stderr.
+ * Threads of wasm's own pool for `requested` compute threads. With the native kernels in use (convs,
+ * matmul, element-wise, reductions, batch norm and optimiser updates, each on all threads above a size
+ * threshold and on one below it), wasm's pool runs only the small leftover ops, where waking its
+ * threads costs more than it saves (measured: the 128x128 step took ~40% less time with one wasm thread; at
+ * 256x512 the CPU time was the same): 1. Without them, all `requested`. `CWD_WASM_POOL=N` sets it.
+ */
+export function wasmPoolThreads(requested: number): number {
+  const env = process.env.CWD_WASM_POOL;
+  if (env !== undefined) {
+    const n = Number(env);
+    if (!(Number.isInteger(n) && n >= 1)) throw new Error(`CWD_WASM_POOL=${JSON.stringify(env)} is not a positive integer`);
+    return n;
+  }
+  return requested > 1 && loadNativeKernels().loaded ? 1 : requested;
+}
+
+/**
+ * Start the wasm backend with `threads` compute threads (default: `CWD_WASM_THREADS`, else all logical cores) and the
+ * training kernels: the native kernels run on `threads` (`CWD_NATIVE_THREADS` overrides), wasm's own pool on
+ * `wasmPoolThreads(threads)`. Returns false when wasm cannot start at all. A fallback to 1 thread is printed on stderr.
  */
 export async function startWasmBackend(threads?: number): Promise<boolean> {
   const ok = await startWasm(threads);
@@ -116,7 +134,7 @@ export async function startWasmBackend(threads?: number): Promise<boolean> {
     registerDilatedConvGradients();
     const native = nativeKernelsStatus();
     if (native?.loaded) {
-      report.nativeThreads = setNativeThreads(report.requested);
+      report.nativeThreads = setNativeThreads(process.env.CWD_NATIVE_THREADS ? Number(process.env.CWD_NATIVE_THREADS) : report.requested);
     } else {
       report.nativeThreads = 0;
       console.warn(`[channel-distill] wasm: native conv kernels not in use (${native?.note ?? 'not loaded'}); using the slower JS-composed kernels`);
@@ -131,22 +149,23 @@ async function startWasm(threads?: number): Promise<boolean> {
     throw new Error(`CWD_WASM_THREADS=${JSON.stringify(process.env.CWD_WASM_THREADS)} is not a positive integer`);
   }
   const requested = Math.max(1, Math.floor(threads ?? envThreads ?? os.cpus().length));
+  const pool = wasmPoolThreads(requested);
   const already = (tf.engine() as unknown as { registry: Record<string, unknown> }).registry.wasm != null;
   if (already) {
     // Initialised earlier (e.g. by a plain tf.setBackend('wasm')): the thread count is fixed now.
     const ok = await tf.setBackend('wasm');
     const n = wasmBackend.getThreadsCount();
-    report = { requested, threads: n, threaded: n > 1, note: n < requested ? 'wasm was already initialised with fewer threads' : '' };
-    if (report.note) console.warn(`[channel-distill] wasm: ${n} thread(s), ${requested} requested: ${report.note}`);
+    report = { requested, threads: n, threaded: n > 1, note: n < pool ? 'wasm was already initialised with fewer threads' : '' };
+    if (report.note) console.warn(`[channel-distill] wasm: ${n} thread(s), ${pool} requested: ${report.note}`);
     return ok;
   }
   let note = '';
-  if (requested > 1) {
+  if (pool > 1) {
     try {
-      if (await initThreaded(requested)) {
+      if (await initThreaded(pool)) {
         const n = wasmBackend.getThreadsCount();
-        report = { requested, threads: n, threaded: true, note: n < requested ? `the threaded build started ${n} thread(s)` : '' };
-        if (report.note) console.warn(`[channel-distill] wasm: ${report.note} (${requested} requested)`);
+        report = { requested, threads: n, threaded: true, note: n < pool ? `the threaded build started ${n} thread(s)` : '' };
+        if (report.note) console.warn(`[channel-distill] wasm: ${report.note} (${pool} requested)`);
         return true;
       }
       note = 'the threaded-SIMD wasm build did not initialise';
@@ -160,6 +179,6 @@ async function startWasm(threads?: number): Promise<boolean> {
   wasmBackend.setThreadsCount(1);
   const ok = await tf.setBackend('wasm');
   report = { requested, threads: ok ? wasmBackend.getThreadsCount() : 0, threaded: false, note };
-  if (note && requested > 1) console.warn(`[channel-distill] wasm: falling back to 1 thread (${requested} requested): ${note}`);
+  if (note && pool > 1) console.warn(`[channel-distill] wasm: falling back to 1 thread (${pool} requested): ${note}`);
   return ok;
 }

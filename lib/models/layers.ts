@@ -228,6 +228,9 @@ tf.serialization.registerClass(AtrousConv2D as unknown as tf.serialization.Seria
 export function batchNormTraining(
   x: tf.Tensor4D, gamma: tf.Tensor1D, beta: tf.Tensor1D, epsilon: number, stats: tf.Tensor[] = [],
 ): tf.Tensor4D {
+  if (x.dtype === 'float32' && tf.getKernel(BN_KERNEL, tf.getBackend()) && tf.getKernel(BN_GRAD_KERNEL, tf.getBackend())) {
+    return batchNormTrainingKernel(x, gamma, beta, epsilon, stats);
+  }
   const n = x.shape[0] * x.shape[1] * x.shape[2];
   const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [xIn, g, b] = args as tf.Tensor[];
@@ -247,6 +250,36 @@ export function batchNormTraining(
         const centred = tf.sub(tf.sub(dy, tf.div(dBeta, n)), tf.mul(sXhat, tf.div(dGamma, n)));
         const dx = tf.mul(centred, tf.mul(sGamma, sRstd));
         return [dx, dGamma, dBeta];
+      },
+    };
+  });
+  return op(x, gamma, beta) as tf.Tensor4D;
+}
+
+/** Backend kernels of {@link batchNormTraining} (lib/backend/native.ts registers them for wasm with the native addon). */
+const BN_KERNEL = 'CwdBatchNormTraining';
+const BN_GRAD_KERNEL = 'CwdBatchNormTrainingGrad';
+/** moving ← moving − (moving − batch)·(1 − momentum) for the mean and the variance at once. */
+const BN_MOVING_KERNEL = 'CwdBatchNormMovingUpdate';
+
+/**
+ * {@link batchNormTraining} as one forward and one backward kernel of the backend (same formulas;
+ * x̂ is recomputed from the saved x, so no x̂ tensor is kept for the backward pass).
+ */
+function batchNormTrainingKernel(
+  x: tf.Tensor4D, gamma: tf.Tensor1D, beta: tf.Tensor1D, epsilon: number, stats: tf.Tensor[],
+): tf.Tensor4D {
+  const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [xIn, g, b] = args as tf.Tensor[];
+    const save = args[3] as tf.GradSaveFunc;
+    const [value, mean, variance] = tf.engine().runKernel(BN_KERNEL, { x: xIn, gamma: g, beta: b }, { epsilon }) as unknown as tf.Tensor[];
+    stats.push(tf.keep(mean), tf.keep(variance));
+    save([xIn, mean, variance, g]);
+    return {
+      value,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [sx, sMean, sVar, sGamma] = saved;
+        return tf.engine().runKernel(BN_GRAD_KERNEL, { dy, x: sx, mean: sMean, variance: sVar, gamma: sGamma }, { epsilon }) as unknown as tf.Tensor[];
       },
     };
   });
@@ -290,11 +323,19 @@ export class FastBatchNorm extends BatchNormBase {
       const y = batchNormTraining(x, gamma, beta, eps, stats);
       const [mean, variance] = stats;
       const momentum: number = self.momentum;
-      for (const [variable, value] of [[self.movingMean, mean], [self.movingVariance, variance]] as const) {
-        tf.tidy(() => {
-          const orig = variable.read() as tf.Tensor;
-          variable.write(tf.sub(orig, tf.mul(tf.sub(orig, value), 1 - momentum)));
-        });
+      if (tf.getKernel(BN_MOVING_KERNEL, tf.getBackend())) {
+        // both moving averages in one kernel (same formula)
+        const [m, v] = tf.engine().runKernel(BN_MOVING_KERNEL,
+          { movingMean: self.movingMean.read(), movingVariance: self.movingVariance.read(), mean, variance }, { momentum }) as unknown as tf.Tensor[];
+        self.movingMean.write(m);
+        self.movingVariance.write(v);
+      } else {
+        for (const [variable, value] of [[self.movingMean, mean], [self.movingVariance, variance]] as const) {
+          tf.tidy(() => {
+            const orig = variable.read() as tf.Tensor;
+            variable.write(tf.sub(orig, tf.mul(tf.sub(orig, value), 1 - momentum)));
+          });
+        }
       }
       tf.dispose(stats);
       return y;

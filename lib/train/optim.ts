@@ -7,6 +7,9 @@
  */
 import * as tf from '@tensorflow/tfjs';
 
+/** Backend kernel of one variable's update (lib/backend/native.ts registers it for wasm with the native addon). */
+const UPDATE_KERNEL = 'CwdOptimizerUpdate';
+
 export interface OptimizerConfig {
   type: 'sgd' | 'adam';
   /** SGD momentum μ (paper: 0.9). */
@@ -59,6 +62,10 @@ export class Optimizer {
     const c = this.config;
     this.iterations += 1;
     const t = this.iterations;
+    if (tf.getKernel(UPDATE_KERNEL, tf.getBackend())) {
+      this.applyKernel(grads, lr, t);
+      return;
+    }
     tf.tidy(() => {
       const lrT = tf.scalar(lr);
       for (let i = 0; i < this.variables.length; i++) {
@@ -83,6 +90,29 @@ export class Optimizer {
         }
       }
     });
+  }
+
+  /**
+   * The same update as one backend kernel per variable (lib/backend's native `CwdOptimizerUpdate` on
+   * wasm: new w and slots in one pass instead of ~6 (SGD) or ~14 (Adam) element-wise ops).
+   */
+  private applyKernel(grads: tf.Tensor[], lr: number, t: number): void {
+    const c = this.config;
+    const attrs = {
+      type: c.type, lr, momentum: c.momentum, weightDecay: c.weightDecay, beta1: c.beta1, beta2: c.beta2, epsilon: c.epsilon,
+      biasCorrection1: 1 - Math.pow(c.beta1, t), biasCorrection2: 1 - Math.pow(c.beta2, t),
+    };
+    for (let i = 0; i < this.variables.length; i++) {
+      const g = grads[i];
+      if (!g) continue;
+      const w = this.variables[i];
+      const [m, s] = this.slots[i];
+      const outs = tf.engine().runKernel(UPDATE_KERNEL, c.type === 'adam' ? { w, g, m, s } : { w, g, m }, attrs as unknown as tf.NamedAttrMap) as unknown as tf.Tensor[];
+      w.assign(outs[0]);
+      if (c.type === 'adam' || c.momentum > 0) m.assign(outs[1]);
+      if (c.type === 'adam') s.assign(outs[2]);
+      tf.dispose(outs);
+    }
   }
 
   /** The slot tensors in a fixed order (for checkpoints). */

@@ -7,8 +7,10 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as tf from '@tensorflow/tfjs';
 import { median, round, timeAsync } from '../../bench/common';
+import * as fs from 'fs';
 import { aggregateKernels, backwardVsForward, convKey, KernelRecord, profileKernels } from '../../bench/profile';
-import { checkTargets, markdown } from '../../bench/report';
+import { checkTargets, convTables, markdown } from '../../bench/report';
+import { captureConvCalls, cpuPeak } from '../../lib/backend/profile';
 import type { Figure } from '../../bench/common';
 
 const k = (name: string, ms: number, inputShapes: number[][], outputShapes: number[][], depth = 1, parent = ''): KernelRecord =>
@@ -100,16 +102,82 @@ test('checkTargets: PASS/FAIL with the numbers, NOT MEASURED when a figure is mi
     { ...base, name: 'memory.128x256.tensor_growth', value: 0, unit: 'tensors', max_growth: 0, steps: 200, num_tensors_step2: 10, num_tensors_last: 10 },
   ];
   const c = checkTargets(figs, '256x512');
-  assert.equal(c.map((x) => x.verdict), ['FAIL', 'PASS', 'PASS', 'NOT MEASURED']);
+  // issue 6: step ≤ 2×, backward kernels; issue 14: the 256x512 step ≤ 1.2×; then growth, pipeline
+  assert.equal(c.map((x) => x.verdict), ['FAIL', 'PASS', 'FAIL', 'PASS', 'NOT MEASURED']);
   assert.match(c[0].detail, /3\.00× wall time/);
+  assert.match(c[2].target, /≤ 1\.2× PyTorch/);
   figs.push({ ...base, name: 'pipeline.images_per_s', value: 60, unit: 'images/s' });
-  assert.is(checkTargets(figs, '256x512')[3].verdict, 'PASS');
+  assert.is(checkTargets(figs, '256x512')[4].verdict, 'PASS');
   const md = markdown(figs, {
     command: 'npm run bench', backend: 'wasm', threads: 2, torch: '1.13',
     machine: { nproc: 2, cpu: 'X', node: 'v20', tfjs: '4.22.0', date: '2026-01-01T00:00:00Z' },
   }, '256x512');
   assert.match(md, /\| KD training step/);
   assert.match(md, /\*\*FAIL\*\*/);
+});
+
+test('checkTargets (issue 14): step ratio per size; backward/forward per conv shape, judged on forwards ≥ 0.5 ms', () => {
+  const base = { backend: 'wasm', threads: 2 };
+  const figs: Figure[] = [
+    { ...base, name: 'step.128x128', value: 140, unit: 'ms', ratio_vs_torch: 1.4, torch_ms: 100, cpu_ratio_vs_torch: 1.3, student: 'student-r18' },
+    { ...base, name: 'step.256x512-student-mnv2', value: 160, unit: 'ms', ratio_vs_torch: 1.6, torch_ms: 100, student: 'student-mnv2' },
+    { ...base, name: 'convshape.256x512.x1x8x8x4_w1x1x4x8_s1_d1_same', value: 0.1, unit: 'ms', forward_calls: 1, flops: 4096, input_ms: 0.5, input_ratio: 5, filter_ms: 0.1, filter_ratio: 1, reps: 3 },
+    { ...base, name: 'convshape.256x512.x1x64x64x32_w3x3x32x32_s1_d1_same', value: 2, unit: 'ms', forward_calls: 2, flops: 1e8, forward_gflops: 50, forward_peak_fraction: 0.4, input_ms: 3, input_ratio: 1.5, filter_ms: 3.8, filter_ratio: 1.9, reps: 3 },
+    { ...base, name: 'convshape.256x512.x1x64x64x32_w3x3x32x64_s1_d1_same', value: 1, unit: 'ms', forward_calls: 1, flops: 1e8, reps: 3 },
+    { ...base, name: 'cpu.peak_gflops', value: 125, unit: 'GFLOP/s', how: '2 cores × …' },
+  ];
+  const c = checkTargets(figs, '256x512');
+  const find = (re: RegExp) => c.find((x) => re.test(x.target))!;
+  assert.is(find(/KD step 128x128/).verdict, 'PASS');
+  assert.match(find(/KD step 128x128/).detail, /1\.40× wall time, 1\.30× CPU time/);
+  assert.is(find(/KD step 256x512-student-mnv2/).verdict, 'FAIL');
+  const conv = find(/per shape: 256x512/);
+  // the 5x input gradient is at a 0.1 ms forward (not judged); the judged worst is 1.9x
+  assert.is(conv.verdict, 'PASS');
+  assert.match(conv.detail, /worst 1\.90× \(backward-filter at x1x64x64x32_w3x3x32x32_s1_d1_same\)/);
+  assert.match(conv.detail, /worst over all shapes 5\.00×/);
+  const md = convTables(figs).join('\n');
+  assert.match(md, /\| x1x64x64x32_w3x3x32x32_s1_d1_same \| 2 \| 2\.00 \(50\.0, 40%\) \| 3\.00 \(1\.50×\) \| 3\.80 \(1\.90×\) \|/);
+  assert.match(md, /\| x1x64x64x32_w3x3x32x64_s1_d1_same \| 1 \| 1\.00 \(—\) \| — \| — \|/);
+  // 2·2 ms + 3 + 3.8 + 0.1 + 0.5 + 0.1 + 1 = 12.5 ms for (2+1+1)·1e8 + (1+1+1)·4096 + 1e8 FLOPs
+  assert.match(md, /together: 12\.5 ms for 0\.500 GFLOP/);
+});
+
+test('captureConvCalls: the shapes, attributes and backward kernels of a step; kernels restored', async () => {
+  const prev = tf.getBackend();
+  await tf.setBackend('cpu');
+  try {
+    const before = tf.getKernel('Conv2D', 'cpu')!.kernelFunc;
+    const x = tf.ones([1, 9, 7, 3]) as tf.Tensor4D;
+    const w = tf.ones([3, 3, 3, 4]) as tf.Tensor4D;
+    const dw = tf.ones([3, 3, 4, 2]) as tf.Tensor4D;
+    const calls = await captureConvCalls(() => tf.tidy(() => {
+      const f = (a: tf.Tensor, b: tf.Tensor) => tf.depthwiseConv2d(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 2, 'same'), dw, 1, 'valid').sum() as tf.Scalar;
+      tf.grads(f)([x, w]);
+    }));
+    assert.is(tf.getKernel('Conv2D', 'cpu')!.kernelFunc, before, 'the original kernel is registered again');
+    const conv = calls.find((c) => !c.shape.depthwise)!;
+    assert.is(conv.name, 'x1x9x7x3_w3x3x3x4_s2_d1_same');
+    assert.is(conv.forwardCalls, 1);
+    assert.equal(conv.backward.sort(), ['Conv2DBackpropFilter', 'Conv2DBackpropInput']);
+    const d = calls.find((c) => c.shape.depthwise)!;
+    assert.is(d.name, 'dw_x1x5x4x4_w3x3x4x2_s1_d1_valid');
+    assert.equal(d.backward.sort(), ['DepthwiseConv2dNativeBackpropInput']);
+    tf.dispose([x, w, dw]);
+  } finally {
+    if (prev) await tf.setBackend(prev);
+  }
+});
+
+test('cpuPeak: cores × clock × FMA lanes × 2 from /proc/cpuinfo', () => {
+  const p = cpuPeak(2);
+  if (!p) return; // not Linux
+  const info = fs.readFileSync('/proc/cpuinfo', 'utf8');
+  const mhz = Number(/^cpu MHz\s*:\s*([\d.]+)/m.exec(info)![1]);
+  const lanes = /\bavx512f\b/.test(info) ? 16 : /\bfma\b/.test(info) ? 8 : 4;
+  assert.is(p.lanes, lanes);
+  assert.ok(Math.abs(p.gflops - 2 * (mhz / 1000) * lanes * 2) < 1e-9);
+  assert.match(p.how, /2 cores × .* GHz .* × 2/);
 });
 
 test.run();

@@ -37,6 +37,7 @@ static inline void storev(float* p, v16 v) { std::memcpy(p, &v, sizeof(v)); }
 template <int MR, int NV>
 struct Tile {
   static const int NR = NV * 16;
+  static const int ROWS = MR;
   // C[mr x nr] (+)= Apanel[kc x MR] * Bpanel[kc x NR]
   static inline void micro(int kc, const float* __restrict A, const float* __restrict B, float* C, long ldc, int mr, int nr, bool acc) {
     v16 c[MR][NV];
@@ -130,30 +131,56 @@ struct Buf {
 
 static int g_threads = 0;
 static int threads() { return g_threads > 0 ? g_threads : omp_get_max_threads(); }
-// Threads for a conv of `flops` multiply-adds: one below ~4M (waking threads costs more).
-static int convThreads(double flops) { return flops < 4e6 ? 1 : threads(); }
+// Threads for a conv (or matmul) of `flops` multiply-adds: one below 2^23 (~8M, a few ms on one core), where
+// waking a second thread and waiting for it at the barrier costs more than it saves, most of all on a
+// loaded machine where the other thread may not be scheduled for a time slice. CWD_NATIVE_CONV_PAR_MIN overrides.
+static double convParMin() {
+  static double v = -1;
+  if (v < 0) { const char* e = getenv("CWD_NATIVE_CONV_PAR_MIN"); v = e ? atof(e) : (double)(1L << 23); }
+  return v;
+}
+static int convThreads(double flops) { return flops < convParMin() ? 1 : threads(); }
 
 // im2col row filler: row i = (b, oh, ow), columns k = (kh, kw, ci).
+// Walks the taps incrementally (no division per tap: with few input channels, e.g. the 3- or 8-channel
+// stems, the index arithmetic cost more than the multiply-adds); with dilation 1 along the width, the
+// in-bounds remainder of a filter row (kw .. KW-1, all channels) is one contiguous run of x.
 struct Im2col {
   const float* x; Dims d;
+  static inline void put(float* o, int stride, const float* s, int n) {
+    if (stride == 1) std::memcpy(o, s, sizeof(float) * n);
+    else for (int c = 0; c < n; c++) o[(long)c * stride] = s[c];
+  }
+  static inline void zero(float* o, int stride, int n) {
+    if (stride == 1) std::memset(o, 0, sizeof(float) * n);
+    else for (int c = 0; c < n; c++) o[(long)c * stride] = 0.f;
+  }
   void operator()(long i, int k0, int kc, float* dst, int stride) const {
     const int ow = i % d.OW; const long t = i / d.OW; const int oh = t % d.OH; const int b = t / d.OH;
     const int ih0 = oh * d.sh - d.pt, iw0 = ow * d.sw - d.pl;
+    const float* xb = x + (long)b * d.H * d.W * d.Ci;
+    const int tap0 = k0 / d.Ci;
+    int ci0 = k0 % d.Ci, kh = tap0 / d.KW, kw = tap0 % d.KW;
     int k = k0;
     const int kend = k0 + kc;
+    const bool rowRuns = d.dw == 1 && iw0 >= 0 && iw0 + d.KW - 1 < d.W;  // every tap of a filter row in bounds, adjacent
     while (k < kend) {
-      const int tap = k / d.Ci, ci0 = k % d.Ci;
-      const int kh = tap / d.KW, kw = tap % d.KW;
-      const int n = std::min(d.Ci - ci0, kend - k);
-      const int ih = ih0 + kh * d.dh, iw = iw0 + kw * d.dw;
+      const int ih = ih0 + kh * d.dh;
       float* o = dst + (long)(k - k0) * stride;
-      if (ih < 0 || ih >= d.H || iw < 0 || iw >= d.W) {
-        for (int c = 0; c < n; c++) o[(long)c * stride] = 0.f;
+      if (ih < 0 || ih >= d.H || rowRuns) {
+        // the rest of this filter row at once: zeros, or one contiguous run of x
+        const int n = std::min((d.KW - kw) * d.Ci - ci0, kend - k);
+        if (ih < 0 || ih >= d.H) zero(o, stride, n);
+        else put(o, stride, xb + ((long)ih * d.W + iw0 + kw) * d.Ci + ci0, n);
+        k += n; kh++; kw = 0; ci0 = 0;
       } else {
-        const float* s = x + (((long)b * d.H + ih) * d.W + iw) * d.Ci + ci0;
-        for (int c = 0; c < n; c++) o[(long)c * stride] = s[c];
+        const int n = std::min(d.Ci - ci0, kend - k);
+        const int iw = iw0 + kw * d.dw;
+        if (iw < 0 || iw >= d.W) zero(o, stride, n);
+        else put(o, stride, xb + ((long)ih * d.W + iw) * d.Ci + ci0, n);
+        k += n; ci0 = 0;
+        if (++kw == d.KW) { kw = 0; kh++; }
       }
-      k += n;
     }
   }
 };
@@ -245,8 +272,57 @@ static void backpropFilterT(const float* x, const float* dy, float* dwOut, const
   }
 }
 
+// dw[K, Co] = im2col(x)^T[K, M] dy[M, Co]: the orientation for few filter rows K = KH*KW*Ci and more
+// output channels (e.g. MobileNetV2's 1x1 8 -> 48 expansion: the tile spans Co, not the 8 rows of K).
+// dy rows are packed as they are (contiguous); each im2col row is scattered into the K-row panels.
+template <class T>
+static void backpropFilterKT(const float* x, const float* dy, float* dwOut, const Dims& d) {
+  const long M = d.M(); const int K = d.K(), Co = d.Co;
+  const int nt = convThreads((double)M * K * Co);
+  std::vector<std::vector<float>> partial(nt);
+  const long chunk = KC;
+  const long nchunks = (M + chunk - 1) / chunk;
+  const Im2col fill{x, d};
+  const bool direct = d.KH == 1 && d.KW == 1 && d.sh == 1 && d.sw == 1 && d.pt == 0 && d.pl == 0 && d.OH == d.H && d.OW == d.W;
+#pragma omp parallel num_threads(nt)
+  {
+    const int t = omp_get_thread_num();
+    std::vector<float>& acc = partial[t];
+    acc.assign((long)K * Co, 0.f);
+    const long pm = T::panelM(K);
+    Buf Ap(pm * KC);
+    Buf Bp((long)KC * T::panelN(Co));
+    Buf rowbuf((long)K);
+#pragma omp for schedule(dynamic, 2)
+    for (long c = 0; c < nchunks; c++) {
+      const long i0 = c * chunk; const int kc = (int)std::min<long>(chunk, M - i0);
+      float* ap = Ap.data();
+      // A = im2col^T: panel (k / MR), reduction index r, lane k % MR; padded lanes are zero
+      if (K % T::ROWS) for (long p = (K / T::ROWS) * (long)kc * T::ROWS; p < (pm / T::ROWS) * (long)kc * T::ROWS; p++) ap[p] = 0.f;
+      for (int r = 0; r < kc; r++) {
+        const float* row;
+        if (direct) row = x + (i0 + r) * K;
+        else { fill(i0 + r, 0, K, rowbuf.data(), 1); row = rowbuf.data(); }
+        for (int k = 0; k < K; k++) ap[(long)(k / T::ROWS) * kc * T::ROWS + (long)r * T::ROWS + (k % T::ROWS)] = row[k];
+        T::packBRow(kc, Co, r, dy + (i0 + r) * Co, Bp.data());
+      }
+      T::gemmPacked(K, Co, kc, Ap.data(), Bp.data(), acc.data(), Co, true);
+    }
+  }
+  for (long i = 0; i < (long)K * Co; i++) {
+    float s = 0.f;
+    for (int t = 0; t < nt; t++) s += partial[t][i];
+    dwOut[i] = s;
+  }
+}
+
 static void backpropFilterImpl(const float* x, const float* dy, float* dw, const Dims& d) {
-  backpropFilterT<Wide>(x, dy, dw, d);  // rows = Co: the 6-row tile wastes least
+  // rows = Co (the 6-row tile wastes least) unless the filter has fewer rows K than channels Co
+  if ((d.K() < d.Co && getenv("CWD_NATIVE_BPF_CO_ROWS") == nullptr) || getenv("CWD_NATIVE_BPF_K_ROWS") != nullptr) {
+    if (narrowBetter(d.Co)) backpropFilterKT<Narrow>(x, dy, dw, d); else backpropFilterKT<Wide>(x, dy, dw, d);
+    return;
+  }
+  backpropFilterT<Wide>(x, dy, dw, d);
 }
 
 // dx = col2im(dy[M, Co] w^T[Co, K]); threads over images (no write races).
@@ -307,10 +383,11 @@ static void backpropInputT(const float* dy, const float* w, float* dx, const Dim
 }
 
 static void backpropInputImpl(const float* dy, const float* w, float* dx, const Dims& d) {
-  if (d.sh == 1 && d.sw == 1 && d.Ci > d.Co && (d.KH - 1) * d.dh >= d.pt && (d.KW - 1) * d.dw >= d.pl &&
+  if (d.sh == 1 && d.sw == 1 && (d.Ci > d.Co || d.KH * d.KW == 1) && (d.KH - 1) * d.dh >= d.pt && (d.KW - 1) * d.dw >= d.pl &&
       getenv("CWD_NATIVE_BPI_COL2IM") == nullptr) {
-    // Stride 1 with more input than output channels: dx is a plain convolution of dy with the
-    // flipped, in/out-swapped filter (GEMM over Co*KH*KW, no col2im scatter of Ci*KH*KW columns).
+    // Stride 1 with more input than output channels (or a 1x1 filter): dx is a plain convolution of dy
+    // with the flipped, in/out-swapped filter (GEMM over Co*KH*KW, no zero-fill and col2im scatter of
+    // Ci*KH*KW columns; for 1x1 it is the GEMM dy[M, Co] w^T[Co, Ci] written straight into dx).
     std::vector<float> wt((long)d.KH * d.KW * d.Co * d.Ci);
     for (int kh = 0; kh < d.KH; kh++)
       for (int kw = 0; kw < d.KW; kw++) {
@@ -589,11 +666,159 @@ static void dwBackpropInputImpl(const float* dy, const float* w, float* dx, cons
       }
 }
 
-// ---- element-wise and reductions (memory-bound; threaded above a size threshold) ----------------
-// Memory-bound: one thread. (Measured on the shared 2-core machine: waking a second OpenMP thread
-// for a ~1 ms op cost more than it saved; the conv kernels above amortise it.)
-static int ewThreads() { return 1; }
-static const long PAR_MIN = 1 << 15;
+// Memory-bound kernels (element-wise, reductions, batch norm, optimiser updates): one thread below
+// EW_PAR_MIN elements, all threads above. Waking a second thread costs more than it saves on a small
+// tensor (measured on 2 shared cores: two single-thread processes trained ~2.7x the throughput of one
+// 2-thread process at 128x128), while a large pass (tens of MB) gains from a second core's bandwidth.
+// CWD_NATIVE_EW_PAR_MIN=<elements> overrides the threshold.
+static long ewParMin() {
+  static long v = -1;
+  if (v < 0) { const char* e = getenv("CWD_NATIVE_EW_PAR_MIN"); v = e ? atol(e) : (1L << 20); }
+  return v;
+}
+static int memThreads(long n) { return n >= ewParMin() ? threads() : 1; }
+
+// Depthwise forward: y[b, oh, ow, c*M + m] = act(sum_taps x[b, ih, iw, c] w[kh, kw, c, m] + bias).
+// Threads over output rows (b, oh); each row accumulates tap by tap into y (contiguous over channels).
+static void dwConv2dImpl(const float* x, const float* w, float* y, const Dims& d, const float* bias, int act) {
+  const int C = d.Ci, M = d.Co / d.Ci, Co = d.Co;
+  const long rows = (long)d.B * d.OH;
+#pragma omp parallel for num_threads(convThreads((double)d.M() * d.KH * d.KW * Co)) schedule(static)
+  for (long r = 0; r < rows; r++) {
+    const int b = (int)(r / d.OH), oh = (int)(r % d.OH);
+    float* yrow = y + r * d.OW * Co;
+    for (int ow = 0; ow < d.OW; ow++) {
+      float* o = yrow + (long)ow * Co;
+      if (bias) std::memcpy(o, bias, sizeof(float) * Co); else std::memset(o, 0, sizeof(float) * Co);
+      for (int kh = 0; kh < d.KH; kh++) {
+        const int ih = oh * d.sh - d.pt + kh * d.dh;
+        if (ih < 0 || ih >= d.H) continue;
+        for (int kw = 0; kw < d.KW; kw++) {
+          const int iw = ow * d.sw - d.pl + kw * d.dw;
+          if (iw < 0 || iw >= d.W) continue;
+          const float* xv = x + (((long)b * d.H + ih) * d.W + iw) * C;
+          const float* wk = w + (long)(kh * d.KW + kw) * Co;
+          if (M == 1) for (int c = 0; c < C; c++) o[c] += xv[c] * wk[c];
+          else for (int c = 0; c < C; c++) for (int m = 0; m < M; m++) o[c * M + m] += xv[c] * wk[c * M + m];
+        }
+      }
+      if (act == 1) for (int j = 0; j < Co; j++) o[j] = o[j] > 0.f ? o[j] : 0.f;
+      else if (act == 2) for (int j = 0; j < Co; j++) o[j] = std::min(std::max(o[j], 0.f), 6.f);
+    }
+  }
+}
+
+// ---- training-mode batch normalisation over the rows of x[rows, C] (N*H*W rows, NHWC) -----------
+// Forward: mean, biased variance (two passes, double accumulators), y = (x - mean) * rstd * gamma + beta,
+// rstd = 1 / sqrt(var + eps). Backward (xhat = (x - mean) * rstd, recomputed from x):
+//   dbeta = sum dy, dgamma = sum dy * xhat, dx = gamma * rstd * (dy - dbeta / n - xhat * dgamma / n).
+// Memory-bound: threads above EW_PAR_MIN elements (memThreads).
+// Column sums over row blocks of 64 (float within a block, double across blocks), per-thread partials.
+template <class RowFn>
+static void columnSums(long rows, long C, int nt, int nout, std::vector<double>& out, RowFn rowFn) {
+  std::vector<double> part((long)nt * nout * C, 0.0);
+#pragma omp parallel num_threads(nt)
+  {
+    double* acc = part.data() + (long)omp_get_thread_num() * nout * C;
+    std::vector<float> blk((long)nout * C);
+#pragma omp for schedule(static)
+    for (long r0 = 0; r0 < rows; r0 += 64) {
+      const long r1 = std::min(rows, r0 + 64);
+      std::fill(blk.begin(), blk.end(), 0.f);
+      for (long r = r0; r < r1; r++) rowFn(r, blk.data());
+      for (long j = 0; j < (long)nout * C; j++) acc[j] += blk[j];
+    }
+  }
+  out.assign((long)nout * C, 0.0);
+  for (int t = 0; t < nt; t++) for (long j = 0; j < (long)nout * C; j++) out[j] += part[(long)t * nout * C + j];
+}
+
+static void bnForwardImpl(const float* x, const float* gamma, const float* beta, float* y, float* mean, float* var, long rows, long C, double eps) {
+  const int nt = memThreads(rows * C);
+  std::vector<double> s, q;
+  columnSums(rows, C, nt, 1, s, [&](long r, float* b) { const float* row = x + r * C; for (long j = 0; j < C; j++) b[j] += row[j]; });
+  std::vector<float> m(C), scale(C), shift(C);
+  for (long j = 0; j < C; j++) m[j] = (float)(s[j] / rows);
+  const float* mp = m.data();
+  columnSums(rows, C, nt, 1, q, [&](long r, float* b) { const float* row = x + r * C; for (long j = 0; j < C; j++) { const float t = row[j] - mp[j]; b[j] += t * t; } });
+  for (long j = 0; j < C; j++) {
+    const double v = q[j] / rows;
+    mean[j] = m[j]; var[j] = (float)v;
+    const float rstd = (float)(1.0 / std::sqrt(v + eps));
+    scale[j] = rstd * gamma[j];
+    shift[j] = beta[j] - m[j] * scale[j];
+  }
+  const float* sc = scale.data(); const float* sh = shift.data();
+#pragma omp parallel for num_threads(nt) schedule(static)
+  for (long r = 0; r < rows; r++) {
+    const float* row = x + r * C; float* out = y + r * C;
+    for (long j = 0; j < C; j++) out[j] = row[j] * sc[j] + sh[j];
+  }
+}
+
+static void bnBackwardImpl(const float* dy, const float* x, const float* mean, const float* var, const float* gamma, float* dx, float* dgamma, float* dbeta,
+                           long rows, long C, double eps) {
+  const int nt = memThreads(rows * C);
+  std::vector<float> rstd(C), a(C), b(C), c0(C);
+  for (long j = 0; j < C; j++) rstd[j] = (float)(1.0 / std::sqrt((double)var[j] + eps));
+  // sums[0..C) = sum dy, sums[C..2C) = sum dy * (x - mean)
+  std::vector<double> sums;
+  columnSums(rows, C, nt, 2, sums, [&](long r, float* blk) {
+    const float* g = dy + r * C; const float* row = x + r * C;
+    for (long j = 0; j < C; j++) { blk[j] += g[j]; blk[C + j] += g[j] * (row[j] - mean[j]); }
+  });
+  // dx = k * (dy - dbeta/n - xhat * dgamma/n), k = gamma * rstd, xhat = (x - mean) * rstd
+  //    = k * dy + a * x + b  with  a = -k * rstd * dgamma / n,  b = -k * dbeta / n - a * mean
+  for (long j = 0; j < C; j++) {
+    const double db = sums[j], dg = sums[C + j] * rstd[j];
+    dbeta[j] = (float)db; dgamma[j] = (float)dg;
+    const double k = (double)gamma[j] * rstd[j];
+    const double aa = -k * rstd[j] * dg / rows;
+    c0[j] = (float)k; a[j] = (float)aa; b[j] = (float)(-k * db / rows - aa * mean[j]);
+  }
+  const float* cp = c0.data(); const float* ap = a.data(); const float* bp = b.data();
+#pragma omp parallel for num_threads(nt) schedule(static)
+  for (long r = 0; r < rows; r++) {
+    const float* g = dy + r * C; const float* row = x + r * C; float* o = dx + r * C;
+    for (long j = 0; j < C; j++) o[j] = cp[j] * g[j] + ap[j] * row[j] + bp[j];
+  }
+}
+
+// moving <- moving - (moving - batch) * (1 - momentum), for the mean and the variance (C each)
+static void bnMovingImpl(const float* mm, const float* mv, const float* m, const float* v, float* om, float* ov, long C, float momentum) {
+  const float k = 1.f - momentum;
+  for (long j = 0; j < C; j++) { om[j] = mm[j] - (mm[j] - m[j]) * k; ov[j] = mv[j] - (mv[j] - v[j]) * k; }
+}
+
+// ---- optimiser updates (lib/train/optim.ts formulas, float32 in the same order) ------------------
+// SGD: g' = g + wd*w; v' = mom*v + g' (g' when mom == 0); w' = w - lr*v'
+// Adam: g' = g + wd*w; m' = b1*m + (1-b1)*g'; s' = b2*s + (1-b2)*g'^2; w' = w - lr*(m'/bc1) / (sqrt(s'/bc2) + eps)
+static void sgdUpdateImpl(const float* w, const float* g, const float* v, float* wo, float* vo, long n, float lr, float mom, float wd) {
+#pragma omp parallel for num_threads(memThreads(n)) schedule(static)
+  for (long i = 0; i < n; i++) {
+    float gi = g[i];
+    if (wd > 0.f) gi = gi + w[i] * wd;
+    const float vn = mom > 0.f ? v[i] * mom + gi : gi;
+    vo[i] = vn;
+    wo[i] = w[i] - vn * lr;
+  }
+}
+
+static void adamUpdateImpl(const float* w, const float* g, const float* m, const float* s, float* wo, float* mo, float* so, long n,
+                           float lr, float b1, float b2, float eps, float wd, float bc1, float bc2) {
+#pragma omp parallel for num_threads(memThreads(n)) schedule(static)
+  for (long i = 0; i < n; i++) {
+    float gi = g[i];
+    if (wd > 0.f) gi = gi + w[i] * wd;
+    const float mn = m[i] * b1 + gi * (1.f - b1);
+    const float sn = s[i] * b2 + (gi * gi) * (1.f - b2);
+    mo[i] = mn; so[i] = sn;
+    const float mh = mn / bc1, sh = sn / bc2;
+    wo[i] = w[i] - lr * (mh / (std::sqrt(sh) + eps));
+  }
+}
+
+// ---- element-wise and reductions (memory-bound; threaded above EW_PAR_MIN elements, see memThreads) --
 
 // mode: 0 same shape, 1 b per column (b[c]), 2 a per column, 3 b scalar, 4 a scalar,
 //       5 b per row (b[rows]), 6 a per row. op: 0 add, 1 sub, 2 mul, 3 div.
@@ -608,7 +833,7 @@ static inline float bop(float a, float b) {
 template <int OP>
 static void binaryT(const float* a, const float* b, float* o, long rows, long c, int mode) {
   const long n = rows * c;
-#pragma omp parallel for num_threads(ewThreads()) schedule(static) if (n > PAR_MIN)
+#pragma omp parallel for num_threads(memThreads(n)) schedule(static)
   for (long r = 0; r < rows; r++) {
     const long base = r * c;
     float* out = o + base;
@@ -660,10 +885,23 @@ static inline v16 exp16(v16 x) {
   return p * scale;
 }
 
+// ReLU gradient from the output: dx = y > 0 ? dy : 0
+static void reluGradImpl(const float* dy, const float* y, float* dx, long n) {
+#pragma omp parallel for num_threads(memThreads(n)) schedule(static)
+  for (long i = 0; i < n; i++) dx[i] = y[i] > 0.f ? dy[i] : 0.f;
+}
+
+// ClipByValue gradient: dx = lo <= x <= hi ? dy : 0 (NaN x: 0, as tfjs's comparisons)
+static void clipGradImpl(const float* dy, const float* x, float* dx, long n, float lo, float hi) {
+#pragma omp parallel for num_threads(memThreads(n)) schedule(static)
+  for (long i = 0; i < n; i++) dx[i] = (x[i] >= lo && x[i] <= hi) ? dy[i] : 0.f;
+}
+
 // op: 0 exp, 1 relu
 static void unaryImpl(int op, const float* x, float* o, long n) {
   const long n16 = n / 16 * 16;
   if (op == 0) {
+#pragma omp parallel for num_threads(memThreads(n)) schedule(static)
     for (long i = 0; i < n16; i += 16) {
       const v16 v = loadv(x + i);
       storev(o + i, exp16(v));
@@ -674,13 +912,14 @@ static void unaryImpl(int op, const float* x, float* o, long n) {
     }
     for (long i = n16; i < n; i++) o[i] = std::exp(x[i]);
   } else {
+#pragma omp parallel for num_threads(memThreads(n)) schedule(static)
     for (long i = 0; i < n; i++) o[i] = x[i] > 0.f ? x[i] : 0.f;
   }
 }
 
 // Column sums of x[rows, c] -> o[c] (scaled by `scale`), per-thread partials in double.
 static void reduceRowsImpl(const float* x, float* o, long rows, long c, double scale) {
-  const int nt = (rows * c > PAR_MIN) ? ewThreads() : 1;
+  const int nt = memThreads(rows * c);
   std::vector<double> part((long)nt * c, 0.0);
 #pragma omp parallel num_threads(nt)
   {
@@ -699,7 +938,7 @@ static void reduceRowsImpl(const float* x, float* o, long rows, long c, double s
 
 // Per-row reduction of x[rows, c] -> o[rows]. op: 0 sum, 1 max; scale applies to sums.
 static void reduceLastImpl(const float* x, float* o, long rows, long c, int op, double scale) {
-#pragma omp parallel for num_threads(ewThreads()) schedule(static) if (rows * c > PAR_MIN)
+#pragma omp parallel for num_threads(memThreads(rows * c)) schedule(static)
   for (long r = 0; r < rows; r++) {
     const float* row = x + r * c;
     if (op == 1) { float m = row[0]; for (long j = 1; j < c; j++) m = row[j] > m ? row[j] : m; o[r] = m; }
@@ -938,6 +1177,102 @@ static napi_value DwBackpropInput(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// dwConv2d(x, w, y, dims, bias|null, act); dims.Co = Ci * multiplier
+static napi_value DwConv2d(napi_env env, napi_callback_info info) {
+  size_t argc = 6; napi_value a[6];
+  napi_get_cb_info(env, info, &argc, a, nullptr, nullptr);
+  float *x, *w, *y, *bias = nullptr; size_t nx, nw, ny, nb; Dims d;
+  if (argc < 6 || !f32(env, a[0], &x, &nx) || !f32(env, a[1], &w, &nw) || !f32(env, a[2], &y, &ny) || !dimsOf(env, a[3], &d)) return throwErr(env, "dwConv2d(x, w, y, dims, bias|null, act)");
+  if (!dwSizes(d, nx, nw, ny)) return throwErr(env, "dwConv2d: array sizes do not match dims");
+  napi_valuetype bt; napi_typeof(env, a[4], &bt);
+  if (bt != napi_null && bt != napi_undefined) { if (!f32(env, a[4], &bias, &nb) || nb != (size_t)d.Co) return throwErr(env, "dwConv2d: bias must be a Float32Array of Co"); }
+  int32_t act = 0; napi_get_value_int32(env, a[5], &act);
+  dwConv2dImpl(x, w, y, d, bias, act);
+  return nullptr;
+}
+
+// bnForward(x, gamma, beta, y, mean, variance, C, eps) / bnBackward(dy, x, mean, variance, gamma, dx, dgamma, dbeta, C, eps)
+static napi_value BnForward(napi_env env, napi_callback_info info) {
+  size_t argc = 8; napi_value a[8];
+  napi_get_cb_info(env, info, &argc, a, nullptr, nullptr);
+  float* p[6]; size_t n[6];
+  if (argc < 8) return throwErr(env, "bnForward(x, gamma, beta, y, mean, variance, C, eps)");
+  for (int i = 0; i < 6; i++) if (!f32(env, a[i], &p[i], &n[i])) return throwErr(env, "bnForward: arrays must be Float32Array");
+  const long C = (long)num(env, a[6]);
+  if (C < 1 || n[0] % C != 0 || n[3] != n[0] || n[1] != (size_t)C || n[2] != (size_t)C || n[4] != (size_t)C || n[5] != (size_t)C) return throwErr(env, "bnForward: sizes do not match");
+  bnForwardImpl(p[0], p[1], p[2], p[3], p[4], p[5], (long)(n[0] / C), C, num(env, a[7]));
+  return nullptr;
+}
+
+static napi_value BnBackward(napi_env env, napi_callback_info info) {
+  size_t argc = 10; napi_value a[10];
+  napi_get_cb_info(env, info, &argc, a, nullptr, nullptr);
+  float* p[8]; size_t n[8];
+  if (argc < 10) return throwErr(env, "bnBackward(dy, x, mean, variance, gamma, dx, dgamma, dbeta, C, eps)");
+  for (int i = 0; i < 8; i++) if (!f32(env, a[i], &p[i], &n[i])) return throwErr(env, "bnBackward: arrays must be Float32Array");
+  const long C = (long)num(env, a[8]);
+  if (C < 1 || n[0] % C != 0 || n[1] != n[0] || n[5] != n[0] || n[2] != (size_t)C || n[3] != (size_t)C || n[4] != (size_t)C || n[6] != (size_t)C || n[7] != (size_t)C)
+    return throwErr(env, "bnBackward: sizes do not match");
+  bnBackwardImpl(p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], (long)(n[0] / C), C, num(env, a[9]));
+  return nullptr;
+}
+
+// sgdUpdate(w, g, v, wOut, vOut, lr, momentum, weightDecay)
+static napi_value SgdUpdate(napi_env env, napi_callback_info info) {
+  size_t argc = 8; napi_value a[8];
+  napi_get_cb_info(env, info, &argc, a, nullptr, nullptr);
+  float* p[5]; size_t n[5];
+  if (argc < 8) return throwErr(env, "sgdUpdate(w, g, v, wOut, vOut, lr, momentum, weightDecay)");
+  for (int i = 0; i < 5; i++) if (!f32(env, a[i], &p[i], &n[i]) || n[i] != n[0]) return throwErr(env, "sgdUpdate: Float32Arrays of equal size");
+  sgdUpdateImpl(p[0], p[1], p[2], p[3], p[4], (long)n[0], (float)num(env, a[5]), (float)num(env, a[6]), (float)num(env, a[7]));
+  return nullptr;
+}
+
+// adamUpdate(w, g, m, s, wOut, mOut, sOut, lr, beta1, beta2, epsilon, weightDecay, biasCorrection1, biasCorrection2)
+static napi_value AdamUpdate(napi_env env, napi_callback_info info) {
+  size_t argc = 14; napi_value a[14];
+  napi_get_cb_info(env, info, &argc, a, nullptr, nullptr);
+  float* p[7]; size_t n[7];
+  if (argc < 14) return throwErr(env, "adamUpdate(w, g, m, s, wOut, mOut, sOut, lr, beta1, beta2, epsilon, weightDecay, bc1, bc2)");
+  for (int i = 0; i < 7; i++) if (!f32(env, a[i], &p[i], &n[i]) || n[i] != n[0]) return throwErr(env, "adamUpdate: Float32Arrays of equal size");
+  float q[7]; for (int i = 0; i < 7; i++) q[i] = (float)num(env, a[7 + i]);
+  adamUpdateImpl(p[0], p[1], p[2], p[3], p[4], p[5], p[6], (long)n[0], q[0], q[1], q[2], q[3], q[4], q[5], q[6]);
+  return nullptr;
+}
+
+// reluGrad(dy, y, dx)
+static napi_value ReluGrad(napi_env env, napi_callback_info info) {
+  size_t argc = 3; napi_value a[3];
+  napi_get_cb_info(env, info, &argc, a, nullptr, nullptr);
+  float *dy, *y, *dx; size_t n1, n2, n3;
+  if (argc < 3 || !f32(env, a[0], &dy, &n1) || !f32(env, a[1], &y, &n2) || !f32(env, a[2], &dx, &n3) || n1 != n2 || n1 != n3)
+    return throwErr(env, "reluGrad(dy, y, dx): Float32Arrays of equal size");
+  reluGradImpl(dy, y, dx, (long)n1);
+  return nullptr;
+}
+
+// bnMoving(movingMean, movingVariance, mean, variance, outMean, outVariance, momentum)
+static napi_value BnMoving(napi_env env, napi_callback_info info) {
+  size_t argc = 7; napi_value a[7];
+  napi_get_cb_info(env, info, &argc, a, nullptr, nullptr);
+  float* p[6]; size_t n[6];
+  if (argc < 7) return throwErr(env, "bnMoving(movingMean, movingVariance, mean, variance, outMean, outVariance, momentum)");
+  for (int i = 0; i < 6; i++) if (!f32(env, a[i], &p[i], &n[i]) || n[i] != n[0]) return throwErr(env, "bnMoving: Float32Arrays of equal size");
+  bnMovingImpl(p[0], p[1], p[2], p[3], p[4], p[5], (long)n[0], (float)num(env, a[6]));
+  return nullptr;
+}
+
+// clipGrad(dy, x, dx, lo, hi)
+static napi_value ClipGrad(napi_env env, napi_callback_info info) {
+  size_t argc = 5; napi_value a[5];
+  napi_get_cb_info(env, info, &argc, a, nullptr, nullptr);
+  float *dy, *x, *dx; size_t n1, n2, n3;
+  if (argc < 5 || !f32(env, a[0], &dy, &n1) || !f32(env, a[1], &x, &n2) || !f32(env, a[2], &dx, &n3) || n1 != n2 || n1 != n3)
+    return throwErr(env, "clipGrad(dy, x, dx, lo, hi): Float32Arrays of equal size");
+  clipGradImpl(dy, x, dx, (long)n1, (float)num(env, a[3]), (float)num(env, a[4]));
+  return nullptr;
+}
+
 static napi_value SetThreads(napi_env env, napi_callback_info info) {
   size_t argc = 1; napi_value a[1];
   napi_get_cb_info(env, info, &argc, a, nullptr, nullptr);
@@ -961,6 +1296,14 @@ static napi_value Init(napi_env env, napi_value exports) {
     {"resizeBilinearGrad", nullptr, ResizeBilinearGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"dwBackpropFilter", nullptr, DwBackpropFilter, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"dwBackpropInput", nullptr, DwBackpropInput, nullptr, nullptr, nullptr, napi_default, nullptr},
+    {"dwConv2d", nullptr, DwConv2d, nullptr, nullptr, nullptr, napi_default, nullptr},
+    {"bnForward", nullptr, BnForward, nullptr, nullptr, nullptr, napi_default, nullptr},
+    {"sgdUpdate", nullptr, SgdUpdate, nullptr, nullptr, nullptr, napi_default, nullptr},
+    {"reluGrad", nullptr, ReluGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
+    {"clipGrad", nullptr, ClipGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
+    {"bnMoving", nullptr, BnMoving, nullptr, nullptr, nullptr, napi_default, nullptr},
+    {"adamUpdate", nullptr, AdamUpdate, nullptr, nullptr, nullptr, napi_default, nullptr},
+    {"bnBackward", nullptr, BnBackward, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"binary", nullptr, Binary, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"unary", nullptr, Unary, nullptr, nullptr, nullptr, napi_default, nullptr},
     {"reduceRows", nullptr, ReduceRows, nullptr, nullptr, nullptr, napi_default, nullptr},
