@@ -92,6 +92,21 @@ export function checkTargets(figs: Figure[], mainTag: string): TargetCheck[] {
         + `${typeof st.cpu_ratio_vs_torch === 'number' ? `, ${fmt(st.cpu_ratio_vs_torch)}× CPU time` : ''} (judged on the median wall-time ratio)`,
     });
   }
+  // issue 14: every loss's forward + backward within 2× of its PyTorch twin, at every shape it was timed at
+  const losses = figs.filter((f) => /^loss\.[^.]+\.[^.]+\.fwd_bwd$/.test(f.name));
+  if (losses.length) {
+    const timed = losses.filter((f) => typeof f.ratio_vs_torch === 'number');
+    const untimed = losses.filter((f) => typeof f.ratio_vs_torch !== 'number').map((f) => f.name.split('.').slice(1, 3).join('@'));
+    const worst = timed.length ? timed.reduce((a, b) => ((b.ratio_vs_torch as number) > (a.ratio_vs_torch as number) ? b : a)) : null;
+    const over = timed.filter((f) => (f.ratio_vs_torch as number) > 2).map((f) => `${f.name.split('.').slice(1, 3).join('@')} ${fmt(f.ratio_vs_torch)}×`);
+    out.push({
+      target: 'every loss fwd+bwd ≤ 2× PyTorch, at every shape (issue 14)',
+      verdict: !worst || untimed.length ? 'NOT MEASURED' : over.length ? 'FAIL' : 'PASS',
+      detail: `${timed.length} loss × shape figures against their PyTorch twins (median wall time)`
+        + (worst ? `; worst ${worst.name.split('.').slice(1, 3).join('@')} ${fmt(worst.ratio_vs_torch)}× (${fmt(worst.value)} ms vs ${fmt(worst.torch_ms)} ms)` : '')
+        + (over.length ? `; over 2×: ${over.join(', ')}` : '') + (untimed.length ? `; no PyTorch figure: ${untimed.join(', ')}` : ''),
+    });
+  }
   // issue 14: every backward conv kernel of each step against its forward, per shape (micro-benchmarked)
   const tags = new Set(figs.filter((f) => f.name.startsWith('convshape.')).map((f) => f.name.split('.')[1]));
   for (const tag of tags) {

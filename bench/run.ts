@@ -84,7 +84,7 @@ function writeResults(file: string, md: string, source: string): void {
       + ' the share of this CPU\'s fp32 peak (cores × "cpu MHz" × FMA lanes of the ISA flags × 2, from /proc/cpuinfo).'
       + ' Peak RSS: the tfjs bench process so far (the wasm heap never shrinks) beside the PyTorch worker process, which ran only that step.',
     '',
-    'Run it: `npm run bench` (everything, ~12 min on 2 busy cores), `npm run bench -- --quick` (< 2 min: batch 2, fewer'
+    'Run it: `npm run bench` (everything, about 5 min on 2 quiet cores: the 2026-11-30 17:18 run took 4 min 40 s), `npm run bench -- --quick` (< 2 min: batch 2, fewer'
       + ' repeats, losses at the logits shape), `npm run bench -- --only losses|step|pipeline|memory|torch`,'
       + ' `npm run bench -- --markdown` (this table at the end), `CWD_NATIVE=0 npm run bench` (wasm without the native'
       + ' kernels), `npm run bench -- --help` (all options). Targets print PASS / FAIL / NOT MEASURED with their numbers.',
@@ -100,8 +100,10 @@ async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   const mainTag = args.size.join('x');
   if (args.markdownFrom) {
-    const { figs, meta } = readJsonl(args.markdownFrom);
-    if (!meta) throw new Error(`${args.markdownFrom} has no run.meta line (not written by npm run bench?)`);
+    const { figs, meta: saved } = readJsonl(args.markdownFrom);
+    if (!saved) throw new Error(`${args.markdownFrom} has no run.meta line (not written by npm run bench?)`);
+    // --note with a saved run: appended to the run's own note, marked as written afterwards
+    const meta = args.note ? { ...saved, note: [saved.note, `Added when the table was rewritten from the saved run: ${args.note}`].filter(Boolean).join(' ') } : saved;
     const md = markdown(figs, meta, (meta as RunMeta & { mainTag?: string }).mainTag ?? mainTag);
     console.log(md);
     if (args.writeResults) writeResults(args.writeResults, md, args.markdownFrom);

@@ -143,6 +143,24 @@ test('checkTargets (issue 14): step ratio per size; backward/forward per conv sh
   assert.match(md, /together: 12\.5 ms for 0\.500 GFLOP/);
 });
 
+test('checkTargets (issue 14): every loss fwd+bwd within 2x of PyTorch at every shape; a missing twin is NOT MEASURED', () => {
+  const base = { backend: 'wasm', threads: 2, unit: 'ms' };
+  const figs: Figure[] = [
+    { ...base, name: 'loss.cwd.feature.fwd_bwd', value: 10, ratio_vs_torch: 0.5, torch_ms: 20 },
+    { ...base, name: 'loss.cwd.logits.fwd_bwd', value: 3, ratio_vs_torch: 1.5, torch_ms: 2 },
+    { ...base, name: 'loss.cwd.feature.bandwidth', value: 7, unit: 'GB/s' },
+  ];
+  const find = (f: Figure[]) => checkTargets(f, '256x512').find((x) => /every loss/.test(x.target))!;
+  assert.is(find(figs).verdict, 'PASS');
+  assert.match(find(figs).detail, /2 loss × shape figures .*; worst cwd@logits 1\.50× \(3\.00 ms vs 2\.00 ms\)/);
+  const slow = [...figs, { ...base, name: 'loss.pa.logits.fwd_bwd', value: 9, ratio_vs_torch: 2.25, torch_ms: 4 }];
+  assert.is(find(slow).verdict, 'FAIL');
+  assert.match(find(slow).detail, /over 2×: pa@logits 2\.25×/);
+  const untimed = [...figs, { ...base, name: 'loss.at.logits.fwd_bwd', value: 1 }];
+  assert.is(find(untimed).verdict, 'NOT MEASURED');
+  assert.match(find(untimed).detail, /no PyTorch figure: at@logits/);
+});
+
 test('captureConvCalls: the shapes, attributes and backward kernels of a step; kernels restored', async () => {
   const prev = tf.getBackend();
   await tf.setBackend('cpu');
