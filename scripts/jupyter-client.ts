@@ -655,6 +655,12 @@ export interface NotebookRun {
  * Execute the code cells of `nb` in order in a fresh kernel; stops at the first failure. The
  * notebook object is updated in place (outputs, execution counts, timings, language_info).
  */
+/** Whether the kernel is still running a moment after its last reply (a crash while flushing output shows up here). */
+async function stillAlive(kc: KernelClient, ms = 500): Promise<boolean> {
+  await sleep(ms);
+  return kc.alive;
+}
+
 export async function runNotebook(nb: Notebook, opts: RunNotebookOptions): Promise<NotebookRun> {
   const log = opts.log ?? (() => undefined);
   const t0 = Date.now();
@@ -710,6 +716,11 @@ export async function runNotebook(nb: Notebook, opts: RunNotebookOptions): Promi
         body.push('--- the async error (an un-awaited promise: await it, or .catch it) ' + '-'.repeat(5));
         for (const a of asyncErrors) body.push(...a.error.split('\n').slice(0, 40));
         return failure(index, cell, `${kind} in the kernel during or before this cell`, asyncErrors[0].error.split('\n')[0], r.seconds, body);
+      }
+      // a kernel that replied 'ok' and then died (an exception thrown while sending its output) fails the cell too
+      if (!kc.alive || (index === codeCells[codeCells.length - 1][1] && !(await stillAlive(kc)))) {
+        const tail = kc.kernelOutputTail.trim();
+        return failure(index, cell, 'DeadKernelError', `the kernel exited during or right after this cell${tail ? `; its stderr:\n${tail.split('\n').slice(-20).join('\n')}` : ''}`, r.seconds, body);
       }
       done++;
       log(`[cell ${done}/${codeCells.length}] ok in ${r.seconds.toFixed(1)} s`);

@@ -24,7 +24,7 @@ test('parseArgs: profiles, time limits, in-place, filters; bad options are error
   assert.equal(f.filters, ['03']);
   assert.is(f.summaryJson, path.resolve('x.json'));
   assert.is(parseArgs(['--profile', 'full']).timeout, 6 * 3600);
-  assert.throws(() => parseArgs(['--profile', 'fast']), /--profile "fast": use quick or full/);
+  assert.throws(() => parseArgs(['--profile', 'fast']), /--profile "fast": use quick, medium or full/);
   assert.throws(() => parseArgs(['--timeout', '-1']), /positive number of seconds/);
   assert.throws(() => parseArgs(['--bogus']), /unknown option --bogus/);
   assert.throws(() => parseArgs(['--summary-json']), /--summary-json needs a value/);

@@ -4,7 +4,7 @@
  * with the working directory at the project root, so notebooks import the library as './lib' (tslab only
  * compiles files under its working directory) and write figures under runs/.
  *
- * It patches tslab 1.0.22 in memory (never the files in node_modules) in four places, and refuses to
+ * It patches tslab 1.0.22 in memory (never the files in node_modules) in five places, and refuses to
  * start if the code it patches is not found (a different tslab version):
  * 1. dist/executor.js, its module loader, tried `./x.js` only, so `export * from './distill'` (a folder)
  *    in lib/index.ts failed; it now also tries `./x/index.js`;
@@ -17,6 +17,11 @@
  *    showed an empty "<Error>:", the message was stderr text); the error's name, message and stack (or
  *    the cell's TypeScript diagnostics) now go into the execute_reply's ename / evalue / traceback and
  *    an iopub `error` output, as IPython sends them (patch "5." below).
+ * 6. dist/jupyter.js: every message was sent with `sock.send(...)` without waiting for the previous send on
+ *    that socket; zeromq 6 allows one send in progress per socket and throws "Socket is busy writing"
+ *    (EBUSY) otherwise, which killed the kernel when a cell printed fast (a training log). Sends are now
+ *    queued per socket, in order, and the iopub publisher has no high-water mark (it dropped stream
+ *    messages silently beyond 1000 waiting ones) (patch "6." below).
  * Besides, tslab only logs an unhandled promise rejection or uncaught exception (an un-awaited async
  * throw in a cell) to the kernel's stderr; the launcher also records it in $CWD_NB_REJECTIONS, and
  * scripts/run-notebooks.ts fails the notebook.
@@ -160,6 +165,19 @@ function formatDiagnostic(d) {
   return (d.fileName ? d.fileName + ' ' : '') + (d.start ? (d.start.line + 1) + ':' + (d.start.character + 1) + ' - ' : '') + text;
 }
 globalThis.__cwdFormatDiagnostic = formatDiagnostic;
+// 6. tslab calls zeromq's `sock.send` for every message without waiting for the previous one; zeromq 6
+//    throws EBUSY ("Socket is busy writing; only one send operation may be in progress at any time") when a
+//    send is still in progress, which happens when a cell writes output fast, and the kernel died of it.
+//    Queue the sends of each socket: each waits for the previous one, in order. A failed send is reported
+//    on the kernel's own stderr file descriptor (not through the iopub socket that failed).
+const sendQueues = new WeakMap(); // zeromq sockets are not extensible: the queue of each lives here
+globalThis.__cwdQueuedSend = function queuedSend(sock, frames) {
+  const next = (sendQueues.get(sock) || Promise.resolve()).then(() => sock.send(frames)).catch((e) => {
+    if (e && /Socket is closed/.test(String(e.message))) return; // the kernel is shutting down
+    try { fs.writeSync(2, '[channel-distill kernel] a message could not be sent: ' + (e && e.message ? e.message : String(e)) + '\n'); } catch (_) { /* nothing left to report to */ }
+  });
+  sendQueues.set(sock, next);
+};
 patchModule(path.join(tslabDir, 'dist', 'jupyter.js'), [[
   '    async handleExecute(req, writeStream, writeDisplayData) {\n        let status = "ok";',
   '    async handleExecute(req, writeStream, writeDisplayData) {\n        globalThis.__cwdCellError = null;\n        let status = "ok";',
@@ -181,6 +199,15 @@ patchModule(path.join(tslabDir, 'dist', 'jupyter.js'), [[
   '        }\n' +
   '        reply.content = content;',
   'iopub error message',
+], [
+  '        sock.send(heads.concat(bodies));',
+  '        globalThis.__cwdQueuedSend(sock, heads.concat(bodies));',
+  'queued sends (zeromq 6 EBUSY)',
+], [
+  // a publisher drops messages silently once 1000 wait for a subscriber: unbounded, so fast output is kept
+  '        this.iopub = new zmq.Publisher();',
+  '        this.iopub = new zmq.Publisher({ sendHighWaterMark: 0 });',
+  'iopub without a high-water mark',
 ]]);
 
 const connectionFile = process.argv[2];
