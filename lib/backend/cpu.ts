@@ -9,7 +9,7 @@
  *   patchCpuBackend();   // idempotent
  */
 import * as tf from '@tensorflow/tfjs';
-import { replaceKernel } from './wasm-kernels';
+import { replaceKernel } from './kernel-registry';
 import { registerDilatedConvGradients } from './gradients';
 
 let patched = false;

@@ -25,6 +25,7 @@
  *   if (fusedLossesActive()) fusedNormalizedDivergence(s, t, {normalization: 'channel', divergence: 'kl', temperature: 4, scale: 16 / (n * c)});
  */
 import * as tf from '@tensorflow/tfjs';
+import { replaceKernel } from './kernel-registry';
 import { loadNativeKernels } from './native';
 
 interface LossAddon {
@@ -210,10 +211,7 @@ export function registerNativeLossKernels(): boolean {
       return o.infos[0];
     },
   };
-  for (const [kernelName, kernelFunc] of Object.entries(kernels)) {
-    if (tf.getKernel(kernelName, 'wasm')) tf.unregisterKernel(kernelName, 'wasm');
-    tf.registerKernel({ kernelName, backendName: 'wasm', kernelFunc });
-  }
+  for (const [kernelName, kernelFunc] of Object.entries(kernels)) replaceKernel(kernelName, 'wasm', kernelFunc);
   registerGradients();
   registered = true;
   return true;

@@ -24,6 +24,7 @@ import { asTensor, assertNHWC } from './conv-util';
 import { conv2dFilterGrad, conv2dInputGrad, depthwiseFilterGrad, depthwiseInputGrad } from './conv-grads';
 import { loadNativeKernels, nativeElementwiseFuncs, nativeKernelFuncs } from './native';
 import { registerNativeLossKernels } from './loss-kernels';
+import { replaceKernel } from './kernel-registry';
 
 /** The kernels `registerWasmTrainingKernels` installs for the 'wasm' backend. */
 export const WASM_TRAINING_KERNELS = [
@@ -41,11 +42,7 @@ export const WASM_TRAINING_KERNELS = [
 type KernelArgs = Parameters<tf.KernelFunc>[0];
 type AnyAttrs = Record<string, any>;
 
-/** Replace (or add) `kernelName` for `backendName`. */
-export function replaceKernel(kernelName: string, backendName: string, kernelFunc: tf.KernelFunc): void {
-  if (tf.getKernel(kernelName, backendName)) tf.unregisterKernel(kernelName, backendName);
-  tf.registerKernel({ kernelName, backendName, kernelFunc });
-}
+export { replaceKernel };
 
 function conv2DBackpropFilter({ inputs, attrs }: KernelArgs): tf.TensorInfo {
   const a = attrs as AnyAttrs;

@@ -21,7 +21,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
-import { replaceKernel } from './wasm-kernels';
+import { replaceKernel } from './kernel-registry';
 import { asTensor } from './conv-util';
 import { resizeBilinearGradDense } from './gradients';
 
